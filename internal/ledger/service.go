@@ -1,0 +1,79 @@
+package ledger
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"spectra/internal/money"
+)
+
+// Service is the ledger's domain API over a Store.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a ledger service. now is the clock.
+func NewService(store Store, now func() time.Time) *Service {
+	return &Service{store: store, now: now}
+}
+
+// Grant credits a workspace from the operator's grants account, once per key.
+// It returns the transfer and whether it was posted now (false: a replay of the same grant).
+func (s *Service) Grant(ctx context.Context, workspaceID string, amount money.Amount, key, note string) (Transfer, bool, error) {
+	return s.store.Transfer(ctx, TransferRequest{Key: "grant:" + workspaceID + ":" + key, Kind: KindGrant,
+		From: Grants, To: Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note})
+}
+
+// Credit records money received for a workspace (a payment, a redeemed code), once per key.
+func (s *Service) Credit(ctx context.Context, workspaceID string, amount money.Amount, key, note string) (Transfer, bool, error) {
+	return s.store.Transfer(ctx, TransferRequest{Key: "payment:" + key, Kind: KindPayment,
+		From: Payments, To: Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note})
+}
+
+// Balance returns a workspace's wallet.
+func (s *Service) Balance(ctx context.Context, workspaceID string) (Balance, error) {
+	return s.store.Balance(ctx, workspaceID)
+}
+
+// Entries returns a page of a wallet's entries, newest first.
+func (s *Service) Entries(ctx context.Context, workspaceID string, before int64, limit int) ([]Entry, error) {
+	if _, err := s.store.Balance(ctx, workspaceID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	return s.store.Entries(ctx, workspaceID, before, limit)
+}
+
+// Reserve holds amount against a workspace's wallet until settled, released or expired
+// after ttl. holdID is the idempotency key.
+func (s *Service) Reserve(ctx context.Context, workspaceID, holdID string, amount money.Amount, ttl time.Duration) (Hold, error) {
+	return s.store.Reserve(ctx, Hold{ID: holdID, WorkspaceID: workspaceID, Amount: amount, ExpiresAt: s.now().Add(ttl)})
+}
+
+// Release drops a hold without charging.
+func (s *Service) Release(ctx context.Context, holdID string) error {
+	return s.store.Release(ctx, holdID)
+}
+
+// RunSweeper releases expired holds every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.ReleaseExpired(ctx, s.now())
+			if err != nil {
+				log.Error("release expired holds", "err", err)
+			} else if n > 0 {
+				log.Info("released expired holds", "count", n)
+			}
+		}
+	}
+}

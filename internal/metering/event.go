@@ -1,0 +1,175 @@
+// Package metering ingests usage events exactly once, prices them, and answers usage
+// queries from hourly rollups.
+package metering
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"spectra/internal/errs"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+)
+
+// Event is one metered request.
+type Event struct {
+	ID          string          `json:"id"`
+	WorkspaceID string          `json:"workspace_id"`
+	KeyID       string          `json:"key_id"`
+	Project     string          `json:"project"`
+	Member      string          `json:"member"`
+	Model       string          `json:"model"`
+	Timestamp   time.Time       `json:"timestamp"`
+	Usage       pricing.Usage   `json:"-"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+
+	// Filled by the gateway; zero for ingested events.
+	Source    string `json:"source"` // "api" or "gateway"
+	Endpoint  string `json:"endpoint,omitempty"`
+	Status    int    `json:"status,omitempty"`
+	LatencyMS int64  `json:"latency_ms,omitempty"`
+	Stream    bool   `json:"stream"`
+	Estimated bool   `json:"estimated"` // usage counted by Spectra rather than reported by the upstream
+	// HoldID, when set, is the hold this event settles in the same transaction.
+	HoldID string `json:"-"`
+
+	// Set at ingestion.
+	Cost       money.Amount `json:"cost"`
+	Hash       string       `json:"-"` // content hash for duplicate detection
+	IngestedAt time.Time    `json:"ingested_at"`
+}
+
+// Limits on one event.
+const (
+	MaxIDLength       = 255
+	MaxLabelLength    = 255
+	MaxMetadataBytes  = 16 << 10
+	MaxFutureSkew     = 5 * time.Minute
+	MaxTokensPerField = 1 << 40
+)
+
+// Outcome is what ingestion did with one event.
+type Outcome int
+
+// Outcomes.
+const (
+	Accepted         Outcome = iota // applied now
+	Duplicate                       // the same id with the same contents was applied before; nothing changed
+	Conflict                        // the same id with different contents was applied before; refused
+	UnknownWorkspace                // the event names a workspace that does not exist; refused
+)
+
+// Prepare validates e at time now, canonicalises its metadata and computes its content
+// hash. It returns an *errs.Error naming the first problem.
+func (e *Event) Prepare(now time.Time) error {
+	switch {
+	case e.ID == "":
+		return errs.E(errs.Invalid, "missing_id", "id is required")
+	case len(e.ID) > MaxIDLength || !utf8.ValidString(e.ID):
+		return errs.E(errs.Invalid, "invalid_id", "id must be valid UTF-8 of at most %d bytes", MaxIDLength)
+	case e.WorkspaceID == "":
+		return errs.E(errs.Invalid, "missing_workspace", "workspace_id is required")
+	case e.Model == "":
+		return errs.E(errs.Invalid, "missing_model", "model is required")
+	case !pricing.ValidModel(e.Model):
+		return errs.E(errs.Invalid, "invalid_model", "model name %q is not valid", e.Model)
+	case e.Timestamp.IsZero():
+		return errs.E(errs.Invalid, "missing_timestamp", "timestamp is required (RFC 3339)")
+	case e.Timestamp.After(now.Add(MaxFutureSkew)):
+		return errs.E(errs.Invalid, "timestamp_in_future", "timestamp %s is more than %s in the future", e.Timestamp.UTC().Format(time.RFC3339), MaxFutureSkew)
+	case e.Timestamp.Year() < 2000:
+		return errs.E(errs.Invalid, "timestamp_too_old", "timestamp must be after the year 2000")
+	case len(e.Project) > MaxLabelLength || len(e.Member) > MaxLabelLength || !utf8.ValidString(e.Project) || !utf8.ValidString(e.Member):
+		return errs.E(errs.Invalid, "invalid_label", "project and member must be valid UTF-8 of at most %d bytes", MaxLabelLength)
+	}
+	if err := e.Usage.Validate(); err != nil {
+		return err
+	}
+	u := e.Usage
+	if u.Input > MaxTokensPerField || u.CacheWrite > MaxTokensPerField || u.Output > MaxTokensPerField {
+		return errs.E(errs.Invalid, "too_many_tokens", "a token count exceeds %d", int64(MaxTokensPerField))
+	}
+	if err := e.canonicalMetadata(); err != nil {
+		return err
+	}
+	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
+	e.Hash = e.contentHash()
+	return nil
+}
+
+func (e *Event) canonicalMetadata() error {
+	if len(e.Metadata) == 0 || bytes.Equal(e.Metadata, []byte("null")) {
+		e.Metadata = nil
+		return nil
+	}
+	if len(e.Metadata) > MaxMetadataBytes {
+		return errs.E(errs.Invalid, "metadata_too_large", "metadata is larger than %d bytes", MaxMetadataBytes)
+	}
+	d := json.NewDecoder(bytes.NewReader(e.Metadata))
+	d.UseNumber()
+	var v map[string]any
+	if err := d.Decode(&v); err != nil {
+		return errs.E(errs.Invalid, "invalid_metadata", "metadata must be a JSON object")
+	}
+	b, err := json.Marshal(v) // map keys come out sorted: one canonical form
+	if err != nil {
+		return errs.E(errs.Invalid, "invalid_metadata", "metadata must be a JSON object")
+	}
+	e.Metadata = b
+	return nil
+}
+
+// contentHash covers what the client said about the event, not how it reached us: the
+// same event sent through another key or node is still the same event.
+func (e *Event) contentHash() string {
+	h := sha256.New()
+	var buf []byte
+	field := func(s string) {
+		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+		buf = append(buf, ':')
+		h.Write(buf)
+		h.Write([]byte(s))
+	}
+	num := func(n int64) {
+		buf = strconv.AppendInt(buf[:0], n, 10)
+		buf = append(buf, ';')
+		h.Write(buf)
+	}
+	field(e.ID)
+	field(e.WorkspaceID)
+	field(e.Model)
+	num(e.Timestamp.UnixMicro())
+	num(e.Usage.Input)
+	num(e.Usage.CachedInput)
+	num(e.Usage.CacheWrite)
+	num(e.Usage.Output)
+	num(e.Usage.Reasoning)
+	field(e.Project)
+	field(e.Member)
+	field(string(e.Metadata))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ErrCatalogChanged is returned by Store.ApplyEvents when a price was added after the
+// events were priced; the caller reprices with a fresh catalog and tries again.
+var ErrCatalogChanged = errs.E(errs.Unavailable, "catalog_changed", "the price catalog changed while the events were priced")
+
+// Store persists events and rollups. Implemented by internal/store.
+type Store interface {
+	// ApplyEvents applies prepared, priced events, each exactly once by (workspace, id):
+	// the event row, the wallet debit and the hourly rollup change together in one
+	// transaction, and an event with a HoldID settles that hold in it too. It returns one
+	// outcome per event, in order. It returns ErrCatalogChanged, applying nothing, when the
+	// catalog's version is no longer catalogVersion.
+	ApplyEvents(ctx context.Context, catalogVersion int64, events []Event) ([]Outcome, error)
+	// Rollups returns hourly rollup rows matching q, summed over the dimensions not in q.GroupBy.
+	Rollups(ctx context.Context, q RollupQuery) ([]RollupRow, error)
+	// Events returns raw events newest first for the request log.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+}

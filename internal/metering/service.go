@@ -1,0 +1,186 @@
+package metering
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/pricing"
+)
+
+// Rejection says why one event of a batch was not applied.
+type Rejection struct {
+	Index int    `json:"index"`
+	ID    string `json:"id"`
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
+
+// IngestResult reports what a batch did.
+type IngestResult struct {
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected"`
+	// Outcomes has one entry per event of the batch; rejected events are Conflict.
+	Outcomes []Outcome `json:"-"`
+	// Events are the events as applied (prepared and priced), in batch order.
+	Events []Event `json:"-"`
+}
+
+// MaxBatch is the most events one Ingest call takes.
+const MaxBatch = 10_000
+
+// Service ingests events and answers usage queries.
+type Service struct {
+	store  Store
+	prices pricing.Store
+	now    func() time.Time
+
+	mu      sync.Mutex
+	catalog *pricing.Catalog
+}
+
+// NewService returns a metering service over store and the price catalog in prices.
+// now is the clock (time.Now in production).
+func NewService(store Store, prices pricing.Store, now func() time.Time) *Service {
+	return &Service{store: store, prices: prices, now: now}
+}
+
+// Catalog returns the cached price catalog, loading it when needed.
+func (s *Service) Catalog(ctx context.Context) (*pricing.Catalog, error) {
+	s.mu.Lock()
+	c := s.catalog
+	s.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	return s.reload(ctx)
+}
+
+func (s *Service) reload(ctx context.Context) (*pricing.Catalog, error) {
+	c, err := s.prices.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.catalog = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// Invalidate drops the cached catalog; the next ingest reloads it.
+func (s *Service) Invalidate() {
+	s.mu.Lock()
+	s.catalog = nil
+	s.mu.Unlock()
+}
+
+// Ingest validates, prices and applies a batch. A malformed event, an unpriced model or
+// an id reused with different contents is rejected with its index while the rest of the
+// batch is applied. The error is non-nil only when nothing could be applied at all.
+func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, error) {
+	if len(events) > MaxBatch {
+		return IngestResult{}, errs.E(errs.Invalid, "batch_too_large", "a batch holds at most %d events", MaxBatch)
+	}
+	now := s.now()
+	res := IngestResult{Rejected: []Rejection{}, Outcomes: make([]Outcome, len(events)), Events: events}
+	for attempt := 0; ; attempt++ {
+		cat, err := s.Catalog(ctx)
+		if err != nil {
+			return IngestResult{}, err
+		}
+		res.Rejected = res.Rejected[:0]
+		var valid []Event
+		var index []int
+		for i := range events {
+			e := &events[i]
+			e.IngestedAt = now
+			if err := s.price(e, cat, now); err != nil {
+				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: e.ID, Code: errs.CodeOf(err), Error: message(err)})
+				res.Outcomes[i] = Conflict
+				continue
+			}
+			valid = append(valid, *e)
+			index = append(index, i)
+		}
+		if len(valid) == 0 {
+			return res, nil
+		}
+		outcomes, err := s.store.ApplyEvents(ctx, cat.Version, valid)
+		if errs.Is(err, ErrCatalogChanged.Code) && attempt < 5 {
+			s.Invalidate()
+			continue
+		}
+		if err != nil {
+			return IngestResult{}, err
+		}
+		for j, o := range outcomes {
+			i := index[j]
+			res.Outcomes[i] = o
+			switch o {
+			case Accepted:
+				res.Accepted++
+			case Duplicate:
+				res.Duplicates++
+			case Conflict:
+				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: events[i].ID, Code: "idempotency_conflict",
+					Error: "an event with this id was already recorded with different contents"})
+			case UnknownWorkspace:
+				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: events[i].ID, Code: "workspace_not_found",
+					Error: "no workspace " + strconv.Quote(events[i].WorkspaceID)})
+			}
+		}
+		sortRejections(res.Rejected)
+		return res, nil
+	}
+}
+
+func (s *Service) price(e *Event, cat *pricing.Catalog, now time.Time) error {
+	if err := e.Prepare(now); err != nil {
+		return err
+	}
+	p, err := cat.At(e.Model, e.Timestamp)
+	if err != nil {
+		return err
+	}
+	cost, err := pricing.Cost(p, e.Usage)
+	if err != nil {
+		return err
+	}
+	e.Cost = cost
+	return nil
+}
+
+func sortRejections(r []Rejection) {
+	slices.SortFunc(r, func(a, b Rejection) int { return a.Index - b.Index })
+}
+
+func message(err error) string {
+	if e, ok := err.(*errs.Error); ok {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// Usage answers q from hourly rollups.
+func (s *Service) Usage(ctx context.Context, q UsageQuery) ([]Bucket, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := s.store.Rollups(ctx, q.Rollup())
+	if err != nil {
+		return nil, err
+	}
+	return q.Bucketize(rows), nil
+}
+
+// Events returns the request log page f asks for.
+func (s *Service) Events(ctx context.Context, f EventFilter) ([]Event, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	return s.store.Events(ctx, f)
+}

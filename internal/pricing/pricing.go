@@ -1,0 +1,168 @@
+// Package pricing holds the price catalog and the cost of a usage record.
+//
+// Prices are per million tokens, in micro-units of currency. The cost of an event is
+// Σ tokens × price / 1e6 computed exactly in 128 bits and rounded once, half-up, to a
+// whole micro-unit, plus the per-request fee.
+package pricing
+
+import (
+	"context"
+	"math"
+	"math/bits"
+	"regexp"
+	"sort"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/money"
+)
+
+// Price is one version of a model's prices, in effect from EffectiveFrom until the next
+// version of the same model.
+type Price struct {
+	Model         string       `json:"model"`
+	Input         money.Amount `json:"input"`        // per 1M uncached input tokens
+	CachedInput   money.Amount `json:"cached_input"` // per 1M cached input tokens
+	CacheWrite    money.Amount `json:"cache_write"`  // per 1M cache-write tokens
+	Output        money.Amount `json:"output"`       // per 1M output tokens (reasoning included)
+	Request       money.Amount `json:"request"`      // flat fee per request
+	EffectiveFrom time.Time    `json:"effective_from"`
+	CreatedAt     time.Time    `json:"created_at"`
+}
+
+var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+
+// ValidModel reports whether name is an acceptable model name.
+func ValidModel(name string) bool { return modelName.MatchString(name) }
+
+// Validate checks a price version. It returns an *errs.Error with code invalid_model or invalid_price.
+func (p Price) Validate() error {
+	if !ValidModel(p.Model) {
+		return errs.E(errs.Invalid, "invalid_model", "model name %q is not valid (letters, digits and ._:/@+- up to 128 characters)", p.Model)
+	}
+	for name, a := range map[string]money.Amount{"input": p.Input, "cached_input": p.CachedInput, "cache_write": p.CacheWrite, "output": p.Output, "request": p.Request} {
+		if a < 0 {
+			return errs.E(errs.Invalid, "invalid_price", "%s price must not be negative", name)
+		}
+	}
+	if p.EffectiveFrom.IsZero() {
+		return errs.E(errs.Invalid, "invalid_price", "effective_from is required")
+	}
+	return nil
+}
+
+// Usage is the token counts of one request, in the provider's meaning: Input includes
+// CachedInput, and Output includes Reasoning.
+type Usage struct {
+	Input       int64
+	CachedInput int64
+	CacheWrite  int64
+	Output      int64
+	Reasoning   int64
+}
+
+// Validate checks that counts are non-negative and consistent.
+func (u Usage) Validate() error {
+	switch {
+	case u.Input < 0 || u.CachedInput < 0 || u.CacheWrite < 0 || u.Output < 0 || u.Reasoning < 0:
+		return errs.E(errs.Invalid, "negative_tokens", "token counts must not be negative")
+	case u.CachedInput > u.Input:
+		return errs.E(errs.Invalid, "cached_exceeds_input", "cached_input_tokens (%d) exceeds input_tokens (%d)", u.CachedInput, u.Input)
+	case u.Reasoning > u.Output:
+		return errs.E(errs.Invalid, "reasoning_exceeds_output", "reasoning_tokens (%d) exceeds output_tokens (%d)", u.Reasoning, u.Output)
+	}
+	return nil
+}
+
+// ErrCostOverflow is returned by Cost when the cost does not fit in an Amount.
+var ErrCostOverflow = errs.E(errs.Invalid, "cost_overflow", "the cost of this usage is too large to represent")
+
+// Cost returns the exact cost of u at price p, rounded once, half-up, to a micro-unit.
+// u must be valid (see Usage.Validate).
+func Cost(p Price, u Usage) (money.Amount, error) {
+	var hi, lo uint64
+	add := func(tokens int64, price money.Amount) {
+		h, l := bits.Mul64(uint64(tokens), uint64(price))
+		var c uint64
+		lo, c = bits.Add64(lo, l, 0)
+		hi, _ = bits.Add64(hi, h, c)
+	}
+	add(u.Input-u.CachedInput, p.Input)
+	add(u.CachedInput, p.CachedInput)
+	add(u.CacheWrite, p.CacheWrite)
+	add(u.Output, p.Output)
+	if hi >= 1_000_000 {
+		return 0, ErrCostOverflow
+	}
+	q, r := bits.Div64(hi, lo, 1_000_000)
+	if r >= 500_000 {
+		q++
+	}
+	if q > math.MaxInt64 {
+		return 0, ErrCostOverflow
+	}
+	total, err := money.Add(money.Amount(q), p.Request)
+	if err != nil {
+		return 0, ErrCostOverflow
+	}
+	return total, nil
+}
+
+// Catalog is an immutable snapshot of every price version, for lookups by model and time.
+type Catalog struct {
+	Version int64 // a store-defined number that changes whenever a price is added
+	byModel map[string][]Price
+}
+
+// NewCatalog builds a catalog snapshot from price versions in any order.
+func NewCatalog(version int64, prices []Price) *Catalog {
+	c := &Catalog{Version: version, byModel: map[string][]Price{}}
+	for _, p := range prices {
+		c.byModel[p.Model] = append(c.byModel[p.Model], p)
+	}
+	for _, vs := range c.byModel {
+		sort.SliceStable(vs, func(i, j int) bool { return vs[i].EffectiveFrom.Before(vs[j].EffectiveFrom) })
+	}
+	return c
+}
+
+// At returns the price of model in effect at t: the latest version whose EffectiveFrom is
+// not after t. It returns an *errs.Error with code unknown_model or no_price_in_effect.
+func (c *Catalog) At(model string, t time.Time) (Price, error) {
+	vs := c.byModel[model]
+	if len(vs) == 0 {
+		return Price{}, errs.E(errs.Invalid, "unknown_model", "model %q has no price in the catalog", model)
+	}
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].EffectiveFrom.After(t) })
+	if i == 0 {
+		return Price{}, errs.E(errs.Invalid, "no_price_in_effect", "model %q has no price in effect at %s", model, t.UTC().Format(time.RFC3339))
+	}
+	return vs[i-1], nil
+}
+
+// Models returns the names of all models with at least one price version, sorted.
+func (c *Catalog) Models() []string {
+	out := make([]string, 0, len(c.byModel))
+	for m := range c.byModel {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// All returns every price version, ordered by model and then EffectiveFrom.
+func (c *Catalog) All() []Price {
+	var out []Price
+	for _, m := range c.Models() {
+		out = append(out, c.byModel[m]...)
+	}
+	return out
+}
+
+// Store persists price versions. Implemented by internal/store.
+type Store interface {
+	// AddPrice stores a new price version. Versions are never edited.
+	AddPrice(ctx context.Context, p Price) error
+	// Catalog returns a snapshot of every price version.
+	Catalog(ctx context.Context) (*Catalog, error)
+}

@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/ledger"
+	"spectra/internal/money"
+)
+
+// Transfer posts r exactly once by its idempotency key.
+//
+// The transfer row is inserted first (ON CONFLICT DO NOTHING), so a concurrent request
+// with the same key waits on the unique index and then finds the first one's transfer.
+// A guarded debit is one conditional UPDATE; when it matches no row the whole
+// transaction rolls back.
+func (db *DB) Transfer(ctx context.Context, r ledger.TransferRequest) (ledger.Transfer, bool, error) {
+	if err := r.Validate(); err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	var t ledger.Transfer
+	var created bool
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		created = false
+		now := db.now()
+		if err := db.accountsExist(ctx, tx, r.From, r.To); err != nil {
+			return err
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`),
+			r.Key, string(r.Kind), string(r.From), string(r.To), int64(r.Amount), r.WorkspaceID, r.Note, micros(now)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			t, err = transferByKey(ctx, db, tx, r.Key)
+			if err != nil {
+				return err
+			}
+			if !r.Same(t) {
+				return ledger.ErrConflict
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := db.post(ctx, tx, id, r.From, -r.Amount, r.Guarded, now); err != nil {
+			return err
+		}
+		if err := db.post(ctx, tx, id, r.To, r.Amount, false, now); err != nil {
+			return err
+		}
+		created = true
+		t = ledger.Transfer{ID: id, IdempotencyKey: r.Key, Kind: r.Kind, From: r.From, To: r.To, Amount: r.Amount,
+			WorkspaceID: r.WorkspaceID, Note: r.Note, CreatedAt: fromMicros(micros(now))}
+		return nil
+	})
+	return t, created, err
+}
+
+// accountsExist returns a not-found error naming the first account that does not exist.
+func (db *DB) accountsExist(ctx context.Context, tx *sql.Tx, ids ...ledger.AccountID) error {
+	for _, a := range ids {
+		var one int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM accounts WHERE id = ?`), string(a)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			if ledger.WorkspaceOf(a) != "" {
+				return errWorkspaceNotFound
+			}
+			return errs.E(errs.NotFound, "account_not_found", "no account %q", a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// post writes one entry of transfer id on account, moving its cached balance when it is
+// a wallet. A guarded debit only succeeds while available − amount ≥ −overdraft limit.
+func (db *DB) post(ctx context.Context, tx *sql.Tx, transferID int64, account ledger.AccountID, amount money.Amount, guarded bool, now time.Time) error {
+	var after sql.NullInt64
+	if ledger.WorkspaceOf(account) != "" {
+		query := `UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance`
+		args := []any{int64(amount), string(account)}
+		if guarded {
+			query = `UPDATE accounts SET balance = balance + ? WHERE id = ? AND balance - held + ? >= -overdraft_limit RETURNING balance`
+			args = append(args, int64(amount))
+		}
+		err := tx.QueryRowContext(ctx, db.q(query), args...).Scan(&after)
+		if errors.Is(err, sql.ErrNoRows) {
+			if guarded {
+				if _, err := db.walletBalance(ctx, tx, ledger.WorkspaceOf(account)); err != nil {
+					return err
+				}
+				return ledger.ErrInsufficient
+			}
+			return errWorkspaceNotFound
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?)`),
+		transferID, string(account), int64(amount), after, micros(now))
+	return err
+}
+
+func transferByKey(ctx context.Context, db *DB, tx *sql.Tx, key string) (ledger.Transfer, error) {
+	var t ledger.Transfer
+	var kind, from, to string
+	var created int64
+	var ws sql.NullString
+	err := tx.QueryRowContext(ctx, db.q(`SELECT id, idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at FROM transfers WHERE idempotency_key = ?`), key).
+		Scan(&t.ID, &t.IdempotencyKey, &kind, &from, &to, &t.Amount, &ws, &t.Note, &created)
+	t.Kind, t.From, t.To, t.WorkspaceID, t.CreatedAt = ledger.Kind(kind), ledger.AccountID(from), ledger.AccountID(to), ws.String, fromMicros(created)
+	return t, err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) walletBalance(ctx context.Context, q querier, workspaceID string) (ledger.Balance, error) {
+	b := ledger.Balance{WorkspaceID: workspaceID}
+	err := q.QueryRowContext(ctx, db.q(`SELECT balance, held, overdraft_limit FROM accounts WHERE id = ?`), string(ledger.Wallet(workspaceID))).
+		Scan(&b.Balance, &b.Held, &b.OverdraftLimit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, errWorkspaceNotFound
+	}
+	b.Available = b.Balance - b.Held
+	return b, err
+}
+
+// Balance returns a workspace's wallet.
+func (db *DB) Balance(ctx context.Context, workspaceID string) (ledger.Balance, error) {
+	return db.walletBalance(ctx, db.read, workspaceID)
+}
+
+// Entries returns a wallet's entries newest first.
+func (db *DB) Entries(ctx context.Context, workspaceID string, before int64, limit int) ([]ledger.Entry, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT e.id, t.id, t.kind, e.amount, e.balance_after, t.note, t.created_at
+		FROM entries e JOIN transfers t ON t.id = e.transfer_id
+		WHERE e.account_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?`), string(ledger.Wallet(workspaceID)), before, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ledger.Entry{}
+	for rows.Next() {
+		var e ledger.Entry
+		var kind string
+		var created int64
+		if err := rows.Scan(&e.Cursor, &e.TransferID, &kind, &e.Amount, &e.BalanceAfter, &e.Note, &created); err != nil {
+			return nil, err
+		}
+		e.Kind, e.CreatedAt = ledger.Kind(kind), fromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Reserve places a hold with one guarded update of the wallet's held amount.
+func (db *DB) Reserve(ctx context.Context, h ledger.Hold) (ledger.Hold, error) {
+	if h.ID == "" || h.Amount < 0 || h.ExpiresAt.IsZero() {
+		return h, errs.E(errs.Invalid, "invalid_hold", "a hold needs an id, a non-negative amount and an expiry")
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var account string
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, db.q(`SELECT account_id, amount, created_at, expires_at FROM holds WHERE id = ?`), h.ID).Scan(&account, &h.Amount, &created, &expires)
+		if err == nil { // the same hold again: nothing changes
+			h.WorkspaceID, h.CreatedAt, h.ExpiresAt = ledger.WorkspaceOf(ledger.AccountID(account)), fromMicros(created), fromMicros(expires)
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE accounts SET held = held + ?
+			WHERE id = ? AND balance - held - ? >= -overdraft_limit AND balance - held > -overdraft_limit`),
+			int64(h.Amount), string(ledger.Wallet(h.WorkspaceID)), int64(h.Amount))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := db.walletBalance(ctx, tx, h.WorkspaceID); err != nil {
+				return err
+			}
+			return ledger.ErrInsufficient
+		}
+		now := db.now()
+		h.CreatedAt = fromMicros(micros(now))
+		res, err = tx.ExecContext(ctx, db.q(`INSERT INTO holds (id, account_id, amount, status, created_at, expires_at) VALUES (?, ?, ?, 'held', ?, ?) ON CONFLICT (id) DO NOTHING`),
+			h.ID, string(ledger.Wallet(h.WorkspaceID)), int64(h.Amount), micros(now), micros(h.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errRetry // a concurrent Reserve of the same id won; run again to return its hold
+		}
+		return nil
+	})
+	return h, err
+}
+
+// Release drops an active hold without charging.
+func (db *DB) Release(ctx context.Context, holdID string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		ok, err := db.closeHold(ctx, tx, holdID, "released", db.now())
+		if err == nil && !ok {
+			return ledger.ErrHoldNotFound
+		}
+		return err
+	})
+}
+
+// closeHold ends an active hold with status and gives its amount back to the wallet.
+// It reports false when the hold is not active (already closed or unknown).
+func (db *DB) closeHold(ctx context.Context, tx *sql.Tx, holdID, status string, now time.Time) (bool, error) {
+	var account string
+	var amount int64
+	err := tx.QueryRowContext(ctx, db.q(`UPDATE holds SET status = ?, closed_at = ? WHERE id = ? AND status = 'held' RETURNING account_id, amount`),
+		status, micros(now), holdID).Scan(&account, &amount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, db.q(`UPDATE accounts SET held = held - ? WHERE id = ?`), amount, account)
+	return err == nil, err
+}
+
+// ReleaseExpired releases every hold whose expiry is before now. A crash never turns a
+// hold into a charge: an expired hold is only ever released.
+func (db *DB) ReleaseExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		var ids []string
+		rows, err := db.read.QueryContext(ctx, db.q(`SELECT id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT 500`), micros(now))
+		if err != nil {
+			return total, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return total, err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n := 0
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			n = 0
+			for _, id := range ids {
+				ok, err := db.closeHold(ctx, tx, id, "expired", now)
+				if err != nil {
+					return err
+				}
+				if ok {
+					n++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if len(ids) < 500 {
+			return total, nil
+		}
+	}
+}

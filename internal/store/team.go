@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/ledger"
+	"spectra/internal/team"
+)
+
+var errWorkspaceNotFound = errs.E(errs.NotFound, "workspace_not_found", "no such workspace")
+var errKeyNotFound = errs.E(errs.NotFound, "key_not_found", "no such key")
+
+// CreateWorkspace stores w and opens its wallet.
+func (db *DB) CreateWorkspace(ctx context.Context, w team.Workspace) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO workspaces (id, name, timezone, created_at) VALUES (?, ?, ?, ?)`),
+			w.ID, w.Name, w.Timezone, micros(w.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO accounts (id, workspace_id, kind, overdraft_limit, created_at) VALUES (?, ?, 'wallet', ?, ?)`),
+			string(ledger.Wallet(w.ID)), w.ID, int64(w.OverdraftLimit), micros(w.CreatedAt))
+		return err
+	})
+}
+
+const workspaceColumns = `w.id, w.name, w.timezone, a.overdraft_limit, w.created_at FROM workspaces w JOIN accounts a ON a.id = 'wallet:' || w.id`
+
+func scanWorkspace(row interface{ Scan(...any) error }) (team.Workspace, error) {
+	var w team.Workspace
+	var created int64
+	err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.OverdraftLimit, &created)
+	w.CreatedAt = fromMicros(created)
+	return w, err
+}
+
+// Workspace returns one workspace.
+func (db *DB) Workspace(ctx context.Context, id string) (team.Workspace, error) {
+	w, err := scanWorkspace(db.read.QueryRowContext(ctx, db.q(`SELECT `+workspaceColumns+` WHERE w.id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, errWorkspaceNotFound
+	}
+	return w, err
+}
+
+// Workspaces returns every workspace, oldest first.
+func (db *DB) Workspaces(ctx context.Context) ([]team.Workspace, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+workspaceColumns+` ORDER BY w.created_at, w.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []team.Workspace{}
+	for rows.Next() {
+		w, err := scanWorkspace(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// CreateKey stores k with the hash of its secret.
+func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt))
+		return err
+	})
+}
+
+const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at FROM api_keys`
+
+func scanKey(row interface{ Scan(...any) error }) (team.APIKey, error) {
+	var k team.APIKey
+	var kind string
+	var created int64
+	var used, revoked sql.NullInt64
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &kind, &k.Prefix, &k.Project, &k.MemberID, &created, &used, &revoked)
+	k.Kind = team.KeyKind(kind)
+	k.CreatedAt = fromMicros(created)
+	k.LastUsedAt = nullMicros(used)
+	k.RevokedAt = nullMicros(revoked)
+	return k, err
+}
+
+// Keys returns a workspace's keys, newest first.
+func (db *DB) Keys(ctx context.Context, workspaceID string) ([]team.APIKey, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+keyColumns+` WHERE workspace_id = ? ORDER BY created_at DESC, id`), workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []team.APIKey{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// KeyByHash finds a key by the hash of its secret.
+func (db *DB) KeyByHash(ctx context.Context, hash string) (team.APIKey, error) {
+	k, err := scanKey(db.read.QueryRowContext(ctx, db.q(`SELECT `+keyColumns+` WHERE hash = ?`), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, errKeyNotFound
+	}
+	return k, err
+}
+
+// RevokeKey marks a key revoked (the first revocation time is kept).
+func (db *DB) RevokeKey(ctx context.Context, workspaceID, keyID string, at time.Time) (team.APIKey, error) {
+	var k team.APIKey
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND id = ?`), micros(at), workspaceID, keyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errKeyNotFound
+		}
+		k, err = scanKey(tx.QueryRowContext(ctx, db.q(`SELECT `+keyColumns+` WHERE id = ?`), keyID))
+		return err
+	})
+	return k, err
+}
+
+// TouchKeys records last-used times; a time never moves backwards.
+func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for id, at := range used {
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`), micros(at), id, micros(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+
+	"spectra/internal/metering"
+	"spectra/internal/pricing"
+)
+
+// dimColumns maps usage dimensions to rollup and event columns.
+var dimColumns = map[string]string{
+	metering.DimModel:   "model",
+	metering.DimKey:     "key_id",
+	metering.DimProject: "project",
+	metering.DimMember:  "member",
+}
+
+// filterSQL appends "AND col IN (…)" for each non-empty filter list.
+func filterSQL(where *strings.Builder, args *[]any, f metering.Filter) {
+	add := func(col string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		where.WriteString(" AND " + col + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")")
+		for _, v := range values {
+			*args = append(*args, v)
+		}
+	}
+	add("model", f.Models)
+	add("key_id", f.Keys)
+	add("project", f.Projects)
+	add("member", f.Members)
+}
+
+// Rollups sums hourly rollup rows over the dimensions not grouped. It reads rollups
+// only, never raw events.
+func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.RollupRow, error) {
+	sel := []string{"hour"}
+	for _, d := range metering.Dimensions {
+		if slices.Contains(q.GroupBy, d) {
+			sel = append(sel, dimColumns[d])
+		} else {
+			sel = append(sel, "''")
+		}
+	}
+	groupCols := []string{"hour"}
+	for _, d := range q.GroupBy {
+		groupCols = append(groupCols, dimColumns[d])
+	}
+	var where strings.Builder
+	args := []any{q.WorkspaceID, micros(q.Start), micros(q.End)}
+	where.WriteString("workspace_id = ? AND hour >= ? AND hour < ?")
+	filterSQL(&where, &args, q.Filter)
+	query := `SELECT ` + strings.Join(sel, ", ") + `, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM rollups_hourly WHERE ` + where.String() +
+		` GROUP BY ` + strings.Join(groupCols, ", ") + ` ORDER BY hour`
+	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metering.RollupRow
+	for rows.Next() {
+		var r metering.RollupRow
+		var hour int64
+		if err := rows.Scan(&hour, &r.Model, &r.KeyID, &r.Project, &r.Member, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
+			&r.CacheWriteTokens, &r.OutputTokens, &r.ReasoningTokens, &r.Cost); err != nil {
+			return nil, err
+		}
+		r.Hour = fromMicros(hour)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Events returns raw events newest first, keyset-paginated by (timestamp, id).
+func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Event, error) {
+	var where strings.Builder
+	args := []any{f.WorkspaceID}
+	where.WriteString("workspace_id = ?")
+	if !f.Start.IsZero() {
+		where.WriteString(" AND ts >= ?")
+		args = append(args, micros(f.Start))
+	}
+	if !f.End.IsZero() {
+		where.WriteString(" AND ts < ?")
+		args = append(args, micros(f.End))
+	}
+	if !f.BeforeTime.IsZero() {
+		where.WriteString(" AND (ts < ? OR (ts = ? AND id < ?))")
+		args = append(args, micros(f.BeforeTime), micros(f.BeforeTime), f.BeforeID)
+	}
+	filterSQL(&where, &args, f.Filter)
+	args = append(args, f.Limit)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE `+where.String()+` ORDER BY ts DESC, id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []metering.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func scanEvent(rows *sql.Rows) (metering.Event, error) {
+	var e metering.Event
+	var ts, ingested int64
+	var stream, estimated int
+	var usageKey string
+	var meta sql.NullString
+	var u pricing.Usage
+	err := rows.Scan(&e.WorkspaceID, &e.ID, &ts, &e.KeyID, &e.Project, &e.Member, &e.Model, &u.Input, &u.CachedInput, &u.CacheWrite,
+		&u.Output, &u.Reasoning, &e.Cost, &usageKey, &e.Source, &e.Endpoint, &e.Status, &e.LatencyMS, &stream, &estimated, &meta, &e.Hash, &ingested)
+	e.Usage = u
+	e.Timestamp, e.IngestedAt = fromMicros(ts), fromMicros(ingested)
+	e.Stream, e.Estimated = stream == 1, estimated == 1
+	if meta.Valid {
+		e.Metadata = []byte(meta.String)
+	}
+	return e, err
+}

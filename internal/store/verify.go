@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Check is the result of one verification.
+type Check struct {
+	Name     string   `json:"name"`
+	Checked  int64    `json:"checked"`  // how many rows or accounts it covered
+	Problems []string `json:"problems"` // empty when the check passed
+}
+
+// VerifyReport is what Verify found.
+type VerifyReport struct {
+	Checks []Check `json:"checks"`
+}
+
+// OK reports whether every check passed.
+func (r VerifyReport) OK() bool {
+	for _, c := range r.Checks {
+		if len(c.Problems) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hourExpr turns an event's ts into the start of its UTC hour, as rollups store it.
+const hourExpr = "(ts - (ts % 3600000000))"
+
+// Verify recomputes every wallet balance and held amount from entries and holds, every
+// transfer's balance, and every rollup from the events, and reports each difference.
+func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
+	var rep VerifyReport
+	type check struct {
+		name, count, problems string
+		describe              func(vals []any) string
+		cols                  int
+	}
+	checks := []check{
+		{
+			name:     "all entries sum to zero",
+			count:    `SELECT COUNT(*) FROM entries`,
+			problems: `SELECT COALESCE(SUM(amount), 0) FROM entries HAVING COALESCE(SUM(amount), 0) <> 0`,
+			cols:     1,
+			describe: func(v []any) string { return fmt.Sprintf("entries sum to %v micro-units, not 0", v[0]) },
+		},
+		{
+			name:  "every transfer has two entries that move its amount",
+			count: `SELECT COUNT(*) FROM transfers`,
+			problems: `SELECT t.id, COUNT(e.id), COALESCE(SUM(e.amount), 0) FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
+				GROUP BY t.id, t.amount, t.from_account, t.to_account
+				HAVING COUNT(e.id) <> 2 OR COALESCE(SUM(e.amount), 0) <> 0
+				OR COALESCE(SUM(CASE WHEN e.account_id = t.to_account THEN e.amount ELSE 0 END), 0) <> t.amount`,
+			cols:     3,
+			describe: func(v []any) string { return fmt.Sprintf("transfer %v has %v entries summing to %v", v[0], v[1], v[2]) },
+		},
+		{
+			name:  "wallet balances equal the sum of their entries",
+			count: `SELECT COUNT(*) FROM accounts WHERE kind = 'wallet'`,
+			problems: `SELECT a.id, a.balance, COALESCE((SELECT SUM(e.amount) FROM entries e WHERE e.account_id = a.id), 0) AS derived
+				FROM accounts a WHERE a.kind = 'wallet' AND a.balance <> COALESCE((SELECT SUM(e.amount) FROM entries e WHERE e.account_id = a.id), 0)`,
+			cols:     3,
+			describe: func(v []any) string { return fmt.Sprintf("%v: stored balance %v, entries sum to %v", v[0], v[1], v[2]) },
+		},
+		{
+			name:  "each wallet's last running balance is its balance",
+			count: `SELECT COUNT(*) FROM accounts WHERE kind = 'wallet'`,
+			problems: `SELECT a.id, a.balance, e.balance_after FROM accounts a JOIN entries e ON e.id = (SELECT MAX(id) FROM entries WHERE account_id = a.id)
+				WHERE a.kind = 'wallet' AND e.balance_after <> a.balance`,
+			cols:     3,
+			describe: func(v []any) string { return fmt.Sprintf("%v: balance %v but last entry says %v", v[0], v[1], v[2]) },
+		},
+		{
+			name:  "held amounts equal the sum of active holds",
+			count: `SELECT COUNT(*) FROM holds`,
+			problems: `SELECT a.id, a.held, COALESCE((SELECT SUM(h.amount) FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0)
+				FROM accounts a WHERE a.held <> COALESCE((SELECT SUM(h.amount) FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0)`,
+			cols:     3,
+			describe: func(v []any) string { return fmt.Sprintf("%v: held %v, active holds sum to %v", v[0], v[1], v[2]) },
+		},
+		{
+			name:  "usage charged to each wallet equals the cost of its events",
+			count: `SELECT COUNT(*) FROM events`,
+			problems: `SELECT a.workspace_id,
+				COALESCE((SELECT SUM(amount) FROM transfers t WHERE t.from_account = a.id AND t.kind = 'usage'), 0),
+				COALESCE((SELECT SUM(cost) FROM events ev WHERE ev.workspace_id = a.workspace_id), 0)
+				FROM accounts a WHERE a.kind = 'wallet' AND
+				COALESCE((SELECT SUM(amount) FROM transfers t WHERE t.from_account = a.id AND t.kind = 'usage'), 0) <>
+				COALESCE((SELECT SUM(cost) FROM events ev WHERE ev.workspace_id = a.workspace_id), 0)`,
+			cols: 3,
+			describe: func(v []any) string {
+				return fmt.Sprintf("workspace %v: usage transfers %v, event costs %v", v[0], v[1], v[2])
+			},
+		},
+		{
+			name:  "rollups equal the sum of their events",
+			count: `SELECT COUNT(*) FROM rollups_hourly`,
+			problems: `SELECT workspace_id, hour, model FROM (
+				SELECT workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_hourly
+				EXCEPT
+				SELECT workspace_id, ` + hourExpr + `, project, key_id, member, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost)
+				FROM events GROUP BY workspace_id, ` + hourExpr + `, project, key_id, member, model
+			) d
+			UNION ALL
+			SELECT workspace_id, hour, model FROM (
+				SELECT workspace_id, ` + hourExpr + ` AS hour, project, key_id, member, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost)
+				FROM events GROUP BY workspace_id, ` + hourExpr + `, project, key_id, member, model
+				EXCEPT
+				SELECT workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_hourly
+			) d2`,
+			cols: 3,
+			describe: func(v []any) string {
+				return fmt.Sprintf("workspace %v, hour %v, model %v: rollup differs from its events", v[0], v[1], v[2])
+			},
+		},
+	}
+	for _, c := range checks {
+		res := Check{Name: c.name, Problems: []string{}}
+		if err := db.read.QueryRowContext(ctx, c.count).Scan(&res.Checked); err != nil {
+			return rep, fmt.Errorf("%s: %w", c.name, err)
+		}
+		rows, err := db.read.QueryContext(ctx, c.problems)
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", c.name, err)
+		}
+		for rows.Next() {
+			vals := make([]any, c.cols)
+			ptrs := make([]any, c.cols)
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return rep, err
+			}
+			for i, v := range vals {
+				if b, ok := v.([]byte); ok {
+					vals[i] = string(b)
+				}
+			}
+			res.Problems = append(res.Problems, c.describe(vals))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return rep, err
+		}
+		rep.Checks = append(rep.Checks, res)
+	}
+	return rep, nil
+}

@@ -1,0 +1,134 @@
+package team
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/ids"
+)
+
+// ErrInvalidKey is returned by Authenticate for an unknown or revoked secret.
+var ErrInvalidKey = errs.E(errs.Unauthorized, "invalid_api_key", "the API key is missing, unknown or revoked")
+
+// Service manages workspaces and keys.
+type Service struct {
+	store Store
+	now   func() time.Time
+
+	mu      sync.Mutex
+	touched map[string]time.Time // key id → last use not yet written
+}
+
+// NewService returns a team service over store. now is the clock.
+func NewService(store Store, now func() time.Time) *Service {
+	return &Service{store: store, now: now, touched: map[string]time.Time{}}
+}
+
+// CreateWorkspace validates and stores a new workspace with a fresh id.
+func (s *Service) CreateWorkspace(ctx context.Context, w Workspace) (Workspace, error) {
+	if err := w.Validate(); err != nil {
+		return Workspace{}, err
+	}
+	if w.ID == "" {
+		w.ID = ids.New("ws")
+	}
+	w.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	return w, s.store.CreateWorkspace(ctx, w)
+}
+
+// Workspace returns one workspace (errs.NotFound workspace_not_found).
+func (s *Service) Workspace(ctx context.Context, id string) (Workspace, error) {
+	return s.store.Workspace(ctx, id)
+}
+
+// Workspaces returns every workspace.
+func (s *Service) Workspaces(ctx context.Context) ([]Workspace, error) {
+	return s.store.Workspaces(ctx)
+}
+
+// CreateKey makes a key for workspace k.WorkspaceID and returns it with its secret,
+// which is shown this once and never stored.
+func (s *Service) CreateKey(ctx context.Context, k APIKey) (APIKey, string, error) {
+	if err := k.Validate(); err != nil {
+		return APIKey{}, "", err
+	}
+	if _, err := s.store.Workspace(ctx, k.WorkspaceID); err != nil {
+		return APIKey{}, "", err
+	}
+	secret, hash := NewSecret()
+	k.ID = ids.New("key")
+	k.Prefix = secret[:10]
+	k.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	k.LastUsedAt, k.RevokedAt = nil, nil
+	if err := s.store.CreateKey(ctx, k, hash); err != nil {
+		return APIKey{}, "", err
+	}
+	return k, secret, nil
+}
+
+// Keys lists a workspace's keys.
+func (s *Service) Keys(ctx context.Context, workspaceID string) ([]APIKey, error) {
+	if _, err := s.store.Workspace(ctx, workspaceID); err != nil {
+		return nil, err
+	}
+	return s.store.Keys(ctx, workspaceID)
+}
+
+// RevokeKey revokes a key at once: the next request with it fails.
+func (s *Service) RevokeKey(ctx context.Context, workspaceID, keyID string) (APIKey, error) {
+	return s.store.RevokeKey(ctx, workspaceID, keyID, s.now())
+}
+
+// Authenticate returns the active key whose secret this is, or ErrInvalidKey. It notes
+// the use; FlushUsage writes last-used times in the background, so a hot key costs no
+// write per request.
+func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, error) {
+	if secret == "" {
+		return APIKey{}, ErrInvalidKey
+	}
+	k, err := s.store.KeyByHash(ctx, HashSecret(secret))
+	if errs.KindOf(err) == errs.NotFound {
+		return APIKey{}, ErrInvalidKey
+	}
+	if err != nil {
+		return APIKey{}, err
+	}
+	if !k.Active() {
+		return APIKey{}, ErrInvalidKey
+	}
+	s.mu.Lock()
+	s.touched[k.ID] = s.now()
+	s.mu.Unlock()
+	return k, nil
+}
+
+// FlushUsage writes the last-used times noted since the previous flush.
+func (s *Service) FlushUsage(ctx context.Context) error {
+	s.mu.Lock()
+	used := s.touched
+	s.touched = map[string]time.Time{}
+	s.mu.Unlock()
+	return s.store.TouchKeys(ctx, used)
+}
+
+// RunUsageFlusher flushes last-used times every interval until ctx ends, then once more.
+func (s *Service) RunUsageFlusher(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := s.FlushUsage(context.WithoutCancel(ctx)); err != nil {
+				log.Error("flush key usage", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := s.FlushUsage(ctx); err != nil {
+				log.Error("flush key usage", "err", err)
+			}
+		}
+	}
+}
