@@ -269,7 +269,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, req *request) {
 	defer s.endStream(st)
 	st.send("", chunk(obj{"role": "assistant", "content": "", "refusal": nil}, nil))
 	for i := 1; i <= n; i++ {
-		st.send("", chunk(obj{"content": word(i)}, nil))
+		if !st.send("", chunk(obj{"content": word(i)}, nil)) {
+			return
+		}
 	}
 	st.send("", chunk(obj{}, finish))
 	if includeUsage {
@@ -330,7 +332,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request, req *reques
 	defer s.endStream(st)
 	for t := 1; t <= n; t++ {
 		for i := range prompts {
-			st.send("", chunk(choice(i, word(t), nil)))
+			if !st.send("", chunk(choice(i, word(t), nil))) {
+				return
+			}
 		}
 	}
 	for i := range prompts {
@@ -354,7 +358,7 @@ func (s *Server) embeddings(w http.ResponseWriter, _ *http.Request, req *request
 		prompt += x.tokens
 		var vec any = embedding(x.text)
 		if req.EncodingFormat == "base64" {
-			vec = encodeBase64(embedding(x.text))
+			vec = encodeBase64(vec.([]float64))
 		}
 		data = append(data, obj{"object": "embedding", "index": i, "embedding": vec})
 	}
@@ -391,7 +395,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, req *request)
 		return obj{"type": "output_text", "text": text, "annotations": []any{}, "logprobs": []any{}}
 	}
 	message := func(status string, content ...obj) obj {
-		return obj{"id": msgID, "type": "message", "role": "assistant", "status": status, "content": content}
+		return obj{"id": msgID, "type": "message", "role": "assistant", "status": status, "content": append([]obj{}, content...)}
 	}
 	var instructions any
 	if req.Instructions != "" {
@@ -430,9 +434,9 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, req *request)
 	st := s.startStream(w, r)
 	defer s.endStream(st)
 	seq := 0
-	event := func(typ string, fields obj) {
-		st.send(typ, with(fields, obj{"type": typ, "sequence_number": seq}))
+	event := func(typ string, fields obj) bool {
 		seq++
+		return st.send(typ, with(fields, obj{"type": typ, "sequence_number": seq - 1}))
 	}
 	at := obj{"item_id": msgID, "output_index": 0, "content_index": 0}
 	event("response.created", obj{"response": response("in_progress", nil, []obj{}, false)})
@@ -440,7 +444,9 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, req *request)
 	event("response.output_item.added", obj{"output_index": 0, "item": message("in_progress")})
 	event("response.content_part.added", with(at, obj{"part": part("")}))
 	for i := 1; i <= n; i++ {
-		event("response.output_text.delta", with(at, obj{"delta": word(i), "logprobs": []any{}}))
+		if !event("response.output_text.delta", with(at, obj{"delta": word(i), "logprobs": []any{}})) {
+			return
+		}
 	}
 	event("response.output_text.done", with(at, obj{"text": text(n), "logprobs": []any{}}))
 	event("response.content_part.done", with(at, obj{"part": part(text(n))}))
@@ -600,20 +606,24 @@ func (s *Server) endStream(st *stream) {
 
 // send writes one event ("data: ..." preceded by "event: ..." when event is
 // non-empty) and flushes it, waiting ChunkDelay first unless it is the first.
-func (st *stream) send(event string, v any) {
+// It reports whether the client is still there.
+func (st *stream) send(event string, v any) bool {
+	if st.broken {
+		return false
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err) // only our own maps are marshalled
 	}
-	st.write(event, b)
+	return st.write(event, b)
 }
 
 // done ends a chat or completions stream with "data: [DONE]".
 func (st *stream) done() { st.write("", []byte("[DONE]")) }
 
-func (st *stream) write(event string, data []byte) {
+func (st *stream) write(event string, data []byte) bool {
 	if st.broken {
-		return
+		return false
 	}
 	if st.sent > 0 && st.delay > 0 {
 		t := time.NewTimer(st.delay)
@@ -625,7 +635,7 @@ func (st *stream) write(event string, data []byte) {
 	}
 	if st.ctx.Err() != nil {
 		st.broken = true
-		return
+		return false
 	}
 	var buf bytes.Buffer
 	if event != "" {
@@ -634,11 +644,12 @@ func (st *stream) write(event string, data []byte) {
 	fmt.Fprintf(&buf, "data: %s\n\n", data)
 	if _, err := st.w.Write(buf.Bytes()); err != nil {
 		st.broken = true
-		return
+		return false
 	}
 	if err := st.rc.Flush(); err != nil {
 		st.broken = true
-		return
+		return false
 	}
 	st.sent++
+	return true
 }
