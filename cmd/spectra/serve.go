@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"spectra/internal/api"
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+	"spectra/internal/store"
+	"spectra/internal/team"
+)
+
+// Server timings.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 30 * time.Second // in-flight requests get this long to finish
+	sweepInterval     = 10 * time.Second // expired holds are released this often
+	flushInterval     = 5 * time.Second  // keys' last-used times are written this often
+)
+
+func serveCommand(*flag.FlagSet) func(context.Context, *env) error { return serve }
+
+// deps is everything the transports and background loops are built from.
+type deps struct {
+	cfg            Config
+	db             *store.DB
+	team           *team.Service
+	ledger         *ledger.Service
+	metering       *metering.Service
+	adminTokenHash string
+	now            func() time.Time
+	log            *slog.Logger
+	registry       *prometheus.Registry
+}
+
+// routes registers every transport on mux: one line each. A transport whose
+// construction can fail (parsing templates, say) returns its error here, before serve
+// listens.
+func routes(mux *http.ServeMux, d deps) error {
+	api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
+		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry}).Register(mux)
+	return nil
+}
+
+// loops are the background jobs serve runs until shutdown: one line each.
+func loops(d deps) []func(context.Context) {
+	return []func(context.Context){
+		func(ctx context.Context) { d.ledger.RunSweeper(ctx, sweepInterval, d.log.With("loop", "hold-sweeper")) },
+		func(ctx context.Context) { d.team.RunUsageFlusher(ctx, flushInterval, d.log.With("loop", "key-usage")) },
+	}
+}
+
+// serve opens and migrates the database, serves HTTP until ctx ends, then shuts down
+// gracefully: stop accepting, let in-flight requests finish (up to shutdownTimeout),
+// stop the background loops, close the database.
+func serve(ctx context.Context, e *env) error {
+	log := e.log
+	db, err := openStore(ctx, e, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	for _, name := range applied {
+		log.Info("applied migration", "migration", name)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := checkCurrency(ctx, db, e.cfg.Currency); err != nil {
+		return err
+	}
+	hash, err := adminTokenHash(ctx, db, e.cfg.AdminToken, e.stderr, log)
+	if err != nil {
+		return err
+	}
+	d := newDeps(e.cfg, db, hash, log)
+	mux := http.NewServeMux()
+	if err := routes(mux, d); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", e.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           logRequests(log, d.now, mux),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		// No WriteTimeout: the gateway streams responses for as long as the model writes.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, loop := range loops(d) {
+		wg.Go(func() { loop(loopCtx) })
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	url := "http://" + displayAddr(ln.Addr())
+	log.Info("listening", "url", url, "database", redactDSN(e.cfg.Database), "dialect", db.Dialect(), "currency", e.cfg.Currency)
+	fmt.Fprintf(e.stdout, "Spectra is running at %s/ (Ctrl-C to stop)\n", url)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "drain", shutdownTimeout)
+	case serveErr = <-served:
+		log.Error("server stopped", "err", serveErr)
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
+		srv.Close()
+	}
+	stopLoops()
+	wg.Wait()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newDeps builds the domain services over db.
+func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger) deps {
+	now := time.Now
+	return deps{
+		cfg:            cfg,
+		db:             db,
+		team:           team.NewService(db, now),
+		ledger:         ledger.NewService(db, now),
+		metering:       metering.NewService(db, db, now),
+		adminTokenHash: adminTokenHash,
+		now:            now,
+		log:            log,
+		registry:       prometheus.NewRegistry(), // shared by every transport's /metrics
+	}
+}
+
+// displayAddr is the listener's address as a person would type it in a browser.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// currencySetting remembers the currency a database's amounts are in.
+const currencySetting = "currency"
+
+// checkCurrency records the deployment's currency on first start and refuses to start
+// with another one later: stored amounts are never converted.
+func checkCurrency(ctx context.Context, db *store.DB, currency string) error {
+	stored, _, err := db.SetSettingIfAbsent(ctx, currencySetting, currency)
+	if err != nil {
+		return fmt.Errorf("read the database's currency: %w", err)
+	}
+	if stored != currency {
+		return fmt.Errorf("this database keeps its amounts in %s, but the configured currency is %s; amounts are never converted, so set SPECTRA_CURRENCY=%s (or use another database)", stored, currency, stored)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+)
+
+// priceRequest is the body of PUT /api/v1/prices/{model}: prices per million tokens as
+// decimal strings. input and output are required; the others default to "0".
+type priceRequest struct {
+	Input         *string `json:"input"`
+	CachedInput   *string `json:"cached_input"`
+	CacheWrite    *string `json:"cache_write"`
+	Output        *string `json:"output"`
+	Request       *string `json:"request"`
+	EffectiveFrom *string `json:"effective_from"`
+}
+
+// price builds the version the request describes for model.
+func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) {
+	p := pricing.Price{Model: model, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	fields := []struct {
+		name     string
+		value    *string
+		dst      *money.Amount
+		required bool
+	}{
+		{"input", b.Input, &p.Input, true},
+		{"cached_input", b.CachedInput, &p.CachedInput, false},
+		{"cache_write", b.CacheWrite, &p.CacheWrite, false},
+		{"output", b.Output, &p.Output, true},
+		{"request", b.Request, &p.Request, false},
+	}
+	for _, f := range fields {
+		if f.value == nil {
+			if f.required {
+				return p, errs.E(errs.Invalid, "missing_price", "%s is required (a decimal string per million tokens, e.g. \"2.50\")", f.name)
+			}
+			continue
+		}
+		a, err := money.ParseNonNegative(*f.value)
+		if err != nil {
+			return p, errs.E(errs.Invalid, "invalid_price", "%s: %s", f.name, amountProblem(err))
+		}
+		*f.dst = a
+	}
+	p.EffectiveFrom = p.CreatedAt
+	if b.EffectiveFrom != nil {
+		t, err := time.Parse(time.RFC3339Nano, *b.EffectiveFrom)
+		if err != nil {
+			return p, errs.E(errs.Invalid, "invalid_effective_from", "effective_from must be an RFC 3339 time such as 2025-01-01T00:00:00Z")
+		}
+		p.EffectiveFrom = t.UTC().Truncate(time.Microsecond)
+	}
+	return p, p.Validate()
+}
+
+// amountProblem says what is wrong with an amount that money.Parse refused.
+func amountProblem(err error) string {
+	for _, e := range []error{money.ErrEmpty, money.ErrSyntax, money.ErrPrecision, money.ErrOverflow, money.ErrNegative, money.ErrNotPositive} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "not a decimal amount"
+}
+
+func samePrices(a, b pricing.Price) bool {
+	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
+		a.Output == b.Output && a.Request == b.Request
+}
+
+// putPrice adds a price version: 201 with the new version, or 200 with the existing one
+// when the request repeats it — the same effective_from and prices, or, without
+// effective_from, the same prices as the version in effect now.
+func (s *Server) putPrice(w http.ResponseWriter, r *http.Request) error {
+	var body priceRequest
+	if err := decodeBody(w, r, MaxBody, &body); err != nil {
+		return err
+	}
+	now := s.now()
+	p, err := body.price(r.PathValue("model"), now)
+	if err != nil {
+		return err
+	}
+	cat, err := s.prices.Catalog(r.Context())
+	if err != nil {
+		return err
+	}
+	at := p.EffectiveFrom
+	if body.EffectiveFrom == nil {
+		at = now
+	}
+	if cur, err := cat.At(p.Model, at); err == nil && samePrices(cur, p) && (body.EffectiveFrom == nil || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
+		WriteJSON(w, http.StatusOK, cur)
+		return nil
+	}
+	if err := s.prices.AddPrice(r.Context(), p); err != nil {
+		return err
+	}
+	s.metering.Invalidate()
+	WriteJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+// modelPrices is one model of the catalog listing.
+type modelPrices struct {
+	Model    string          `json:"model"`
+	Current  *pricing.Price  `json:"current"`  // the version in effect now, or null
+	Versions []pricing.Price `json:"versions"` // every version, oldest effective_from first
+}
+
+// listPrices returns the catalog grouped by model.
+func (s *Server) listPrices(w http.ResponseWriter, r *http.Request) error {
+	cat, err := s.prices.Catalog(r.Context())
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	out := struct {
+		Currency string        `json:"currency"`
+		Models   []modelPrices `json:"models"`
+	}{Currency: s.currency, Models: []modelPrices{}}
+	byModel := map[string]int{}
+	for _, p := range cat.All() {
+		i, ok := byModel[p.Model]
+		if !ok {
+			i = len(out.Models)
+			byModel[p.Model] = i
+			out.Models = append(out.Models, modelPrices{Model: p.Model})
+		}
+		out.Models[i].Versions = append(out.Models[i].Versions, p)
+	}
+	for i := range out.Models {
+		if cur, err := cat.At(out.Models[i].Model, now); err == nil {
+			out.Models[i].Current = &cur
+		}
+	}
+	WriteJSON(w, http.StatusOK, out)
+	return nil
+}
