@@ -1,0 +1,180 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"spectra/internal/metering"
+	"spectra/internal/team"
+)
+
+// IssueStatement issues a workspace's usage statement for month m, once: a second call
+// returns the first statement and false. The month is the workspace's calendar month
+// in its time zone, and its usage is the cost of the events timestamped in it, read
+// from the hourly rollups (an hour belongs to the month it starts in, which matters only
+// for time zones whose offset is not a whole hour). It has a line per model (requests,
+// tokens, cost) and a line per project (the same cost cut the other way); its total is
+// the sum of the model lines. Errors: ErrMonthNotEnded, workspace_not_found.
+func (s *Service) IssueStatement(ctx context.Context, workspaceID string, m Month) (Invoice, bool, error) {
+	ws, err := s.teams.Workspace(ctx, workspaceID)
+	if err != nil {
+		return Invoice{}, false, err
+	}
+	if s.now().Before(m.End(location(ws.Timezone))) {
+		return Invoice{}, false, ErrMonthNotEnded
+	}
+	if prev, ok, err := s.store.InvoiceBySource(ctx, statementKey(ws.ID, m)); err != nil || ok {
+		return prev, false, err
+	}
+	inv, _, err := s.draftStatement(ctx, ws, m)
+	if err != nil {
+		return Invoice{}, false, err
+	}
+	return s.issue(ctx, inv)
+}
+
+// StatementRun reports what IssueStatements did.
+type StatementRun struct {
+	Month         Month `json:"month"`
+	Issued        int   `json:"issued"`         // issued now
+	AlreadyIssued int   `json:"already_issued"` // issued by an earlier run
+	NoUsage       int   `json:"no_usage"`       // no request in the month: no statement
+	NotEnded      int   `json:"not_ended"`      // the month has not ended in the workspace's time zone yet
+	Failed        int   `json:"failed"`
+}
+
+// IssueStatements issues month m's statement for every workspace with usage in it whose
+// month has ended in its own time zone. It is safe to run often and from several nodes
+// (each statement is issued once); run it hourly for the previous month so that
+// workspaces west of UTC are issued as their month ends. Workspaces that fail are
+// logged and counted, and the others still issued; the error joins the failures.
+func (s *Service) IssueStatements(ctx context.Context, m Month) (StatementRun, error) {
+	run := StatementRun{Month: m}
+	all, err := s.teams.Workspaces(ctx)
+	if err != nil {
+		return run, err
+	}
+	var failures []error
+	for _, ws := range all {
+		end := m.End(location(ws.Timezone))
+		if s.now().Before(end) {
+			run.NotEnded++
+			continue
+		}
+		if !ws.CreatedAt.Before(end) {
+			run.NoUsage++
+			continue
+		}
+		if _, ok, err := s.store.InvoiceBySource(ctx, statementKey(ws.ID, m)); err == nil && ok {
+			run.AlreadyIssued++
+			continue
+		}
+		inv, requests, err := s.draftStatement(ctx, ws, m)
+		if err == nil && requests == 0 {
+			run.NoUsage++
+			continue
+		}
+		var created bool
+		if err == nil {
+			_, created, err = s.issue(ctx, inv)
+		}
+		switch {
+		case err != nil:
+			run.Failed++
+			failures = append(failures, err)
+			s.log.Error("billing: issue statement", "workspace_id", ws.ID, "month", m.String(), "err", err)
+		case created:
+			run.Issued++
+		default:
+			run.AlreadyIssued++
+		}
+	}
+	s.log.Info("billing: statements", "month", m.String(), "issued", run.Issued, "already_issued", run.AlreadyIssued,
+		"no_usage", run.NoUsage, "not_ended", run.NotEnded, "failed", run.Failed)
+	return run, errors.Join(failures...)
+}
+
+// draftStatement builds a workspace's statement for m from the rollups, and returns it
+// with the month's request count.
+func (s *Service) draftStatement(ctx context.Context, ws team.Workspace, m Month) (Invoice, int64, error) {
+	loc := location(ws.Timezone)
+	start, end := m.Start(loc), m.End(loc)
+	buckets, err := s.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws.ID, Start: start, End: end, Bucket: 24 * time.Hour,
+		Location: loc, GroupBy: []string{metering.DimModel, metering.DimProject}})
+	if err != nil {
+		return Invoice{}, 0, err
+	}
+	models, projects := map[string]*metering.Totals{}, map[string]*metering.Totals{}
+	var total metering.Totals
+	add := func(m map[string]*metering.Totals, k string, t metering.Totals) {
+		if m[k] == nil {
+			m[k] = &metering.Totals{}
+		}
+		m[k].Add(t)
+	}
+	for _, b := range buckets {
+		for _, r := range b.Results {
+			add(models, deref(r.Model), r.Totals)
+			add(projects, deref(r.Project), r.Totals)
+			total.Add(r.Totals)
+		}
+	}
+	buyer, err := s.buyer(ctx, ws)
+	if err != nil {
+		return Invoice{}, 0, err
+	}
+	now := s.issuedNow()
+	startUTC, endUTC := start.UTC(), end.UTC()
+	inv := Invoice{Kind: KindStatement, WorkspaceID: ws.ID, Currency: s.cfg.Currency, Total: total.Cost, Subtotal: total.Cost,
+		Seller: s.cfg.Seller, Buyer: buyer, Timezone: ws.Timezone, Period: m.String(), PeriodStart: &startUTC, PeriodEnd: &endUTC,
+		Note: "Usage of " + m.String() + " (" + ws.Timezone + "): the cost of the requests timestamped in the month, " +
+			"already paid from the prepaid balance. Tax, where charged, is on the top-up receipts.",
+		IssuedAt: now, Series: s.series(now), SourceKey: statementKey(ws.ID, m)}
+	inv.Lines = append(inv.Lines, lines(models, LineModel, "(unnamed model)")...)
+	inv.Lines = append(inv.Lines, lines(projects, LineProject, "(no project)")...)
+	return inv, total.Requests, nil
+}
+
+// statementKey is the source key of a workspace's statement for a month: one, ever.
+func statementKey(workspaceID string, m Month) string {
+	return "statement:" + workspaceID + ":" + m.String()
+}
+
+// lines turns per-name totals into document lines, sorted by name.
+func lines(by map[string]*metering.Totals, kind LineKind, empty string) []Line {
+	names := make([]string, 0, len(by))
+	for n := range by {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]Line, 0, len(names))
+	for _, n := range names {
+		t := by[n]
+		d := n
+		if d == "" {
+			d = empty
+		}
+		out = append(out, Line{Kind: kind, Description: d, Requests: t.Requests, InputTokens: t.InputTokens,
+			CachedInputTokens: t.CachedInputTokens, CacheWriteTokens: t.CacheWriteTokens, OutputTokens: t.OutputTokens,
+			ReasoningTokens: t.ReasoningTokens, Amount: t.Cost})
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// issue stores a drafted document and logs it when it was issued now.
+func (s *Service) issue(ctx context.Context, inv Invoice) (Invoice, bool, error) {
+	out, created, err := s.store.IssueInvoice(ctx, inv)
+	if err == nil && created {
+		s.log.Info("billing: document issued", "number", out.Number, "kind", out.Kind, "workspace_id", out.WorkspaceID, "total", out.Total.String())
+	}
+	return out, created, err
+}

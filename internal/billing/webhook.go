@@ -1,0 +1,177 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"spectra/internal/errs"
+)
+
+// Webhook outcomes.
+const (
+	OutcomeCredited  = "credited"  // money posted now
+	OutcomeDuplicate = "duplicate" // posted before (a retry, or the other event of the pair); nothing changed
+	OutcomeRecorded  = "recorded"  // state saved (a card, a failed charge), no money moved
+	OutcomeIgnored   = "ignored"   // not an event Spectra acts on
+	OutcomeRefused   = "refused"   // authentic, but nothing credited (unknown workspace, other currency…); logged
+)
+
+// WebhookResult says what one Stripe event did.
+type WebhookResult struct {
+	EventID string   `json:"event_id"`
+	Type    string   `json:"type"`
+	Outcome string   `json:"outcome"`
+	Reason  string   `json:"reason,omitempty"`
+	Payment *Payment `json:"-"`
+}
+
+// HandleStripeWebhook verifies and applies one Stripe webhook call. The signature is
+// checked with the webhook secret by stripe-go's webhook package and its timestamp
+// against the service's clock. Money is credited once per Checkout session or
+// PaymentIntent id — never per event id — so retries, duplicates and the
+// completed/async_payment_succeeded pair credit once, in any order.
+//
+// An error means Stripe should retry (internal) or the call is not authentic
+// (ErrInvalidSignature, ErrSignatureTooOld, ErrInvalidPayload) or not accepted at all
+// (ErrWebhookNotConfigured). An authentic event that cannot be credited (unknown
+// workspace, another currency) is not an error: it is logged and answered with
+// OutcomeRefused, since retrying would not change it.
+func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signature string) (WebhookResult, error) {
+	if s.cfg.StripeWebhookSecret == "" {
+		s.log.Error("billing: Stripe webhook refused: SPECTRA_STRIPE_WEBHOOK_SECRET is not set")
+		return WebhookResult{}, ErrWebhookNotConfigured
+	}
+	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.cfg.StripeWebhookSecret,
+		webhook.ConstructEventOptions{IgnoreTolerance: true, IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrNoValidSignature) {
+			s.log.Warn("billing: Stripe webhook refused: bad signature", "err", err)
+			return WebhookResult{}, ErrInvalidSignature
+		}
+		s.log.Warn("billing: Stripe webhook refused: payload is not an event", "err", err)
+		return WebhookResult{}, ErrInvalidPayload
+	}
+	if at, ok := signedAt(signature); !ok || s.now().Sub(at) > s.cfg.WebhookTolerance || at.Sub(s.now()) > s.cfg.WebhookTolerance {
+		s.log.Warn("billing: Stripe webhook refused: signature timestamp outside the tolerance",
+			"event_id", ev.ID, "signed_at", at, "tolerance", s.cfg.WebhookTolerance.String())
+		return WebhookResult{}, ErrSignatureTooOld
+	}
+	res, err := s.applyEvent(ctx, ev)
+	res.EventID, res.Type = ev.ID, string(ev.Type)
+	if err != nil {
+		s.log.Error("billing: Stripe webhook failed; Stripe will retry", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return res, err
+	}
+	s.log.Info("billing: Stripe webhook", "event_id", ev.ID, "type", ev.Type, "outcome", res.Outcome, "reason", res.Reason)
+	return res, nil
+}
+
+// signedAt reads the t= timestamp of a Stripe-Signature header.
+func signedAt(header string) (time.Time, bool) {
+	for part := range strings.SplitSeq(header, ",") {
+		if v, ok := strings.CutPrefix(part, "t="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(n, 0), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// applyEvent dispatches an authentic event.
+func (s *Service) applyEvent(ctx context.Context, ev stripe.Event) (WebhookResult, error) {
+	if ev.Data == nil {
+		return WebhookResult{Outcome: OutcomeIgnored, Reason: "no data"}, nil
+	}
+	log := s.log.With("event_id", ev.ID, "type", ev.Type)
+	switch ev.Type {
+	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed":
+		var sess stripe.CheckoutSession
+		if err := json.Unmarshal(ev.Data.Raw, &sess); err != nil {
+			log.Error("billing: Stripe webhook: unreadable Checkout session", "err", err)
+			return WebhookResult{Outcome: OutcomeRefused, Reason: "unreadable session"}, nil
+		}
+		if ev.Type == "checkout.session.async_payment_failed" {
+			return s.checkoutFailed(ctx, &sess), nil
+		}
+		if sess.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+			log.Info("billing: Checkout session not paid yet; waiting for the async payment", "session_id", sess.ID, "payment_status", sess.PaymentStatus)
+			return WebhookResult{Outcome: OutcomeIgnored, Reason: "payment_status " + string(sess.PaymentStatus)}, nil
+		}
+		return s.applyCheckoutSession(ctx, &sess, string(ev.Type))
+	case "payment_intent.succeeded", "payment_intent.payment_failed":
+		var pi stripe.PaymentIntent
+		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil {
+			log.Error("billing: Stripe webhook: unreadable PaymentIntent", "err", err)
+			return WebhookResult{Outcome: OutcomeRefused, Reason: "unreadable payment intent"}, nil
+		}
+		if ev.Type == "payment_intent.succeeded" {
+			return s.intentSucceeded(ctx, &pi)
+		}
+		return s.intentFailed(ctx, &pi)
+	}
+	return WebhookResult{Outcome: OutcomeIgnored, Reason: "event type not used"}, nil
+}
+
+// checkoutFailed logs a failed delayed payment and tells the workspace.
+func (s *Service) checkoutFailed(ctx context.Context, sess *stripe.CheckoutSession) WebhookResult {
+	wsID := sessionWorkspace(sess)
+	s.log.Warn("billing: Checkout payment failed; nothing credited", "session_id", sess.ID, "workspace_id", wsID,
+		"amount_minor", sess.AmountTotal, "currency", strings.ToUpper(string(sess.Currency)))
+	if wsID != "" && strings.EqualFold(string(sess.Currency), s.cfg.Currency) {
+		amount, _ := FromMinor(sess.AmountTotal, s.cfg.Currency)
+		n := Notice{WorkspaceID: wsID, Kind: NoticePaymentFailed,
+			Message: "Your payment of " + FormatAmount(amount, s.cfg.Currency) + " did not go through; your balance was not recharged."}
+		if err := s.addNotice(ctx, n); err != nil {
+			s.log.Warn("billing: notice for a failed Checkout payment", "workspace_id", wsID, "err", err)
+		}
+	}
+	return WebhookResult{Outcome: OutcomeRecorded, Reason: "payment failed"}
+}
+
+// intentSucceeded saves a Checkout payment's card, or credits an auto-recharge charge.
+func (s *Service) intentSucceeded(ctx context.Context, pi *stripe.PaymentIntent) (WebhookResult, error) {
+	wsID := pi.Metadata[metaWorkspace]
+	switch pi.Metadata[metaPurpose] {
+	case purposeCheckout:
+		pm, cus := paymentMethodID(pi.PaymentMethod), customerID(pi.Customer)
+		if wsID == "" || pm == "" || cus == "" {
+			return WebhookResult{Outcome: OutcomeIgnored, Reason: "no card to save"}, nil
+		}
+		if err := s.store.SetPaymentMethod(ctx, wsID, cus, pm, s.issuedNow()); err != nil {
+			if errs.KindOf(err) == errs.NotFound {
+				s.log.Warn("billing: card for an unknown workspace not saved", "workspace_id", wsID, "payment_intent", pi.ID)
+				return WebhookResult{Outcome: OutcomeRefused, Reason: "unknown workspace"}, nil
+			}
+			return WebhookResult{}, err
+		}
+		return WebhookResult{Outcome: OutcomeRecorded, Reason: "card saved for auto-recharge"}, nil
+	case purposeAutoRecharge:
+		return s.creditAutoCharge(ctx, pi, "webhook")
+	}
+	return WebhookResult{Outcome: OutcomeIgnored, Reason: "not a Spectra auto-recharge"}, nil
+}
+
+// intentFailed stops auto-recharge when its charge failed.
+func (s *Service) intentFailed(ctx context.Context, pi *stripe.PaymentIntent) (WebhookResult, error) {
+	if pi.Metadata[metaPurpose] != purposeAutoRecharge {
+		return WebhookResult{Outcome: OutcomeIgnored, Reason: "not a Spectra auto-recharge"}, nil
+	}
+	reason := "the card was declined"
+	if pi.LastPaymentError != nil && pi.LastPaymentError.Msg != "" {
+		reason = pi.LastPaymentError.Msg
+	}
+	if err := s.failCharge(ctx, pi.Metadata[metaWorkspace], pi.Metadata[metaCharge], pi.ID, reason); err != nil {
+		return WebhookResult{}, err
+	}
+	return WebhookResult{Outcome: OutcomeRecorded, Reason: "auto-recharge charge failed"}, nil
+}
