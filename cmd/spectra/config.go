@@ -16,12 +16,13 @@ import (
 // Config is everything a command can be told, from its flags and the environment.
 // Flags win over environment variables; both win over the defaults.
 type Config struct {
-	Addr       string     // --addr, SPECTRA_ADDR
-	Database   string     // --database, SPECTRA_DATABASE_URL
-	Currency   string     // --currency, SPECTRA_CURRENCY
-	AdminToken string     // SPECTRA_ADMIN_TOKEN only: a secret never goes on a command line
-	LogFormat  string     // --log-format, SPECTRA_LOG_FORMAT
-	LogLevel   slog.Level // --log-level, SPECTRA_LOG_LEVEL
+	Addr       string        // --addr, SPECTRA_ADDR
+	Database   string        // --database, SPECTRA_DATABASE_URL
+	Currency   string        // --currency, SPECTRA_CURRENCY
+	AdminToken string        // SPECTRA_ADMIN_TOKEN only: a secret never goes on a command line
+	LogFormat  string        // --log-format, SPECTRA_LOG_FORMAT
+	LogLevel   slog.Level    // --log-level, SPECTRA_LOG_LEVEL
+	Services   ServiceConfig // serve only: gateway, dashboard and billing settings, from the environment
 }
 
 // Defaults.
@@ -101,7 +102,13 @@ func newFlagSet(name string, withDB, withServe bool, c *Config, stderr io.Writer
 		if v, ok := env(envAdminToken); ok {
 			c.AdminToken = v
 		}
-		return c.validate(withDB, withServe, &logFormat, &logLevel, func(p *string) string { return source[p] })
+		if err := c.validate(withDB, withServe, &logFormat, &logLevel, func(p *string) string { return source[p] }); err != nil {
+			return err
+		}
+		if withServe {
+			return c.readServices(env)
+		}
+		return nil
 	}
 	return fs, finish
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spectra/internal/api"
+	"spectra/internal/billing"
+	"spectra/internal/billing/billinghttp"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/store"
@@ -22,11 +24,13 @@ import (
 
 // Server timings.
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	shutdownTimeout   = 30 * time.Second // in-flight requests get this long to finish
-	sweepInterval     = 10 * time.Second // expired holds are released this often
-	flushInterval     = 5 * time.Second  // keys' last-used times are written this often
+	readHeaderTimeout    = 10 * time.Second
+	idleTimeout          = 2 * time.Minute
+	shutdownTimeout      = 30 * time.Second // in-flight requests get this long to finish
+	sweepInterval        = 10 * time.Second // expired holds are released this often
+	statementInterval    = time.Hour        // last month's statements are issued (idempotently) this often
+	autoRechargeInterval = 30 * time.Second // workspaces below their auto-recharge threshold are charged this soon
+	flushInterval        = 5 * time.Second  // keys' last-used times are written this often
 )
 
 func serveCommand(*flag.FlagSet) func(context.Context, *env) error { return serve }
@@ -38,6 +42,7 @@ type deps struct {
 	team           *team.Service
 	ledger         *ledger.Service
 	metering       *metering.Service
+	billing        *billing.Service
 	adminTokenHash string
 	now            func() time.Time
 	log            *slog.Logger
@@ -48,8 +53,11 @@ type deps struct {
 // construction can fail (parsing templates, say) returns its error here, before serve
 // listens.
 func routes(mux *http.ServeMux, d deps) error {
-	api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
-		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry}).Register(mux)
+	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
+		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI}})
+	a.Register(mux)
+	billinghttp.Register(mux, d.billing, a)
 	return nil
 }
 
@@ -58,6 +66,12 @@ func loops(d deps) []func(context.Context) {
 	return []func(context.Context){
 		func(ctx context.Context) { d.ledger.RunSweeper(ctx, sweepInterval, d.log.With("loop", "hold-sweeper")) },
 		func(ctx context.Context) { d.team.RunUsageFlusher(ctx, flushInterval, d.log.With("loop", "key-usage")) },
+		func(ctx context.Context) {
+			every(ctx, statementInterval, func(ctx context.Context) { issueStatements(ctx, d) })
+		},
+		func(ctx context.Context) {
+			every(ctx, autoRechargeInterval, func(ctx context.Context) { checkAutoRecharge(ctx, d) })
+		},
 	}
 }
 
@@ -85,7 +99,10 @@ func serve(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	d := newDeps(e.cfg, db, hash, log)
+	d, err := newDeps(e.cfg, db, hash, log)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	if err := routes(mux, d); err != nil {
 		return err
@@ -138,9 +155,9 @@ func serve(ctx context.Context, e *env) error {
 }
 
 // newDeps builds the domain services over db.
-func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger) deps {
+func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger) (deps, error) {
 	now := time.Now
-	return deps{
+	d := deps{
 		cfg:            cfg,
 		db:             db,
 		team:           team.NewService(db, now),
@@ -151,6 +168,14 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger) 
 		log:            log,
 		registry:       prometheus.NewRegistry(), // shared by every transport's /metrics
 	}
+	bc := cfg.Services.Billing
+	bc.Now, bc.Log = now, log.With("component", "billing")
+	b, err := billing.New(bc, db, d.ledger, d.team, d.metering)
+	if err != nil {
+		return deps{}, fmt.Errorf("billing: %w", err)
+	}
+	d.billing = b
+	return d, nil
 }
 
 // displayAddr is the listener's address as a person would type it in a browser.

@@ -26,6 +26,11 @@ func verify(ctx context.Context, e *env, asJSON bool) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("verify: %w", err)}
 	}
+	billingChecks, err := db.VerifyBilling(ctx)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("verify billing: %w", err)}
+	}
+	rep.Checks = append(rep.Checks, billingChecks...)
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

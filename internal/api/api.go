@@ -34,6 +34,9 @@ type Deps struct {
 	Now            func() time.Time
 	Log            *slog.Logger
 	Registry       *prometheus.Registry // /metrics serves it; nil → a new one
+	// OpenAPIParts are other transports' OpenAPI fragments ({"paths":…,"components":
+	// {"schemas":…}}) merged into /api/v1/openapi.json, so one document describes every route.
+	OpenAPIParts [][]byte
 }
 
 // Server serves the JSON API. Build it with New and mount it with Register.
@@ -49,6 +52,7 @@ type Server struct {
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	metrics   *metrics
+	openAPI   []byte
 }
 
 // Body size limits.
@@ -75,6 +79,14 @@ func New(d Deps) *Server {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.registry)
+	s.openAPI = openAPIDoc
+	if len(d.OpenAPIParts) > 0 {
+		doc, err := mergeOpenAPI(openAPIDoc, d.OpenAPIParts)
+		if err != nil {
+			panic("api: " + err.Error()) // the fragments are embedded: a broken one is a build bug
+		}
+		s.openAPI = doc
+	}
 	return s
 }
 
@@ -94,7 +106,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", public, s.healthz},
 		{"GET /readyz", public, s.readyz},
 		{"GET /metrics", public, s.serveMetrics},
-		{"GET /api/v1/openapi.json", public, serveOpenAPI},
+		{"GET /api/v1/openapi.json", public, s.serveOpenAPI},
 
 		{"PUT /api/v1/prices/{model...}", operatorOnly, s.putPrice},
 		{"GET /api/v1/prices", operatorOnly, s.listPrices},
