@@ -1,0 +1,88 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"unicode"
+	"unicode/utf8"
+
+	"spectra/internal/errs"
+)
+
+// statusOf maps an error's kind to its HTTP status.
+func statusOf(err error) int {
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.PaymentRequired:
+		return http.StatusPaymentRequired
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// userMessage is the message of a domain error, safe to show; internal errors get a
+// generic one (their detail goes to the log only).
+func userMessage(err error) string {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Kind != errs.Internal {
+		return sentence(e.Message)
+	}
+	return "Something went wrong on our side. It has been logged; please try again."
+}
+
+// errorData is what the error page shows.
+type errorData struct {
+	pageBase
+	Status  int
+	Code    string
+	Message string
+}
+
+// fail writes err as an error page (inside the workspace's layout when there is one).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *viewer, rq *request, err error) {
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	title := http.StatusText(status)
+	var base pageBase
+	if rq != nil {
+		base = rq.base(title, "")
+	} else {
+		base = s.base(title, v, nil)
+	}
+	d := errorData{pageBase: base, Status: status, Code: errs.CodeOf(err), Message: userMessage(err)}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "900")
+	}
+	if rerr := s.render(w, r, status, "error", d); rerr != nil {
+		s.log.Error("render error page", "err", rerr)
+		http.Error(w, d.Message, status)
+	}
+}
+
+// notFound answers any unknown dashboard URL.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ *viewer) error {
+	return errNotFound
+}
+
+// sentence starts a message with a capital letter.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+)
+
+// tile is one headline figure with its change against the previous period.
+type tile struct {
+	Label  string
+	Value  int64
+	Money  bool
+	Change Change
+	Prev   int64
+	Hint   string
+}
+
+// periodLink is one option of the period picker.
+type periodLink struct {
+	Key, Label, URL string
+	Current         bool
+}
+
+// overviewData is what the overview shows.
+type overviewData struct {
+	pageBase
+	Period   Period
+	Periods  []periodLink
+	Tiles    []tile
+	Totals   metering.Totals
+	Chart    chartData
+	Days     []bucketRow
+	Models   []breakdownRow
+	Keys     []breakdownRow
+	Members  []breakdownRow
+	Projects []breakdownRow
+	Activity []ledger.Entry
+	Empty    bool
+	UsageURL string
+}
+
+// periodLinks builds the picker for page (a path of this workspace).
+func (rq *request) periodLinks(page string, p Period) []periodLink {
+	var out []periodLink
+	for _, c := range periodChoices {
+		out = append(out, periodLink{Key: c.Key, Label: c.Label, URL: rq.URL(page) + "?period=" + c.Key, Current: p.Key == c.Key})
+	}
+	return out
+}
+
+// overview is the workspace's front page: headline tiles, spend per day by model, the
+// breakdowns and recent billing activity, for the chosen period.
+func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) error {
+	p, err := parsePeriod(r.URL.Query(), "7d", rq.Now, rq.Loc)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var (
+		wg                 sync.WaitGroup
+		byModel, byOwner   []metering.Bucket
+		prev               metering.Totals
+		names              labeler
+		entries            []ledger.Entry
+		e1, e2, e3, e4, e5 error
+	)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		byModel, e1 = rq.usage(ctx, p.Start, p.End, p.Step, []string{metering.DimModel}, metering.Filter{})
+	}()
+	go func() {
+		defer wg.Done()
+		byOwner, e2 = rq.usage(ctx, p.Start, p.End, 24*time.Hour, []string{metering.DimKey, metering.DimMember, metering.DimProject}, metering.Filter{})
+	}()
+	go func() { defer wg.Done(); prev, e3 = rq.totalsBetween(ctx, p.PrevStart, p.PrevEnd, metering.Filter{}) }()
+	go func() { defer wg.Done(); names, e4 = rq.labels(ctx) }()
+	go func() { defer wg.Done(); entries, e5 = s.billingActivity(ctx, rq.Workspace.ID, 6) }()
+	wg.Wait()
+	for _, err := range []error{e1, e2, e3, e4, e5} {
+		if err != nil {
+			return err
+		}
+	}
+	d := overviewData{pageBase: rq.base("Overview", "overview"), Period: p, Periods: rq.periodLinks("", p), Activity: entries}
+	d.Totals = sumBuckets(byModel)
+	d.Empty = d.Totals.Requests == 0
+	cur := d.Totals
+	d.Tiles = []tile{
+		{Label: "Requests", Value: cur.Requests, Prev: prev.Requests},
+		{Label: "Input tokens", Value: cur.InputTokens, Prev: prev.InputTokens, Hint: "cached included"},
+		{Label: "Output tokens", Value: cur.OutputTokens, Prev: prev.OutputTokens, Hint: "reasoning included"},
+		{Label: "Cached input tokens", Value: cur.CachedInputTokens, Prev: prev.CachedInputTokens},
+		{Label: "Spend", Value: int64(cur.Cost), Prev: int64(prev.Cost), Money: true},
+		{Label: "Avg cost per 1k requests", Value: int64(perThousand(cur.Cost, cur.Requests)), Prev: int64(perThousand(prev.Cost, prev.Requests)), Money: true},
+	}
+	for i := range d.Tiles {
+		d.Tiles[i].Change = change(d.Tiles[i].Value, d.Tiles[i].Prev)
+	}
+	d.Models = breakdown(byModel, metering.DimModel, names)
+	d.Chart = rq.makeChart(byModel, metering.DimModel, d.Models, p.Step)
+	d.Days = rq.bucketRows(byModel, p.Step)
+	d.Keys = breakdown(byOwner, metering.DimKey, names)
+	d.Members = breakdown(byOwner, metering.DimMember, names)
+	d.Projects = breakdown(byOwner, metering.DimProject, names)
+	d.UsageURL = rq.URL("usage") + "?" + p.Query().Encode()
+	return s.render(w, r, http.StatusOK, "overview", d)
+}
+
+// billingActivity returns up to n of the wallet's latest entries that are not usage
+// debits (grants, payments, refunds), looking through at most the latest 1,000 entries
+// (the ledger has no filter by kind; usage posts one entry per ingested batch).
+func (s *Server) billingActivity(ctx context.Context, workspaceID string, n int) ([]ledger.Entry, error) {
+	var out []ledger.Entry
+	var before int64
+	for page := 0; page < 2 && len(out) < n; page++ {
+		es, err := s.ledger.Entries(ctx, workspaceID, before, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if e.Kind != ledger.KindUsage {
+				out = append(out, e)
+				if len(out) == n {
+					break
+				}
+			}
+		}
+		if len(es) < 500 {
+			break
+		}
+		before = es[len(es)-1].Cursor
+	}
+	return out, nil
+}

@@ -1,0 +1,72 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"spectra/internal/errs"
+)
+
+// setupData is what the first-run page shows.
+type setupData struct {
+	pageBase
+	NoToken   bool // no token in the link: explain where to find it
+	Token     string
+	Email     string
+	Name      string
+	Workspace string
+	Error     string
+}
+
+// setupPage shows the form that creates the first account and its workspace, reached
+// by the one-time link `spectra serve` prints while no account exists.
+func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) error {
+	has, err := s.accounts.HasUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	if has {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil
+	}
+	d := setupData{pageBase: s.base("Set up Spectra", nil, nil), Token: r.URL.Query().Get("token")}
+	d.NoToken = d.Token == ""
+	d.CSRFToken = s.preCSRF(w, r)
+	return s.render(w, r, http.StatusOK, "setup", d)
+}
+
+func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	d := setupData{pageBase: s.base("Set up Spectra", nil, nil), Token: r.PostFormValue("token"),
+		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Workspace: strings.TrimSpace(r.PostFormValue("workspace"))}
+	d.CSRFToken = s.preCSRF(w, r)
+	if err := checkPreCSRF(r); err != nil {
+		d.Error = "This form has expired. Please try again."
+		return s.render(w, r, http.StatusForbidden, "setup", d)
+	}
+	if r.PostFormValue("password") != r.PostFormValue("password2") {
+		d.Error = "The two passwords are not the same."
+		return s.render(w, r, http.StatusBadRequest, "setup", d)
+	}
+	u, ws, err := s.accounts.CompleteSetup(r.Context(), d.Token, d.Email, d.Name, r.PostFormValue("password"), d.Workspace)
+	if errs.Is(err, "setup_done") {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil
+	}
+	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Forbidden {
+		d.Error = userMessage(err)
+		return s.render(w, r, statusOf(err), "setup", d)
+	}
+	if err != nil {
+		return err
+	}
+	token, sess, err := s.accounts.StartSession(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(w, token, sess.ExpiresAt)
+	s.log.Info("first-run setup complete", "user", u.ID, "workspace", ws.ID)
+	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	return nil
+}

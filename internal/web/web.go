@@ -1,0 +1,142 @@
+// Package web is Spectra's dashboard: server-rendered pages (html/template, with htmx
+// for partial updates and uPlot for charts, all embedded) where usage, cost, balance and
+// the billing entry points stay on one path. Pages read the domain services — metering
+// rollups, the ledger, team — never SQL, and never raw events for aggregates (the request
+// log is the only page of raw events).
+package web
+
+import (
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+	"spectra/internal/pricing"
+	"spectra/internal/team"
+)
+
+// Deps is what the dashboard needs; cmd/spectra wires it.
+type Deps struct {
+	Team     *team.Service
+	Accounts *team.Accounts
+	Ledger   *ledger.Service
+	Metering *metering.Service
+	Prices   pricing.Store
+
+	Currency string // e.g. "USD"
+	Now      func() time.Time
+	Log      *slog.Logger
+
+	// SecureCookies marks cookies Secure (set it behind TLS).
+	SecureCookies bool
+	// OperatorTokenHash is the hex SHA-256 of the operator's admin token; a request with
+	// "Authorization: Bearer <token>" is then the operator. Empty disables it.
+	OperatorTokenHash string
+}
+
+// Server serves the dashboard. Build it with New and mount it with Register.
+type Server struct {
+	team     *team.Service
+	accounts *team.Accounts
+	ledger   *ledger.Service
+	metering *metering.Service
+	prices   pricing.Store
+
+	currency  string
+	now       func() time.Time
+	log       *slog.Logger
+	secure    bool
+	opHash    string
+	pages     map[string]*template.Template
+	assets    *assets
+	limiter   *loginLimiter
+	loginWait time.Duration // Retry-After for a rate-limited login
+}
+
+// New returns a Server over d. It parses every template and hashes every asset at
+// start, so a missing or broken view is a startup error.
+func New(d Deps) (*Server, error) {
+	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
+		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
+	}
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices,
+		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
+		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
+	if s.currency == "" {
+		s.currency = "USD"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	var err error
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = parsePages(s.funcs()); err != nil {
+		return nil, err
+	}
+	s.limiter = newLoginLimiter(loginMaxFailures, loginWindow, s.now)
+	s.loginWait = loginWindow
+	return s, nil
+}
+
+// route is one line of the routing table.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes is every page the dashboard serves, in one table.
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /static/{hash}/{file...}", http.HandlerFunc(s.serveAsset)},
+
+		{"GET /{$}", s.signedIn(s.home)},
+		{"GET /login", s.public(s.loginPage)},
+		{"POST /login", s.public(s.login)},
+		{"POST /logout", s.signedIn(s.logout)},
+		{"GET /setup", s.public(s.setupPage)},
+		{"POST /setup", s.public(s.setup)},
+		{"GET /switch", s.signedIn(s.switchWorkspace)},
+
+		{"GET /w/{ws}/{$}", s.page(team.ActViewUsage, s.overview)},
+		{"GET /w/{ws}/usage", s.page(team.ActViewUsage, s.usage)},
+		{"GET /w/{ws}/usage.csv", s.page(team.ActViewUsage, s.usageCSV)},
+		{"GET /w/{ws}/requests", s.page(team.ActViewUsage, s.requests)},
+		{"GET /w/{ws}/billing", s.page(team.ActViewBilling, s.billing)},
+		{"GET /w/{ws}/invoices", s.page(team.ActViewBilling, s.invoices)},
+		{"GET /w/{ws}/keys", s.page(team.ActViewUsage, s.keys)},
+		{"POST /w/{ws}/keys", s.page(team.ActManageOwnKeys, s.createKey)},
+		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
+		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
+		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
+		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
+		{"/w/", s.signedIn(s.notFound)},
+	}
+}
+
+// Register mounts every dashboard route on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.secureHeaders(rt.handler))
+	}
+}
+
+// secureHeaders sets the headers every dashboard response carries.
+func (s *Server) secureHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
