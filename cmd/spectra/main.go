@@ -55,6 +55,7 @@ func commands() []command {
 		{"serve", "run the HTTP server (migrates the database first)", true, true, serveCommand},
 		{"migrate", "apply database migrations and print what was applied", true, false, migrateCommand},
 		{"verify", "recompute balances and rollups from entries and events; exit 1 on any difference", true, false, verifyCommand},
+		{"demo", "fill an empty database with a demo workspace: a team, keys and 90 days of usage", true, true, demoCommand},
 		{"admin-token", "show whether an admin token is stored; --reset prints a new one", true, false, adminTokenCommand},
 		{"version", "print the version and commit", false, false, versionCommand},
 	}

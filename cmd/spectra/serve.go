@@ -16,10 +16,12 @@ import (
 	"spectra/internal/api"
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
+	"spectra/internal/demo"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/store"
 	"spectra/internal/team"
+	"spectra/internal/web"
 )
 
 // Server timings.
@@ -33,7 +35,11 @@ const (
 	flushInterval        = 5 * time.Second  // keys' last-used times are written this often
 )
 
-func serveCommand(*flag.FlagSet) func(context.Context, *env) error { return serve }
+func serveCommand(fs *flag.FlagSet) func(context.Context, *env) error {
+	var o demoFlags
+	o.register(fs, "demo", "before serving, fill an empty database with a demo workspace (see 'spectra demo')")
+	return func(ctx context.Context, e *env) error { return serve(ctx, e, o) }
+}
 
 // deps is everything the transports and background loops are built from.
 type deps struct {
@@ -42,6 +48,7 @@ type deps struct {
 	team           *team.Service
 	ledger         *ledger.Service
 	metering       *metering.Service
+	accounts       *team.Accounts
 	billing        *billing.Service
 	adminTokenHash string
 	now            func() time.Time
@@ -58,6 +65,13 @@ func routes(mux *http.ServeMux, d deps) error {
 		OpenAPIParts: [][]byte{billinghttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
+	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
+		Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
+		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	w.Register(mux)
 	return nil
 }
 
@@ -78,9 +92,10 @@ func loops(d deps) []func(context.Context) {
 // serve opens and migrates the database, serves HTTP until ctx ends, then shuts down
 // gracefully: stop accepting, let in-flight requests finish (up to shutdownTimeout),
 // stop the background loops, close the database.
-func serve(ctx context.Context, e *env) error {
+func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	log := e.log
-	db, err := openStore(ctx, e, true)
+	clock := demo.NewClock(time.Now)
+	db, err := openStoreAt(ctx, e, true, clock.Now)
 	if err != nil {
 		return err
 	}
@@ -99,9 +114,19 @@ func serve(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	d, err := newDeps(e.cfg, db, hash, log)
+	d, err := newDeps(e.cfg, db, hash, log, clock.Now)
 	if err != nil {
 		return err
+	}
+	var signIn string
+	if demoOpts.enabled {
+		if signIn, err = seedDemo(ctx, e, d, clock, demoOpts); err != nil {
+			return err
+		}
+	}
+	setupToken, err := d.accounts.SetupToken(ctx) // "" once an account exists
+	if err != nil {
+		return fmt.Errorf("first-run setup: %w", err)
 	}
 	mux := http.NewServeMux()
 	if err := routes(mux, d); err != nil {
@@ -131,6 +156,10 @@ func serve(ctx context.Context, e *env) error {
 	url := "http://" + displayAddr(ln.Addr())
 	log.Info("listening", "url", url, "database", redactDSN(e.cfg.Database), "dialect", db.Dialect(), "currency", e.cfg.Currency)
 	fmt.Fprintf(e.stdout, "Spectra is running at %s/ (Ctrl-C to stop)\n", url)
+	if signIn != "" {
+		fmt.Fprint(e.stdout, signIn)
+	}
+	printSetupLink(e, setupToken, url)
 
 	var serveErr error
 	select {
@@ -155,12 +184,12 @@ func serve(ctx context.Context, e *env) error {
 }
 
 // newDeps builds the domain services over db.
-func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger) (deps, error) {
-	now := time.Now
+func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, now func() time.Time) (deps, error) {
 	d := deps{
 		cfg:            cfg,
 		db:             db,
 		team:           team.NewService(db, now),
+		accounts:       team.NewAccounts(db, now),
 		ledger:         ledger.NewService(db, now),
 		metering:       metering.NewService(db, db, now),
 		adminTokenHash: adminTokenHash,
