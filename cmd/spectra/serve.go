@@ -17,6 +17,7 @@ import (
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
 	"spectra/internal/demo"
+	"spectra/internal/gateway"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/store"
@@ -49,6 +50,7 @@ type deps struct {
 	ledger         *ledger.Service
 	metering       *metering.Service
 	accounts       *team.Accounts
+	gateway        *gateway.Gateway
 	billing        *billing.Service
 	adminTokenHash string
 	now            func() time.Time
@@ -65,6 +67,8 @@ func routes(mux *http.ServeMux, d deps) error {
 		OpenAPIParts: [][]byte{billinghttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
+	d.gateway.Register(mux)
+	d.gateway.RegisterAdmin(mux, a.RequireOperator)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
@@ -174,6 +178,9 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
 		srv.Close()
 	}
+	if err := d.gateway.Flush(shutCtx); err != nil {
+		log.Error("gateway: settle in-flight usage", "err", err)
+	}
 	stopLoops()
 	wg.Wait()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
@@ -204,6 +211,18 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		return deps{}, fmt.Errorf("billing: %w", err)
 	}
 	d.billing = b
+	var upstreams []gateway.Upstream
+	if f := cfg.Services.UpstreamsFile; f != "" {
+		if upstreams, err = gateway.LoadUpstreamsFile(f); err != nil {
+			return deps{}, fmt.Errorf("%s: %w", envUpstreamsFile, err)
+		}
+	}
+	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
+		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
+		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams})
+	if err != nil {
+		return deps{}, fmt.Errorf("gateway: %w", err)
+	}
 	return d, nil
 }
 
