@@ -28,6 +28,7 @@ type billingData struct {
 	Paged    bool
 	Month    metering.Totals
 	GrantAPI string
+	Bill     *billingPanel // nil when the deployment has no billing service
 }
 
 // kindLabels say what each kind of transfer means to a person.
@@ -39,19 +40,46 @@ var kindLabels = map[ledger.Kind]string{
 }
 
 // billing shows the balance, the ledger's transactions with the balance after each, and
-// the places where recharge, auto-recharge and invoices live.
+// the places where recharge, auto-recharge and invoices live. Coming back from Stripe
+// Checkout (?checkout=success&session_id=…) it confirms the payment first, so the page
+// shows the new balance; ?checkout=cancelled says nothing was charged.
 func (s *Server) billing(w http.ResponseWriter, r *http.Request, rq *request) error {
+	var back *flash
+	status := http.StatusOK
+	if s.bill != nil {
+		switch r.URL.Query().Get("checkout") {
+		case "success":
+			back = s.confirmCheckout(r, rq)
+			if !back.OK {
+				status = back.Status
+			}
+		case "cancelled":
+			back = &flash{Text: "Checkout was cancelled: nothing was charged. You can start again whenever you like."}
+		}
+	}
+	d, err := s.billingPage(r, rq)
+	if err != nil {
+		return err
+	}
+	if d.Bill != nil {
+		d.Bill.Recharge = back
+	}
+	return s.render(w, r, status, "billing", d)
+}
+
+// billingPage gathers the billing page's data.
+func (s *Server) billingPage(r *http.Request, rq *request) (billingData, error) {
 	var before int64
 	if c := r.URL.Query().Get("before"); c != "" {
 		n, err := strconv.ParseInt(c, 10, 64)
 		if err != nil || n <= 0 {
-			return errs.E(errs.Invalid, "invalid_cursor", "the page cursor is not valid; start from the first page")
+			return billingData{}, errs.E(errs.Invalid, "invalid_cursor", "the page cursor is not valid; start from the first page")
 		}
 		before = n
 	}
 	entries, err := s.ledger.Entries(r.Context(), rq.Workspace.ID, before, billingPageSize+1)
 	if err != nil {
-		return err
+		return billingData{}, err
 	}
 	d := billingData{pageBase: rq.base("Billing", "billing"), Paged: before > 0, FirstURL: rq.URL("billing")}
 	if len(entries) > billingPageSize {
@@ -67,17 +95,13 @@ func (s *Server) billing(w http.ResponseWriter, r *http.Request, rq *request) er
 	}
 	month := monthStart(rq.Now, rq.Loc)
 	if d.Month, err = rq.totalsBetween(r.Context(), month, ceilHour(rq.Now), metering.Filter{}); err != nil {
-		return err
+		return billingData{}, err
 	}
 	d.GrantAPI = "/api/v1/workspaces/" + rq.Workspace.ID + "/grants"
-	return s.render(w, r, http.StatusOK, "billing", d)
-}
-
-// invoicesData is what the invoices page shows.
-type invoicesData struct{ pageBase }
-
-// invoices is the Invoices entry point. Monthly statements are not issued yet, so it
-// says when they will appear and where the ledger is meanwhile.
-func (s *Server) invoices(w http.ResponseWriter, r *http.Request, rq *request) error {
-	return s.render(w, r, http.StatusOK, "invoices", invoicesData{pageBase: rq.base("Invoices", "invoices")})
+	if s.bill != nil {
+		if d.Bill, err = s.loadBillingPanel(r, rq); err != nil {
+			return billingData{}, err
+		}
+	}
+	return d, nil
 }

@@ -46,6 +46,13 @@ type env struct {
 
 func newEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB) *env {
 	t.Helper()
+	return newEnvWith(t, db, nil)
+}
+
+// newEnvWith is newEnv with hook editing the dashboard's Deps (e.g. to add billing)
+// once the core services exist.
+func newEnvWith(t testing.TB, db func(testing.TB, storetest.Options) *store.DB, hook func(*env, *Deps)) *env {
+	t.Helper()
 	clock := demo.NewClock(func() time.Time { return testNow })
 	e := &env{t: t, clock: clock}
 	e.db = db(t, storetest.Options{Now: clock.Now})
@@ -53,8 +60,12 @@ func newEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB) *env
 	e.accounts = team.NewAccounts(e.db, clock.Now)
 	e.ledger = ledger.NewService(e.db, clock.Now)
 	e.metering = metering.NewService(e.db, e.db, clock.Now)
-	srv, err := New(Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db,
-		Currency: "USD", Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OperatorTokenHash: team.HashSecret(opToken)})
+	deps := Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db,
+		Currency: "USD", Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OperatorTokenHash: team.HashSecret(opToken)}
+	if hook != nil {
+		hook(e, &deps)
+	}
+	srv, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

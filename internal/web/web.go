@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"spectra/internal/billing"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
@@ -26,6 +27,9 @@ type Deps struct {
 	Ledger   *ledger.Service
 	Metering *metering.Service
 	Prices   pricing.Store
+	// Billing serves recharge, redemption codes, auto-recharge, billing details and
+	// invoices; nil shows the placeholders of a deployment without billing.
+	Billing *billing.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -45,16 +49,19 @@ type Server struct {
 	ledger   *ledger.Service
 	metering *metering.Service
 	prices   pricing.Store
+	bill     *billing.Service // nil without billing
 
-	currency  string
-	now       func() time.Time
-	log       *slog.Logger
-	secure    bool
-	opHash    string
-	pages     map[string]*template.Template
-	assets    *assets
-	limiter   *loginLimiter
-	loginWait time.Duration // Retry-After for a rate-limited login
+	currency string
+	now      func() time.Time
+	log      *slog.Logger
+	secure   bool
+	opHash   string
+	pages    map[string]*template.Template
+	assets   *assets
+	limiter  *loginLimiter
+	// checkoutOrigin is where the Recharge form's redirect may go (CSP form-action).
+	checkoutOrigin string
+	loginWait      time.Duration // Retry-After for a rate-limited login
 }
 
 // New returns a Server over d. It parses every template and hashes every asset at
@@ -63,7 +70,7 @@ func New(d Deps) (*Server, error) {
 	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
-	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices,
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
@@ -82,6 +89,7 @@ func New(d Deps) (*Server, error) {
 	if s.pages, err = parsePages(s.funcs()); err != nil {
 		return nil, err
 	}
+	s.checkoutOrigin = stripeCheckoutOrigin
 	s.limiter = newLoginLimiter(loginMaxFailures, loginWindow, s.now)
 	s.loginWait = loginWindow
 	return s, nil
@@ -111,7 +119,13 @@ func (s *Server) routes() []route {
 		{"GET /w/{ws}/usage.csv", s.page(team.ActViewUsage, s.usageCSV)},
 		{"GET /w/{ws}/requests", s.page(team.ActViewUsage, s.requests)},
 		{"GET /w/{ws}/billing", s.page(team.ActViewBilling, s.billing)},
+		{"POST /w/{ws}/billing/checkout", s.page(team.ActManageBilling, s.checkout)},
+		{"POST /w/{ws}/billing/redeem", s.page(team.ActManageBilling, s.redeem)},
+		{"POST /w/{ws}/billing/auto-recharge", s.page(team.ActManageBilling, s.setAutoRecharge)},
+		{"POST /w/{ws}/billing/details", s.page(team.ActManageBilling, s.setBillingDetails)},
+		{"POST /w/{ws}/billing/notices/{notice}/dismiss", s.page(team.ActManageBilling, s.dismissNotice)},
 		{"GET /w/{ws}/invoices", s.page(team.ActViewBilling, s.invoices)},
+		{"GET /w/{ws}/invoices/{file}", s.page(team.ActViewBilling, s.invoicePDF)},
 		{"GET /w/{ws}/keys", s.page(team.ActViewUsage, s.keys)},
 		{"POST /w/{ws}/keys", s.page(team.ActManageOwnKeys, s.createKey)},
 		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
@@ -133,7 +147,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 func (s *Server) secureHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		formAction := "'self'"
+		if s.bill != nil && s.bill.Options().StripeReady {
+			// The Recharge form's answer redirects to Stripe Checkout.
+			formAction += " " + s.checkoutOrigin
+		}
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+formAction)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
