@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"spectra/internal/errs"
@@ -67,20 +69,24 @@ func (db *DB) Workspaces(ctx context.Context) ([]team.Workspace, error) {
 // CreateKey stores k with the hash of its secret.
 func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt))
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at, allowed_models, rpm, tpm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt), encodeModels(k.AllowedModels), k.RPM, k.TPM)
 		return err
 	})
 }
 
-const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at FROM api_keys`
+const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at, allowed_models, rpm, tpm FROM api_keys`
 
 func scanKey(row interface{ Scan(...any) error }) (team.APIKey, error) {
 	var k team.APIKey
 	var kind string
 	var created int64
 	var used, revoked sql.NullInt64
-	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &kind, &k.Prefix, &k.Project, &k.MemberID, &created, &used, &revoked)
+	var models string
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &kind, &k.Prefix, &k.Project, &k.MemberID, &created, &used, &revoked, &models, &k.RPM, &k.TPM)
+	if err == nil {
+		k.AllowedModels, err = decodeModels(models)
+	}
 	k.Kind = team.KeyKind(kind)
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt = nullMicros(used)
@@ -145,4 +151,47 @@ func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) error {
 		}
 		return nil
 	})
+}
+
+// SetKeyLimits changes a key's gateway settings (allowed models, rpm, tpm); the fields of
+// l that are nil stay as they are. errs.NotFound (key_not_found), or an errs.Invalid error.
+func (db *DB) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (team.APIKey, error) {
+	if err := l.Validate(); err != nil {
+		return team.APIKey{}, err
+	}
+	var k team.APIKey
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		old, err := scanKey(tx.QueryRowContext(ctx, db.q(`SELECT `+keyColumns+` WHERE workspace_id = ? AND id = ?`), workspaceID, keyID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errKeyNotFound
+		}
+		if err != nil {
+			return err
+		}
+		k = l.Apply(old)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE api_keys SET allowed_models = ?, rpm = ?, tpm = ? WHERE id = ?`),
+			encodeModels(k.AllowedModels), k.RPM, k.TPM, keyID)
+		return err
+	})
+	return k, err
+}
+
+// encodeModels stores a model list as a JSON array ("" for none).
+func encodeModels(models []string) string {
+	if len(models) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(models)
+	return string(b)
+}
+
+func decodeModels(s string) ([]string, error) {
+	out := []string{}
+	if s == "" {
+		return out, nil
+	}
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("decode model list %q: %w", s, err)
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/ids"
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 )
 
 // Workspace is a team with one prepaid wallet.
@@ -63,6 +65,11 @@ type APIKey struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
+
+	// Gateway settings. AllowedModels empty means every model; RPM and TPM 0 mean no limit.
+	AllowedModels []string `json:"allowed_models"`
+	RPM           int      `json:"rpm"` // requests per minute
+	TPM           int      `json:"tpm"` // tokens (input + output) per minute
 }
 
 // Validate checks a key before it is stored.
@@ -77,7 +84,82 @@ func (k *APIKey) Validate() error {
 	if k.Kind != KindInference && k.Kind != KindAdmin {
 		return errs.E(errs.Invalid, "invalid_kind", "key kind must be %q or %q", KindInference, KindAdmin)
 	}
+	k.AllowedModels = dedupe(k.AllowedModels)
+	return validateLimits(k.AllowedModels, k.RPM, k.TPM)
+}
+
+// AllowsModel reports whether the key may call model (an empty list allows every model).
+func (k APIKey) AllowsModel(model string) bool {
+	return len(k.AllowedModels) == 0 || slices.Contains(k.AllowedModels, model)
+}
+
+// MaxAllowedModels bounds a key's allowed-model list.
+const MaxAllowedModels = 500
+
+// KeyLimits changes a key's gateway settings; a nil field stays as it is.
+type KeyLimits struct {
+	AllowedModels *[]string `json:"allowed_models"`
+	RPM           *int      `json:"rpm"`
+	TPM           *int      `json:"tpm"`
+}
+
+// Validate checks the fields that are set, and removes duplicate models.
+func (l *KeyLimits) Validate() error {
+	var models []string
+	rpm, tpm := 0, 0
+	if l.AllowedModels != nil {
+		models = dedupe(*l.AllowedModels)
+		l.AllowedModels = &models
+	}
+	if l.RPM != nil {
+		rpm = *l.RPM
+	}
+	if l.TPM != nil {
+		tpm = *l.TPM
+	}
+	return validateLimits(models, rpm, tpm)
+}
+
+// Apply returns k with the fields of l that are set.
+func (l KeyLimits) Apply(k APIKey) APIKey {
+	if l.AllowedModels != nil {
+		k.AllowedModels = slices.Clone(*l.AllowedModels)
+	}
+	if l.RPM != nil {
+		k.RPM = *l.RPM
+	}
+	if l.TPM != nil {
+		k.TPM = *l.TPM
+	}
+	return k
+}
+
+func validateLimits(models []string, rpm, tpm int) error {
+	if len(models) > MaxAllowedModels {
+		return errs.E(errs.Invalid, "invalid_allowed_models", "a key allows at most %d models", MaxAllowedModels)
+	}
+	for _, m := range models {
+		if !pricing.ValidModel(m) {
+			return errs.E(errs.Invalid, "invalid_allowed_models", "model name %q is not valid", m)
+		}
+	}
+	if rpm < 0 || rpm > 1_000_000_000 {
+		return errs.E(errs.Invalid, "invalid_rpm", "rpm must be between 0 (no limit) and 1000000000")
+	}
+	if tpm < 0 || tpm > 1_000_000_000_000 {
+		return errs.E(errs.Invalid, "invalid_tpm", "tpm must be between 0 (no limit) and 1000000000000")
+	}
 	return nil
+}
+
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, m := range in {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Active reports whether the key has not been revoked.

@@ -1,0 +1,197 @@
+// Package gateway is Spectra's OpenAI-compatible proxy. It authenticates a workspace's
+// inference key, holds an estimate of the request's cost against the workspace's
+// balance, forwards the request to the upstream that serves its model, reads the usage
+// the upstream reports (streams included), and settles the actual cost as a usage event,
+// so that requests, tokens and balance always agree.
+//
+// Routes (Register): POST /v1/chat/completions, /v1/completions, /v1/embeddings,
+// /v1/responses, and GET /v1/models. Operator routes (RegisterAdmin): POST/GET
+// /api/v1/upstreams, DELETE /api/v1/upstreams/{name}, PATCH
+// /api/v1/workspaces/{id}/keys/{key_id}.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"spectra/internal/gateway/upstream"
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/team"
+)
+
+// Store is what the gateway persists itself: upstreams, key settings, and resizing the
+// ledger hold that backs this node's in-memory holds. Implemented by internal/store.
+type Store interface {
+	upstream.Store
+	// SetKeyLimits changes a key's allowed models, rpm and tpm (nil fields stay).
+	SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (team.APIKey, error)
+	// AdjustHold sets an active hold's amount and expiry; when guarded (always when it
+	// grows) the wallet's available balance after it must stay at or above −overdraft
+	// limit (ledger.ErrInsufficient); ledger.ErrHoldNotFound when it is not active.
+	AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) error
+}
+
+// Config is what New needs. Team, Ledger, Metering and Store are required.
+type Config struct {
+	Team     *team.Service
+	Ledger   *ledger.Service
+	Metering *metering.Service
+	Store    Store
+	Now      func() time.Time // time.Now when nil
+	Log      *slog.Logger     // slog.Default() when nil
+
+	// SecretKey encrypts upstream secrets at rest (AES-256-GCM, 32 bytes). Nil stores
+	// them in plain text, with a warning in the log.
+	SecretKey []byte
+	// DefaultMaxTokens bounds the output of a request that sets no max tokens, for its
+	// hold (default 4096).
+	DefaultMaxTokens int
+	// HoldTTL is how long a request stays covered by a hold (default 10m); the ledger's
+	// sweeper releases holds that outlive it.
+	HoldTTL time.Duration
+	// Upstreams come from the optional configuration file (LoadUpstreamsFile); they are
+	// merged with the upstreams registered through the API.
+	Upstreams []Upstream
+	// Transport sends requests to upstreams; a tuned http.Transport when nil.
+	Transport http.RoundTripper
+}
+
+// Gateway serves the OpenAI-compatible routes. Call Flush before shutting down.
+type Gateway struct {
+	team     *team.Service
+	metering *metering.Service
+	store    Store
+	now      func() time.Time
+	log      *slog.Logger
+	box      *secretBox
+	maxOut   int64
+	holdTTL  time.Duration
+
+	keys   *keyCache
+	reg    *registry
+	book   *holdBook
+	limits *limiter
+	client *http.Client
+
+	settler settler
+	pending sync.WaitGroup // requests being relayed and settles not yet committed
+}
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 32 << 20
+
+// New builds a gateway and loads the stored upstreams.
+func New(c Config) (*Gateway, error) {
+	if c.Team == nil || c.Ledger == nil || c.Metering == nil || c.Store == nil {
+		return nil, errors.New("gateway: Team, Ledger, Metering and Store are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.DefaultMaxTokens <= 0 {
+		c.DefaultMaxTokens = 4096
+	}
+	if c.HoldTTL <= 0 {
+		c.HoldTTL = 10 * time.Minute
+	}
+	box, err := newSecretBox(c.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	if c.SecretKey == nil {
+		c.Log.Warn("no secret key configured (SPECTRA_SECRET_KEY): upstream secrets are stored in plain text")
+	}
+	seen := map[string]bool{}
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if err := u.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[u.Name] {
+			return nil, errors.New("gateway: upstream " + u.Name + " is configured twice")
+		}
+		seen[u.Name] = true
+	}
+	if c.Transport == nil {
+		c.Transport = newTransport()
+	}
+	g := &Gateway{
+		team: c.Team, metering: c.Metering, store: c.Store, now: c.Now, log: c.Log, box: box,
+		maxOut: int64(c.DefaultMaxTokens), holdTTL: c.HoldTTL,
+		keys:   &keyCache{team: c.Team, now: c.Now, entries: map[string]cachedKey{}},
+		reg:    &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log},
+		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.Now, c.HoldTTL, c.Log),
+		limits: newLimiter(c.Now),
+		client: &http.Client{Transport: c.Transport},
+	}
+	g.settler.g = g
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := g.reg.load(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// leaseOps joins the ledger service and the store's AdjustHold for the hold book.
+type leaseOps struct {
+	*ledger.Service
+	Store
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Register adds the OpenAI-compatible routes to mux.
+func (g *Gateway) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/chat/completions", g.forward(epChat))
+	mux.Handle("POST /v1/completions", g.forward(epCompletions))
+	mux.Handle("POST /v1/embeddings", g.forward(epEmbeddings))
+	mux.Handle("POST /v1/responses", g.forward(epResponses))
+	mux.HandleFunc("GET /v1/models", g.models)
+}
+
+// RegisterAdmin adds the operator's routes to mux, each wrapped in requireOperator.
+func (g *Gateway) RegisterAdmin(mux *http.ServeMux, requireOperator func(http.Handler) http.Handler) {
+	mux.Handle("POST /api/v1/upstreams", requireOperator(http.HandlerFunc(g.putUpstream)))
+	mux.Handle("GET /api/v1/upstreams", requireOperator(http.HandlerFunc(g.listUpstreams)))
+	mux.Handle("DELETE /api/v1/upstreams/{name}", requireOperator(http.HandlerFunc(g.deleteUpstream)))
+	mux.Handle("PATCH /api/v1/workspaces/{id}/keys/{key_id}", requireOperator(http.HandlerFunc(g.patchKey)))
+}
+
+// Flush waits until every finished request's settle is committed, then gives the
+// unused part of this node's leases back to the wallets. Call it at shutdown, after the
+// HTTP server has stopped accepting requests.
+func (g *Gateway) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		g.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.book.flush()
+}

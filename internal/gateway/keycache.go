@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"spectra/internal/team"
+)
+
+// keyCache remembers authenticated keys for keyCacheTTL, so that a busy key costs no
+// database read per request. The price: on the gateway, a revoked key or a key whose
+// settings changed on another node takes effect within keyCacheTTL (changes made
+// through this node's PATCH take effect at once). Only valid keys are cached.
+type keyCache struct {
+	team *team.Service
+	now  func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedKey // by the hash of the secret
+}
+
+type cachedKey struct {
+	key        team.APIKey
+	expires    time.Time
+	refreshing bool
+}
+
+const (
+	keyCacheTTL  = time.Second
+	keyCacheSize = 10_000
+)
+
+// authenticate returns the active key whose secret this is (team.ErrInvalidKey otherwise).
+func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey, error) {
+	h := team.HashSecret(secret)
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[h]
+	if ok && now.Before(e.expires) {
+		// Past half its life, one request refreshes the entry in the background, so a
+		// busy key never waits for the database.
+		if !e.refreshing && e.expires.Sub(now) < keyCacheTTL/2 {
+			e.refreshing = true
+			c.entries[h] = e
+			go c.fetch(context.WithoutCancel(ctx), h, secret)
+		}
+		c.mu.Unlock()
+		return e.key, nil
+	}
+	c.mu.Unlock()
+	return c.fetch(ctx, h, secret)
+}
+
+// fetch reads a key from the team service and caches it (or forgets it when it is no
+// longer valid).
+func (c *keyCache) fetch(ctx context.Context, h, secret string) (team.APIKey, error) {
+	now := c.now()
+	k, err := c.team.Authenticate(ctx, secret)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		delete(c.entries, h)
+		return k, err
+	}
+	if len(c.entries) >= keyCacheSize {
+		clear(c.entries)
+	}
+	c.entries[h] = cachedKey{key: k, expires: now.Add(keyCacheTTL)}
+	return k, nil
+}
+
+// forget drops a key from the cache (its settings just changed).
+func (c *keyCache) forget(keyID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.entries {
+		if e.key.ID == keyID {
+			delete(c.entries, h)
+		}
+	}
+}

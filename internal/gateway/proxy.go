@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/ids"
+	"spectra/internal/metering"
+	"spectra/internal/pricing"
+	"spectra/internal/team"
+)
+
+// call is one request on its way through the gateway.
+type call struct {
+	ep     endpoint
+	start  time.Time
+	id     string
+	key    team.APIKey
+	req    *request
+	up     *entry
+	price  pricing.Price
+	prompt int64 // prompt-token estimate
+	hold   *hold
+	ticket *ticket
+}
+
+// forward returns the handler of one forwarding endpoint.
+func (g *Gateway) forward(ep endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.pending.Add(1) // Flush waits for requests still being relayed, too
+		defer g.pending.Done()
+		c := &call{ep: ep, start: g.now(), id: ids.New("req")}
+		w.Header().Set("X-Request-Id", c.id)
+		body, err := g.admit(w, r, c)
+		if err != nil {
+			if r.Context().Err() == nil { // nobody to answer when the client has left
+				g.writeError(w, err)
+			}
+			return
+		}
+		g.proxy(w, r, c, body)
+	})
+}
+
+// admit runs every check of a request and takes its hold. On success the caller owns
+// c.hold and c.ticket and must settle or release them.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte, error) {
+	key, err := g.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	c.key = key
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errBodyTooLarge
+		}
+		return nil, newError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "The request body could not be read.")
+	}
+	if c.req, err = parseRequest(body); err != nil {
+		return nil, err
+	}
+	if c.req.Stream && c.ep == epEmbeddings {
+		return nil, errStreamNotAllow
+	}
+	model := c.req.Model
+	if !key.AllowsModel(model) {
+		return nil, newError(http.StatusForbidden, "invalid_request_error", "model_not_allowed", "This API key may not use the model `"+model+"`.")
+	}
+	cat, err := g.metering.Catalog(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if c.price, err = cat.At(model, c.start); err != nil {
+		return nil, newError(http.StatusNotFound, "invalid_request_error", "model_not_priced", "The model `"+model+"` has no price in effect, so it cannot be used.")
+	}
+	up, ok := g.reg.route(model)
+	if !ok {
+		return nil, newError(http.StatusNotFound, "invalid_request_error", "model_not_found", "The model `"+model+"` does not exist or no upstream serves it.")
+	}
+	c.up = up
+	c.prompt = estimatePrompt(body)
+	estimate, err := estimateCost(c.price, c.prompt, c.req.maxOutput(c.ep, g.maxOut))
+	if err != nil {
+		return nil, err
+	}
+	if c.ticket, err = g.limits.admit(key, c.prompt+c.req.explicitMax(), w.Header()); err != nil {
+		return nil, err
+	}
+	if c.hold, err = g.book.reserve(r.Context(), key.WorkspaceID, estimate); err != nil {
+		g.limits.settle(c.ticket, 0)
+		return nil, err
+	}
+	if c.ep.usageInChunk && c.req.Stream && !c.req.clientUsage {
+		if body, err = withUsage(body); err != nil {
+			g.release(c)
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// authenticate returns the inference key of the request's bearer token.
+func (g *Gateway) authenticate(r *http.Request) (team.APIKey, error) {
+	auth := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || secret == "" {
+		return team.APIKey{}, errMissingKey
+	}
+	k, err := g.keys.authenticate(r.Context(), strings.TrimSpace(secret))
+	if err != nil {
+		if errs.Is(err, team.ErrInvalidKey.Code) {
+			return team.APIKey{}, newError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "Incorrect API key provided, or the key was revoked.")
+		}
+		return team.APIKey{}, err
+	}
+	if k.Kind != team.KindInference {
+		return team.APIKey{}, errWrongKeyKind
+	}
+	return k, nil
+}
+
+// proxy forwards an admitted request and meters its answer.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []byte) {
+	// A stream ends when its client leaves (the upstream request is cancelled with it);
+	// a non-streamed request runs to its end so that its usage is known and charged.
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if c.req.Stream {
+		ctx, cancel = context.WithCancel(r.Context())
+	} else {
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.Context()), g.holdTTL)
+	}
+	defer cancel()
+	up, err := http.NewRequestWithContext(ctx, http.MethodPost, c.up.BaseURL+c.ep.path, bytes.NewReader(body))
+	if err != nil {
+		g.release(c)
+		g.writeError(w, err)
+		return
+	}
+	up.Header.Set("Content-Type", "application/json")
+	if c.req.Stream {
+		up.Header.Set("Accept", "text/event-stream")
+	} else {
+		up.Header.Set("Accept", "application/json")
+	}
+	if c.up.APIKey != "" {
+		up.Header.Set("Authorization", "Bearer "+c.up.APIKey)
+	}
+	resp, err := g.client.Do(up)
+	if err != nil {
+		g.release(c)
+		if r.Context().Err() != nil {
+			return // the client left before anything was generated
+		}
+		g.log.Warn("upstream request failed", "upstream", c.up.Name, "err", err)
+		g.writeError(w, errUpstreamDown)
+		return
+	}
+	defer resp.Body.Close()
+	if v := resp.Header.Get("X-Request-Id"); v != "" {
+		w.Header().Set("X-Upstream-Request-Id", v)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		g.release(c) // no charge for a request the upstream refused
+		g.passError(w, resp)
+		return
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		g.stream(w, r, c, resp, cancel)
+		return
+	}
+	g.whole(w, c, resp)
+}
+
+// passError relays an upstream's error answer as it is.
+func (g *Gateway) passError(w http.ResponseWriter, resp *http.Response) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || !json.Valid(b) {
+		g.writeError(w, newError(resp.StatusCode, "server_error", "upstream_error", "The upstream provider answered "+resp.Status+"."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		w.Header().Set("Retry-After", v)
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(b)
+}
+
+// whole relays a non-streamed answer with its cost in the X-Spectra-Cost header.
+func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		g.release(c)
+		g.writeError(w, errUpstreamBody)
+		return
+	}
+	usage, estimated, err := meterBody(b, c.prompt)
+	if err != nil {
+		g.release(c)
+		g.writeError(w, errUpstreamBody)
+		return
+	}
+	ev := g.event(c, usage, estimated, http.StatusOK, false)
+	cost, err := pricing.Cost(c.price, usage)
+	if err == nil {
+		w.Header().Set("X-Spectra-Cost", cost.String())
+	}
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	g.settleAsync(c, ev)
+}
+
+// event builds the usage event of a finished request.
+func (g *Gateway) event(c *call, u pricing.Usage, estimated bool, status int, stream bool) metering.Event {
+	return metering.Event{
+		ID: c.id, WorkspaceID: c.key.WorkspaceID, KeyID: c.key.ID, Project: c.key.Project, Member: c.key.MemberID,
+		Model: c.req.Model, Timestamp: c.start, Usage: u, Metadata: c.up.meta,
+		Source: "gateway", Endpoint: "/v1" + c.ep.path, Status: status, LatencyMS: g.now().Sub(c.start).Milliseconds(),
+		Stream: stream, Estimated: estimated,
+	}
+}
+
+// release gives back a request's hold and rate-limit tokens without a charge.
+func (g *Gateway) release(c *call) {
+	g.book.release(c.hold)
+	g.limits.settle(c.ticket, 0)
+}

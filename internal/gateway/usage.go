@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"spectra/internal/pricing"
+)
+
+// decodeLoose is json.Unmarshal that tolerates fields of an unexpected type (they stay
+// zero, everything else is decoded): providers vary, and metering must not lose a
+// reported usage over an odd field elsewhere in the answer.
+func decodeLoose(b []byte, v any) error {
+	err := json.Unmarshal(b, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return nil
+	}
+	return err
+}
+
+// wireUsage is a usage object in any of OpenAI's shapes: chat and completions
+// (prompt_/completion_tokens), responses (input_/output_tokens), embeddings (prompt only).
+type wireUsage struct {
+	PromptTokens        *int64 `json:"prompt_tokens"`
+	CompletionTokens    int64  `json:"completion_tokens"`
+	InputTokens         *int64 `json:"input_tokens"`
+	OutputTokens        int64  `json:"output_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	InputTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+	OutputTokensDetails struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"output_tokens_details"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"` // Anthropic-compatible servers
+}
+
+// usage converts to Spectra's meaning, clamping inconsistent details so that a provider's
+// odd report never makes the event invalid.
+func (u *wireUsage) usage() (pricing.Usage, bool) {
+	if u == nil || (u.PromptTokens == nil && u.InputTokens == nil) {
+		return pricing.Usage{}, false
+	}
+	var out pricing.Usage
+	if u.PromptTokens != nil {
+		out.Input = *u.PromptTokens
+		out.CachedInput = u.PromptTokensDetails.CachedTokens
+		out.Output = u.CompletionTokens
+		out.Reasoning = u.CompletionTokensDetails.ReasoningTokens
+	} else {
+		out.Input = *u.InputTokens
+		out.CachedInput = u.InputTokensDetails.CachedTokens
+		out.Output = u.OutputTokens
+		out.Reasoning = u.OutputTokensDetails.ReasoningTokens
+	}
+	out.CacheWrite = max(u.CacheCreationInputTokens, 0)
+	out.Input, out.Output = max(out.Input, 0), max(out.Output, 0)
+	out.CachedInput = min(max(out.CachedInput, 0), out.Input)
+	out.Reasoning = min(max(out.Reasoning, 0), out.Output)
+	return out, true
+}
+
+// textParts is generated text found in a choice, a message or a delta.
+type textParts struct {
+	Content          *string `json:"content"`
+	Text             string  `json:"text"`
+	Refusal          *string `json:"refusal"`
+	ReasoningContent string  `json:"reasoning_content"`
+	Reasoning        string  `json:"reasoning"`
+	Arguments        string  `json:"arguments"`
+	ToolCalls        []struct {
+		Function struct {
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+}
+
+func (t *textParts) each(fn func(string)) {
+	if t.Content != nil {
+		fn(*t.Content)
+	}
+	if t.Refusal != nil {
+		fn(*t.Refusal)
+	}
+	fn(t.Text)
+	fn(t.ReasoningContent)
+	fn(t.Reasoning)
+	fn(t.Arguments)
+	for _, c := range t.ToolCalls {
+		fn(c.Function.Arguments)
+	}
+}
+
+// body is a non-streamed answer's generated text, for when it reports no usage.
+type body struct {
+	Choices []struct {
+		textParts
+		Message textParts `json:"message"`
+	} `json:"choices"`
+	Output []struct {
+		textParts
+		Content []textParts `json:"content"`
+		Summary []textParts `json:"summary"`
+	} `json:"output"`
+}
+
+// meterBody returns the usage of a non-streamed answer, or (when the upstream reported
+// none) the usage counted from it: the prompt estimate and ⌈bytes/4⌉ of generated text.
+func meterBody(b []byte, promptEstimate int64) (u pricing.Usage, estimated bool, err error) {
+	var reported struct {
+		Usage *wireUsage `json:"usage"`
+	}
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(b, &reported); errors.As(err, &te) {
+		reported.Usage = nil // a usage of the wrong shape is no usage: count instead
+	} else if err != nil {
+		return pricing.Usage{}, false, err
+	}
+	if u, ok := reported.Usage.usage(); ok {
+		return u, false, nil
+	}
+	var parsed body
+	if err := decodeLoose(b, &parsed); err != nil {
+		return pricing.Usage{}, false, err
+	}
+	var out int64
+	count := func(s string) { out += textTokens(s) }
+	for i := range parsed.Choices {
+		parsed.Choices[i].textParts.each(count)
+		parsed.Choices[i].Message.each(count)
+	}
+	for i := range parsed.Output {
+		o := &parsed.Output[i]
+		o.textParts.each(count)
+		for j := range o.Content {
+			o.Content[j].each(count)
+		}
+		for j := range o.Summary {
+			o.Summary[j].each(count)
+		}
+	}
+	return pricing.Usage{Input: promptEstimate, Output: out}, true, nil
+}
+
+// chunk is one streamed chat or completions chunk.
+type chunk struct {
+	Choices []struct {
+		textParts
+		Delta textParts `json:"delta"`
+	} `json:"choices"`
+	Usage *wireUsage `json:"usage"`
+}
+
+// respEvent is one Responses API stream event.
+type respEvent struct {
+	Type     string          `json:"type"`
+	Delta    json.RawMessage `json:"delta"`
+	Response *struct {
+		Usage *wireUsage `json:"usage"`
+	} `json:"response"`
+}
+
+// streamMeter follows a stream: the usage it reports, or the completion tokens counted
+// from it (one per text delta: OpenAI-compatible servers stream one token per delta).
+type streamMeter struct {
+	usage    pricing.Usage
+	reported bool
+	deltas   int64
+	done     bool // the stream reached its end marker
+}
+
+// chunk meters one chat or completions data payload and reports whether it is the extra
+// usage-only chunk (no choices) that include_usage adds.
+func (m *streamMeter) chunk(data []byte) (usageOnly bool) {
+	if string(data) == "[DONE]" {
+		m.done = true
+		return false
+	}
+	var c chunk
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(data, &c); errors.As(err, &te) {
+		c.Usage = nil // never trust a usage of the wrong shape; the deltas still count
+	} else if err != nil {
+		return false
+	}
+	for i := range c.Choices {
+		n := 0
+		add := func(s string) {
+			if s != "" {
+				n = 1
+			}
+		}
+		c.Choices[i].Delta.each(add)
+		c.Choices[i].textParts.each(add)
+		m.deltas += int64(n)
+	}
+	if u, ok := c.Usage.usage(); ok {
+		m.usage, m.reported = u, true
+		return len(c.Choices) == 0
+	}
+	return false
+}
+
+// event meters one Responses API stream event.
+func (m *streamMeter) event(data []byte) {
+	var e respEvent
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(data, &e); errors.As(err, &te) {
+		e.Response = nil
+	} else if err != nil {
+		return
+	}
+	switch {
+	case strings.HasSuffix(e.Type, ".delta"):
+		if len(e.Delta) > 2 && e.Delta[0] == '"' { // a non-empty string delta
+			m.deltas++
+		}
+	case e.Type == "response.completed" || e.Type == "response.incomplete" || e.Type == "response.failed":
+		m.done = true
+		if e.Response != nil {
+			if u, ok := e.Response.Usage.usage(); ok {
+				m.usage, m.reported = u, true
+			}
+		}
+	}
+}
+
+// result is the usage to record: the reported one, or the prompt estimate plus the
+// counted deltas (estimated).
+func (m *streamMeter) result(promptEstimate int64) (pricing.Usage, bool) {
+	if m.reported {
+		return m.usage, false
+	}
+	return pricing.Usage{Input: promptEstimate, Output: m.deltas}, true
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"spectra/internal/gateway/upstream"
+)
+
+// PutUpstream stores r, replacing an upstream of the same name (its created_at is kept),
+// and reports whether it was created now.
+func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (bool, error) {
+	models, err := json.Marshal(r.Models)
+	if err != nil {
+		return false, err
+	}
+	var created bool
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE upstreams SET base_url = ?, secret = ?, models = ?, updated_at = ? WHERE name = ?`),
+			r.BaseURL, r.Secret, string(models), micros(r.UpdatedAt), r.Name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			created = false
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, db.q(`INSERT INTO upstreams (name, base_url, secret, models, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
+			r.Name, r.BaseURL, r.Secret, string(models), micros(r.CreatedAt), micros(r.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errRetry // a concurrent put of the same name won; run again to update it
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}
+
+// Upstreams returns every stored upstream, ordered by name.
+func (db *DB) Upstreams(ctx context.Context) ([]upstream.Record, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name, base_url, secret, models, created_at, updated_at FROM upstreams ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []upstream.Record{}
+	for rows.Next() {
+		var r upstream.Record
+		var models string
+		var created, updated int64
+		if err := rows.Scan(&r.Name, &r.BaseURL, &r.Secret, &models, &created, &updated); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(models), &r.Models); err != nil {
+			return nil, fmt.Errorf("upstream %s: decode models: %w", r.Name, err)
+		}
+		r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteUpstream removes an upstream (upstream.ErrNotFound when there is none).
+func (db *DB) DeleteUpstream(ctx context.Context, name string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM upstreams WHERE name = ?`), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return upstream.ErrNotFound
+		}
+		return nil
+	})
+}
