@@ -64,7 +64,7 @@ type deps struct {
 func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
 	d.gateway.Register(mux)

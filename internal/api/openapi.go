@@ -19,8 +19,8 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// mergeOpenAPI adds each part's paths and component schemas to doc. A path or schema
-// defined twice is an error.
+// mergeOpenAPI adds each part's operations and component schemas to doc. An operation
+// or schema defined twice is an error.
 func mergeOpenAPI(doc []byte, parts [][]byte) ([]byte, error) {
 	var base map[string]any
 	if err := json.Unmarshal(doc, &base); err != nil {
@@ -47,10 +47,18 @@ func mergeOpenAPI(doc []byte, parts [][]byte) ([]byte, error) {
 			return nil, fmt.Errorf("OpenAPI part %d: %w", i, err)
 		}
 		for k, v := range part.Paths {
-			if _, dup := paths[k]; dup {
-				return nil, fmt.Errorf("OpenAPI part %d: path %s is already described", i, k)
+			have, ok := paths[k].(map[string]any)
+			if !ok {
+				paths[k] = v
+				continue
 			}
-			paths[k] = v
+			ops, _ := v.(map[string]any)
+			for method, op := range ops {
+				if _, dup := have[method]; dup {
+					return nil, fmt.Errorf("OpenAPI part %d: %s %s is already described", i, method, k)
+				}
+				have[method] = op
+			}
 		}
 		for k, v := range part.Components.Schemas {
 			if _, dup := schemas[k]; dup {
