@@ -87,18 +87,21 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 	}
 	now := s.now()
 	res := IngestResult{Rejected: []Rejection{}, Outcomes: make([]Outcome, len(events)), Events: events}
+	cat, err := s.Catalog(ctx)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	reloaded := false // whether cat was read from the store by this call
 	for attempt := 0; ; attempt++ {
-		cat, err := s.Catalog(ctx)
-		if err != nil {
-			return IngestResult{}, err
-		}
 		res.Rejected = res.Rejected[:0]
-		var valid []Event
-		var index []int
+		valid := make([]Event, 0, len(events))
+		index := make([]int, 0, len(events))
+		unpriced := false
 		for i := range events {
 			e := &events[i]
 			e.IngestedAt = now
 			if err := s.price(e, cat, now); err != nil {
+				unpriced = unpriced || errs.Is(err, "unknown_model") || errs.Is(err, "no_price_in_effect")
 				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: e.ID, Code: errs.CodeOf(err), Error: message(err)})
 				res.Outcomes[i] = Conflict
 				continue
@@ -106,12 +109,28 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 			valid = append(valid, *e)
 			index = append(index, i)
 		}
+		if unpriced && !reloaded {
+			// The cached catalog may predate a price added through another node (which
+			// the store cannot tell when no event of the batch reaches it): look once more.
+			reloaded = true
+			fresh, err := s.reload(ctx)
+			if err != nil {
+				return IngestResult{}, err
+			}
+			if fresh.Version != cat.Version {
+				cat = fresh
+				continue
+			}
+		}
 		if len(valid) == 0 {
 			return res, nil
 		}
 		outcomes, err := s.store.ApplyEvents(ctx, cat.Version, valid)
 		if errs.Is(err, ErrCatalogChanged.Code) && attempt < 5 {
-			s.Invalidate()
+			if cat, err = s.reload(ctx); err != nil {
+				return IngestResult{}, err
+			}
+			reloaded = true
 			continue
 		}
 		if err != nil {

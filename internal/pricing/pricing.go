@@ -95,8 +95,11 @@ func Cost(p Price, u Usage) (money.Amount, error) {
 		return 0, ErrCostOverflow
 	}
 	q, r := bits.Div64(hi, lo, 1_000_000)
+	if q > math.MaxInt64 {
+		return 0, ErrCostOverflow
+	}
 	if r >= 500_000 {
-		q++
+		q++ // at most MaxInt64+1: cannot wrap
 	}
 	if q > math.MaxInt64 {
 		return 0, ErrCostOverflow

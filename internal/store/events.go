@@ -4,14 +4,12 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"spectra/internal/ids"
-	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/money"
 )
@@ -23,10 +21,11 @@ const maxGroupEvents = 4000
 // writer commits many batches at once instead of queueing them one by one; on PostgreSQL
 // a few workers each commit what has gathered since their last commit.
 type committer struct {
-	db   *DB
-	reqs chan *applyReq
-	quit chan struct{}
-	wg   sync.WaitGroup
+	db    *DB
+	reqs  chan *applyReq
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	stmts stmtCache
 }
 
 type applyReq struct {
@@ -126,8 +125,12 @@ type walletChange struct {
 // applyGroup is one transaction over every request of a group (retried as a whole on
 // PostgreSQL serialization failures and lost insert races).
 func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
+	if err := db.prepareIngest(ctx); err != nil {
+		return err
+	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		version, err := db.catalogVersion(ctx, tx)
+		var version int64
+		err := db.ingestQueryRow(ctx, tx, qCatalogVersion).Scan(&version)
 		if err != nil {
 			return err
 		}
@@ -175,76 +178,50 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	usageKey := func(ws string) string { return "usage:" + groupID + ":" + ws }
 
 	// 1. Insert events; the primary key (workspace, id) is what makes each count once.
-	var candidates []ref
+	var candidates []*metering.Event
+	var candRefs []ref
 	for _, x := range fresh {
 		if !known[ev(x).WorkspaceID] {
 			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
 			continue
 		}
-		candidates = append(candidates, x)
+		candidates = append(candidates, ev(x))
+		candRefs = append(candRefs, x)
 	}
-	inserted := map[eventKey]bool{}
-	const rowsPerInsert = 400
-	for start := 0; start < len(candidates); start += rowsPerInsert {
-		chunk := candidates[start:min(start+rowsPerInsert, len(candidates))]
-		args := make([]any, 0, len(chunk)*eventColumnsN)
-		for _, x := range chunk {
-			e := ev(x)
-			uk := ""
-			if e.Cost > 0 {
-				uk = usageKey(e.WorkspaceID)
-			}
-			var meta any
-			if len(e.Metadata) > 0 {
-				meta = string(e.Metadata)
-			}
-			src := e.Source
-			if src == "" {
-				src = "api"
-			}
-			args = append(args, e.WorkspaceID, e.ID, micros(e.Timestamp), e.KeyID, e.Project, e.Member, e.Model,
-				e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost), uk,
-				src, e.Endpoint, e.Status, e.LatencyMS, boolInt(e.Stream), boolInt(e.Estimated), meta, e.Hash, micros(now))
-		}
-		rows, err := tx.QueryContext(ctx, db.q(`INSERT INTO events (`+eventColumns+`) VALUES `+placeholders(len(chunk), eventColumnsN)+
-			` ON CONFLICT (workspace_id, id) DO NOTHING RETURNING workspace_id, id`), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k eventKey
-			if err := rows.Scan(&k.ws, &k.id); err != nil {
-				rows.Close()
-				return err
-			}
-			inserted[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+	inserted, err := db.insertEvents(ctx, tx, candidates, usageKey, now)
+	if err != nil {
+		return err
 	}
 
 	// 2. Events not inserted were there before: a duplicate when the contents match.
-	stored := map[eventKey]string{}
-	for _, x := range candidates {
-		e := ev(x)
+	stored := make(map[eventKey]string, len(candidates))
+	var missing []eventKey
+	for i, e := range candidates {
 		k := eventKey{e.WorkspaceID, e.ID}
-		if inserted[k] {
+		if inserted[i] {
 			stored[k] = e.Hash
-			group[x.r].outcomes[x.i] = metering.Accepted
+			group[candRefs[i].r].outcomes[candRefs[i].i] = metering.Accepted
 			continue
 		}
-		var h string
-		err := tx.QueryRowContext(ctx, db.q(`SELECT hash FROM events WHERE workspace_id = ? AND id = ?`), e.WorkspaceID, e.ID).Scan(&h)
-		if errors.Is(err, sql.ErrNoRows) {
-			return errRetry // inserted by a concurrent transaction not yet visible; run again
-		}
+		missing = append(missing, k)
+	}
+	if len(missing) > 0 {
+		hashes, err := db.storedHashes(ctx, tx, missing)
 		if err != nil {
 			return err
 		}
-		stored[k] = h
-		group[x.r].outcomes[x.i] = outcomeFor(h, e.Hash)
+		for i, e := range candidates {
+			if inserted[i] {
+				continue
+			}
+			k := eventKey{e.WorkspaceID, e.ID}
+			h, ok := hashes[k]
+			if !ok {
+				return errRetry // inserted by a concurrent transaction not yet visible; run again
+			}
+			stored[k] = h
+			group[candRefs[i].r].outcomes[candRefs[i].i] = outcomeFor(h, e.Hash)
+		}
 	}
 	for _, x := range later {
 		e := ev(x)
@@ -267,20 +244,14 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 		}
 		return c
 	}
+	var holds []holdRef
 	rollups := map[rollupKey]*metering.Totals{}
 	for ri, r := range group {
 		for i := range r.events {
 			e := &r.events[i]
 			o := r.outcomes[i]
 			if e.HoldID != "" && o != metering.UnknownWorkspace {
-				var amount int64
-				err := tx.QueryRowContext(ctx, db.q(`UPDATE holds SET status = 'settled', closed_at = ? WHERE id = ? AND status = 'held' AND account_id = ? RETURNING amount`),
-					micros(now), e.HoldID, string(ledger.Wallet(e.WorkspaceID))).Scan(&amount)
-				if err == nil {
-					change(e.WorkspaceID).released += money.Amount(amount)
-				} else if !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
+				holds = append(holds, holdRef{e.HoldID, e.WorkspaceID})
 			}
 			if o != metering.Accepted || first[eventKey{e.WorkspaceID, e.ID}] != (ref{ri, i}) {
 				continue
@@ -295,29 +266,20 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 			t.Add(metering.TotalsOf(*e))
 		}
 	}
+	released, err := db.settleHolds(ctx, tx, holds, now)
+	if err != nil {
+		return err
+	}
+	for ws, amount := range released {
+		change(ws).released += amount
+	}
 	if err := db.upsertRollups(ctx, tx, rollups); err != nil {
 		return err
 	}
 
 	// 4. One usage transfer per wallet, in a fixed order so concurrent groups never deadlock.
 	for _, ws := range slices.Sorted(mapsKeys(changes)) {
-		c := changes[ws]
-		var after int64
-		err := tx.QueryRowContext(ctx, db.q(`UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`),
-			int64(c.debit), int64(c.released), string(ledger.Wallet(ws))).Scan(&after)
-		if err != nil {
-			return err
-		}
-		if c.debit == 0 {
-			continue
-		}
-		var id int64
-		if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`),
-			usageKey(ws), string(ledger.Wallet(ws)), string(ledger.Usage), int64(c.debit), ws, micros(now)).Scan(&id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`),
-			id, string(ledger.Wallet(ws)), -int64(c.debit), after, micros(now), id, string(ledger.Usage), int64(c.debit), micros(now)); err != nil {
+		if err := db.postUsage(ctx, tx, ws, changes[ws], usageKey(ws), now); err != nil {
 			return err
 		}
 	}
@@ -343,64 +305,3 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 
 const eventColumns = `workspace_id, id, ts, key_id, project, member, model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost, usage_key, source, endpoint, status, latency_ms, stream, estimated, metadata, hash, ingested_at`
 const eventColumnsN = 23
-
-func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]bool, error) {
-	known := map[string]bool{}
-	list := slices.Sorted(mapsKeys(wallets))
-	for start := 0; start < len(list); start += 500 {
-		chunk := list[start:min(start+500, len(list))]
-		args := make([]any, len(chunk))
-		for i, ws := range chunk {
-			args[i] = string(ledger.Wallet(ws))
-		}
-		rows, err := tx.QueryContext(ctx, db.q(`SELECT workspace_id FROM accounts WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`), args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var ws string
-			if err := rows.Scan(&ws); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			known[ws] = true
-		}
-		rows.Close()
-	}
-	return known, nil
-}
-
-func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupKey]*metering.Totals) error {
-	keys := make([]rollupKey, 0, len(rollups))
-	for k := range rollups {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b rollupKey) int {
-		return cmp.Or(strings.Compare(a.ws, b.ws), cmp.Compare(a.hour, b.hour), strings.Compare(a.project, b.project),
-			strings.Compare(a.keyID, b.keyID), strings.Compare(a.member, b.member), strings.Compare(a.model, b.model))
-	})
-	const per = 300
-	for start := 0; start < len(keys); start += per {
-		chunk := keys[start:min(start+per, len(keys))]
-		args := make([]any, 0, len(chunk)*13)
-		for _, k := range chunk {
-			t := rollups[k]
-			args = append(args, k.ws, k.hour, k.project, k.keyID, k.member, k.model, t.Requests, t.InputTokens, t.CachedInputTokens,
-				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
-		}
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO rollups_hourly (workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost)
-			VALUES `+placeholders(len(chunk), 13)+`
-			ON CONFLICT (workspace_id, hour, project, key_id, member, model) DO UPDATE SET
-			requests = rollups_hourly.requests + excluded.requests,
-			input_tokens = rollups_hourly.input_tokens + excluded.input_tokens,
-			cached_input_tokens = rollups_hourly.cached_input_tokens + excluded.cached_input_tokens,
-			cache_write_tokens = rollups_hourly.cache_write_tokens + excluded.cache_write_tokens,
-			output_tokens = rollups_hourly.output_tokens + excluded.output_tokens,
-			reasoning_tokens = rollups_hourly.reasoning_tokens + excluded.reasoning_tokens,
-			cost = rollups_hourly.cost + excluded.cost`), args...)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}

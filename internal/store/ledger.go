@@ -24,40 +24,48 @@ func (db *DB) Transfer(ctx context.Context, r ledger.TransferRequest) (ledger.Tr
 	var t ledger.Transfer
 	var created bool
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		created = false
-		now := db.now()
-		if err := db.accountsExist(ctx, tx, r.From, r.To); err != nil {
-			return err
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`),
-			r.Key, string(r.Kind), string(r.From), string(r.To), int64(r.Amount), r.WorkspaceID, r.Note, micros(now)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			t, err = transferByKey(ctx, db, tx, r.Key)
-			if err != nil {
-				return err
-			}
-			if !r.Same(t) {
-				return ledger.ErrConflict
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := db.post(ctx, tx, id, r.From, -r.Amount, r.Guarded, now); err != nil {
-			return err
-		}
-		if err := db.post(ctx, tx, id, r.To, r.Amount, false, now); err != nil {
-			return err
-		}
-		created = true
-		t = ledger.Transfer{ID: id, IdempotencyKey: r.Key, Kind: r.Kind, From: r.From, To: r.To, Amount: r.Amount,
-			WorkspaceID: r.WorkspaceID, Note: r.Note, CreatedAt: fromMicros(micros(now))}
-		return nil
+		var err error
+		t, created, err = db.transferTx(ctx, tx, r)
+		return err
 	})
 	return t, created, err
+}
+
+// transferTx is Transfer inside the caller's transaction tx, so that other writes (a
+// redeemed code, a receipt) commit or roll back with the money they move.
+func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferRequest) (ledger.Transfer, bool, error) {
+	if err := r.Validate(); err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	now := db.now()
+	if err := db.accountsExist(ctx, tx, r.From, r.To); err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`),
+		r.Key, string(r.Kind), string(r.From), string(r.To), int64(r.Amount), r.WorkspaceID, r.Note, micros(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		t, err := transferByKey(ctx, db, tx, r.Key)
+		if err != nil {
+			return ledger.Transfer{}, false, err
+		}
+		if !r.Same(t) {
+			return ledger.Transfer{}, false, ledger.ErrConflict
+		}
+		return t, false, nil
+	}
+	if err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	if err := db.post(ctx, tx, id, r.From, -r.Amount, r.Guarded, now); err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	if err := db.post(ctx, tx, id, r.To, r.Amount, false, now); err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	return ledger.Transfer{ID: id, IdempotencyKey: r.Key, Kind: r.Kind, From: r.From, To: r.To, Amount: r.Amount,
+		WorkspaceID: r.WorkspaceID, Note: r.Note, CreatedAt: fromMicros(micros(now))}, true, nil
 }
 
 // accountsExist returns a not-found error naming the first account that does not exist.

@@ -54,9 +54,3 @@ func (db *DB) Catalog(ctx context.Context) (*pricing.Catalog, error) {
 	}
 	return pricing.NewCatalog(int64(len(ps)), ps), rows.Err()
 }
-
-func (db *DB) catalogVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
-	var v int64
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM prices`).Scan(&v)
-	return v, err
-}

@@ -36,8 +36,12 @@ func filterSQL(where *strings.Builder, args *[]any, f metering.Filter) {
 }
 
 // Rollups sums hourly rollup rows over the dimensions not grouped. It reads rollups
-// only, never raw events.
+// only, never raw events: rollups_hourly_dim when the query groups and filters by at most
+// one dimension (a few rows per hour), rollups_hourly otherwise. Rows come in no order.
 func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.RollupRow, error) {
+	if dim, values, ok := singleDimension(q); ok {
+		return db.dimRollups(ctx, q, dim, values)
+	}
 	sel := []string{"hour"}
 	for _, d := range metering.Dimensions {
 		if slices.Contains(q.GroupBy, d) {
@@ -56,7 +60,7 @@ func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.R
 	filterSQL(&where, &args, q.Filter)
 	query := `SELECT ` + strings.Join(sel, ", ") + `, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
 		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM rollups_hourly WHERE ` + where.String() +
-		` GROUP BY ` + strings.Join(groupCols, ", ") + ` ORDER BY hour`
+		` GROUP BY ` + strings.Join(groupCols, ", ")
 	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -71,6 +75,83 @@ func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.R
 			return nil, err
 		}
 		r.Hour = fromMicros(hour)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// singleDimension reports whether rollups_hourly_dim answers q — q groups by at most one
+// dimension and filters on no other — and which dimension's rows to read, with the
+// values the filter keeps (nil: all). With no group and no filter any dimension sums to
+// the whole; model is used.
+func singleDimension(q metering.RollupQuery) (dim string, values []string, ok bool) {
+	filters := map[string][]string{metering.DimModel: q.Models, metering.DimKey: q.Keys, metering.DimProject: q.Projects, metering.DimMember: q.Members}
+	var filtered []string
+	for _, d := range metering.Dimensions {
+		if len(filters[d]) > 0 {
+			filtered = append(filtered, d)
+		}
+	}
+	switch {
+	case len(q.GroupBy) > 1 || len(filtered) > 1:
+		return "", nil, false
+	case len(q.GroupBy) == 1 && len(filtered) == 1 && filtered[0] != q.GroupBy[0]:
+		return "", nil, false
+	case len(q.GroupBy) == 1:
+		return q.GroupBy[0], filters[q.GroupBy[0]], true
+	case len(filtered) == 1:
+		return filtered[0], filters[filtered[0]], true
+	}
+	return metering.DimModel, nil, true
+}
+
+// dimRollups answers q from one dimension's hourly rows.
+func (db *DB) dimRollups(ctx context.Context, q metering.RollupQuery, dim string, values []string) ([]metering.RollupRow, error) {
+	// Grouped by its own dimension, each row is already one group of one hour (the key is
+	// workspace, dimension, hour, value): no sums to take. Ungrouped, an hour's values add up.
+	grouped := len(q.GroupBy) == 1
+	cols := `hour, '', SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost)`
+	group := " GROUP BY hour"
+	if grouped {
+		cols = `hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
+		group = ""
+	}
+	var where strings.Builder
+	args := []any{q.WorkspaceID, dim, micros(q.Start), micros(q.End)}
+	where.WriteString("workspace_id = ? AND dim = ? AND hour >= ? AND hour < ?")
+	if len(values) > 0 {
+		where.WriteString(" AND value IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")")
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+cols+` FROM rollups_hourly_dim WHERE `+where.String()+group), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metering.RollupRow
+	for rows.Next() {
+		var r metering.RollupRow
+		var hour int64
+		var v string
+		if err := rows.Scan(&hour, &v, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
+			&r.CacheWriteTokens, &r.OutputTokens, &r.ReasoningTokens, &r.Cost); err != nil {
+			return nil, err
+		}
+		r.Hour = fromMicros(hour)
+		if grouped {
+			switch dim {
+			case metering.DimModel:
+				r.Model = v
+			case metering.DimKey:
+				r.KeyID = v
+			case metering.DimProject:
+				r.Project = v
+			case metering.DimMember:
+				r.Member = v
+			}
+		}
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -30,6 +30,21 @@ func (r VerifyReport) OK() bool {
 // hourExpr turns an event's ts into the start of its UTC hour, as rollups store it.
 const hourExpr = "(ts - (ts % 3600000000))"
 
+// dimEvents sums events per workspace, UTC hour and value of each dimension, as
+// rollups_hourly_dim stores them.
+const dimEvents = `
+	SELECT workspace_id, 'model' AS dim, ` + hourExpr + ` AS hour, model AS value, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM events GROUP BY workspace_id, ` + hourExpr + `, model
+	UNION ALL
+	SELECT workspace_id, 'key', ` + hourExpr + `, key_id, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM events GROUP BY workspace_id, ` + hourExpr + `, key_id
+	UNION ALL
+	SELECT workspace_id, 'project', ` + hourExpr + `, project, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM events GROUP BY workspace_id, ` + hourExpr + `, project
+	UNION ALL
+	SELECT workspace_id, 'member', ` + hourExpr + `, member, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM events GROUP BY workspace_id, ` + hourExpr + `, member`
+
 // Verify recomputes every wallet balance and held amount from entries and holds, every
 // transfer's balance, and every rollup from the events, and reports each difference.
 func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
@@ -114,6 +129,25 @@ func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 			cols: 3,
 			describe: func(v []any) string {
 				return fmt.Sprintf("workspace %v, hour %v, model %v: rollup differs from its events", v[0], v[1], v[2])
+			},
+		},
+		{
+			name:  "rollups by dimension equal the sum of their events",
+			count: `SELECT COUNT(*) FROM rollups_hourly_dim`,
+			problems: `SELECT workspace_id, dim, hour, value FROM (
+				SELECT workspace_id, dim, hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_hourly_dim
+				EXCEPT
+				SELECT * FROM (` + dimEvents + `) e
+			) d
+			UNION ALL
+			SELECT workspace_id, dim, hour, value FROM (
+				SELECT * FROM (` + dimEvents + `) e
+				EXCEPT
+				SELECT workspace_id, dim, hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_hourly_dim
+			) d2`,
+			cols: 4,
+			describe: func(v []any) string {
+				return fmt.Sprintf("workspace %v, hour %v, %v %q: rollup differs from its events", v[0], v[2], v[1], v[3])
 			},
 		},
 	}

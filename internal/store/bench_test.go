@@ -1,0 +1,244 @@
+package store_test
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+	"spectra/internal/store"
+	"spectra/internal/store/storetest"
+)
+
+// benchStores opens a fresh store of each kind for a benchmark; PostgreSQL needs
+// SPECTRA_TEST_POSTGRES_URL, like the tests.
+var benchStores = []struct {
+	name string
+	open func(testing.TB, storetest.Options) *store.DB
+}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+
+var benchModels = []string{"gpt-4o", "gpt-4o-mini", "o3", "claude-sonnet"}
+
+// benchEnv is a store with prices and workspaces for the benchmarks.
+func benchEnv(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, workspaces int) (*coreEnv, []string) {
+	b.Helper()
+	c := &coreClock{t: coreT0}
+	db := open(b, storetest.Options{Now: c.Now})
+	e := &coreEnv{db: db, clock: c, meter: metering.NewService(db, db, c.Now)}
+	for i, m := range benchModels {
+		e.addPrice(b, m, money.Amount(600_000*(i+1)))
+	}
+	var wss []string
+	for range workspaces {
+		wss = append(wss, e.workspace(b, 0))
+	}
+	return e, wss
+}
+
+// benchID is the n-th event id: random-looking like the UUIDv4 most clients send (the
+// worst case for the primary key index), or time-ordered like a UUIDv7 or ULID.
+func benchID(n int64, ordered bool) string {
+	x := uint64(n)
+	if !ordered {
+		x = benchMix(x)
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], x)
+	binary.BigEndian.PutUint64(b[8:], benchMix(x^0x9e3779b97f4a7c15))
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func benchMix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// benchEvent is the n-th event of a workspace: a team of 10 members, each on their own key
+// and project, spread over 4 models.
+func benchEvent(ws string, n int64, ts time.Time, orderedIDs bool) metering.Event {
+	member := n % 10
+	return metering.Event{ID: benchID(n, orderedIDs), WorkspaceID: ws, Model: benchModels[(n/10)%4], Timestamp: ts,
+		KeyID: fmt.Sprint("key_", member%5), Project: fmt.Sprint("project-", member%3), Member: fmt.Sprint("member-", member),
+		Usage: pricing.Usage{Input: 1000 + n%977, CachedInput: n % 500, Output: 200 + n%313, Reasoning: n % 50}}
+}
+
+// BenchmarkIngest measures events applied per second through metering.Service.Ingest
+// (validation, pricing, hashing and the store's transaction), in batches of 1 and 500,
+// from one client at a time (serial) and from 16 concurrent clients (parallel), each
+// batch for one of 16 workspaces. Event ids are random (UUIDv4-like); the last case
+// repeats the parallel batches of 500 with time-ordered ids (UUIDv7- or ULID-like).
+func BenchmarkIngest(b *testing.B) {
+	if testing.Short() {
+		b.Skip("benchmarks are skipped under -short")
+	}
+	for _, s := range benchStores {
+		b.Run(s.name, func(b *testing.B) {
+			for _, size := range []int{1, 500} {
+				for _, mode := range []string{"serial", "parallel"} {
+					b.Run(fmt.Sprintf("batch=%d/%s", size, mode), func(b *testing.B) {
+						benchIngest(b, s.open, size, mode == "parallel", false)
+					})
+				}
+			}
+			b.Run("batch=500/parallel/ordered-ids", func(b *testing.B) {
+				benchIngest(b, s.open, 500, true, true)
+			})
+		})
+	}
+}
+
+func benchIngest(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, size int, parallel, orderedIDs bool) {
+	const workspaces = 16
+	e, wss := benchEnv(b, open, workspaces)
+	ctx := context.Background()
+	var seq atomic.Int64
+	ts := coreT0.Add(-30 * time.Minute)
+	ingest := func() {
+		n := seq.Add(int64(size))
+		ws := wss[(n/int64(size))%workspaces]
+		events := make([]metering.Event, size)
+		for i := range events {
+			events[i] = benchEvent(ws, n-int64(size)+int64(i), ts, orderedIDs)
+		}
+		res, err := e.meter.Ingest(ctx, events)
+		if err != nil || res.Accepted != size {
+			b.Errorf("ingest: %+v %v", res.Rejected, err)
+		}
+	}
+	b.ResetTimer()
+	start, cpu := time.Now(), benchCPUTime()
+	if parallel {
+		b.SetParallelism(8) // 8 × GOMAXPROCS clients
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ingest()
+			}
+		})
+	} else {
+		for b.Loop() {
+			ingest()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*size)/time.Since(start).Seconds(), "events/s")
+	// CPU time of the whole process (and so not of PostgreSQL's server) per event: less
+	// sensitive than events/s to other work on a shared machine.
+	b.ReportMetric(float64((benchCPUTime()-cpu).Microseconds())/float64(b.N*size), "cpu-µs/event")
+}
+
+// BenchmarkUsageQuery measures a 30-day usage query (bucket=1d, group_by=model) of a
+// workspace with 1,000,000 events, answered from hourly rollups. Seeding takes a while:
+// it goes through ApplyEvents like any ingestion, in large batches from several goroutines.
+func BenchmarkUsageQuery(b *testing.B) {
+	if testing.Short() {
+		b.Skip("benchmarks are skipped under -short")
+	}
+	for _, s := range benchStores {
+		b.Run(s.name, func(b *testing.B) {
+			e, wss := benchEnv(b, s.open, 2)
+			ws := wss[0]
+			const events, days = 1_000_000, 30
+			start := time.Now()
+			seedUsage(b, e, ws, events, days)
+			b.Logf("seeded %d events in %s", events, time.Since(start).Round(time.Millisecond))
+			q := metering.UsageQuery{WorkspaceID: ws, Start: coreT0.AddDate(0, 0, -days), End: coreT0, Bucket: 24 * time.Hour,
+				GroupBy: []string{metering.DimModel}, Location: time.UTC}
+			check := func(buckets []metering.Bucket) {
+				var total int64
+				for _, bk := range buckets {
+					for _, r := range bk.Results {
+						total += r.Requests
+					}
+				}
+				if total != events {
+					b.Fatalf("the query counts %d events; want %d", total, events)
+				}
+			}
+			for _, tz := range []string{"UTC", "America/New_York"} {
+				loc, err := time.LoadLocation(tz)
+				if err != nil {
+					b.Fatal(err)
+				}
+				q := q
+				q.Location = loc
+				b.Run("30d/1d/model/"+tz, func(b *testing.B) {
+					for b.Loop() {
+						buckets, err := e.meter.Usage(context.Background(), q)
+						if err != nil {
+							b.Fatal(err)
+						}
+						check(buckets)
+					}
+				})
+			}
+		})
+	}
+}
+
+// seedUsage applies n events spread evenly over the days before the coreClock, through
+// ApplyEvents in batches of 5,000 from 4 goroutines.
+func seedUsage(b *testing.B, e *coreEnv, ws string, n, days int) {
+	ctx := context.Background()
+	cat, err := e.db.Catalog(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	span := time.Duration(days) * 24 * time.Hour
+	const per = 5000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				first := next.Add(per) - per
+				if first >= int64(n) {
+					return
+				}
+				batch := make([]metering.Event, 0, per)
+				for i := first; i < min(first+per, int64(n)); i++ {
+					ts := coreT0.Add(-span + time.Duration(i)*(span/time.Duration(n)))
+					ev := benchEvent(ws, i, ts, false)
+					if err := ev.Prepare(coreT0); err != nil {
+						b.Error(err)
+						return
+					}
+					p, err := cat.At(ev.Model, ev.Timestamp)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if ev.Cost, err = pricing.Cost(p, ev.Usage); err != nil {
+						b.Error(err)
+						return
+					}
+					batch = append(batch, ev)
+				}
+				if _, err := e.db.ApplyEvents(ctx, cat.Version, batch); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// benchCPUTime is the user and system CPU time this process has used.
+func benchCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

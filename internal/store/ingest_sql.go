@@ -1,0 +1,535 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+	"spectra/internal/money"
+)
+
+// The ingest path's statements. On SQLite they are prepared once and reused (modernc
+// would parse each statement again on every execution, and a multi-row INSERT of a few
+// hundred rows costs more to parse than to run); pgx caches PostgreSQL's by their text.
+// On PostgreSQL, rows go in as arrays through unnest: one statement and 23 parameters
+// for a whole batch instead of 23 per row.
+
+// sqliteChunks are the row counts of SQLite's prepared multi-row statements; a batch is
+// cut greedily into them (500 rows = 7×64 + 3×16 + 1×4).
+var sqliteChunks = []int{64, 16, 4, 1}
+
+const (
+	qCatalogVersion   = `SELECT COUNT(*) FROM prices`
+	qMaxEventRowid    = `SELECT COALESCE(MAX(rowid), 0) FROM events`
+	qEventInsertedNow = `SELECT rowid > ? FROM events WHERE workspace_id = ? AND id = ?`
+	qUpdateWallet     = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
+	qInsertUsage      = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
+	qInsertEntries    = `INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`
+
+	rollupColumns  = `workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
+	rollupColumnsN = 13
+	rollupUpsert   = ` ON CONFLICT (workspace_id, hour, project, key_id, member, model) DO UPDATE SET
+		requests = rollups_hourly.requests + excluded.requests,
+		input_tokens = rollups_hourly.input_tokens + excluded.input_tokens,
+		cached_input_tokens = rollups_hourly.cached_input_tokens + excluded.cached_input_tokens,
+		cache_write_tokens = rollups_hourly.cache_write_tokens + excluded.cache_write_tokens,
+		output_tokens = rollups_hourly.output_tokens + excluded.output_tokens,
+		reasoning_tokens = rollups_hourly.reasoning_tokens + excluded.reasoning_tokens,
+		cost = rollups_hourly.cost + excluded.cost`
+
+	dimRollupColumns  = `workspace_id, dim, hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
+	dimRollupColumnsN = 11
+	dimRollupUpsert   = ` ON CONFLICT (workspace_id, dim, hour, value) DO UPDATE SET
+		requests = rollups_hourly_dim.requests + excluded.requests,
+		input_tokens = rollups_hourly_dim.input_tokens + excluded.input_tokens,
+		cached_input_tokens = rollups_hourly_dim.cached_input_tokens + excluded.cached_input_tokens,
+		cache_write_tokens = rollups_hourly_dim.cache_write_tokens + excluded.cache_write_tokens,
+		output_tokens = rollups_hourly_dim.output_tokens + excluded.output_tokens,
+		reasoning_tokens = rollups_hourly_dim.reasoning_tokens + excluded.reasoning_tokens,
+		cost = rollups_hourly_dim.cost + excluded.cost`
+)
+
+func sqliteInsertEvents(rows int) string {
+	return `INSERT INTO events (` + eventColumns + `) VALUES ` + placeholders(rows, eventColumnsN) + ` ON CONFLICT (workspace_id, id) DO NOTHING`
+}
+
+func sqliteUpsertRollups(rows int) string {
+	return `INSERT INTO rollups_hourly (` + rollupColumns + `) VALUES ` + placeholders(rows, rollupColumnsN) + rollupUpsert
+}
+
+func sqliteUpsertDimRollups(rows int) string {
+	return `INSERT INTO rollups_hourly_dim (` + dimRollupColumns + `) VALUES ` + placeholders(rows, dimRollupColumnsN) + dimRollupUpsert
+}
+
+func sqliteWallets(rows int) string {
+	return `SELECT workspace_id FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
+}
+
+// PostgreSQL's bulk statements take one array per column.
+const (
+	pgInsertEvents = `INSERT INTO events (` + eventColumns + `)
+		SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
+			?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::integer[], ?::integer[], ?::text[], ?::text[], ?::bigint[])
+		ON CONFLICT (workspace_id, id) DO NOTHING RETURNING workspace_id, id`
+	pgUpsertRollups = `INSERT INTO rollups_hourly (` + rollupColumns + `)
+		SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + rollupUpsert
+	pgUpsertDimRollups = `INSERT INTO rollups_hourly_dim (` + dimRollupColumns + `)
+		SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + dimRollupUpsert
+	pgWallets = `SELECT workspace_id FROM accounts WHERE id = ANY(?::text[])`
+	// pgPostUsage moves a wallet's balance and held amount and, when usage was charged,
+	// writes its transfer and both entries: one round trip instead of three.
+	pgPostUsage = `WITH w AS (UPDATE accounts SET balance = balance - $1::bigint, held = held - $2::bigint WHERE id = $3::text RETURNING balance),
+		t AS (INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
+			SELECT $4::text, 'usage', $3::text, $5::text, $1::bigint, $6::text, '', $7::bigint WHERE $1::bigint > 0 RETURNING id)
+		INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at)
+		SELECT t.id, $3::text, -$1::bigint, w.balance, $7::bigint FROM t, w
+		UNION ALL SELECT t.id, $5::text, $1::bigint, NULL, $7::bigint FROM t`
+)
+
+// stmtCache holds the ingest path's prepared statements (SQLite only).
+type stmtCache struct {
+	mu       sync.Mutex
+	prepared bool
+	m        map[string]*sql.Stmt
+}
+
+// prepareIngest prepares SQLite's ingest statements once. It runs outside any
+// transaction: SQLite has one write connection, which a transaction would be holding.
+func (db *DB) prepareIngest(ctx context.Context) error {
+	if db.dialect != SQLite {
+		return nil
+	}
+	c := &db.ingest.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prepared {
+		return nil
+	}
+	queries := []string{qCatalogVersion, qMaxEventRowid, qEventInsertedNow, qUpdateWallet, qInsertUsage, qInsertEntries}
+	for _, n := range sqliteChunks {
+		queries = append(queries, sqliteInsertEvents(n), sqliteUpsertRollups(n), sqliteUpsertDimRollups(n), sqliteWallets(n))
+	}
+	m := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.write.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range m {
+				st.Close()
+			}
+			return err
+		}
+		m[q] = st
+	}
+	c.m, c.prepared = m, true
+	return nil
+}
+
+// txStmt returns tx's handle on query's prepared statement, or nil when there is none.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if db.dialect != SQLite {
+		return nil
+	}
+	c := &db.ingest.stmts
+	c.mu.Lock()
+	st := c.m[query]
+	c.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+func (db *DB) ingestExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) ingestQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) ingestQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, db.q(query), args...)
+}
+
+// chunks cuts n rows greedily into SQLite's prepared statement sizes and calls fn with
+// each chunk's [start, end).
+func chunks(n int, fn func(start, end int) error) error {
+	for start := 0; start < n; {
+		size := sqliteChunks[len(sqliteChunks)-1]
+		for _, s := range sqliteChunks {
+			if s <= n-start {
+				size = s
+				break
+			}
+		}
+		if err := fn(start, start+size); err != nil {
+			return err
+		}
+		start += size
+	}
+	return nil
+}
+
+// existingWallets returns which of the workspaces have a wallet.
+func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]bool, error) {
+	known := make(map[string]bool, len(wallets))
+	list := make([]string, 0, len(wallets))
+	for _, ws := range slices.Sorted(mapsKeys(wallets)) {
+		list = append(list, string(ledger.Wallet(ws)))
+	}
+	scan := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ws string
+			if err := rows.Scan(&ws); err != nil {
+				return err
+			}
+			known[ws] = true
+		}
+		return rows.Err()
+	}
+	if db.dialect == Postgres {
+		return known, scan(tx.QueryContext(ctx, db.q(pgWallets), list))
+	}
+	return known, chunks(len(list), func(start, end int) error {
+		args := make([]any, 0, end-start)
+		for _, a := range list[start:end] {
+			args = append(args, a)
+		}
+		return scan(db.ingestQuery(ctx, tx, sqliteWallets(end-start), args...))
+	})
+}
+
+// eventRow returns the stored form of e's source and metadata.
+func eventRow(e *metering.Event) (src string, meta *string) {
+	src = e.Source
+	if src == "" {
+		src = "api"
+	}
+	if len(e.Metadata) > 0 {
+		s := string(e.Metadata)
+		meta = &s
+	}
+	return src, meta
+}
+
+// insertEvents inserts events that are not stored yet (by workspace and id) and reports,
+// for each, whether this call inserted it.
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, usageKey func(ws string) string, now time.Time) ([]bool, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	uk := func(e *metering.Event) string {
+		if e.Cost > 0 {
+			return usageKey(e.WorkspaceID)
+		}
+		return ""
+	}
+	if db.dialect == Postgres {
+		return db.pgInsertEvents(ctx, tx, events, uk, now)
+	}
+	// SQLite writes are serialized (one write connection, BEGIN IMMEDIATE), so a chunk
+	// whose every row went in needs no further look; when some did not, a row's rowid
+	// tells whether this transaction wrote it: new rows get rowids above the largest one
+	// there was before.
+	var maxBefore int64
+	if err := db.ingestQueryRow(ctx, tx, qMaxEventRowid).Scan(&maxBefore); err != nil {
+		return nil, err
+	}
+	inserted := make([]bool, len(events))
+	err := chunks(len(events), func(start, end int) error {
+		args := make([]any, 0, (end-start)*eventColumnsN)
+		for _, e := range events[start:end] {
+			src, meta := eventRow(e)
+			var m any
+			if meta != nil {
+				m = *meta
+			}
+			args = append(args, e.WorkspaceID, e.ID, micros(e.Timestamp), e.KeyID, e.Project, e.Member, e.Model,
+				e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost), uk(e),
+				src, e.Endpoint, e.Status, e.LatencyMS, boolInt(e.Stream), boolInt(e.Estimated), m, e.Hash, micros(now))
+		}
+		res, err := db.ingestExec(ctx, tx, sqliteInsertEvents(end-start), args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == int64(end-start) {
+			for i := start; i < end; i++ {
+				inserted[i] = true
+			}
+			return nil
+		}
+		for i := start; i < end; i++ {
+			e := events[i]
+			if err := db.ingestQueryRow(ctx, tx, qEventInsertedNow, maxBefore, e.WorkspaceID, e.ID).Scan(&inserted[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return inserted, err
+}
+
+func (db *DB) pgInsertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, uk func(*metering.Event) string, now time.Time) ([]bool, error) {
+	n := len(events)
+	var (
+		ws, id, keyID, project, member, model, usageKeys, src, endpoint, hash = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ts, in, cached, cacheWrite, out, reasoning, cost, latency, ingested = make([]int64, n), make([]int64, n), make([]int64, n),
+			make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		status, stream, estimated = make([]int32, n), make([]int32, n), make([]int32, n)
+		meta                      = make([]*string, n)
+	)
+	for i, e := range events {
+		s, m := eventRow(e)
+		ws[i], id[i], ts[i], keyID[i], project[i], member[i], model[i] = e.WorkspaceID, e.ID, micros(e.Timestamp), e.KeyID, e.Project, e.Member, e.Model
+		in[i], cached[i], cacheWrite[i], out[i], reasoning[i], cost[i] = e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost)
+		usageKeys[i], src[i], endpoint[i], status[i], latency[i] = uk(e), s, e.Endpoint, int32(e.Status), e.LatencyMS
+		stream[i], estimated[i], meta[i], hash[i], ingested[i] = int32(boolInt(e.Stream)), int32(boolInt(e.Estimated)), m, e.Hash, micros(now)
+	}
+	rows, err := tx.QueryContext(ctx, db.q(pgInsertEvents), ws, id, ts, keyID, project, member, model, in, cached, cacheWrite, out, reasoning,
+		cost, usageKeys, src, endpoint, status, latency, stream, estimated, meta, hash, ingested)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := make(map[eventKey]bool, n)
+	for rows.Next() {
+		var k eventKey
+		if err := rows.Scan(&k.ws, &k.id); err != nil {
+			return nil, err
+		}
+		got[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	inserted := make([]bool, n)
+	for i, e := range events {
+		inserted[i] = got[eventKey{e.WorkspaceID, e.ID}]
+	}
+	return inserted, nil
+}
+
+// storedHashes returns the content hashes of stored events.
+func (db *DB) storedHashes(ctx context.Context, tx *sql.Tx, keys []eventKey) (map[eventKey]string, error) {
+	out := make(map[eventKey]string, len(keys))
+	byWS := map[string][]string{}
+	for _, k := range keys {
+		byWS[k.ws] = append(byWS[k.ws], k.id)
+	}
+	for _, ws := range slices.Sorted(mapsKeys(byWS)) {
+		list := byWS[ws]
+		for start := 0; start < len(list); start += 500 {
+			chunk := list[start:min(start+500, len(list))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, ws)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			rows, err := tx.QueryContext(ctx, db.q(`SELECT id, hash FROM events WHERE workspace_id = ? AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`), args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var id, h string
+				if err := rows.Scan(&id, &h); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[eventKey{ws, id}] = h
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// holdRef names a hold an event settles, with the event's workspace: a hold is only
+// settled by an event of its own wallet.
+type holdRef struct{ id, ws string }
+
+// settleHolds closes the active holds among refs and returns the amounts they released per workspace.
+func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []holdRef, now time.Time) (map[string]money.Amount, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(refs, func(a, b holdRef) int { return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.ws, b.ws)) })
+	refs = slices.Compact(refs)
+	released := map[string]money.Amount{}
+	for start := 0; start < len(refs); start += 400 {
+		chunk := refs[start:min(start+400, len(refs))]
+		args := make([]any, 0, 1+2*len(chunk))
+		args = append(args, micros(now))
+		for _, h := range chunk {
+			args = append(args, h.id, string(ledger.Wallet(h.ws)))
+		}
+		rows, err := tx.QueryContext(ctx, db.q(`UPDATE holds SET status = 'settled', closed_at = ?
+			WHERE status = 'held' AND (id, account_id) IN (VALUES `+placeholders(len(chunk), 2)+`) RETURNING account_id, amount`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var account string
+			var amount int64
+			if err := rows.Scan(&account, &amount); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			released[ledger.WorkspaceOf(ledger.AccountID(account))] += money.Amount(amount)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return released, nil
+}
+
+// dimRollupKey is a row of rollups_hourly_dim: one dimension's value in one hour.
+type dimRollupKey struct {
+	ws    string
+	dim   string
+	hour  int64
+	value string
+}
+
+// upsertRollups adds the totals to their hourly rollup rows, and to the rows of each
+// dimension in rollups_hourly_dim, in key order.
+func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupKey]*metering.Totals) error {
+	if len(rollups) == 0 {
+		return nil
+	}
+	keys := make([]rollupKey, 0, len(rollups))
+	dims := map[dimRollupKey]*metering.Totals{}
+	for k, t := range rollups {
+		keys = append(keys, k)
+		for _, d := range [...]dimRollupKey{{k.ws, metering.DimModel, k.hour, k.model}, {k.ws, metering.DimKey, k.hour, k.keyID},
+			{k.ws, metering.DimProject, k.hour, k.project}, {k.ws, metering.DimMember, k.hour, k.member}} {
+			sum := dims[d]
+			if sum == nil {
+				sum = &metering.Totals{}
+				dims[d] = sum
+			}
+			sum.Add(*t)
+		}
+	}
+	slices.SortFunc(keys, func(a, b rollupKey) int {
+		return cmp.Or(strings.Compare(a.ws, b.ws), cmp.Compare(a.hour, b.hour), strings.Compare(a.project, b.project),
+			strings.Compare(a.keyID, b.keyID), strings.Compare(a.member, b.member), strings.Compare(a.model, b.model))
+	})
+	dimKeys := make([]dimRollupKey, 0, len(dims))
+	for k := range dims {
+		dimKeys = append(dimKeys, k)
+	}
+	slices.SortFunc(dimKeys, func(a, b dimRollupKey) int {
+		return cmp.Or(strings.Compare(a.ws, b.ws), strings.Compare(a.dim, b.dim), cmp.Compare(a.hour, b.hour), strings.Compare(a.value, b.value))
+	})
+	if db.dialect == Postgres {
+		return db.pgUpsertRollups(ctx, tx, keys, rollups, dimKeys, dims)
+	}
+	err := chunks(len(keys), func(start, end int) error {
+		args := make([]any, 0, (end-start)*rollupColumnsN)
+		for _, k := range keys[start:end] {
+			t := rollups[k]
+			args = append(args, k.ws, k.hour, k.project, k.keyID, k.member, k.model, t.Requests, t.InputTokens, t.CachedInputTokens,
+				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
+		}
+		_, err := db.ingestExec(ctx, tx, sqliteUpsertRollups(end-start), args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return chunks(len(dimKeys), func(start, end int) error {
+		args := make([]any, 0, (end-start)*dimRollupColumnsN)
+		for _, k := range dimKeys[start:end] {
+			t := dims[k]
+			args = append(args, k.ws, k.dim, k.hour, k.value, t.Requests, t.InputTokens, t.CachedInputTokens,
+				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
+		}
+		_, err := db.ingestExec(ctx, tx, sqliteUpsertDimRollups(end-start), args...)
+		return err
+	})
+}
+
+// totalsColumns returns one array per counter of ts, for unnest.
+func totalsColumns(ts []*metering.Totals) []any {
+	n := len(ts)
+	req, in, cached, cacheWrite, out, reasoning, cost := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
+		make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, t := range ts {
+		req[i], in[i], cached[i], cacheWrite[i], out[i], reasoning[i], cost[i] = t.Requests, t.InputTokens, t.CachedInputTokens,
+			t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost)
+	}
+	return []any{req, in, cached, cacheWrite, out, reasoning, cost}
+}
+
+func (db *DB) pgUpsertRollups(ctx context.Context, tx *sql.Tx, keys []rollupKey, rollups map[rollupKey]*metering.Totals,
+	dimKeys []dimRollupKey, dims map[dimRollupKey]*metering.Totals) error {
+	n := len(keys)
+	ws, project, keyID, member, model, hour := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	ts := make([]*metering.Totals, n)
+	for i, k := range keys {
+		ws[i], hour[i], project[i], keyID[i], member[i], model[i], ts[i] = k.ws, k.hour, k.project, k.keyID, k.member, k.model, rollups[k]
+	}
+	args := append([]any{ws, hour, project, keyID, member, model}, totalsColumns(ts)...)
+	if _, err := tx.ExecContext(ctx, db.q(pgUpsertRollups), args...); err != nil {
+		return err
+	}
+	n = len(dimKeys)
+	dws, dim, value, dhour := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	ts = make([]*metering.Totals, n)
+	for i, k := range dimKeys {
+		dws[i], dim[i], dhour[i], value[i], ts[i] = k.ws, k.dim, k.hour, k.value, dims[k]
+	}
+	args = append([]any{dws, dim, dhour, value}, totalsColumns(ts)...)
+	_, err := tx.ExecContext(ctx, db.q(pgUpsertDimRollups), args...)
+	return err
+}
+
+// postUsage moves a wallet by what a group charged and released, and records the charge
+// as one usage transfer with its two entries.
+func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, c *walletChange, key string, now time.Time) error {
+	wallet := string(ledger.Wallet(ws))
+	if db.dialect == Postgres {
+		_, err := tx.ExecContext(ctx, pgPostUsage, int64(c.debit), int64(c.released), wallet, key, string(ledger.Usage), ws, micros(now))
+		return err
+	}
+	var after int64
+	if err := db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(c.debit), int64(c.released), wallet).Scan(&after); err != nil {
+		return err
+	}
+	if c.debit == 0 {
+		return nil
+	}
+	var id int64
+	if err := db.ingestQueryRow(ctx, tx, qInsertUsage, key, wallet, string(ledger.Usage), int64(c.debit), ws, micros(now)).Scan(&id); err != nil {
+		return err
+	}
+	_, err := db.ingestExec(ctx, tx, qInsertEntries, id, wallet, -int64(c.debit), after, micros(now), id, string(ledger.Usage), int64(c.debit), micros(now))
+	return err
+}
