@@ -62,27 +62,34 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	}
 	ctx := r.Context()
 	var (
-		wg                 sync.WaitGroup
-		byModel, byOwner   []metering.Bucket
-		prev               metering.Totals
-		names              labeler
-		entries            []ledger.Entry
-		e1, e2, e3, e4, e5 error
+		wg             sync.WaitGroup
+		byModel        []metering.Bucket
+		byOwner        [3][]metering.Bucket // by key, member, project
+		ownerErr       [3]error
+		prev           metering.Totals
+		names          labeler
+		entries        []ledger.Entry
+		e1, e3, e4, e5 error
 	)
-	wg.Add(5)
+	owners := [3]string{metering.DimKey, metering.DimMember, metering.DimProject}
+	wg.Add(4 + len(owners))
 	go func() {
 		defer wg.Done()
 		byModel, e1 = rq.usage(ctx, p.Start, p.End, p.Step, []string{metering.DimModel}, metering.Filter{})
 	}()
-	go func() {
-		defer wg.Done()
-		byOwner, e2 = rq.usage(ctx, p.Start, p.End, 24*time.Hour, []string{metering.DimKey, metering.DimMember, metering.DimProject}, metering.Filter{})
-	}()
+	// One query per dimension: each reads the per-dimension rollups (a few rows per hour)
+	// instead of every key × member × project combination.
+	for i, dim := range owners {
+		go func() {
+			defer wg.Done()
+			byOwner[i], ownerErr[i] = rq.usage(ctx, p.Start, p.End, 24*time.Hour, []string{dim}, metering.Filter{})
+		}()
+	}
 	go func() { defer wg.Done(); prev, e3 = rq.totalsBetween(ctx, p.PrevStart, p.PrevEnd, metering.Filter{}) }()
 	go func() { defer wg.Done(); names, e4 = rq.labels(ctx) }()
 	go func() { defer wg.Done(); entries, e5 = s.billingActivity(ctx, rq.Workspace.ID, 6) }()
 	wg.Wait()
-	for _, err := range []error{e1, e2, e3, e4, e5} {
+	for _, err := range []error{e1, ownerErr[0], ownerErr[1], ownerErr[2], e3, e4, e5} {
 		if err != nil {
 			return err
 		}
@@ -105,9 +112,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	d.Models = breakdown(byModel, metering.DimModel, names)
 	d.Chart = rq.makeChart(byModel, metering.DimModel, d.Models, p.Step)
 	d.Days = rq.bucketRows(byModel, p.Step)
-	d.Keys = breakdown(byOwner, metering.DimKey, names)
-	d.Members = breakdown(byOwner, metering.DimMember, names)
-	d.Projects = breakdown(byOwner, metering.DimProject, names)
+	d.Keys = breakdown(byOwner[0], metering.DimKey, names)
+	d.Members = breakdown(byOwner[1], metering.DimMember, names)
+	d.Projects = breakdown(byOwner[2], metering.DimProject, names)
 	d.UsageURL = rq.URL("usage") + "?" + p.Query().Encode()
 	return s.render(w, r, http.StatusOK, "overview", d)
 }
