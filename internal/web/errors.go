@@ -6,31 +6,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"spectra/internal/api"
 	"spectra/internal/errs"
 )
 
-// statusOf maps an error's kind to its HTTP status.
-func statusOf(err error) int {
-	switch errs.KindOf(err) {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.PaymentRequired:
-		return http.StatusPaymentRequired
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.RateLimited:
-		return http.StatusTooManyRequests
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps an error's kind to its HTTP status, as the JSON API does.
+func statusOf(err error) int { return api.Status(errs.KindOf(err)) }
 
 // userMessage is the message of a domain error, safe to show; internal errors get a
 // generic one (their detail goes to the log only).

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"spectra/internal/api"
 	"spectra/internal/errs"
 	"spectra/internal/money"
 )
@@ -25,29 +26,6 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// status is the HTTP status of an error kind (the same mapping as the core API's).
-func status(k errs.Kind) int {
-	switch k {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.PaymentRequired:
-		return http.StatusPaymentRequired
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.RateLimited:
-		return http.StatusTooManyRequests
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // writeError writes err as a JSON error; anything but an *errs.Error of a known kind is
 // logged and shown as a generic 500.
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
@@ -61,7 +39,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 		writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{"internal_error", "an internal error occurred; it has been logged"}})
 		return
 	}
-	st := status(e.Kind)
+	st := api.Status(e.Kind)
 	if st == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="spectra"`)
 	}
