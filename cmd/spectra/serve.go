@@ -16,6 +16,7 @@ import (
 	"spectra/internal/api"
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
+	"spectra/internal/billing/invoicepdf"
 	"spectra/internal/demo"
 	"spectra/internal/gateway"
 	"spectra/internal/ledger"
@@ -205,7 +206,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		registry:       prometheus.NewRegistry(), // shared by every transport's /metrics
 	}
 	bc := cfg.Services.Billing
-	bc.Now, bc.Log = now, log.With("component", "billing")
+	bc.Now, bc.Log, bc.RenderPDF = now, log.With("component", "billing"), invoicepdf.Render
 	b, err := billing.New(bc, db, d.ledger, d.team, d.metering)
 	if err != nil {
 		return deps{}, fmt.Errorf("billing: %w", err)

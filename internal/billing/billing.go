@@ -65,6 +65,9 @@ type Config struct {
 
 	// HTTPClient makes calls to Stripe (default: a client with a 30 s timeout).
 	HTTPClient *http.Client
+	// RenderPDF draws a document as PDF (invoicepdf.Render); nil makes InvoicePDF
+	// answer ErrPDFUnavailable.
+	RenderPDF func(Invoice) ([]byte, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Log receives billing's log lines (default slog.Default()).

@@ -33,13 +33,20 @@ func (s *Service) Invoice(ctx context.Context, workspaceID, id string) (Invoice,
 	return s.store.Invoice(ctx, workspaceID, id)
 }
 
-// InvoicePDF returns a document and its PDF. Errors: ErrInvoiceNotFound.
+// ErrPDFUnavailable is returned by InvoicePDF when no renderer is configured.
+var ErrPDFUnavailable = errs.E(errs.Unavailable, "pdf_unavailable", "PDF documents are not available on this server")
+
+// InvoicePDF returns a document and its PDF, drawn by Config.RenderPDF.
+// Errors: ErrInvoiceNotFound, ErrPDFUnavailable.
 func (s *Service) InvoicePDF(ctx context.Context, workspaceID, id string) (Invoice, []byte, error) {
 	inv, err := s.store.Invoice(ctx, workspaceID, id)
 	if err != nil {
 		return Invoice{}, nil, err
 	}
-	pdf, err := RenderPDF(inv)
+	if s.cfg.RenderPDF == nil {
+		return Invoice{}, nil, ErrPDFUnavailable
+	}
+	pdf, err := s.cfg.RenderPDF(inv)
 	return inv, pdf, err
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/billing/billingtest"
+	"spectra/internal/errs"
 )
 
 func TestManualPaymentIsIdempotentByReference(t *testing.T) {
@@ -102,4 +103,23 @@ func TestNumbersAreGaplessUnderConcurrency(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Without a PDF renderer a document is still listed, but its PDF is refused with a clear code.
+func TestInvoicePDFWithoutRenderer(t *testing.T) {
+	billingtest.Each(t, billingtest.Options{NoStripe: true, Configure: func(c *billing.Config) { c.RenderPDF = nil }},
+		func(t *testing.T, e *billingtest.Env) {
+			ctx := context.Background()
+			ws := e.Workspace(t, "NoPDF", "UTC")
+			p, _, err := e.Service.RecordManualPayment(ctx, ws.ID, billing.ManualPayment{Amount: billingtest.Amount("10.00"), Reference: "WIRE-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Service.Invoice(ctx, ws.ID, p.ReceiptID); err != nil {
+				t.Fatalf("the receipt exists: %v", err)
+			}
+			if _, _, err := e.Service.InvoicePDF(ctx, ws.ID, p.ReceiptID); !errs.Is(err, "pdf_unavailable") {
+				t.Fatalf("InvoicePDF without a renderer = %v; want pdf_unavailable", err)
+			}
+		})
 }

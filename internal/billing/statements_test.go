@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -262,4 +263,12 @@ func TestCreditNotes(t *testing.T) {
 				t.Fatalf("%d documents, want 3", len(all))
 			}
 		})
+}
+
+// wantLine asserts that some line of text matches the pattern.
+func wantLine(t *testing.T, text, pattern string) {
+	t.Helper()
+	if !regexp.MustCompile(`(?m)` + pattern).MatchString(text) {
+		t.Errorf("no line matches %q in:\n%s", pattern, text)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/billing/invoicepdf"
 	"spectra/internal/billing/stripestub"
 	"spectra/internal/money"
 	"spectra/internal/store"
@@ -43,7 +44,7 @@ func newBillEnvAPI(t testing.TB, db func(testing.TB, storetest.Options) *store.D
 		apiURL = api(be.stripe)
 	}
 	be.env = newEnvWith(t, db, func(e *env, d *Deps) {
-		cfg := billing.Config{Currency: "USD", PublicURL: "https://spectra.example.com",
+		cfg := billing.Config{RenderPDF: invoicepdf.Render, Currency: "USD", PublicURL: "https://spectra.example.com",
 			Seller: billing.Party{Name: "Spectra Operator Ltd", Country: "GB"}, RedeemFailureLimit: redeemLimit,
 			Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if stripeOn {

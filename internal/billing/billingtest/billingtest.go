@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/billing/invoicepdf"
 	"spectra/internal/billing/stripestub"
 	"spectra/internal/ids"
 	"spectra/internal/ledger"
@@ -130,8 +131,9 @@ func New(t testing.TB, db *store.DB, c *Clock, opts Options) *Env {
 		PublicURL: "https://spectra.example.com",
 		Seller: billing.Party{Name: "Spectra Operator Ltd", Line1: "1 Example Street", City: "London", PostalCode: "EC1A 1AA",
 			Country: "GB", TaxID: "GB123456789", Email: "billing@operator.example"},
-		Now: c.Now,
-		Log: slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:       c.Now,
+		RenderPDF: invoicepdf.Render,
+		Log:       slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if !opts.NoStripe {
 		e.Config.StripeSecretKey, e.Config.StripeWebhookSecret, e.Config.StripeAPIURL = SecretKey, WebhookSecret, e.Stripe.URL

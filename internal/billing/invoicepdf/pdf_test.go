@@ -1,4 +1,4 @@
-package billing_test
+package invoicepdf_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"spectra/internal/billing/invoicepdf"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func pdfText(t *testing.T, inv billing.Invoice) string {
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		t.Fatal("pdftotext (poppler-utils) is required: apt-get install poppler-utils")
 	}
-	b, err := billing.RenderPDF(inv)
+	b, err := invoicepdf.Render(inv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +67,8 @@ func TestReceiptPDF(t *testing.T) {
 	wantLine(t, text, `Acme Café GmbH`) // Windows-1252 covers Western European names
 	wantLine(t, text, `Reference\s+BANK-REF-42`)
 
-	a, _ := billing.RenderPDF(inv)
-	b, _ := billing.RenderPDF(inv)
+	a, _ := invoicepdf.Render(inv)
+	b, _ := invoicepdf.Render(inv)
 	if !bytes.Equal(a, b) {
 		t.Error("rendering the same document twice gave different bytes")
 	}

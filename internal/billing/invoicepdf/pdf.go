@@ -1,4 +1,8 @@
-package billing
+// Package invoicepdf draws Spectra's billing documents (receipts, statements, credit notes)
+// as PDF. It is kept out of package billing because page geometry is measured in
+// millimetres as floats, and no float belongs in a money package: every amount here is
+// printed from exact micro-units by billing.FormatAmount.
+package invoicepdf
 
 import (
 	"bytes"
@@ -8,6 +12,7 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
+	"spectra/internal/billing"
 	"spectra/internal/money"
 )
 
@@ -18,16 +23,16 @@ const (
 	pdfLineH  = 5.0
 )
 
-// RenderPDF draws a document as a PDF. Every amount is printed exactly (FormatAmount:
+// Render draws a document as a PDF. Every amount is printed exactly (billing.FormatAmount:
 // decimal strings from micro-units, never floats), so the printed total reads back equal
 // to the ledger. The output depends only on the document: rendering it twice gives the
 // same bytes. Text outside Windows-1252 (the core PDF fonts) prints as "?".
-func RenderPDF(inv Invoice) ([]byte, error) {
+func Render(inv billing.Invoice) ([]byte, error) {
 	r := newPDF(inv)
 	r.header()
 	r.parties()
 	switch inv.Kind {
-	case KindStatement:
+	case billing.KindStatement:
 		r.statementLines()
 	default:
 		r.simpleLines()
@@ -44,11 +49,11 @@ func RenderPDF(inv Invoice) ([]byte, error) {
 type pdfDoc struct {
 	pdf *fpdf.Fpdf
 	tr  func(string) string
-	inv Invoice
+	inv billing.Invoice
 	loc *time.Location
 }
 
-func newPDF(inv Invoice) *pdfDoc {
+func newPDF(inv billing.Invoice) *pdfDoc {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(inv.IssuedAt)
 	pdf.SetModificationDate(inv.IssuedAt)
@@ -91,7 +96,7 @@ func (r *pdfDoc) fit(s string, w float64) string {
 
 func (r *pdfDoc) date(t time.Time) string { return t.In(r.loc).Format("2 January 2006") }
 
-func (r *pdfDoc) money(a money.Amount) string { return FormatAmount(a, r.inv.Currency) }
+func (r *pdfDoc) money(a money.Amount) string { return billing.FormatAmount(a, r.inv.Currency) }
 
 func (r *pdfDoc) header() {
 	inv := r.inv
@@ -101,17 +106,17 @@ func (r *pdfDoc) header() {
 	r.font("", 10)
 	r.kv("Number", inv.Number)
 	r.kv("Issued", r.date(inv.IssuedAt)+" ("+inv.Timezone+")")
-	if inv.Kind == KindStatement && inv.PeriodStart != nil && inv.PeriodEnd != nil {
+	if inv.Kind == billing.KindStatement && inv.PeriodStart != nil && inv.PeriodEnd != nil {
 		last := inv.PeriodEnd.Add(-time.Microsecond)
 		r.kv("Period", inv.Period+": "+r.date(*inv.PeriodStart)+" – "+r.date(last))
 	}
-	if inv.Kind == KindReceipt {
+	if inv.Kind == billing.KindReceipt {
 		r.kv("Paid by", inv.PaymentMethod.Label())
 		if inv.PaymentReference != "" {
 			r.kv("Reference", inv.PaymentReference)
 		}
 	}
-	if inv.Kind == KindCreditNote {
+	if inv.Kind == billing.KindCreditNote {
 		r.kv("Corrects", inv.OriginalNumber)
 	}
 	r.kv("Currency", inv.Currency)
@@ -173,7 +178,7 @@ func (r *pdfDoc) statementLines() {
 	r.rule()
 	r.font("", 8)
 	for _, l := range r.inv.Lines {
-		if l.Kind == LineModel {
+		if l.Kind == billing.LineModel {
 			r.row(w, "LRRRRRR", l.Description, count(l.Requests), count(l.InputTokens), count(l.CachedInputTokens),
 				count(l.CacheWriteTokens), count(l.OutputTokens), r.money(l.Amount))
 		}
@@ -187,7 +192,7 @@ func (r *pdfDoc) statementLines() {
 	r.rule()
 	r.font("", 8)
 	for _, l := range r.inv.Lines {
-		if l.Kind == LineProject {
+		if l.Kind == billing.LineProject {
 			r.row(pw, "LRR", l.Description, count(l.Requests), r.money(l.Amount))
 		}
 	}
@@ -219,12 +224,12 @@ func (r *pdfDoc) totals() {
 	r.rule()
 	if inv.TaxRateBP > 0 {
 		line("", "Net", r.money(inv.Subtotal))
-		line("", inv.TaxName+" "+FormatRate(inv.TaxRateBP)+" (included)", r.money(inv.Tax))
+		line("", inv.TaxName+" "+billing.FormatRate(inv.TaxRateBP)+" (included)", r.money(inv.Tax))
 	}
 	switch inv.Kind {
-	case KindStatement:
+	case billing.KindStatement:
 		line("B", "Total usage", r.money(inv.Total))
-	case KindCreditNote:
+	case billing.KindCreditNote:
 		line("B", "Total credited", r.money(inv.Total))
 	default:
 		line("B", "Total paid", r.money(inv.Total))
@@ -258,4 +263,12 @@ func count(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// location is the document's timezone, UTC when unknown.
+func location(name string) *time.Location {
+	if loc, err := time.LoadLocation(name); err == nil && name != "" {
+		return loc
+	}
+	return time.UTC
 }
