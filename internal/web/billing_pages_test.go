@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"spectra/internal/billing"
-	"spectra/internal/billing/invoicepdf"
 	"spectra/internal/billing/stripestub"
+	"spectra/internal/invoicepdf"
 	"spectra/internal/money"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"spectra/internal/billing"
-	"spectra/internal/billing/invoicepdf"
 	"spectra/internal/billing/stripestub"
 	"spectra/internal/ids"
+	"spectra/internal/invoicepdf"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/money"

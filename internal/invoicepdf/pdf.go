@@ -1,5 +1,5 @@
 // Package invoicepdf draws Spectra's billing documents (receipts, statements, credit notes)
-// as PDF. It is kept out of package billing because page geometry is measured in
+// as PDF. It lives outside internal/billing because page geometry is measured in
 // millimetres as floats, and no float belongs in a money package: every amount here is
 // printed from exact micro-units by billing.FormatAmount.
 package invoicepdf

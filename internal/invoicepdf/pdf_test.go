@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"spectra/internal/billing/invoicepdf"
+	"spectra/internal/invoicepdf"
 	"strings"
 	"testing"
 	"time"
