@@ -21,6 +21,8 @@ import (
 	"spectra/internal/invoicepdf"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/notify"
+	"spectra/internal/notify/notifyhttp"
 	"spectra/internal/store"
 	"spectra/internal/team"
 	"spectra/internal/web"
@@ -53,6 +55,7 @@ type deps struct {
 	accounts       *team.Accounts
 	gateway        *gateway.Gateway
 	billing        *billing.Service
+	notify         *notify.Service
 	adminTokenHash string
 	now            func() time.Time
 	log            *slog.Logger
@@ -65,9 +68,10 @@ type deps struct {
 func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI, notifyhttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
+	notifyhttp.Register(mux, d.notify, a, d.log.With("component", "notify"))
 	d.gateway.Register(mux)
 	d.gateway.RegisterAdmin(mux, a.RequireOperator)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
@@ -85,6 +89,7 @@ func loops(d deps) []func(context.Context) {
 	return []func(context.Context){
 		func(ctx context.Context) { d.ledger.RunSweeper(ctx, sweepInterval, d.log.With("loop", "hold-sweeper")) },
 		func(ctx context.Context) { d.team.RunUsageFlusher(ctx, flushInterval, d.log.With("loop", "key-usage")) },
+		func(ctx context.Context) { d.notify.Run(ctx, notify.DefaultPoll) },
 		func(ctx context.Context) {
 			every(ctx, statementInterval, func(ctx context.Context) { issueStatements(ctx, d) })
 		},
@@ -212,6 +217,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		return deps{}, fmt.Errorf("billing: %w", err)
 	}
 	d.billing = b
+	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify")})
 	var upstreams []gateway.Upstream
 	if f := cfg.Services.UpstreamsFile; f != "" {
 		if upstreams, err = gateway.LoadUpstreamsFile(f); err != nil {

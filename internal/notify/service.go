@@ -184,16 +184,27 @@ func (s *Service) SendTest(ctx context.Context, workspaceID, id string) (Deliver
 // MaxPage is the most deliveries one page lists.
 const MaxPage = 200
 
-// Deliveries lists deliveries newest first: a workspace's, or one endpoint's
-// (ErrEndpointNotFound when it is not the workspace's).
-func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
+// Deliveries lists up to f.Limit deliveries newest first: a workspace's, or one
+// endpoint's (ErrEndpointNotFound when it is not the workspace's). next is the cursor
+// of the following page, "" on the last.
+func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) (page []Delivery, next string, err error) {
 	if f.Limit <= 0 || f.Limit > MaxPage {
-		return nil, errs.E(errs.Invalid, "invalid_limit", "limit must be between 1 and %d", MaxPage)
+		return nil, "", errs.E(errs.Invalid, "invalid_limit", "limit must be an integer from 1 to %d", MaxPage)
 	}
 	if f.EndpointID != "" {
 		if _, err := s.store.Endpoint(ctx, f.WorkspaceID, f.EndpointID); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return s.store.Deliveries(ctx, f)
+	limit := f.Limit
+	f.Limit++
+	page, err = s.store.Deliveries(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1].ID
+	}
+	return page, next, nil
 }

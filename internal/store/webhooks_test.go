@@ -552,26 +552,30 @@ func TestDeliveriesPaging(t *testing.T) {
 		}
 		slices.Reverse(made)
 		var got []string
-		cursor := ""
-		for range 3 {
-			page, err := n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 2, Cursor: cursor})
+		cursor, pages := "", 0
+		for {
+			page, next, err := n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 2, Cursor: cursor})
 			acctCheck(t, err)
+			pages++
 			for _, d := range page {
 				got = append(got, d.ID)
 			}
-			if len(page) < 2 {
+			if next == "" {
 				break
 			}
-			cursor = page[len(page)-1].ID
+			cursor = next
+		}
+		if pages != 3 {
+			t.Fatalf("%d pages, want 3", pages)
 		}
 		if !slices.Equal(got, made) {
 			t.Fatalf("paged %v, want %v", got, made)
 		}
-		_, err := n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 2, Cursor: "dlv_nope"})
+		_, _, err := n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 2, Cursor: "dlv_nope"})
 		acctWantCode(t, err, "invalid_cursor")
-		_, err = n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 0})
+		_, _, err = n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, Limit: 0})
 		acctWantCode(t, err, "invalid_limit")
-		_, err = n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, EndpointID: "whk_nope", Limit: 5})
+		_, _, err = n.Deliveries(ctx, notify.DeliveryFilter{WorkspaceID: e.ws, EndpointID: "whk_nope", Limit: 5})
 		acctWantCode(t, err, "webhook_not_found")
 	})
 }

@@ -1,0 +1,245 @@
+// Package notifyhttp serves the webhook endpoints and deliveries API under /api/v1.
+// Handlers hold no rules: they authorise, decode, call notify.Service and encode.
+// Errors have the API's shape: {"error":{"code":"…","message":"…"}}.
+package notifyhttp
+
+import (
+	_ "embed" // OpenAPI
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"spectra/internal/api"
+	"spectra/internal/errs"
+	"spectra/internal/notify"
+)
+
+// Auth decides who may call the routes; api.Server implements it.
+type Auth interface {
+	// Workspace returns nil when the request may act on workspace id with the given need;
+	// else an *errs.Error (401/403/404).
+	Workspace(r *http.Request, workspaceID string, need string) error
+}
+
+// Needs passed to Auth.Workspace.
+const (
+	NeedRead   = "read"   // list endpoints and deliveries
+	NeedManage = "manage" // create, change, delete, rotate, test (an admin key or the operator)
+)
+
+// Page sizes of the deliveries lists.
+const (
+	DefaultDeliveries = 50
+	MaxBody           = 64 << 10
+)
+
+type route struct {
+	pattern string
+	need    string
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+type server struct {
+	svc  *notify.Service
+	auth Auth
+	log  *slog.Logger
+}
+
+// Register mounts every webhook route on mux.
+func Register(mux *http.ServeMux, svc *notify.Service, auth Auth, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &server{svc: svc, auth: auth, log: log}
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.guard(rt.need, rt.handle))
+	}
+}
+
+// Patterns returns every route this package serves, for OpenAPI coverage tests.
+func Patterns() []string {
+	var out []string
+	for _, rt := range (&server{}).routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+const base = "/api/v1/workspaces/{id}/webhooks"
+
+func (s *server) routes() []route {
+	return []route{
+		{"POST " + base, NeedManage, s.create},
+		{"GET " + base, NeedRead, s.list},
+		{"GET " + base + "/{webhook_id}", NeedRead, s.get},
+		{"PATCH " + base + "/{webhook_id}", NeedManage, s.update},
+		{"DELETE " + base + "/{webhook_id}", NeedManage, s.delete},
+		{"POST " + base + "/{webhook_id}/rotate-secret", NeedManage, s.rotate},
+		{"POST " + base + "/{webhook_id}/test", NeedManage, s.test},
+		{"GET " + base + "/{webhook_id}/deliveries", NeedRead, s.deliveries},
+		{"GET /api/v1/workspaces/{id}/deliveries", NeedRead, s.deliveries},
+	}
+}
+
+func (s *server) guard(need string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.auth.Workspace(r, r.PathValue("id"), need)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			api.WriteError(w, s.log, err)
+		}
+	})
+}
+
+// withSecret is an endpoint with its signing secret, answered once.
+type withSecret struct {
+	notify.Endpoint
+	Secret string `json:"secret"`
+}
+
+// create is POST …/webhooks {"url","description","enabled","event_types"}: 201 with the
+// secret, shown this once.
+func (s *server) create(w http.ResponseWriter, r *http.Request) error {
+	var in notify.EndpointInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	e, secret, err := s.svc.CreateEndpoint(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusCreated, withSecret{e, secret})
+	return nil
+}
+
+func (s *server) list(w http.ResponseWriter, r *http.Request) error {
+	es, err := s.svc.Endpoints(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"webhooks": es})
+	return nil
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.svc.Endpoint(r.Context(), r.PathValue("id"), r.PathValue("webhook_id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// update is PATCH …/webhooks/{webhook_id}: the fields given change, the others stay.
+func (s *server) update(w http.ResponseWriter, r *http.Request) error {
+	var in notify.EndpointInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	e, err := s.svc.UpdateEndpoint(r.Context(), r.PathValue("id"), r.PathValue("webhook_id"), in)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteEndpoint(r.Context(), r.PathValue("id"), r.PathValue("webhook_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) rotate(w http.ResponseWriter, r *http.Request) error {
+	e, secret, err := s.svc.RotateSecret(r.Context(), r.PathValue("id"), r.PathValue("webhook_id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, withSecret{e, secret})
+	return nil
+}
+
+// test queues a webhook.test message to the endpoint: 202 with its delivery.
+func (s *server) test(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.svc.SendTest(r.Context(), r.PathValue("id"), r.PathValue("webhook_id"))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+// deliveries lists a workspace's (or one endpoint's) deliveries newest first;
+// next_cursor continues the list and is null on the last page.
+func (s *server) deliveries(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := DefaultDeliveries
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > notify.MaxPage {
+			return errs.E(errs.Invalid, "invalid_limit", "limit must be an integer from 1 to %d", notify.MaxPage)
+		}
+		limit = n
+	}
+	ds, c, err := s.svc.Deliveries(r.Context(), notify.DeliveryFilter{WorkspaceID: r.PathValue("id"), EndpointID: r.PathValue("webhook_id"),
+		Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		return err
+	}
+	var next *string
+	if c != "" {
+		next = &c
+	}
+	api.WriteJSON(w, http.StatusOK, struct {
+		Deliveries []notify.Delivery `json:"deliveries"`
+		NextCursor *string           `json:"next_cursor"`
+	}{ds, next})
+	return nil
+}
+
+// decode reads one JSON object from the body into v, refusing unknown fields and
+// trailing data.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	d.DisallowUnknownFields()
+	err := d.Decode(v)
+	var tooLarge *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+	case errors.As(err, &tooLarge):
+		return errs.E(errs.Invalid, "body_too_large", "the request body is larger than %d bytes", MaxBody)
+	case errors.Is(err, io.EOF):
+		return errs.E(errs.Invalid, "invalid_json", "the request body is empty; a JSON object is required")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.E(errs.Invalid, "invalid_json", "the request body is not valid JSON")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return errs.E(errs.Invalid, "invalid_json", "the request body must be a JSON object")
+		}
+		return errs.E(errs.Invalid, "invalid_field_type", "field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return errs.E(errs.Invalid, "unknown_field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return errs.E(errs.Invalid, "invalid_json", "the request body could not be read")
+	}
+	if err := d.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return errs.E(errs.Invalid, "invalid_json", "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// OpenAPI is this package's part of the API description, to merge into the core
+// document (its $refs to Error point at the core's schemas).
+//
+//go:embed openapi.json
+var OpenAPI []byte
