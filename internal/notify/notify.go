@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/team"
 )
 
 // Event types a webhook endpoint may subscribe to.
@@ -252,3 +253,7 @@ type MailerFunc func(ctx context.Context, m Message) error
 
 // Send calls f.
 func (f MailerFunc) Send(ctx context.Context, m Message) error { return f(ctx, m) }
+
+// CanManage reports whether a member with role may add, change, delete, rotate and
+// test a workspace's webhook endpoints: owners and admins. (The operator acts as an owner.)
+func CanManage(role team.Role) bool { return role == team.RoleOwner || role == team.RoleAdmin }

@@ -16,6 +16,7 @@ import (
 	"spectra/internal/billing"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/notify"
 	"spectra/internal/pricing"
 	"spectra/internal/team"
 )
@@ -30,6 +31,9 @@ type Deps struct {
 	// Billing serves recharge, redemption codes, auto-recharge, billing details and
 	// invoices; nil shows the placeholders of a deployment without billing.
 	Billing *billing.Service
+	// Notify manages webhook endpoints and lists deliveries on the Settings page; nil
+	// shows that webhooks are not available.
+	Notify *notify.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -50,6 +54,7 @@ type Server struct {
 	metering *metering.Service
 	prices   pricing.Store
 	bill     *billing.Service // nil without billing
+	notify   *notify.Service  // nil without notifications
 
 	currency string
 	now      func() time.Time
@@ -70,7 +75,7 @@ func New(d Deps) (*Server, error) {
 	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
-	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing, notify: d.Notify,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
@@ -131,6 +136,12 @@ func (s *Server) routes() []route {
 		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
 		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
 		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
+		{"GET /w/{ws}/settings", s.page(team.ActViewUsage, s.settings)},
+		{"POST /w/{ws}/settings/webhooks", s.page(team.ActViewUsage, s.createWebhook)},
+		{"POST /w/{ws}/settings/webhooks/{hook}/enabled", s.page(team.ActViewUsage, s.setWebhookEnabled)},
+		{"POST /w/{ws}/settings/webhooks/{hook}/delete", s.page(team.ActViewUsage, s.deleteWebhook)},
+		{"POST /w/{ws}/settings/webhooks/{hook}/rotate", s.page(team.ActViewUsage, s.rotateWebhook)},
+		{"POST /w/{ws}/settings/webhooks/{hook}/test", s.page(team.ActViewUsage, s.testWebhook)},
 		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
 		{"/w/", s.signedIn(s.notFound)},
 	}
