@@ -217,7 +217,8 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		return deps{}, fmt.Errorf("billing: %w", err)
 	}
 	d.billing = b
-	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify")})
+	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify"),
+		AllowPrivateNetworks: cfg.Services.WebhookAllowPrivate})
 	var upstreams []gateway.Upstream
 	if f := cfg.Services.UpstreamsFile; f != "" {
 		if upstreams, err = gateway.LoadUpstreamsFile(f); err != nil {

@@ -26,6 +26,9 @@ type ServiceConfig struct {
 
 	// Billing.
 	Billing billing.Config
+
+	// Notifications.
+	WebhookAllowPrivate bool // SPECTRA_WEBHOOK_ALLOW_PRIVATE: let webhooks reach loopback and private addresses
 }
 
 // Service environment variables.
@@ -36,6 +39,7 @@ const (
 	envHoldTTL       = "SPECTRA_HOLD_TTL"
 	envSecureCookies = "SPECTRA_SECURE_COOKIES"
 	envPublicURL     = "SPECTRA_PUBLIC_URL"
+	envWebhookPriv   = "SPECTRA_WEBHOOK_ALLOW_PRIVATE"
 )
 
 // readServices fills c.Services from the environment, naming the variable of any bad value.
@@ -77,6 +81,13 @@ func (c *Config) readServices(env lookupEnv) error {
 			return fmt.Errorf("%s=%q: must be true or false", envSecureCookies, v)
 		}
 		s.SecureCookies = b
+	}
+	if v := get(envWebhookPriv); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: must be true or false", envWebhookPriv, v)
+		}
+		s.WebhookAllowPrivate = b
 	}
 
 	b := &s.Billing

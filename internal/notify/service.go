@@ -41,10 +41,14 @@ var RecipientRoles = []string{"owner", "admin", "billing"}
 type Config struct {
 	Store  Store
 	Mailer Mailer // nil: alerts are not emailed
-	// Client sends webhooks; nil means one with Timeout that does not follow redirects.
+	// Client sends webhooks; nil means one with Timeout that does not follow redirects
+	// and, unless AllowPrivateNetworks, connects to public addresses only.
 	Client  *http.Client
 	Timeout time.Duration // one webhook attempt; DefaultTimeout when 0
-	Now     func() time.Time
+	// AllowPrivateNetworks lets webhooks reach loopback, private and link-local
+	// addresses (a self-hosted deployment posting to its own network; tests).
+	AllowPrivateNetworks bool
+	Now                  func() time.Time
 	// Backoff is the wait after failed attempt n; the package's Backoff when nil.
 	Backoff     func(n int) time.Duration
 	MaxAttempts int // DefaultMaxAttempts when 0
@@ -74,7 +78,7 @@ func New(cfg Config) *Service {
 		timeout = DefaultTimeout
 	}
 	if s.client == nil {
-		s.client = &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		s.client = newClient(timeout, cfg.AllowPrivateNetworks)
 	}
 	if s.now == nil {
 		s.now = time.Now

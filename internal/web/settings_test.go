@@ -62,7 +62,7 @@ func (rc *hookReceiver) counts() (int, int) {
 func newNotifyEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB) (*env, *notify.Service) {
 	var svc *notify.Service
 	e := newEnvWith(t, db, func(e *env, d *Deps) {
-		svc = notify.New(notify.Config{Store: e.db, Now: e.clock.Now, Log: slog.New(slog.DiscardHandler)})
+		svc = notify.New(notify.Config{Store: e.db, Now: e.clock.Now, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true})
 		d.Notify = svc
 	})
 	return e, svc

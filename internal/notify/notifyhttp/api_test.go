@@ -56,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	if err := db.CreateWorkspace(context.Background(), team.Workspace{ID: "ws_a", Name: "A", Timezone: "UTC", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	svc := notify.New(notify.Config{Store: db, Log: slog.New(slog.DiscardHandler)})
+	svc := notify.New(notify.Config{Store: db, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true})
 	mux := http.NewServeMux()
 	notifyhttp.Register(mux, svc, fakeAuth{}, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(mux)
