@@ -232,6 +232,9 @@ type Store interface {
 	CompleteDelivery(ctx context.Context, o Outcome) (bool, error)
 	// Deliveries lists deliveries, newest first; ErrInvalidCursor for an unknown cursor.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// PruneDeliveries deletes delivered and failed deliveries created before before,
+	// and reports how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Mailer sends one email (internal/mail's Sender has this shape).

@@ -21,7 +21,14 @@ func (s *Service) Run(ctx context.Context, poll time.Duration) {
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if now := s.now(); now.Sub(pruned) >= pruneInterval {
+			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("notify: prune deliveries", "err", err)
+			}
+			pruned = now
+		}
 		if _, err := s.Dispatch(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("notify: dispatch alerts", "err", err)
 		}
@@ -35,6 +42,12 @@ func (s *Service) Run(ctx context.Context, poll time.Duration) {
 		case <-s.nudge:
 		}
 	}
+}
+
+// Prune deletes finished deliveries older than Retention (pending ones are kept,
+// whatever their age) and reports how many.
+func (s *Service) Prune(ctx context.Context) (int, error) {
+	return s.store.PruneDeliveries(ctx, s.now().Add(-Retention))
 }
 
 // Dispatch queues the deliveries of every undispatched alert and returns how many

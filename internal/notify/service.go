@@ -20,6 +20,9 @@ const (
 	defaultLease       = time.Minute      // a claimed attempt is this node's for this long
 	batch              = 50               // alerts dispatched or deliveries claimed per round
 	maxRounds          = 100              // SendDue's rounds before it yields to the next poll
+	// Retention is how long finished (delivered or failed) deliveries are kept.
+	Retention     = 30 * 24 * time.Hour
+	pruneInterval = time.Hour
 )
 
 // Schedule is the wait before each retry: after the first failed attempt 10 s, then

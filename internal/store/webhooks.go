@@ -361,3 +361,17 @@ func (db *DB) Deliveries(ctx context.Context, f notify.DeliveryFilter) ([]notify
 	}
 	return out, rows.Err()
 }
+
+// PruneDeliveries deletes finished deliveries created before before.
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM deliveries WHERE status IN ('delivered', 'failed') AND created_at < ?`), micros(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -580,4 +580,40 @@ func TestDeliveriesPaging(t *testing.T) {
 	})
 }
 
+// Finished deliveries older than the retention are pruned; pending ones are kept.
+func TestPruneDeliveries(t *testing.T) {
+	hookEach(t, func(t *testing.T, e *hookEnv) {
+		ctx := context.Background()
+		n := e.notifier(false)
+		rc := newReceiver(t)
+		ep, secret := e.endpoint(t, n, rc.URL, notify.EndpointInput{})
+		rc.secret = secret
+		_, err := n.SendTest(ctx, e.ws, ep.ID) // delivered below
+		acctCheck(t, err)
+		mustSend(t, n, 1)
+		off := false
+		_, err = n.UpdateEndpoint(ctx, e.ws, ep.ID, notify.EndpointInput{Enabled: &off})
+		acctCheck(t, err)
+		e.alert(t, "balance.low") // queues nothing: the endpoint is disabled
+		if _, err := n.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rc.plan = []int{500}
+		_, err = n.SendTest(ctx, e.ws, ep.ID) // stays pending after a 500
+		acctCheck(t, err)
+		mustSend(t, n, 1)
+		e.clock.Add(notify.Retention - time.Second)
+		if k, err := n.Prune(ctx); err != nil || k != 0 {
+			t.Fatalf("pruned %d before the retention, %v", k, err)
+		}
+		e.clock.Add(2 * time.Second)
+		if k, err := n.Prune(ctx); err != nil || k != 1 {
+			t.Fatalf("pruned %d, want 1 (%v)", k, err)
+		}
+		if ds := e.deliveries(t, ""); len(ds) != 1 || ds[0].Status != "pending" {
+			t.Fatalf("left %+v", ds)
+		}
+	})
+}
+
 var _ = store.SQLite
