@@ -225,7 +225,7 @@ func (s *Service) status(ctx context.Context, b Budget, loc *time.Location, now 
 		if b.Period == PeriodDay {
 			span = 24 * time.Hour
 		}
-		recent, err := s.metering.Cost(ctx, b.WorkspaceID, now.Add(-span), now, b.filter())
+		recent, err := s.recent(ctx, b.WorkspaceID, span, now, b.filter())
 		if err != nil {
 			return Status{}, err
 		}
@@ -244,6 +244,13 @@ func (s *Service) Spent(ctx context.Context, b Budget, w Window) (money.Amount, 
 		end = s.now().Add(time.Hour)
 	}
 	return s.metering.Cost(ctx, b.WorkspaceID, w.Start, end, b.filter())
+}
+
+// recent returns the spend matching f in the span of whole hours that ends with the
+// current hour (the current hour included).
+func (s *Service) recent(ctx context.Context, workspaceID string, span time.Duration, now time.Time, f metering.Filter) (money.Amount, error) {
+	end := now.UTC().Truncate(time.Hour).Add(time.Hour)
+	return s.metering.Cost(ctx, workspaceID, end.Add(-span), end, f)
 }
 
 // filter is the rollup filter of b's scope.
@@ -346,7 +353,7 @@ func (s *Service) Forecast(ctx context.Context, workspaceID string) (Forecast, e
 	}
 	now := s.now()
 	week := 7 * 24 * time.Hour
-	last7, err := s.metering.Cost(ctx, workspaceID, now.Add(-week), now, metering.Filter{})
+	last7, err := s.recent(ctx, workspaceID, week, now, metering.Filter{})
 	if err != nil {
 		return Forecast{}, err
 	}
