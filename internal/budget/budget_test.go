@@ -56,7 +56,9 @@ func TestValidateRejections(t *testing.T) {
 func TestPeriodsFollowTheWorkspaceTimezone(t *testing.T) {
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	ny, _ := time.LoadLocation("America/New_York")
-	at := func(loc *time.Location, y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, loc) }
+	at := func(loc *time.Location, y int, m time.Month, d, h int) time.Time {
+		return time.Date(y, m, d, h, 0, 0, 0, loc)
+	}
 	cases := []struct {
 		period     budget.Period
 		loc        *time.Location
@@ -260,7 +262,9 @@ func TestLowBalanceAlertsOncePerCrossing(t *testing.T) {
 		if len(alerts) != 1 || alerts[0].Kind != budget.KindLowBalance {
 			t.Fatalf("alerts %+v", alerts)
 		}
-		var p struct{ Available, Line struct{ Amount, Currency string } }
+		var p struct {
+			Available, Line struct{ Amount, Currency string }
+		}
 		must(t, json.Unmarshal(alerts[0].Payload, &p))
 		if p.Line.Amount != "0.000500" || p.Available.Currency != "USD" {
 			t.Fatalf("payload %s", alerts[0].Payload)
