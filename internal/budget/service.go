@@ -61,6 +61,9 @@ type cached struct {
 	loc     *time.Location
 	budgets []Budget
 	low     LowBalance
+	hard    bool // some budget has a hard limit
+
+	refreshing bool // loadFast is reading a fresh entry
 }
 
 // New returns a Service and registers it to evaluate alerts after each ingestion.
@@ -408,9 +411,40 @@ func (s *Service) load(ctx context.Context, workspaceID string) (*cached, error)
 		return nil, err
 	}
 	c = &cached{loaded: now, loc: loc, budgets: bs, low: low}
+	for _, b := range bs {
+		c.hard = c.hard || b.HardLimit
+	}
 	s.mu.Lock()
 	s.cache[workspaceID] = c
 	s.mu.Unlock()
+	return c, nil
+}
+
+// loadFast is load that answers a stale entry at once and refreshes it in the background.
+func (s *Service) loadFast(ctx context.Context, workspaceID string) (*cached, error) {
+	now := s.now()
+	s.mu.Lock()
+	c := s.cache[workspaceID]
+	refresh := c != nil && (now.Sub(c.loaded) >= s.ttl || now.Sub(c.loaded) < 0) && !c.refreshing
+	if refresh {
+		c.refreshing = true
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return s.load(ctx, workspaceID)
+	}
+	if refresh {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if _, err := s.load(ctx, workspaceID); err != nil {
+				s.log.Warn("budget cache refresh", "workspace", workspaceID, "err", err)
+				s.mu.Lock()
+				c.refreshing = false
+				s.mu.Unlock()
+			}
+		}()
+	}
 	return c, nil
 }
 
@@ -424,10 +458,17 @@ func (s *Service) forget(workspaceID string) {
 // HardBudgets returns the hard-limit budgets of a workspace that apply to a request of
 // key keyID (project, member), and the workspace's time zone. It reads the cache, so a
 // key without hard budgets costs a map lookup.
+//
+// An entry older than the TTL is still used once while it is refreshed in the
+// background, so the request path never waits for the refresh; a change made through
+// another node applies within about the TTL plus one read.
 func (s *Service) HardBudgets(ctx context.Context, workspaceID, keyID, project, member string) ([]Budget, *time.Location, error) {
-	c, err := s.load(ctx, workspaceID)
+	c, err := s.loadFast(ctx, workspaceID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !c.hard {
+		return nil, c.loc, nil
 	}
 	var out []Budget
 	for _, b := range c.budgets {
