@@ -89,6 +89,9 @@ func New(c Config) (*Service, error) {
 	return s, nil
 }
 
+// Logger is the service's logger, for its transports.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
 // Currency is the currency amounts are in.
 func (s *Service) Currency() string { return s.currency }
 
