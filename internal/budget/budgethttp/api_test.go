@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -311,7 +312,10 @@ func TestForecast(t *testing.T) {
 // The OpenAPI fragment documents every route and nothing else.
 func TestOpenAPIFragmentCoversRoutes(t *testing.T) {
 	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
 	}
 	if err := json.Unmarshal(budgethttp.OpenAPI, &doc); err != nil {
 		t.Fatal(err)
@@ -330,5 +334,10 @@ func TestOpenAPIFragmentCoversRoutes(t *testing.T) {
 	}
 	for op := range documented {
 		t.Errorf("%s is documented but not a route", op)
+	}
+	for _, m := range regexp.MustCompile(`"\$ref":\s*"#/components/schemas/([^"]+)"`).FindAllStringSubmatch(string(budgethttp.OpenAPI), -1) {
+		if _, ok := doc.Components.Schemas[m[1]]; !ok && m[1] != "Error" && m[1] != "Amount" {
+			t.Errorf("$ref %s does not resolve", m[1])
+		}
 	}
 }
