@@ -91,7 +91,7 @@ func (s *Service) evaluateBudget(ctx context.Context, b Budget, loc *time.Locati
 			break // thresholds are sorted
 		}
 		key := fmt.Sprintf("budget:%s:%d:%d", b.ID, w.Start.UnixMicro(), t)
-		if _, known := s.fired.Load(key); known {
+		if s.known(key) {
 			continue
 		}
 		a := s.thresholdAlert(b, w, t, spent, now)
@@ -99,9 +99,28 @@ func (s *Service) evaluateBudget(ctx context.Context, b Budget, loc *time.Locati
 		if _, err := s.store.InsertAlert(ctx, a); err != nil {
 			return err
 		}
-		s.fired.Store(key, true)
+		s.remember(key)
 	}
 	return nil
+}
+
+// maxFired bounds the memory of stored dedupe keys; past it the set starts again (an
+// insert of a forgotten key is a no-op in the database).
+const maxFired = 100_000
+
+func (s *Service) known(key string) bool {
+	s.firedMu.Lock()
+	defer s.firedMu.Unlock()
+	return s.fired[key]
+}
+
+func (s *Service) remember(key string) {
+	s.firedMu.Lock()
+	defer s.firedMu.Unlock()
+	if len(s.fired) >= maxFired {
+		clear(s.fired)
+	}
+	s.fired[key] = true
 }
 
 func (s *Service) evaluateLowBalance(ctx context.Context, c *cached, workspaceID string, now time.Time) error {

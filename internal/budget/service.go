@@ -47,7 +47,8 @@ type Service struct {
 	mu    sync.Mutex
 	cache map[string]*cached // by workspace id
 
-	fired sync.Map // dedupe keys known to be stored (skip the insert)
+	firedMu sync.Mutex
+	fired   map[string]bool // dedupe keys known to be stored (skip the insert); cleared when large
 
 	evalMu   sync.Mutex
 	dirty    map[string]bool // workspaces waiting for evaluation
@@ -84,7 +85,7 @@ func New(c Config) (*Service, error) {
 		c.CacheTTL = time.Second
 	}
 	s := &Service{store: c.Store, metering: c.Metering, ledger: c.Ledger, team: c.Team, currency: c.Currency,
-		now: c.Now, log: c.Log, ttl: c.CacheTTL, cache: map[string]*cached{}, dirty: map[string]bool{}}
+		now: c.Now, log: c.Log, ttl: c.CacheTTL, cache: map[string]*cached{}, fired: map[string]bool{}, dirty: map[string]bool{}}
 	c.Metering.OnIngested(s.ingested)
 	return s, nil
 }
