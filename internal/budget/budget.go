@@ -74,6 +74,7 @@ var (
 	ErrInvalidPeriod     = errs.E(errs.Invalid, "invalid_period", "period must be day, week, month or all_time")
 	ErrInvalidThresholds = errs.E(errs.Invalid, "invalid_thresholds", "thresholds are 1 to %d percent, at most %d of them", MaxThreshold, MaxThresholds)
 	ErrNotFound          = errs.E(errs.NotFound, "budget_not_found", "no such budget")
+	ErrUnknownKey        = errs.E(errs.Invalid, "unknown_scope_key", "scope_id names no API key of this workspace")
 	ErrInvalidLine       = errs.E(errs.Invalid, "invalid_low_balance_line", "the low-balance line must not be negative")
 	ErrInvalidLimit      = errs.E(errs.Invalid, "invalid_limit", "limit must be between 1 and 1000")
 )

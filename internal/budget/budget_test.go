@@ -127,13 +127,15 @@ func TestPeriodRollsOverByTimeAlone(t *testing.T) {
 func TestScopesCountTheirSpend(t *testing.T) {
 	each(t, "UTC", func(t *testing.T, e *env) {
 		ctx := context.Background()
+		key, _, err := e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: "k1"})
+		must(t, err)
 		bs := []budget.Budget{
 			e.create(budget.Budget{Name: "ws", Scope: budget.ScopeWorkspace, Amount: 1000, Period: budget.PeriodMonth}),
 			e.create(budget.Budget{Name: "proj", Scope: budget.ScopeProject, ScopeID: "prod", Amount: 1000, Period: budget.PeriodMonth}),
 			e.create(budget.Budget{Name: "mem", Scope: budget.ScopeMember, ScopeID: "usr_1", Amount: 1000, Period: budget.PeriodMonth}),
-			e.create(budget.Budget{Name: "key", Scope: budget.ScopeKey, ScopeID: "key_1", Amount: 1000, Period: budget.PeriodAllTime}),
+			e.create(budget.Budget{Name: "key", Scope: budget.ScopeKey, ScopeID: key.ID, Amount: 1000, Period: budget.PeriodAllTime}),
 		}
-		e.spend(e.metering, 100, t0, "key_1", "prod", "usr_2")
+		e.spend(e.metering, 100, t0, key.ID, "prod", "usr_2")
 		e.spend(e.metering, 20, t0, "key_2", "prod", "usr_1")
 		e.spend(e.metering, 3, t0, "key_3", "staging", "usr_2")
 		want := []money.Amount{123, 120, 20, 100}
@@ -336,8 +338,13 @@ func TestServiceCRUD(t *testing.T) {
 		if _, err := e.budgets.Create(ctx, budget.Budget{WorkspaceID: e.ws.ID, Name: "x", Scope: budget.ScopeWorkspace, Period: budget.PeriodDay}); !errs.Is(err, "invalid_amount") {
 			t.Fatalf("zero amount: %v", err)
 		}
-		b := e.create(budget.Budget{Name: "k", Scope: budget.ScopeKey, ScopeID: "key_1", Amount: 10, Period: budget.PeriodDay, HardLimit: true})
-		hard, _, err := e.budgets.HardBudgets(ctx, e.ws.ID, "key_1", "", "")
+		if _, err := e.budgets.Create(ctx, budget.Budget{WorkspaceID: e.ws.ID, Name: "x", Scope: budget.ScopeKey, ScopeID: "key_none", Amount: 1, Period: budget.PeriodDay}); !errs.Is(err, "unknown_scope_key") {
+			t.Fatalf("unknown key: %v", err)
+		}
+		key, _, err := e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: "ci"})
+		must(t, err)
+		b := e.create(budget.Budget{Name: "k", Scope: budget.ScopeKey, ScopeID: key.ID, Amount: 10, Period: budget.PeriodDay, HardLimit: true})
+		hard, _, err := e.budgets.HardBudgets(ctx, e.ws.ID, key.ID, "", "")
 		must(t, err)
 		if len(hard) != 1 || hard[0].ID != b.ID {
 			t.Fatalf("hard budgets %+v", hard)
@@ -352,7 +359,7 @@ func TestServiceCRUD(t *testing.T) {
 		if u.Name != "renamed" || u.Amount != 20 || u.Period != budget.PeriodWeek || fmt.Sprint(u.Thresholds) != "[90]" || u.HardLimit || u.Scope != budget.ScopeKey {
 			t.Fatalf("updated %+v", u)
 		}
-		if hard, _, _ := e.budgets.HardBudgets(ctx, e.ws.ID, "key_1", "", ""); len(hard) != 0 {
+		if hard, _, _ := e.budgets.HardBudgets(ctx, e.ws.ID, key.ID, "", ""); len(hard) != 0 {
 			t.Fatal("the change did not apply at once on this node")
 		}
 		zero := money.Amount(0)

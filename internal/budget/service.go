@@ -96,13 +96,23 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 // Currency is the currency amounts are in.
 func (s *Service) Currency() string { return s.currency }
 
-// Create validates and stores a new budget of b.WorkspaceID (which must exist).
+// Create validates and stores a new budget of b.WorkspaceID (which must exist; a key
+// scope must name one of its keys: ErrUnknownKey).
 func (s *Service) Create(ctx context.Context, b Budget) (Budget, error) {
 	if _, err := s.team.Workspace(ctx, b.WorkspaceID); err != nil {
 		return Budget{}, err
 	}
 	if err := b.Validate(); err != nil {
 		return Budget{}, err
+	}
+	if b.Scope == ScopeKey {
+		keys, err := s.team.Keys(ctx, b.WorkspaceID)
+		if err != nil {
+			return Budget{}, err
+		}
+		if !slices.ContainsFunc(keys, func(k team.APIKey) bool { return k.ID == b.ScopeID }) {
+			return Budget{}, ErrUnknownKey
+		}
 	}
 	now := s.now().UTC()
 	b.ID, b.CreatedAt, b.UpdatedAt = ids.New("bud"), now, now

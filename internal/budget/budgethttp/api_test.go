@@ -198,6 +198,7 @@ func TestBudgetRejections(t *testing.T) {
 			{"POST", base, e.manager(), `{"name":" ","scope":"workspace","amount":"1","period":"day"}`, 400, "invalid_budget_name"},
 			{"POST", base, e.manager(), `{"name":"x","scope":"team","amount":"1","period":"day"}`, 400, "invalid_scope"},
 			{"POST", base, e.manager(), `{"name":"x","scope":"key","amount":"1","period":"day"}`, 400, "invalid_scope_id"},
+			{"POST", base, e.manager(), `{"name":"x","scope":"key","scope_id":"key_none","amount":"1","period":"day"}`, 400, "unknown_scope_key"},
 			{"POST", base, e.manager(), `{"name":"x","scope":"workspace","amount":"1","period":"year"}`, 400, "invalid_period"},
 			{"POST", base, e.manager(), `{"name":"x","scope":"workspace","amount":"1","period":"day","thresholds":[0]}`, 400, "invalid_thresholds"},
 			{"POST", base, e.manager(), `{"name":"x","scope":"workspace","amount":"1","period":"day","thresholds":[1001]}`, 400, "invalid_thresholds"},
