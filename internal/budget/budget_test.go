@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,6 +376,46 @@ func TestServiceCRUD(t *testing.T) {
 		}
 		if err := e.budgets.Delete(ctx, e.ws.ID, b.ID); !errs.Is(err, "budget_not_found") {
 			t.Fatalf("delete twice: %v", err)
+		}
+	})
+}
+
+// countingStore counts the budget reads that reach the database.
+type countingStore struct {
+	budget.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) Budgets(ctx context.Context, workspaceID string) ([]budget.Budget, error) {
+	c.reads.Add(1)
+	return c.Store.Budgets(ctx, workspaceID)
+}
+
+// The gateway's question "which hard budgets cover this key?" is answered from the cache:
+// a workspace's budgets are read once per TTL, however many requests ask, and a stale
+// entry is refreshed in the background.
+func TestHardBudgetsAreCached(t *testing.T) {
+	each(t, "UTC", func(t *testing.T, e *env) {
+		ctx := context.Background()
+		cs := &countingStore{Store: e.db}
+		svc, err := budget.New(budget.Config{Store: cs, Metering: e.metering, Ledger: e.ledger, Team: e.team, Now: e.clock.Now})
+		must(t, err)
+		for range 1000 {
+			if hard, _, err := svc.HardBudgets(ctx, e.ws.ID, "key_1", "p", "m"); err != nil || len(hard) != 0 {
+				t.Fatalf("%v %v", hard, err)
+			}
+		}
+		if n := cs.reads.Load(); n != 1 {
+			t.Fatalf("%d budget reads for 1000 lookups, want 1", n)
+		}
+		e.clock.Set(t0.Add(2 * time.Second))
+		svc.HardBudgets(ctx, e.ws.ID, "key_1", "p", "m") // stale: answered, refreshed in the background
+		deadline := time.Now().Add(5 * time.Second)
+		for cs.reads.Load() != 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := cs.reads.Load(); n != 2 {
+			t.Fatalf("%d reads after the TTL, want 2", n)
 		}
 	})
 }
