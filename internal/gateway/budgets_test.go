@@ -278,3 +278,46 @@ func TestBudgetChangeAppliesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// Three gateway nodes settle concurrently across a soft budget's thresholds: each
+// threshold is alerted exactly once, whichever node's settle crossed it.
+func TestThresholdAlertOnceAcrossGatewayNodes(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{grant: 10 * money.Scale})
+		nodes := []*budgetNode{e.budgetNode(), e.budgetNode(), e.budgetNode()}
+		cost := expectedCost(fixedPrompt, 0, 20)
+		b, err := nodes[0].budgets.Create(t.Context(), budget.Budget{WorkspaceID: e.ws.ID, Name: "soft", Scope: budget.ScopeWorkspace,
+			Amount: 30 * cost, Period: budget.PeriodDay, Thresholds: []int{25, 50, 100}})
+		must(t, err)
+		var wg sync.WaitGroup
+		for i := range 45 { // 45 requests: 150 % of the amount
+			wg.Go(func() {
+				resp, body := e.postTo(nodes[i%3].url, "/v1/chat/completions", fixedBody, e.secret)
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%d %s", resp.StatusCode, body)
+				}
+			})
+		}
+		wg.Wait()
+		for _, n := range nodes {
+			must(t, n.gw.Flush(t.Context()))
+		}
+		for _, n := range nodes {
+			n.budgets.Wait()
+			must(t, n.budgets.Sweep(t.Context()))
+		}
+		alerts, err := nodes[2].budgets.Alerts(t.Context(), e.ws.ID, 100)
+		must(t, err)
+		seen := map[int]int{}
+		for _, a := range alerts {
+			if a.BudgetID != b.ID {
+				t.Fatalf("alert %+v", a)
+			}
+			seen[a.Threshold]++
+		}
+		if len(alerts) != 3 || seen[25] != 1 || seen[50] != 1 || seen[100] != 1 {
+			t.Fatalf("alerts by threshold %v, want one each", seen)
+		}
+		e.verify()
+	})
+}
