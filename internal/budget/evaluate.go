@@ -30,9 +30,14 @@ func (s *Service) ingested(_ context.Context, events []metering.Event) {
 	}
 }
 
+// evalLinger is how long ingestion's evaluations wait for company: a busy workspace is
+// evaluated at most about this often, however many batches it ingests.
+const evalLinger = 50 * time.Millisecond
+
 func (s *Service) drain() {
 	defer s.inflight.Done()
 	for {
+		time.Sleep(evalLinger)
 		s.evalMu.Lock()
 		if len(s.dirty) == 0 {
 			s.running = false
