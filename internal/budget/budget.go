@@ -198,8 +198,8 @@ type Store interface {
 	// InsertAlert stores a unless an alert with its dedupe key exists (INSERT … ON
 	// CONFLICT (dedupe_key) DO NOTHING), and reports whether it was stored.
 	InsertAlert(ctx context.Context, a Alert) (bool, error)
-	// Alerts returns a workspace's alerts, newest first, at most limit.
-	Alerts(ctx context.Context, workspaceID string, limit int) ([]Alert, error)
+	// WorkspaceAlerts returns a workspace's alerts, newest first, at most limit.
+	WorkspaceAlerts(ctx context.Context, workspaceID string, limit int) ([]Alert, error)
 
 	// LowBalance returns a workspace's low-balance state (the zero state, armed, when unset).
 	LowBalance(ctx context.Context, workspaceID string) (LowBalance, error)

@@ -253,8 +253,8 @@ func (s *Service) status(ctx context.Context, b Budget, loc *time.Location, now 
 	return st, nil
 }
 
-// Spent returns the spend counted by b in window w, from hourly rollups (the hours that
-// start in the window).
+// Spent returns the spend counted by b in window w, from hourly rollups (every hour that
+// overlaps the window).
 func (s *Service) Spent(ctx context.Context, b Budget, w Window) (money.Amount, error) {
 	end := w.End
 	if end.IsZero() {
@@ -312,7 +312,7 @@ func (s *Service) Alerts(ctx context.Context, workspaceID string, limit int) ([]
 	if limit < 1 || limit > 1000 {
 		return nil, ErrInvalidLimit
 	}
-	return s.store.Alerts(ctx, workspaceID, limit)
+	return s.store.WorkspaceAlerts(ctx, workspaceID, limit)
 }
 
 // LowBalance returns a workspace's low-balance line and its state (Line 0: off).

@@ -152,8 +152,8 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, a budget.Alert) (bool
 	return n == 1, nil
 }
 
-// Alerts returns a workspace's alerts, newest first.
-func (db *DB) Alerts(ctx context.Context, workspaceID string, limit int) ([]budget.Alert, error) {
+// WorkspaceAlerts returns a workspace's alerts, newest first.
+func (db *DB) WorkspaceAlerts(ctx context.Context, workspaceID string, limit int) ([]budget.Alert, error) {
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, workspace_id, kind, budget_id, threshold, period_start, dedupe_key, subject, body, payload, created_at, dispatched_at
 		FROM alerts WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), workspaceID, limit)
 	if err != nil {

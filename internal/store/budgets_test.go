@@ -74,7 +74,7 @@ func TestAlertsInsertedOnceByDedupeKey(t *testing.T) {
 		if stored.Load() != 1 {
 			t.Fatalf("%d inserts stored, want 1", stored.Load())
 		}
-		list, err := e.db.Alerts(ctx, ws, 10)
+		list, err := e.db.WorkspaceAlerts(ctx, ws, 10)
 		budgetMust(t, err)
 		if len(list) != 1 || list[0].BudgetID != "bud_x" || string(list[0].Payload) != `{"a":1}` || list[0].DispatchedAt != nil {
 			t.Fatalf("alerts %+v", list)
@@ -125,7 +125,7 @@ func TestLowBalanceCrossesOnceAndRearms(t *testing.T) {
 		if l.Line != 10_000_000 || l.Armed || l.Crossings != 2 {
 			t.Fatalf("state %+v", l)
 		}
-		list, err := e.db.Alerts(ctx, ws, 10)
+		list, err := e.db.WorkspaceAlerts(ctx, ws, 10)
 		budgetMust(t, err)
 		if len(list) != 2 {
 			t.Fatalf("%d alerts, want 2", len(list))
