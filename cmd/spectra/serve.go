@@ -16,6 +16,8 @@ import (
 	"spectra/internal/api"
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
+	"spectra/internal/budget"
+	"spectra/internal/budget/budgethttp"
 	"spectra/internal/demo"
 	"spectra/internal/gateway"
 	"spectra/internal/invoicepdf"
@@ -37,6 +39,7 @@ const (
 	statementInterval    = time.Hour        // last month's statements are issued (idempotently) this often
 	autoRechargeInterval = 30 * time.Second // workspaces below their auto-recharge threshold are charged this soon
 	flushInterval        = 5 * time.Second  // keys' last-used times are written this often
+	budgetSweepInterval  = time.Minute      // every budget and low-balance line is evaluated this often
 )
 
 func serveCommand(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -56,6 +59,7 @@ type deps struct {
 	gateway        *gateway.Gateway
 	billing        *billing.Service
 	notify         *notify.Service
+	budgets        *budget.Service
 	adminTokenHash string
 	now            func() time.Time
 	log            *slog.Logger
@@ -68,9 +72,10 @@ type deps struct {
 func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI, notifyhttp.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
+	budgethttp.Register(mux, d.budgets, a)
 	notifyhttp.Register(mux, d.notify, a, d.log.With("component", "notify"))
 	d.gateway.Register(mux)
 	d.gateway.RegisterAdmin(mux, a.RequireOperator)
@@ -90,6 +95,7 @@ func loops(d deps) []func(context.Context) {
 		func(ctx context.Context) { d.ledger.RunSweeper(ctx, sweepInterval, d.log.With("loop", "hold-sweeper")) },
 		func(ctx context.Context) { d.team.RunUsageFlusher(ctx, flushInterval, d.log.With("loop", "key-usage")) },
 		func(ctx context.Context) { d.notify.Run(ctx, notify.DefaultPoll) },
+		func(ctx context.Context) { d.budgets.Run(ctx, budgetSweepInterval) },
 		func(ctx context.Context) {
 			every(ctx, statementInterval, func(ctx context.Context) { issueStatements(ctx, d) })
 		},
@@ -219,6 +225,10 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	d.billing = b
 	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify"),
 		AllowPrivateNetworks: cfg.Services.WebhookAllowPrivate})
+	if d.budgets, err = budget.New(budget.Config{Store: db, Metering: d.metering, Ledger: d.ledger, Team: d.team,
+		Currency: cfg.Currency, Now: now, Log: log.With("component", "budgets")}); err != nil {
+		return deps{}, fmt.Errorf("budgets: %w", err)
+	}
 	var upstreams []gateway.Upstream
 	if f := cfg.Services.UpstreamsFile; f != "" {
 		if upstreams, err = gateway.LoadUpstreamsFile(f); err != nil {
@@ -227,7 +237,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	}
 	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
 		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
-		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams})
+		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets})
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}

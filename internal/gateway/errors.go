@@ -15,6 +15,8 @@ type apiError struct {
 	Type    string  `json:"type"`
 	Param   *string `json:"param"`
 	Code    string  `json:"code"`
+	// BudgetID names the hard budget that refused the request (budget_exceeded only).
+	BudgetID string `json:"budget_id,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/gateway/upstream"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
@@ -61,6 +62,8 @@ type Config struct {
 	Upstreams []Upstream
 	// Transport sends requests to upstreams; a tuned http.Transport when nil.
 	Transport http.RoundTripper
+	// Budgets, when set, has the gateway enforce hard budgets (budgets.go).
+	Budgets *budget.Service
 }
 
 // Gateway serves the OpenAI-compatible routes. Call Flush before shutting down.
@@ -79,6 +82,7 @@ type Gateway struct {
 	book   *holdBook
 	limits *limiter
 	client *http.Client
+	budget *budgetGuard
 
 	settler settler
 	pending sync.WaitGroup // requests being relayed and settles not yet committed
@@ -133,6 +137,7 @@ func New(c Config) (*Gateway, error) {
 		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.Now, c.HoldTTL, c.Log),
 		limits: newLimiter(c.Now),
 		client: &http.Client{Transport: c.Transport},
+		budget: newBudgetGuard(c.Budgets, c.Now),
 	}
 	g.settler.g = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -29,6 +29,7 @@ type call struct {
 	prompt int64 // prompt-token estimate
 	hold   *hold
 	ticket *ticket
+	budget *budgetTicket
 }
 
 // forward returns the handler of one forwarding endpoint.
@@ -97,6 +98,10 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	}
 	if c.hold, err = g.book.reserve(r.Context(), key.WorkspaceID, estimate); err != nil {
 		g.limits.settle(c.ticket, 0)
+		return nil, err
+	}
+	if c.budget, err = g.budget.admit(r.Context(), key, estimate); err != nil {
+		g.release(c)
 		return nil, err
 	}
 	if c.ep.usageInChunk && c.req.Stream && !c.req.clientUsage {
@@ -235,4 +240,5 @@ func (g *Gateway) event(c *call, u pricing.Usage, estimated bool, status int, st
 func (g *Gateway) release(c *call) {
 	g.book.release(c.hold)
 	g.limits.settle(c.ticket, 0)
+	g.budget.release(c.budget)
 }

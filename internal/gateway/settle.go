@@ -94,6 +94,7 @@ func (s *settler) commit(batch []settleReq) {
 		g.log.Error("gateway usage events not recorded", "count", len(batch), "err", err)
 		for _, r := range batch {
 			g.book.release(r.c.hold)
+			g.budget.release(r.c.budget)
 		}
 		return
 	}
@@ -104,8 +105,10 @@ func (s *settler) commit(batch []settleReq) {
 		switch res.Outcomes[i] {
 		case metering.Accepted, metering.Duplicate:
 			g.book.settle(r.c.hold, res.Events[i].Cost)
+			g.budget.settle(r.c.budget, res.Events[i].Cost)
 		default:
 			g.book.release(r.c.hold)
+			g.budget.release(r.c.budget)
 		}
 	}
 }

@@ -152,6 +152,7 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 					Error: "no workspace " + strconv.Quote(events[i].WorkspaceID)})
 			}
 		}
+		s.notifyIngested(ctx, valid, outcomes)
 		sortRejections(res.Rejected)
 		return res, nil
 	}
