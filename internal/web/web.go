@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/budget"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
@@ -30,6 +31,9 @@ type Deps struct {
 	// Billing serves recharge, redemption codes, auto-recharge, billing details and
 	// invoices; nil shows the placeholders of a deployment without billing.
 	Billing *billing.Service
+	// Budget serves budgets, alerts, the low-balance line and the forecast; nil hides
+	// the Budgets page and the forecast.
+	Budget *budget.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -50,6 +54,7 @@ type Server struct {
 	metering *metering.Service
 	prices   pricing.Store
 	bill     *billing.Service // nil without billing
+	budget   *budget.Service  // nil without budgets
 
 	currency string
 	now      func() time.Time
@@ -70,7 +75,7 @@ func New(d Deps) (*Server, error) {
 	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
-	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing, budget: d.Budget,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
@@ -129,6 +134,10 @@ func (s *Server) routes() []route {
 		{"GET /w/{ws}/keys", s.page(team.ActViewUsage, s.keys)},
 		{"POST /w/{ws}/keys", s.page(team.ActManageOwnKeys, s.createKey)},
 		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
+		{"GET /w/{ws}/budgets", s.page(team.ActViewUsage, s.budgets)},
+		{"POST /w/{ws}/budgets", s.page(team.ActManageBudgets, s.createBudget)},
+		{"POST /w/{ws}/budgets/low-balance", s.page(team.ActManageBudgets, s.setLowBalanceLine)},
+		{"POST /w/{ws}/budgets/{budget}/delete", s.page(team.ActManageBudgets, s.deleteBudget)},
 		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
 		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
 		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
