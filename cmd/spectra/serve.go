@@ -80,7 +80,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	d.gateway.Register(mux)
 	d.gateway.RegisterAdmin(mux, a.RequireOperator)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
-		Billing: d.billing, Notify: d.notify, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
+		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)

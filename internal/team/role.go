@@ -36,6 +36,7 @@ const (
 	ActViewBilling   Action = "view_billing"    // the balance, the ledger's transactions, invoices
 	ActManageBilling Action = "manage_billing"  // recharge, auto-recharge, billing details
 	ActManageOwners  Action = "manage_owners"   // make a member an owner, or change or remove an owner
+	ActManageBudgets Action = "manage_budgets"  // create and delete budgets, set the low-balance line
 )
 
 // Every role reads usage and billing: the balance, its runway and the Invoices entry
@@ -44,11 +45,11 @@ const (
 var permissions = map[Role]map[Action]bool{
 	RoleViewer:  {ActViewUsage: true, ActViewBilling: true},
 	RoleMember:  {ActViewUsage: true, ActViewBilling: true, ActManageOwnKeys: true},
-	RoleBilling: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true},
+	RoleBilling: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageBudgets: true},
 	RoleAdmin: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true,
-		ActManageKeys: true, ActManageMembers: true},
+		ActManageKeys: true, ActManageMembers: true, ActManageBudgets: true},
 	RoleOwner: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true,
-		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true},
+		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true},
 }
 
 // Can reports whether role r may do a. An unknown role may do nothing.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/demo"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
@@ -39,6 +40,7 @@ type env struct {
 	accounts *team.Accounts
 	ledger   *ledger.Service
 	metering *metering.Service
+	budget   *budget.Service
 	srv      *Server
 	mux      *http.ServeMux
 	ts       *httptest.Server
@@ -60,7 +62,13 @@ func newEnvWith(t testing.TB, db func(testing.TB, storetest.Options) *store.DB, 
 	e.accounts = team.NewAccounts(e.db, clock.Now)
 	e.ledger = ledger.NewService(e.db, clock.Now)
 	e.metering = metering.NewService(e.db, e.db, clock.Now)
-	deps := Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db,
+	var err error
+	if e.budget, err = budget.New(budget.Config{Store: e.db, Metering: e.metering, Ledger: e.ledger, Team: e.team, Currency: "USD",
+		Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.budget.Wait)
+	deps := Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db, Budget: e.budget,
 		Currency: "USD", Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OperatorTokenHash: team.HashSecret(opToken)}
 	if hook != nil {
 		hook(e, &deps)

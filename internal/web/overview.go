@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 )
@@ -40,6 +41,9 @@ type overviewData struct {
 	Members  []breakdownRow
 	Projects []breakdownRow
 	Activity []ledger.Entry
+	Forecast *budget.Forecast // nil without budgets
+	Alerts   []alertRow       // the last week's alerts, newest first (at most 3)
+	Month    string           // the forecast's month, e.g. "June"
 	Empty    bool
 	UsageURL string
 }
@@ -69,7 +73,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 		prev           metering.Totals
 		names          labeler
 		entries        []ledger.Entry
+		forecast       *budget.Forecast
+		alerts         []budget.Alert
 		e1, e3, e4, e5 error
+		e6             error
 	)
 	owners := [3]string{metering.DimKey, metering.DimMember, metering.DimProject}
 	wg.Add(4 + len(owners))
@@ -88,13 +95,33 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	go func() { defer wg.Done(); prev, e3 = rq.totalsBetween(ctx, p.PrevStart, p.PrevEnd, metering.Filter{}) }()
 	go func() { defer wg.Done(); names, e4 = rq.labels(ctx) }()
 	go func() { defer wg.Done(); entries, e5 = s.billingActivity(ctx, rq.Workspace.ID, 6) }()
+	if s.budget != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := s.budget.Forecast(ctx, rq.Workspace.ID)
+			if err == nil {
+				forecast = &f
+				alerts, err = s.budget.Alerts(ctx, rq.Workspace.ID, 3)
+			}
+			e6 = err
+		}()
+	}
 	wg.Wait()
-	for _, err := range []error{e1, ownerErr[0], ownerErr[1], ownerErr[2], e3, e4, e5} {
+	for _, err := range []error{e1, ownerErr[0], ownerErr[1], ownerErr[2], e3, e4, e5, e6} {
 		if err != nil {
 			return err
 		}
 	}
-	d := overviewData{pageBase: rq.base("Overview", "overview"), Period: p, Periods: rq.periodLinks("", p), Activity: entries}
+	d := overviewData{pageBase: rq.base("Overview", "overview"), Period: p, Periods: rq.periodLinks("", p), Activity: entries, Forecast: forecast}
+	if forecast != nil {
+		d.Month = forecast.MonthStart.In(rq.Loc).Format("January")
+	}
+	for _, a := range alertRows(alerts, rq) {
+		if rq.Now.Sub(a.CreatedAt) <= 7*24*time.Hour {
+			d.Alerts = append(d.Alerts, a)
+		}
+	}
 	d.Totals = sumBuckets(byModel)
 	d.Empty = d.Totals.Requests == 0
 	cur := d.Totals

@@ -13,7 +13,7 @@ import (
 
 // pages is every GET page of a workspace, as a path under /w/{ws}/.
 var pages = []string{"", "?period=today", "usage", "usage?group=member", "usage.csv", "requests", "requests?model=gpt-test",
-	"billing", "invoices", "keys", "members", "settings"}
+	"billing", "invoices", "keys", "members", "budgets", "settings"}
 
 // TestEveryPageEveryRole: every role reads every page of its workspace (viewers and
 // billing members included: all roles see usage and billing), and nobody sees another

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/budget"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/notify"
@@ -34,6 +35,9 @@ type Deps struct {
 	// Notify manages webhook endpoints and lists deliveries on the Settings page; nil
 	// shows that webhooks are not available.
 	Notify *notify.Service
+	// Budget serves budgets, alerts, the low-balance line and the forecast; nil hides
+	// the Budgets page and the forecast.
+	Budget *budget.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -55,6 +59,7 @@ type Server struct {
 	prices   pricing.Store
 	bill     *billing.Service // nil without billing
 	notify   *notify.Service  // nil without notifications
+	budget   *budget.Service  // nil without budgets
 
 	currency string
 	now      func() time.Time
@@ -75,7 +80,8 @@ func New(d Deps) (*Server, error) {
 	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
-	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing, notify: d.Notify,
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
+		budget: d.Budget, notify: d.Notify,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
@@ -134,6 +140,10 @@ func (s *Server) routes() []route {
 		{"GET /w/{ws}/keys", s.page(team.ActViewUsage, s.keys)},
 		{"POST /w/{ws}/keys", s.page(team.ActManageOwnKeys, s.createKey)},
 		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
+		{"GET /w/{ws}/budgets", s.page(team.ActViewUsage, s.budgets)},
+		{"POST /w/{ws}/budgets", s.page(team.ActManageBudgets, s.createBudget)},
+		{"POST /w/{ws}/budgets/low-balance", s.page(team.ActManageBudgets, s.setLowBalanceLine)},
+		{"POST /w/{ws}/budgets/{budget}/delete", s.page(team.ActManageBudgets, s.deleteBudget)},
 		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
 		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
 		{"GET /w/{ws}/settings", s.page(team.ActViewUsage, s.settings)},
