@@ -226,7 +226,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify"),
 		AllowPrivateNetworks: cfg.Services.WebhookAllowPrivate})
 	if d.budgets, err = budget.New(budget.Config{Store: db, Metering: d.metering, Ledger: d.ledger, Team: d.team,
-		Currency: cfg.Currency, Now: now, Log: log.With("component", "budgets")}); err != nil {
+		Currency: cfg.Currency, Now: now, Log: log.With("component", "budgets"), OnAlert: d.notify.Nudge}); err != nil {
 		return deps{}, fmt.Errorf("budgets: %w", err)
 	}
 	var upstreams []gateway.Upstream

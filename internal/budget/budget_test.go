@@ -179,6 +179,9 @@ func TestThresholdAlertExactlyOncePerCrossing(t *testing.T) {
 		if len(alerts) != 3 || got[50] != 1 || got[80] != 1 || got[100] != 1 {
 			t.Fatalf("alerts by threshold %v (%d), want one each", got, len(alerts))
 		}
+		if n := e.alerted.Load(); n != 3 {
+			t.Errorf("OnAlert was called %d times across the nodes, want once per stored alert (3)", n)
+		}
 		var p struct {
 			WorkspaceID string `json:"workspace_id"`
 			Budget      struct{ ID, Name, Scope, Period string }
@@ -211,6 +214,9 @@ func TestThresholdAlertExactlyOncePerCrossing(t *testing.T) {
 		must(t, err)
 		if len(alerts) != 4 || alerts[0].Threshold != 50 || !alerts[0].PeriodStart.Equal(time.Date(2026, 3, 12, 0, 0, 0, 0, time.UTC)) {
 			t.Fatalf("after the day changed: %d alerts, newest %+v", len(alerts), alerts[0])
+		}
+		if n := e.alerted.Load(); n != 4 {
+			t.Errorf("OnAlert calls = %d, want 4", n)
 		}
 	})
 }

@@ -101,8 +101,12 @@ func (s *Service) evaluateBudget(ctx context.Context, b Budget, loc *time.Locati
 		}
 		a := s.thresholdAlert(b, w, t, spent, now)
 		a.DedupeKey = key
-		if _, err := s.store.InsertAlert(ctx, a); err != nil {
+		stored, err := s.store.InsertAlert(ctx, a)
+		if err != nil {
 			return err
+		}
+		if stored {
+			s.alerted()
 		}
 		s.remember(key)
 	}
@@ -143,12 +147,16 @@ func (s *Service) evaluateLowBalance(ctx context.Context, c *cached, workspaceID
 			return err
 		}
 	case bal.Available < line && armed:
-		if _, err := s.store.CrossLowBalance(ctx, workspaceID, now.UTC(), func(n int64) Alert {
+		crossed, err := s.store.CrossLowBalance(ctx, workspaceID, now.UTC(), func(n int64) Alert {
 			a := s.lowBalanceAlert(workspaceID, bal.Available, line, now)
 			a.DedupeKey = "low_balance:" + workspaceID + ":" + strconv.FormatInt(n, 10)
 			return a
-		}); err != nil {
+		})
+		if err != nil {
 			return err
+		}
+		if crossed {
+			s.alerted()
 		}
 	default:
 		return nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,7 +50,8 @@ type env struct {
 	db    *store.DB
 	clock *clock
 	node
-	ws team.Workspace
+	ws      team.Workspace
+	alerted *atomic.Int64 // OnAlert calls of every node
 }
 
 // t0 is a Wednesday.
@@ -61,7 +63,7 @@ func each(t *testing.T, tz string, fn func(t *testing.T, e *env)) {
 	clk := &clock{t: t0}
 	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) {
 		clk.Set(t0)
-		e := &env{t: t, db: db, clock: clk}
+		e := &env{t: t, db: db, clock: clk, alerted: new(atomic.Int64)}
 		e.node = e.newNode()
 		ctx := context.Background()
 		// $1 per million output tokens: an event's cost in micro-units is its output tokens.
@@ -78,7 +80,7 @@ func (e *env) newNode() node {
 		metering: metering.NewService(e.db, e.db, e.clock.Now)}
 	var err error
 	n.budgets, err = budget.New(budget.Config{Store: e.db, Metering: n.metering, Ledger: n.ledger, Team: n.team, Now: e.clock.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OnAlert: func() { e.alerted.Add(1) }})
 	must(e.t, err)
 	return n
 }

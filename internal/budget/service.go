@@ -30,6 +30,10 @@ type Config struct {
 	// cached (default 1 s): a change through this Service applies at once, a change
 	// through another node within CacheTTL.
 	CacheTTL time.Duration
+	// OnAlert is called after this Service stored a new alert (e.g. to wake the
+	// notifier, so the alert is delivered at once rather than at its next poll). It
+	// must return quickly. Nil: nothing is called.
+	OnAlert func()
 }
 
 // Service manages budgets, evaluates alerts and forecasts spend. It is safe for
@@ -42,6 +46,7 @@ type Service struct {
 	currency string
 	now      func() time.Time
 	log      *slog.Logger
+	onAlert  func()
 	ttl      time.Duration
 
 	mu    sync.Mutex
@@ -85,9 +90,16 @@ func New(c Config) (*Service, error) {
 		c.CacheTTL = time.Second
 	}
 	s := &Service{store: c.Store, metering: c.Metering, ledger: c.Ledger, team: c.Team, currency: c.Currency,
-		now: c.Now, log: c.Log, ttl: c.CacheTTL, cache: map[string]*cached{}, fired: map[string]bool{}, dirty: map[string]bool{}}
+		now: c.Now, log: c.Log, onAlert: c.OnAlert, ttl: c.CacheTTL, cache: map[string]*cached{}, fired: map[string]bool{}, dirty: map[string]bool{}}
 	c.Metering.OnIngested(s.ingested)
 	return s, nil
+}
+
+// alerted tells the OnAlert hook that an alert was stored.
+func (s *Service) alerted() {
+	if s.onAlert != nil {
+		s.onAlert()
+	}
 }
 
 // Logger is the service's logger, for its transports.
