@@ -20,6 +20,7 @@ import (
 	"spectra/internal/gateway"
 	"spectra/internal/invoicepdf"
 	"spectra/internal/ledger"
+	"spectra/internal/mail"
 	"spectra/internal/metering"
 	"spectra/internal/store"
 	"spectra/internal/team"
@@ -53,6 +54,8 @@ type deps struct {
 	accounts       *team.Accounts
 	gateway        *gateway.Gateway
 	billing        *billing.Service
+	mail           mail.Sender // nil: no SMTP server configured, no email is sent
+	invitations    *team.Invitations
 	adminTokenHash string
 	now            func() time.Time
 	log            *slog.Logger
@@ -63,7 +66,7 @@ type deps struct {
 // construction can fail (parsing templates, say) returns its error here, before serve
 // listens.
 func routes(mux *http.ServeMux, d deps) error {
-	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
+	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
 		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI}})
 	a.Register(mux)
@@ -71,7 +74,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	d.gateway.Register(mux)
 	d.gateway.RegisterAdmin(mux, a.RequireOperator)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
-		Billing: d.billing, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
+		Billing: d.billing, Invitations: d.invitations, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -224,6 +227,17 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}
+	// A key revoked through this node (by itself, or with its removed member) stops at once.
+	d.team.OnKeysRevoked(d.gateway.ForgetKeys)
+	d.accounts.OnKeysRevoked(d.gateway.ForgetKeys)
+	if cfg.Services.Mail != nil {
+		d.mail = cfg.Services.Mail
+		log.Info("email enabled", "smtp", cfg.Services.Mail.Addr(), "from", cfg.Services.Mail.From())
+	} else {
+		log.Info("no SMTP server configured (SPECTRA_SMTP_URL): no email is sent; invitation links are shown to the inviter")
+	}
+	d.invitations = team.NewInvitations(db, d.accounts, d.team, team.InvitationsConfig{BaseURL: cfg.Services.Billing.PublicURL,
+		TTL: cfg.Services.InvitationTTL, Mail: d.mail, Log: log.With("component", "invitations"), Now: now})
 	return d, nil
 }
 

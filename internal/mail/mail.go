@@ -62,7 +62,7 @@ type SMTP struct {
 func New(rawURL string) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("mail: bad SMTP URL: %v", err)
+		return nil, errors.New("mail: the SMTP URL does not parse as a URL") // url's error would echo the password
 	}
 	s := &SMTP{Timeout: 30 * time.Second, helo: "localhost"}
 	port := ""

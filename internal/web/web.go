@@ -30,6 +30,9 @@ type Deps struct {
 	// Billing serves recharge, redemption codes, auto-recharge, billing details and
 	// invoices; nil shows the placeholders of a deployment without billing.
 	Billing *billing.Service
+	// Invitations serves the Members page's invite form and the /invite/{token} page;
+	// nil hides the form.
+	Invitations *team.Invitations
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -49,7 +52,8 @@ type Server struct {
 	ledger   *ledger.Service
 	metering *metering.Service
 	prices   pricing.Store
-	bill     *billing.Service // nil without billing
+	bill     *billing.Service  // nil without billing
+	invites  *team.Invitations // nil without invitations
 
 	currency string
 	now      func() time.Time
@@ -70,7 +74,7 @@ func New(d Deps) (*Server, error) {
 	if d.Team == nil || d.Accounts == nil || d.Ledger == nil || d.Metering == nil {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
-	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
+	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing, invites: d.Invitations,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
