@@ -135,6 +135,11 @@ func (s *Server) routes() []route {
 		{"POST /w/{ws}/keys/{key}/revoke", s.page(team.ActManageOwnKeys, s.revokeKey)},
 		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
 		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
+		{"POST /w/{ws}/members/{user}/remove", s.page(team.ActManageMembers, s.removeMember)},
+		{"POST /w/{ws}/members/invite", s.page(team.ActManageMembers, s.invite)},
+		{"POST /w/{ws}/members/invitations/{inv}/revoke", s.page(team.ActManageMembers, s.revokeInvitation)},
+		{"GET /invite/{token}", s.public(s.invitePage)},
+		{"POST /invite/{token}", s.public(s.acceptInvite)},
 		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
 		{"/w/", s.signedIn(s.notFound)},
 	}
