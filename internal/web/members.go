@@ -34,6 +34,7 @@ type membersData struct {
 	InviteRoles []option // the roles the viewer may invite with
 	Pending     []pendingRow
 	Sent        *team.Sent // the invitation just made, with its link
+	SentExpires string
 	InviteError string
 	FormEmail   string
 }
@@ -160,7 +161,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, rq *request) err
 	if err != nil {
 		return err
 	}
-	d.Sent = &sent
+	d.Sent, d.SentExpires = &sent, sent.ExpiresAt.In(rq.Loc).Format("2 Jan 2006 15:04 MST")
 	return s.render(w, r, http.StatusCreated, "members", d)
 }
 
