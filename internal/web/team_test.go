@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -226,4 +227,19 @@ func TestInvitePage(t *testing.T) {
 			t.Error("an expired link made an account")
 		}
 	})
+}
+
+// TestKeysProjectFilter: keys are grouped by project; the Keys page filters by one.
+func TestKeysProjectFilter(t *testing.T) {
+	e := newEnv(t, storetest.SQLite)
+	f := e.seedFixture()
+	c := e.signedIn(f.users[team.RoleOwner].Email)
+	_, body := c.get("/w/" + f.ws + "/keys")
+	if !strings.Contains(body, `id="k-filter"`) || !strings.Contains(body, `<option value="proj-member-key"`) {
+		t.Fatalf("no project filter:\n%.500s", body)
+	}
+	st, body := c.get("/w/" + f.ws + "/keys?project=proj-admin-key")
+	if st != http.StatusOK || !strings.Contains(body, "admin-key") || strings.Contains(body, ">member-key<") || !strings.Contains(body, "in project proj-admin-key") {
+		t.Fatalf("filtered keys page: %d\n%.3000s", st, body)
+	}
 }
