@@ -84,6 +84,30 @@ func TestBrowserInvite(t *testing.T) {
 		t.Error("a used link still shows the accept form")
 	}
 
+	// The owner changes Dana's role, then removes her; her next page is refused.
+	do(t, owner, "owner's members", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.ID("inv-email")))
+	danaUser, err := e.accounts.UserByEmail(context.Background(), "dana@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	danaID := danaUser.ID
+	eval[bool](t, owner, `(window.beforeRoleChange = true)`)
+	do(t, owner, "make Dana a viewer",
+		chromedp.SetValue(chromedp.ID("role-"+danaID), "viewer"),
+		chromedp.Click(chromedp.CSS(`form[action$="/`+danaID+`/role"] button[type=submit]`)),
+	)
+	waitFor(t, owner, `!window.beforeRoleChange && document.getElementById("role-`+danaID+`") && document.getElementById("role-`+danaID+`").value === "viewer"`)
+	if m, err := e.accounts.Member(context.Background(), f.ws, danaID); err != nil || m.Role != team.RoleViewer {
+		t.Fatalf("Dana's membership after the role change: %+v %v", m, err)
+	}
+	eval[bool](t, owner, `(window.confirm = () => true, true)`)
+	do(t, owner, "remove Dana", chromedp.Click(chromedp.CSS(`button[aria-label="Remove Dana Admin"]`)))
+	waitFor(t, owner, `document.getElementById("inv-email") && !document.body.innerText.includes("dana@acme.test")`)
+	do(t, dana, "dana after removal", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if got := eval[string](t, dana, `document.body.innerText`); !strings.Contains(got, "no such workspace") {
+		t.Errorf("a removed member still opens the workspace: %.300s", got)
+	}
+
 	// An expired link is refused.
 	do(t, owner, "open members again", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.ID("inv-email")))
 	do(t, owner, "invite again",
