@@ -22,6 +22,7 @@ import (
 	"spectra/internal/gateway"
 	"spectra/internal/invoicepdf"
 	"spectra/internal/ledger"
+	"spectra/internal/mail"
 	"spectra/internal/metering"
 	"spectra/internal/notify"
 	"spectra/internal/notify/notifyhttp"
@@ -60,6 +61,8 @@ type deps struct {
 	billing        *billing.Service
 	notify         *notify.Service
 	budgets        *budget.Service
+	mail           mail.Sender // nil: no SMTP server configured, no email is sent
+	invitations    *team.Invitations
 	adminTokenHash string
 	now            func() time.Time
 	log            *slog.Logger
@@ -70,7 +73,7 @@ type deps struct {
 // construction can fail (parsing templates, say) returns its error here, before serve
 // listens.
 func routes(mux *http.ServeMux, d deps) error {
-	a := api.New(api.Deps{Team: d.team, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
+	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
 		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI}})
 	a.Register(mux)
@@ -80,7 +83,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	d.gateway.Register(mux)
 	d.gateway.RegisterAdmin(mux, a.RequireOperator)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
-		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
+		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -223,7 +226,13 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		return deps{}, fmt.Errorf("billing: %w", err)
 	}
 	d.billing = b
-	d.notify = notify.New(notify.Config{Store: db, Now: now, Log: log.With("component", "notify"),
+	if cfg.Services.Mail != nil {
+		d.mail = cfg.Services.Mail
+		log.Info("email enabled", "smtp", cfg.Services.Mail.Addr(), "from", cfg.Services.Mail.From())
+	} else {
+		log.Info("no SMTP server configured (SPECTRA_SMTP_URL): no email is sent; invitation links are shown to the inviter")
+	}
+	d.notify = notify.New(notify.Config{Store: db, Mailer: d.mail, Now: now, Log: log.With("component", "notify"),
 		AllowPrivateNetworks: cfg.Services.WebhookAllowPrivate})
 	if d.budgets, err = budget.New(budget.Config{Store: db, Metering: d.metering, Ledger: d.ledger, Team: d.team,
 		Currency: cfg.Currency, Now: now, Log: log.With("component", "budgets"), OnAlert: d.notify.Nudge}); err != nil {
@@ -241,6 +250,11 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}
+	// A key revoked through this node (by itself, or with its removed member) stops at once.
+	d.team.OnKeysRevoked(d.gateway.ForgetKeys)
+	d.accounts.OnKeysRevoked(d.gateway.ForgetKeys)
+	d.invitations = team.NewInvitations(db, d.accounts, d.team, team.InvitationsConfig{BaseURL: cfg.Services.Billing.PublicURL,
+		TTL: cfg.Services.InvitationTTL, Mail: d.mail, Log: log.With("component", "invitations"), Now: now})
 	return d, nil
 }
 

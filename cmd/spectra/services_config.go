@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/mail"
 	"spectra/internal/money"
 )
 
@@ -29,6 +30,9 @@ type ServiceConfig struct {
 
 	// Notifications.
 	WebhookAllowPrivate bool // SPECTRA_WEBHOOK_ALLOW_PRIVATE: let webhooks reach loopback and private addresses
+	// Team rollout.
+	Mail          *mail.SMTP    // SPECTRA_SMTP_URL: where emails go; nil sends none (links are still shown)
+	InvitationTTL time.Duration // SPECTRA_INVITATION_TTL: how long an invitation link works (default 7 days)
 }
 
 // Service environment variables.
@@ -128,7 +132,7 @@ func (c *Config) readServices(env lookupEnv) error {
 	}
 	b.TaxName = get("SPECTRA_TAX_NAME")
 	b.NumberPrefix = get("SPECTRA_INVOICE_PREFIX")
-	return nil
+	return s.readTeam(get)
 }
 
 // decodeKey reads a 32-byte key written as 64 hex digits or as base64.

@@ -39,6 +39,11 @@ func TestAccess(t *testing.T) {
 		e.call("DELETE", "/api/v1/workspaces/"+a+"/keys/"+revoked.ID, operatorToken, nil, 200, nil)
 		victim := e.key(a, map[string]any{"name": "victim"})
 		tokens := []string{operatorToken, admin.Key, infer.Key, other.Key, "", revoked.Key}
+		owner, victimMember := e.member(a, "owner@example.com", "owner"), e.member(a, "leaver@example.com", "viewer")
+		var inv struct {
+			ID string `json:"id"`
+		}
+		e.call("POST", "/api/v1/workspaces/"+a+"/invitations", operatorToken, map[string]any{"email": "x@example.com", "role": "member"}, 201, &inv)
 
 		ws := "/api/v1/workspaces/" + a
 		org := "?workspace_id=" + a + "&start_time=1741651200"
@@ -59,6 +64,12 @@ func TestAccess(t *testing.T) {
 			{"POST", ws + "/keys", `{"name":"k"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/keys", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"DELETE", ws + "/keys/" + victim.ID, "", [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
+			{"GET", ws + "/members", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
+			{"PATCH", ws + "/members/" + owner, `{"role":"owner"}`, [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
+			{"DELETE", ws + "/members/" + victimMember, "", [6]want{{204, ""}, opOnly, opOnly, otherWS, noAuth, badKey}},
+			{"POST", ws + "/invitations", `{"email":"y@example.com","role":"viewer"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
+			{"GET", ws + "/invitations", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
+			{"DELETE", ws + "/invitations/" + inv.ID, "", [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"POST", ws + "/grants", `{"amount":"1.00","idempotency_key":"access"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/balance", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"GET", ws + "/transactions", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
@@ -71,7 +82,9 @@ func TestAccess(t *testing.T) {
 		covered := map[string]bool{}
 		for _, row := range table {
 			u, _ := url.Parse(row.path)
-			covered[row.method+" "+templatePath(u.Path, a, victim.ID)] = true
+			p := strings.NewReplacer("/members/"+owner, "/members/{user_id}", "/members/"+victimMember, "/members/{user_id}",
+				"/invitations/"+inv.ID, "/invitations/{invitation_id}").Replace(u.Path)
+			covered[row.method+" "+templatePath(p, a, victim.ID)] = true
 			for i, w := range row.want {
 				var body any
 				if row.body != "" {

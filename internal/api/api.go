@@ -23,10 +23,13 @@ import (
 // Deps is what the API needs; cmd/spectra wires it.
 type Deps struct {
 	Team     *team.Service
-	Ledger   *ledger.Service
-	Metering *metering.Service
-	Prices   pricing.Store
-	DB       interface{ Ping(context.Context) error }
+	Accounts *team.Accounts // members routes; nil serves them as 503 feature_unavailable
+	// Invitations serves the invitation routes; nil serves them as 503 feature_unavailable.
+	Invitations *team.Invitations
+	Ledger      *ledger.Service
+	Metering    *metering.Service
+	Prices      pricing.Store
+	DB          interface{ Ping(context.Context) error }
 	// AdminTokenHash is the hex SHA-256 of the operator token (team.HashSecret(token)),
 	// compared in constant time. Empty disables the operator token.
 	AdminTokenHash string
@@ -42,6 +45,8 @@ type Deps struct {
 // Server serves the JSON API. Build it with New and mount it with Register.
 type Server struct {
 	team      *team.Service
+	accounts  *team.Accounts
+	invites   *team.Invitations
 	ledger    *ledger.Service
 	metering  *metering.Service
 	prices    pricing.Store
@@ -63,7 +68,7 @@ const (
 
 // New returns a Server over d. Missing Now, Log, Registry and Currency get defaults.
 func New(d Deps) *Server {
-	s := &Server{team: d.Team, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, db: d.DB,
+	s := &Server{team: d.Team, accounts: d.Accounts, invites: d.Invitations, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, db: d.DB,
 		adminHash: strings.ToLower(strings.TrimSpace(d.AdminTokenHash)), currency: d.Currency,
 		now: d.Now, log: d.Log, registry: d.Registry}
 	if s.now == nil {
@@ -118,6 +123,13 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/workspaces/{id}/keys", operatorOnly, s.createKey},
 		{"GET /api/v1/workspaces/{id}/keys", workspaceReader, s.listKeys},
 		{"DELETE /api/v1/workspaces/{id}/keys/{key_id}", operatorOnly, s.revokeKey},
+
+		{"GET /api/v1/workspaces/{id}/members", workspaceReader, s.listMembers},
+		{"PATCH /api/v1/workspaces/{id}/members/{user_id}", operatorOnly, s.setMemberRole},
+		{"DELETE /api/v1/workspaces/{id}/members/{user_id}", operatorOnly, s.removeMember},
+		{"POST /api/v1/workspaces/{id}/invitations", operatorOnly, s.invite},
+		{"GET /api/v1/workspaces/{id}/invitations", workspaceReader, s.listInvitations},
+		{"DELETE /api/v1/workspaces/{id}/invitations/{invitation_id}", operatorOnly, s.revokeInvitation},
 
 		{"POST /api/v1/workspaces/{id}/grants", operatorOnly, s.grant},
 		{"GET /api/v1/workspaces/{id}/balance", workspaceReader, s.balance},

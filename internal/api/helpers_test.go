@@ -51,6 +51,7 @@ type env struct {
 	url   string
 	clock *clock
 	db    *store.DB
+	accts *team.Accounts
 	reg   *prometheus.Registry
 	logs  *bytes.Buffer
 }
@@ -67,8 +68,13 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 func newEnv(t *testing.T, db *store.DB, clk *clock) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	ts := team.NewService(db, clk.Now)
+	e.accts = team.NewAccounts(db, clk.Now)
 	s := api.New(api.Deps{
-		Team:           team.NewService(db, clk.Now),
+		Team:     ts,
+		Accounts: e.accts,
+		Invitations: team.NewInvitations(db, e.accts, ts, team.InvitationsConfig{BaseURL: "https://spectra.example.com", Now: clk.Now,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}),
 		Ledger:         ledger.NewService(db, clk.Now),
 		Metering:       metering.NewService(db, db, clk.Now),
 		Prices:         db,

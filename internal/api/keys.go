@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"spectra/internal/team"
 )
@@ -38,6 +39,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	keys, err := s.team.Keys(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if project := r.URL.Query().Get("project"); project != "" {
+		keys = slices.DeleteFunc(keys, func(k team.APIKey) bool { return k.Project != project })
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
 	return nil

@@ -24,6 +24,15 @@ func TestKeys(t *testing.T) {
 				t.Fatalf("a listed key shows its secret: %s", r.body)
 			}
 		}
+		e.key(ws, map[string]any{"name": "staging-ci", "project": "staging"})
+		e.call("GET", "/api/v1/workspaces/"+ws+"/keys?project=staging", admin.Key, nil, 200, &list)
+		if len(list.Keys) != 1 || list.Keys[0]["name"] != "staging-ci" {
+			t.Fatalf("keys of project staging: %+v", list.Keys)
+		}
+		e.call("GET", "/api/v1/workspaces/"+ws+"/keys?project=p", admin.Key, nil, 200, &list)
+		if len(list.Keys) != 1 || list.Keys[0]["name"] != "ci" {
+			t.Fatalf("keys of project p: %+v", list.Keys)
+		}
 		var revoked keyOut
 		e.call("DELETE", "/api/v1/workspaces/"+ws+"/keys/"+infer.ID, operatorToken, nil, 200, &revoked)
 		if revoked.ID != infer.ID || revoked.RevokedAt == nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,13 +12,15 @@ import (
 // keyCache remembers authenticated keys for keyCacheTTL, so that a busy key costs no
 // database read per request. The price: on the gateway, a revoked key or a key whose
 // settings changed on another node takes effect within keyCacheTTL (changes made
-// through this node's PATCH take effect at once). Only valid keys are cached.
+// through this node — PATCH, a revoked key, a removed member's keys — take effect at
+// once, see Gateway.ForgetKeys). Only valid keys are cached.
 type keyCache struct {
 	team *team.Service
 	now  func() time.Time
 
 	mu      sync.Mutex
 	entries map[string]cachedKey // by the hash of the secret
+	gen     uint64               // bumped by forget, so a read that began before it is not cached
 }
 
 type cachedKey struct {
@@ -56,12 +59,21 @@ func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey
 // longer valid).
 func (c *keyCache) fetch(ctx context.Context, h, secret string) (team.APIKey, error) {
 	now := c.now()
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
 	k, err := c.team.Authenticate(ctx, secret)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
 		delete(c.entries, h)
 		return k, err
+	}
+	if gen != c.gen {
+		// A key was forgotten while this read was in flight: it may be this one, read
+		// before its revocation committed. Answer this request, cache nothing.
+		delete(c.entries, h)
+		return k, nil
 	}
 	if len(c.entries) >= keyCacheSize {
 		clear(c.entries)
@@ -70,13 +82,20 @@ func (c *keyCache) fetch(ctx context.Context, h, secret string) (team.APIKey, er
 	return k, nil
 }
 
-// forget drops a key from the cache (its settings just changed).
-func (c *keyCache) forget(keyID string) {
+// forget drops keys from the cache (their settings just changed, or they were revoked).
+func (c *keyCache) forget(keyIDs ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for h, e := range c.entries {
-		if e.key.ID == keyID {
+		if slices.Contains(keyIDs, e.key.ID) {
 			delete(c.entries, h)
 		}
 	}
 }
+
+// ForgetKeys drops keys from this node's key cache, so that their next request is
+// checked against the database. cmd/spectra subscribes it to team.Service.OnKeysRevoked
+// and team.Accounts.OnKeysRevoked: a key revoked through this node, or a removed
+// member's keys, stop working here at once.
+func (g *Gateway) ForgetKeys(keyIDs []string) { g.keys.forget(keyIDs...) }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/mail"
 	"spectra/internal/team"
 )
 
@@ -242,16 +243,10 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Message is one email (the shape of internal/mail's Message).
-type Message struct {
-	To      []string
-	Subject string
-	Text    string
-}
+// Message is one email.
+type Message = mail.Message
 
-// MailerFunc adapts a function to Mailer. internal/mail's Message has the same fields as
-// Message, so a mail.Sender is wired as
-// notify.MailerFunc(func(ctx context.Context, m notify.Message) error { return s.Send(ctx, mail.Message(m)) }).
+// MailerFunc adapts a function to Mailer (internal/mail's Sender is one as it is).
 type MailerFunc func(ctx context.Context, m Message) error
 
 // Send calls f.

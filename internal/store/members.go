@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"spectra/internal/ledger"
@@ -291,25 +292,37 @@ func (db *DB) SetRole(ctx context.Context, workspaceID, userID string, role team
 }
 
 // RemoveMember deletes a membership and revokes the member's keys of that workspace in
-// one transaction, keeping at least one owner. It returns how many keys it revoked.
-func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) (int, error) {
-	var revoked int64
+// one transaction, keeping at least one owner. It returns the ids of the keys it revoked.
+func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) ([]string, error) {
+	var revoked []string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		revoked = nil
 		if err := db.guardOwner(ctx, tx, workspaceID, userID, false); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM members WHERE workspace_id = ? AND user_id = ?`), workspaceID, userID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND member_id = ? AND revoked_at IS NULL`),
+		rows, err := tx.QueryContext(ctx, db.q(`UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND member_id = ? AND revoked_at IS NULL RETURNING id`),
 			micros(at), workspaceID, userID)
 		if err != nil {
 			return err
 		}
-		revoked, err = res.RowsAffected()
-		return err
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			revoked = append(revoked, id)
+		}
+		return rows.Err()
 	})
-	return int(revoked), err
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(revoked)
+	return revoked, nil
 }
 
 // CompleteSetup creates the first user, their workspace and their ownership of it, and

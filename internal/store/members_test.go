@@ -151,9 +151,9 @@ func TestMembersStore(t *testing.T) {
 		_, err = db.RevokeKey(ctx, "ws_a", "k3", revokedEarlier)
 		acctCheck(t, err)
 		at := acctT0.Add(time.Hour)
-		n, err := db.RemoveMember(ctx, "ws_a", "usr_3", at)
-		if err != nil || n != 2 {
-			t.Fatalf("RemoveMember = %d, %v; want 2 keys revoked", n, err)
+		revoked, err := db.RemoveMember(ctx, "ws_a", "usr_3", at)
+		if err != nil || len(revoked) != 2 || revoked[0] != "k1" || revoked[1] != "k2" {
+			t.Fatalf("RemoveMember = %v, %v; want keys k1 and k2 revoked", revoked, err)
 		}
 		want := map[string]*time.Time{"k1": &at, "k2": &at, "k3": &revokedEarlier, "k4": nil, "k5": nil, "k6": nil}
 		for id, w := range want {

@@ -79,8 +79,8 @@ type AccountStore interface {
 	SetRole(ctx context.Context, workspaceID, userID string, role Role) (Member, error)
 	// RemoveMember deletes a membership and revokes (at `at`) every key of the workspace
 	// whose member_id is the user, in one transaction; it refuses to remove the last owner.
-	// It returns how many keys it revoked. Errors: ErrMemberNotFound, ErrLastOwner.
-	RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) (int, error)
+	// It returns the ids of the keys it revoked. Errors: ErrMemberNotFound, ErrLastOwner.
+	RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) ([]string, error)
 	// Members returns a workspace's members, oldest membership first.
 	Members(ctx context.Context, workspaceID string) ([]Member, error)
 	// Memberships returns a user's memberships, oldest first.
@@ -101,8 +101,9 @@ type AccountStore interface {
 // first-run setup. It never sees a plain session token or password after the call that
 // carries it: tokens are stored by their SHA-256, passwords by their argon2id hash.
 type Accounts struct {
-	store AccountStore
-	now   func() time.Time
+	store   AccountStore
+	now     func() time.Time
+	revoked revocations
 }
 
 // NewAccounts returns the identity service over store. now is the clock.
@@ -215,12 +216,21 @@ func (a *Accounts) SetRole(ctx context.Context, workspaceID, userID string, role
 }
 
 // RemoveMember removes a member and, in the same transaction, revokes every key of the
-// workspace whose MemberID is that user: the next request with one fails. A workspace
-// always keeps at least one owner. Errors: member_not_found, last_owner.
+// workspace whose MemberID is that user: the next request with one fails (the revoked
+// key ids go to the OnKeysRevoked subscribers, so this node's caches drop them at once).
+// A workspace always keeps at least one owner. Errors: member_not_found, last_owner.
 func (a *Accounts) RemoveMember(ctx context.Context, workspaceID, userID string) error {
-	_, err := a.store.RemoveMember(ctx, workspaceID, userID, a.stamp())
-	return err
+	keys, err := a.store.RemoveMember(ctx, workspaceID, userID, a.stamp())
+	if err != nil {
+		return err
+	}
+	a.revoked.notify(keys)
+	return nil
 }
+
+// OnKeysRevoked registers f to be told the ids of keys revoked by RemoveMember, after
+// the revocation commits (the gateway drops them from its key cache).
+func (a *Accounts) OnKeysRevoked(f func(keyIDs []string)) { a.revoked.add(f) }
 
 // Members returns a workspace's members, oldest membership first.
 func (a *Accounts) Members(ctx context.Context, workspaceID string) ([]Member, error) {

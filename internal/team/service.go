@@ -20,6 +20,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time // key id → last use not yet written
+	revoked revocations
 }
 
 // NewService returns a team service over store. now is the clock.
@@ -79,7 +80,40 @@ func (s *Service) Keys(ctx context.Context, workspaceID string) ([]APIKey, error
 
 // RevokeKey revokes a key at once: the next request with it fails.
 func (s *Service) RevokeKey(ctx context.Context, workspaceID, keyID string) (APIKey, error) {
-	return s.store.RevokeKey(ctx, workspaceID, keyID, s.now())
+	k, err := s.store.RevokeKey(ctx, workspaceID, keyID, s.now())
+	if err != nil {
+		return k, err
+	}
+	s.revoked.notify([]string{k.ID})
+	return k, nil
+}
+
+// OnKeysRevoked registers f to be told the id of every key RevokeKey revokes, after the
+// revocation commits (the gateway drops it from its key cache).
+func (s *Service) OnKeysRevoked(f func(keyIDs []string)) { s.revoked.add(f) }
+
+// revocations is a list of subscribers to revoked key ids.
+type revocations struct {
+	mu   sync.Mutex
+	subs []func([]string)
+}
+
+func (r *revocations) add(f func([]string)) {
+	r.mu.Lock()
+	r.subs = append(r.subs, f)
+	r.mu.Unlock()
+}
+
+func (r *revocations) notify(keyIDs []string) {
+	if len(keyIDs) == 0 {
+		return
+	}
+	r.mu.Lock()
+	subs := r.subs
+	r.mu.Unlock()
+	for _, f := range subs {
+		f(keyIDs)
+	}
 }
 
 // Authenticate returns the active key whose secret this is, or ErrInvalidKey. It notes

@@ -17,6 +17,8 @@ import (
 	"spectra/internal/budget"
 	"spectra/internal/demo"
 	"spectra/internal/ledger"
+	"spectra/internal/mail"
+	"spectra/internal/mail/smtptest"
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
@@ -44,6 +46,8 @@ type env struct {
 	srv      *Server
 	mux      *http.ServeMux
 	ts       *httptest.Server
+	invites  *team.Invitations
+	smtp     *smtptest.Server // receives the invitation emails
 }
 
 func newEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB) *env {
@@ -62,13 +66,20 @@ func newEnvWith(t testing.TB, db func(testing.TB, storetest.Options) *store.DB, 
 	e.accounts = team.NewAccounts(e.db, clock.Now)
 	e.ledger = ledger.NewService(e.db, clock.Now)
 	e.metering = metering.NewService(e.db, e.db, clock.Now)
-	var err error
+	e.ts = httptest.NewUnstartedServer(nil) // listening already: invitation links need its URL
+	e.smtp = smtptest.New(t)
+	sender, err := mail.New(e.smtp.URL() + "?from=Spectra%20%3Cteam@spectra.test%3E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.invites = team.NewInvitations(e.db, e.accounts, e.team, team.InvitationsConfig{BaseURL: "http://" + e.ts.Listener.Addr().String(),
+		Mail: sender, Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if e.budget, err = budget.New(budget.Config{Store: e.db, Metering: e.metering, Ledger: e.ledger, Team: e.team, Currency: "USD",
 		Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.budget.Wait)
-	deps := Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db, Budget: e.budget,
+	deps := Deps{Team: e.team, Accounts: e.accounts, Ledger: e.ledger, Metering: e.metering, Prices: e.db, Budget: e.budget, Invitations: e.invites,
 		Currency: "USD", Now: clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OperatorTokenHash: team.HashSecret(opToken)}
 	if hook != nil {
 		hook(e, &deps)
@@ -80,7 +91,8 @@ func newEnvWith(t testing.TB, db func(testing.TB, storetest.Options) *store.DB, 
 	e.srv = srv
 	e.mux = http.NewServeMux()
 	srv.Register(e.mux)
-	e.ts = httptest.NewServer(e.mux)
+	e.ts.Config.Handler = e.mux
+	e.ts.Start()
 	t.Cleanup(e.ts.Close)
 	return e
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ type keysData struct {
 	Error     string
 	FormName  string
 	FormProj  string
+	Project   string   // the project filter ("" shows every key)
+	Projects  []option // the projects the keys belong to, for the filter
 }
 
 // actor is the viewer as a member of this workspace, for key permissions.
@@ -81,10 +84,20 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 		spend[b.Value] = b.Totals
 	}
 	all := names.keyList
+	project := strings.TrimSpace(r.URL.Query().Get("project"))
 	me := rq.actor()
 	d := keysData{pageBase: rq.base("Keys", "keys"), Period: p, Periods: rq.periodLinks("keys", p),
 		CanCreate: rq.Can(team.ActManageOwnKeys) || rq.Can(team.ActManageKeys), CanAssign: rq.Can(team.ActManageKeys)}
+	seenProject := map[string]bool{}
+	var projects []string
 	for _, k := range all {
+		if k.Project != "" && !seenProject[k.Project] {
+			seenProject[k.Project] = true
+			projects = append(projects, k.Project)
+		}
+		if project != "" && k.Project != project {
+			continue
+		}
 		row := keyRow{APIKey: k, Created: k.CreatedAt.In(rq.Loc).Format(layoutDate), LastUsed: "never", Usage: spend[k.ID]}
 		row.Owner, _ = names.label(metering.DimMember, k.MemberID)
 		if k.MemberID == "" {
@@ -98,6 +111,12 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 		}
 		row.CanRevoke = k.Active() && team.CanManageKey(me, k)
 		d.Keys = append(d.Keys, row)
+	}
+	if len(projects) > 0 {
+		slices.Sort(projects)
+		d.Project = project
+		d.Projects = append([]option{{Value: "", Label: "All projects", Selected: project == ""}},
+			options(projects, project, func(v string) string { return v })...)
 	}
 	if d.CanAssign {
 		var ids []string

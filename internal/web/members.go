@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"spectra/internal/errs"
@@ -12,10 +13,11 @@ import (
 // memberRow is one member of the members page.
 type memberRow struct {
 	team.Member
-	Joined string
-	Usage  metering.Totals
-	Roles  []option // the roles the viewer may give this member; empty when they may not change it
-	IsMe   bool
+	Joined    string
+	Usage     metering.Totals
+	Roles     []option // the roles the viewer may give this member; empty when they may not change it
+	IsMe      bool
+	CanRemove bool
 }
 
 // membersData is what the members page shows.
@@ -25,13 +27,41 @@ type membersData struct {
 	Periods []periodLink
 	Members []memberRow
 	Other   []breakdownRow // spend under member labels that are not members (left, or set by ingestion)
+
+	// Invitations, for owners and admins (CanInvite).
+	CanInvite   bool
+	MailEnabled bool
+	InviteRoles []option // the roles the viewer may invite with
+	Pending     []pendingRow
+	Sent        *team.Sent // the invitation just made, with its link
+	SentExpires string
+	InviteError string
+	FormEmail   string
+}
+
+// pendingRow is one open invitation.
+type pendingRow struct {
+	team.Invitation
+	Sent      string
+	Expires   string
+	CanRevoke bool
 }
 
 // members lists who is in the workspace, their role and their spend in the period.
 func (s *Server) members(w http.ResponseWriter, r *http.Request, rq *request) error {
-	p, err := parsePeriod(r.URL.Query(), "month", rq.Now, rq.Loc)
+	d, err := s.membersPage(r, rq)
 	if err != nil {
 		return err
+	}
+	return s.render(w, r, http.StatusOK, "members", d)
+}
+
+// membersPage gathers the members page: members with their spend, and for owners and
+// admins the invite form and the open invitations.
+func (s *Server) membersPage(r *http.Request, rq *request) (membersData, error) {
+	p, err := parsePeriod(r.URL.Query(), "month", rq.Now, rq.Loc)
+	if err != nil {
+		return membersData{}, err
 	}
 	ctx := r.Context()
 	var names labeler
@@ -45,7 +75,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, rq *request) er
 			return err
 		})
 	if err != nil {
-		return err
+		return membersData{}, err
 	}
 	ms := names.memberList
 	spend := map[string]metering.Totals{}
@@ -71,6 +101,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, rq *request) er
 		if len(row.Roles) <= 1 {
 			row.Roles = nil
 		}
+		row.CanRemove = rq.Role.CanChangeMember(m.Role, "")
 		d.Members = append(d.Members, row)
 	}
 	for _, b := range rows {
@@ -78,7 +109,98 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, rq *request) er
 			d.Other = append(d.Other, b)
 		}
 	}
-	return s.render(w, r, http.StatusOK, "members", d)
+	if s.invites != nil && rq.Can(team.ActManageMembers) {
+		d.CanInvite, d.MailEnabled = true, s.invites.MailEnabled()
+		for _, role := range team.Roles {
+			if rq.Role.CanChangeMember("", role) {
+				d.InviteRoles = append(d.InviteRoles, option{Value: string(role), Label: string(role), Selected: role == team.RoleMember})
+			}
+		}
+		pending, err := s.invites.Pending(r.Context(), rq.Workspace.ID)
+		if err != nil {
+			return membersData{}, err
+		}
+		for _, inv := range pending {
+			d.Pending = append(d.Pending, pendingRow{Invitation: inv, Sent: inv.CreatedAt.In(rq.Loc).Format(layoutDate),
+				Expires: inv.ExpiresAt.In(rq.Loc).Format(layoutDate), CanRevoke: rq.Role.CanChangeMember("", inv.Role)})
+		}
+	}
+	return d, nil
+}
+
+// inviter is the viewer as the domain sees an inviter: nil for the operator.
+func (rq *request) inviter() *team.Member {
+	if rq.V.User.Operator {
+		return nil
+	}
+	m := rq.actor()
+	return &m
+}
+
+// invite sends an invitation and shows its link on the members page.
+func (s *Server) invite(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if s.invites == nil {
+		return errNotFound
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	sent, err := s.invites.Invite(r.Context(), rq.Workspace.ID, email, team.Role(r.PostFormValue("role")), rq.inviter())
+	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict || k == errs.Forbidden {
+		d, perr := s.membersPage(r, rq)
+		if perr != nil {
+			return perr
+		}
+		d.InviteError, d.FormEmail = userMessage(err), email
+		return s.render(w, r, statusOf(err), "members", d)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("invitation created in dashboard", "workspace", rq.Workspace.ID, "invitation", sent.ID, "role", sent.Role, "emailed", sent.EmailSent, "by", rq.V.User.ID)
+	d, err := s.membersPage(r, rq)
+	if err != nil {
+		return err
+	}
+	d.Sent, d.SentExpires = &sent, sent.ExpiresAt.In(rq.Loc).Format("2 Jan 2006 15:04 MST")
+	return s.render(w, r, http.StatusCreated, "members", d)
+}
+
+// revokeInvitation withdraws an open invitation.
+func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if s.invites == nil {
+		return errNotFound
+	}
+	if _, err := s.invites.Revoke(r.Context(), rq.Workspace.ID, r.PathValue("inv"), rq.inviter()); err != nil {
+		return err
+	}
+	s.log.Info("invitation revoked in dashboard", "workspace", rq.Workspace.ID, "invitation", r.PathValue("inv"), "by", rq.V.User.ID)
+	http.Redirect(w, r, rq.URL("members"), http.StatusSeeOther)
+	return nil
+}
+
+// removeMember removes a member (and revokes their keys), when the viewer's role allows.
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, rq *request) error {
+	userID := r.PathValue("user")
+	m, err := s.accounts.Member(r.Context(), rq.Workspace.ID, userID)
+	if errs.KindOf(err) == errs.Forbidden {
+		return errs.E(errs.NotFound, "member_not_found", "this user is not a member of the workspace")
+	}
+	if err != nil {
+		return err
+	}
+	if !rq.Role.CanChangeMember(m.Role, "") {
+		return team.ErrRoleForbidden
+	}
+	if err := s.accounts.RemoveMember(r.Context(), rq.Workspace.ID, userID); err != nil {
+		return err
+	}
+	s.log.Info("member removed in dashboard", "workspace", rq.Workspace.ID, "user", userID, "by", rq.V.User.ID)
+	if userID == rq.V.User.ID && !rq.V.User.Operator {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, rq.URL("members"), http.StatusSeeOther)
+	return nil
 }
 
 // setRole changes a member's role, when the viewer's role allows that change.

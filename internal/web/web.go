@@ -38,6 +38,9 @@ type Deps struct {
 	// Budget serves budgets, alerts, the low-balance line and the forecast; nil hides
 	// the Budgets page and the forecast.
 	Budget *budget.Service
+	// Invitations serves the Members page's invite form and the /invite/{token} page;
+	// nil hides the form.
+	Invitations *team.Invitations
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -57,9 +60,10 @@ type Server struct {
 	ledger   *ledger.Service
 	metering *metering.Service
 	prices   pricing.Store
-	bill     *billing.Service // nil without billing
-	notify   *notify.Service  // nil without notifications
-	budget   *budget.Service  // nil without budgets
+	bill     *billing.Service  // nil without billing
+	notify   *notify.Service   // nil without notifications
+	budget   *budget.Service   // nil without budgets
+	invites  *team.Invitations // nil without invitations
 
 	currency string
 	now      func() time.Time
@@ -81,7 +85,7 @@ func New(d Deps) (*Server, error) {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
 	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
-		budget: d.Budget, notify: d.Notify,
+		budget: d.Budget, notify: d.Notify, invites: d.Invitations,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.currency == "" {
@@ -152,6 +156,11 @@ func (s *Server) routes() []route {
 		{"POST /w/{ws}/settings/webhooks/{hook}/delete", s.page(team.ActViewUsage, s.deleteWebhook)},
 		{"POST /w/{ws}/settings/webhooks/{hook}/rotate", s.page(team.ActViewUsage, s.rotateWebhook)},
 		{"POST /w/{ws}/settings/webhooks/{hook}/test", s.page(team.ActViewUsage, s.testWebhook)},
+		{"POST /w/{ws}/members/{user}/remove", s.page(team.ActManageMembers, s.removeMember)},
+		{"POST /w/{ws}/members/invite", s.page(team.ActManageMembers, s.invite)},
+		{"POST /w/{ws}/members/invitations/{inv}/revoke", s.page(team.ActManageMembers, s.revokeInvitation)},
+		{"GET /invite/{token}", s.public(s.invitePage)},
+		{"POST /invite/{token}", s.public(s.acceptInvite)},
 		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
 		{"/w/", s.signedIn(s.notFound)},
 	}
