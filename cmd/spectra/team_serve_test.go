@@ -40,28 +40,7 @@ func TestServeTeamRollout(t *testing.T) {
 		t.Fatalf("email from %s:\n%s", m.From, m.Body)
 	}
 
-	// Accept it as a browser would, on this server.
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	page := r.url + strings.TrimPrefix(link, "http://spectra.test")
-	resp, err := browser.Get(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
-	if resp.StatusCode != 200 || csrf == nil {
-		t.Fatalf("invite page: %d\n%s", resp.StatusCode, body)
-	}
-	resp, err = browser.PostForm(page, url.Values{"csrf": {string(csrf[1])}, "name": {"Dev"}, "password": {"correct horse battery"}, "password2": {"correct horse battery"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("accept: %d", resp.StatusCode)
-	}
+	acceptInvite(t, r, link, "http://spectra.test", "Dev")
 
 	st, members := call(t, "GET", wsURL+"/members", admin, nil)
 	list, _ := members["members"].([]any)
@@ -93,5 +72,32 @@ func TestServeTeamRollout(t *testing.T) {
 	}
 	if st := gateway(); st != http.StatusUnauthorized {
 		t.Fatalf("the removed member's key: %d, want 401 at once", st)
+	}
+}
+
+// acceptInvite accepts the invitation at link (made with public URL public) on r, as a
+// browser would: it opens the page and sets a name and password.
+func acceptInvite(t *testing.T, r *running, link, public, name string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := r.url + strings.TrimPrefix(link, public)
+	resp, err := browser.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if resp.StatusCode != 200 || csrf == nil {
+		t.Fatalf("invite page: %d\n%s", resp.StatusCode, body)
+	}
+	resp, err = browser.PostForm(page, url.Values{"csrf": {string(csrf[1])}, "name": {name}, "password": {"correct horse battery"}, "password2": {"correct horse battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("accept: %d", resp.StatusCode)
 	}
 }
