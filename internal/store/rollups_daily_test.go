@@ -321,3 +321,50 @@ func TestMigrationBackfillsDaily(t *testing.T) {
 		}
 	})
 }
+
+// TestTimezoneChangeDuringIngest: timezone changes racing with concurrent ingest leave
+// every daily row equal to its events in the zone the workspace ends in.
+func TestTimezoneChangeDuringIngest(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
+		e.clock.Set(now)
+		e.addPrice(t, "m", 1_000_000)
+		ws := newWorkspace(t, e.db, "UTC", now)
+		errc := make(chan error, 5)
+		for g := range 4 {
+			go func() {
+				for b := range 15 {
+					var events []metering.Event
+					for i := range 40 {
+						n := (g*15+b)*40 + i
+						events = append(events, metering.Event{ID: fmt.Sprint("e", n), WorkspaceID: ws, Model: "m", Member: fmt.Sprint("u", n%3),
+							Timestamp: time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC).Add(time.Duration(n*7919%(72*60)) * time.Minute)})
+					}
+					if res, err := e.meter.Ingest(ctx, events); err != nil || res.Accepted != len(events) {
+						errc <- fmt.Errorf("ingest: %+v %v", res, err)
+						return
+					}
+				}
+				errc <- nil
+			}()
+		}
+		go func() {
+			for i := range 12 {
+				if err := e.db.SetWorkspaceTimezone(ctx, ws, []string{"Asia/Kolkata", "America/New_York", "UTC", "Pacific/Chatham"}[i%4]); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		for range 5 {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep := e.report(t); !rep.OK() {
+			t.Fatalf("verify: %+v", rep)
+		}
+	})
+}
