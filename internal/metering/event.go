@@ -170,6 +170,14 @@ type Store interface {
 	ApplyEvents(ctx context.Context, catalogVersion int64, events []Event) ([]Outcome, error)
 	// Rollups returns hourly rollup rows matching q, summed over the dimensions not in q.GroupBy.
 	Rollups(ctx context.Context, q RollupQuery) ([]RollupRow, error)
+	// RollupZone returns the IANA zone whose days the workspace's daily rollups count
+	// (the workspace's timezone).
+	RollupZone(ctx context.Context, workspaceID string) (string, error)
+	// DailyRollups returns daily rollup rows matching q, whose Start and End are day
+	// starts (DayOf) of zone, summed over the dimensions not in q.GroupBy, each dated at
+	// its day's start. It reports false, and no rows, when the workspace's daily rollups
+	// are no longer kept in zone.
+	DailyRollups(ctx context.Context, q RollupQuery, zone string) ([]RollupRow, bool, error)
 	// Events returns raw events newest first for the request log.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 }

@@ -185,16 +185,42 @@ func message(err error) string {
 	return err.Error()
 }
 
-// Usage answers q from hourly rollups.
+// Usage answers q from rollups: day buckets from the daily rollups when they are the
+// workspace's days, everything else from the hourly ones.
 func (s *Service) Usage(ctx context.Context, q UsageQuery) ([]Bucket, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := s.store.Rollups(ctx, q.Rollup())
+	rows, err := s.rows(ctx, q.Rollup(), q.Start, q.End, q.Location, q.Bucket == 24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
 	return q.Bucketize(rows), nil
+}
+
+// Total sums the usage of the hours that start in [q.Start, q.End), grouped by
+// q.GroupBy, with no buckets (q.Bucket is ignored): the whole days of q.Location inside
+// the range are read from the daily rollups, the hours at its edges from the hourly
+// ones. Results are sorted by their dimensions, as in a bucket.
+func (s *Service) Total(ctx context.Context, q UsageQuery) ([]Result, error) {
+	if q.Location == nil {
+		q.Location = time.UTC
+	}
+	if q.Start.IsZero() || q.End.IsZero() {
+		return nil, errs.E(errs.Invalid, "invalid_range", "start and end are required")
+	}
+	if !q.End.After(q.Start) {
+		return nil, errs.E(errs.Invalid, "invalid_range", "end must be after start")
+	}
+	if err := validGroups(q.GroupBy); err != nil {
+		return nil, err
+	}
+	base := RollupQuery{WorkspaceID: q.WorkspaceID, GroupBy: q.GroupBy, Filter: q.Filter}
+	rows, err := s.rows(ctx, base, q.Start, q.End, q.Location, true)
+	if err != nil {
+		return nil, err
+	}
+	return sumResults(rows, q.GroupBy), nil
 }
 
 // Events returns the request log page f asks for.

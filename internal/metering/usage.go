@@ -104,15 +104,8 @@ func (q *UsageQuery) Validate() error {
 	if !q.End.After(q.Start) {
 		return errs.E(errs.Invalid, "invalid_range", "end must be after start")
 	}
-	seen := map[string]bool{}
-	for _, g := range q.GroupBy {
-		if !slices.Contains(Dimensions, g) {
-			return errs.E(errs.Invalid, "invalid_group_by", "cannot group by %q (use %s)", g, strings.Join(Dimensions, ", "))
-		}
-		if seen[g] {
-			return errs.E(errs.Invalid, "invalid_group_by", "%q is grouped by twice", g)
-		}
-		seen[g] = true
+	if err := validGroups(q.GroupBy); err != nil {
+		return err
 	}
 	q.Start = q.floor(q.Start)
 	if f := q.floor(q.End); !f.Equal(q.End) {
@@ -124,19 +117,34 @@ func (q *UsageQuery) Validate() error {
 	return nil
 }
 
+// validGroups checks a group-by list: known dimensions, each once.
+func validGroups(groupBy []string) error {
+	seen := map[string]bool{}
+	for _, g := range groupBy {
+		if !slices.Contains(Dimensions, g) {
+			return errs.E(errs.Invalid, "invalid_group_by", "cannot group by %q (use %s)", g, strings.Join(Dimensions, ", "))
+		}
+		if seen[g] {
+			return errs.E(errs.Invalid, "invalid_group_by", "%q is grouped by twice", g)
+		}
+		seen[g] = true
+	}
+	return nil
+}
+
 func (q *UsageQuery) floor(t time.Time) time.Time {
 	t = t.In(q.Location)
 	if q.Bucket == time.Hour {
 		return t.Truncate(time.Hour)
 	}
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, q.Location)
+	return DayOf(t, q.Location)
 }
 
 func (q *UsageQuery) next(t time.Time) time.Time {
 	if q.Bucket == time.Hour {
 		return t.Add(time.Hour)
 	}
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, q.Location)
+	return NextDay(t, q.Location)
 }
 
 // Result is one group's totals within a bucket.
@@ -176,61 +184,83 @@ func (q UsageQuery) Bucketize(rows []RollupRow) []Bucket {
 	for s := q.Start; s.Before(q.End); s = q.next(s) {
 		buckets = append(buckets, Bucket{Start: s, End: q.next(s), Results: []Result{}})
 	}
-	type key struct{ model, keyID, project, member string }
-	sums := make([]map[key]*Totals, len(buckets))
+	sums := make([]map[groupKey]*Totals, len(buckets))
 	for _, r := range rows {
 		i := sort.Search(len(buckets), func(i int) bool { return buckets[i].End.After(r.Hour) })
 		if i == len(buckets) || r.Hour.Before(buckets[i].Start) {
 			continue
 		}
 		if sums[i] == nil {
-			sums[i] = map[key]*Totals{}
+			sums[i] = map[groupKey]*Totals{}
 		}
-		k := key{r.Model, r.KeyID, r.Project, r.Member}
-		t := sums[i][k]
-		if t == nil {
-			t = &Totals{}
-			sums[i][k] = t
-		}
-		t.Add(r.Totals)
+		addRow(sums[i], r)
 	}
-	grouped := func(d string) bool { return slices.Contains(q.GroupBy, d) }
 	for i, m := range sums {
-		keys := make([]key, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(a, b int) bool {
-			x, y := keys[a], keys[b]
-			if x.model != y.model {
-				return x.model < y.model
-			}
-			if x.keyID != y.keyID {
-				return x.keyID < y.keyID
-			}
-			if x.project != y.project {
-				return x.project < y.project
-			}
-			return x.member < y.member
-		})
-		for _, k := range keys {
-			res := Result{Totals: *m[k]}
-			if grouped(DimModel) {
-				res.Model = &k.model
-			}
-			if grouped(DimKey) {
-				res.KeyID = &k.keyID
-			}
-			if grouped(DimProject) {
-				res.Project = &k.project
-			}
-			if grouped(DimMember) {
-				res.Member = &k.member
-			}
-			buckets[i].Results = append(buckets[i].Results, res)
-		}
+		buckets[i].Results = groupResults(m, q.GroupBy)
 	}
 	return buckets
+}
+
+// groupKey is one combination of dimension values ("" for those not grouped).
+type groupKey struct{ model, keyID, project, member string }
+
+func addRow(m map[groupKey]*Totals, r RollupRow) {
+	k := groupKey{r.Model, r.KeyID, r.Project, r.Member}
+	t := m[k]
+	if t == nil {
+		t = &Totals{}
+		m[k] = t
+	}
+	t.Add(r.Totals)
+}
+
+// sumResults sums rows by group, whatever their hour.
+func sumResults(rows []RollupRow, groupBy []string) []Result {
+	m := map[groupKey]*Totals{}
+	for _, r := range rows {
+		addRow(m, r)
+	}
+	return groupResults(m, groupBy)
+}
+
+// groupResults returns the groups of m as results sorted by their dimensions.
+func groupResults(m map[groupKey]*Totals, groupBy []string) []Result {
+	out := []Result{}
+	keys := make([]groupKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		x, y := keys[a], keys[b]
+		if x.model != y.model {
+			return x.model < y.model
+		}
+		if x.keyID != y.keyID {
+			return x.keyID < y.keyID
+		}
+		if x.project != y.project {
+			return x.project < y.project
+		}
+		return x.member < y.member
+	})
+	grouped := func(d string) bool { return slices.Contains(groupBy, d) }
+	for _, k := range keys {
+		res := Result{Totals: *m[k]}
+		if grouped(DimModel) {
+			res.Model = &k.model
+		}
+		if grouped(DimKey) {
+			res.KeyID = &k.keyID
+		}
+		if grouped(DimProject) {
+			res.Project = &k.project
+		}
+		if grouped(DimMember) {
+			res.Member = &k.member
+		}
+		out = append(out, res)
+	}
+	return out
 }
 
 // EventFilter selects raw events for the request log, newest first, keyset-paginated.

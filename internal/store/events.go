@@ -276,6 +276,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	if err := db.upsertRollups(ctx, tx, rollups); err != nil {
 		return err
 	}
+	if err := db.upsertDailyRollups(ctx, tx, rollups); err != nil {
+		return err
+	}
 
 	// 4. One usage transfer per wallet, in a fixed order so concurrent groups never deadlock.
 	for _, ws := range slices.Sorted(mapsKeys(changes)) {

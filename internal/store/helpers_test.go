@@ -83,7 +83,7 @@ func (e *coreEnv) addPrice(t testing.TB, model string, output money.Amount) {
 	}
 }
 
-func (e *coreEnv) report(t testing.TB) store.VerifyReport {
+func (e *coreEnv) report(t coreFataler) store.VerifyReport {
 	t.Helper()
 	rep, err := e.db.Verify(context.Background())
 	if err != nil {

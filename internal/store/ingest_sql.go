@@ -114,6 +114,7 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	queries := []string{qCatalogVersion, qMaxEventRowid, qEventInsertedNow, qUpdateWallet, qInsertUsage, qInsertEntries}
 	for _, n := range sqliteChunks {
 		queries = append(queries, sqliteInsertEvents(n), sqliteUpsertRollups(n), sqliteUpsertDimRollups(n), sqliteWallets(n))
+		queries = append(queries, dailyIngestQueries(n)...)
 	}
 	m := make(map[string]*sql.Stmt, len(queries))
 	for _, q := range queries {

@@ -96,6 +96,12 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			tx.Rollback()
 			return done, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
+		if step := afterMigration[m.Version]; step != nil {
+			if err := step(db, ctx, tx); err != nil {
+				tx.Rollback()
+				return done, fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, micros(db.now())); err != nil {
 			tx.Rollback()
 			return done, err

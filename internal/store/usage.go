@@ -39,10 +39,24 @@ func filterSQL(where *strings.Builder, args *[]any, f metering.Filter) {
 // only, never raw events: rollups_hourly_dim when the query groups and filters by at most
 // one dimension (a few rows per hour), rollups_hourly otherwise. Rows come in no order.
 func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.RollupRow, error) {
+	return db.rollupsFrom(ctx, db.read, q, hourlyTables)
+}
+
+// rollupTables names a pair of rollup tables (all dimensions, one dimension at a time)
+// and their time column.
+type rollupTables struct{ full, dim, time string }
+
+var (
+	hourlyTables = rollupTables{"rollups_hourly", "rollups_hourly_dim", "hour"}
+	dailyTables  = rollupTables{"rollups_daily", "rollups_daily_dim", "day"}
+)
+
+// rollupsFrom answers q from the tables t, through rq; rows are dated by t's time column.
+func (db *DB) rollupsFrom(ctx context.Context, rq rollupReader, q metering.RollupQuery, t rollupTables) ([]metering.RollupRow, error) {
 	if dim, values, ok := singleDimension(q); ok {
-		return db.dimRollups(ctx, q, dim, values)
+		return db.dimRollups(ctx, rq, q, t, dim, values)
 	}
-	sel := []string{"hour"}
+	sel := []string{t.time}
 	for _, d := range metering.Dimensions {
 		if slices.Contains(q.GroupBy, d) {
 			sel = append(sel, dimColumns[d])
@@ -50,18 +64,18 @@ func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.R
 			sel = append(sel, "''")
 		}
 	}
-	groupCols := []string{"hour"}
+	groupCols := []string{t.time}
 	for _, d := range q.GroupBy {
 		groupCols = append(groupCols, dimColumns[d])
 	}
 	var where strings.Builder
 	args := []any{q.WorkspaceID, micros(q.Start), micros(q.End)}
-	where.WriteString("workspace_id = ? AND hour >= ? AND hour < ?")
+	where.WriteString("workspace_id = ? AND " + t.time + " >= ? AND " + t.time + " < ?")
 	filterSQL(&where, &args, q.Filter)
 	query := `SELECT ` + strings.Join(sel, ", ") + `, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
-		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM rollups_hourly WHERE ` + where.String() +
+		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM ` + t.full + ` WHERE ` + where.String() +
 		` GROUP BY ` + strings.Join(groupCols, ", ")
-	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	rows, err := rq.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -105,27 +119,27 @@ func singleDimension(q metering.RollupQuery) (dim string, values []string, ok bo
 	return metering.DimModel, nil, true
 }
 
-// dimRollups answers q from one dimension's hourly rows.
-func (db *DB) dimRollups(ctx context.Context, q metering.RollupQuery, dim string, values []string) ([]metering.RollupRow, error) {
+// dimRollups answers q from one dimension's rows of t.dim.
+func (db *DB) dimRollups(ctx context.Context, rq rollupReader, q metering.RollupQuery, t rollupTables, dim string, values []string) ([]metering.RollupRow, error) {
 	// Grouped by its own dimension, each row is already one group of one hour (the key is
 	// workspace, dimension, hour, value): no sums to take. Ungrouped, an hour's values add up.
 	grouped := len(q.GroupBy) == 1
-	cols := `hour, '', SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost)`
-	group := " GROUP BY hour"
+	cols := t.time + `, '', SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost)`
+	group := " GROUP BY " + t.time
 	if grouped {
-		cols = `hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
+		cols = t.time + `, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
 		group = ""
 	}
 	var where strings.Builder
 	args := []any{q.WorkspaceID, dim, micros(q.Start), micros(q.End)}
-	where.WriteString("workspace_id = ? AND dim = ? AND hour >= ? AND hour < ?")
+	where.WriteString("workspace_id = ? AND dim = ? AND " + t.time + " >= ? AND " + t.time + " < ?")
 	if len(values) > 0 {
 		where.WriteString(" AND value IN (" + strings.TrimSuffix(strings.Repeat("?,", len(values)), ",") + ")")
 		for _, v := range values {
 			args = append(args, v)
 		}
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+cols+` FROM rollups_hourly_dim WHERE `+where.String()+group), args...)
+	rows, err := rq.QueryContext(ctx, db.q(`SELECT `+cols+` FROM `+t.dim+` WHERE `+where.String()+group), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,8 @@ const dimEvents = `
 		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM events GROUP BY workspace_id, ` + hourExpr + `, member`
 
 // Verify recomputes every wallet balance and held amount from entries and holds, every
-// transfer's balance, and every rollup from the events, and reports each difference.
+// transfer's balance, and every rollup from the events (the daily ones from the hourly
+// ones, by each workspace's timezone), and reports each difference.
 func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	type check struct {
@@ -183,5 +184,10 @@ func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 		}
 		rep.Checks = append(rep.Checks, res)
 	}
+	daily, err := db.verifyDaily(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("daily rollups: %w", err)
+	}
+	rep.Checks = append(rep.Checks, daily...)
 	return rep, nil
 }

@@ -24,6 +24,8 @@ const (
 	verifyUsage      = "usage charged to each wallet equals the cost of its events"
 	verifyRollups    = "rollups equal the sum of their events"
 	verifyDimRollups = "rollups by dimension equal the sum of their events"
+	verifyDaily      = "daily rollups equal the sum of their events"
+	verifyDailyDim   = "daily rollups by dimension equal the sum of their events"
 )
 
 // failingChecks returns the names of the checks that found problems.
@@ -123,11 +125,24 @@ func TestVerifyFindsTampering(t *testing.T) {
 			{"a rollup's requests", `UPDATE rollups_hourly SET requests = requests + 1 WHERE workspace_id = ?`, `UPDATE rollups_hourly SET requests = requests - 1 WHERE workspace_id = ?`, []any{ws},
 				[]string{verifyRollups}},
 			{"an event's cost", `UPDATE events SET cost = cost + 7 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET cost = cost - 7 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
-				[]string{verifyDimRollups, verifyRollups, verifyUsage}},
+				[]string{verifyDimRollups, verifyRollups, verifyUsage, verifyDaily, verifyDailyDim}},
 			{"an event's hour", `UPDATE events SET ts = ts + 7200000000 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET ts = ts - 7200000000 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
 				[]string{verifyDimRollups, verifyRollups}},
 			{"an event's member", `UPDATE events SET member = 'mallory' WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET member = '' WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
-				[]string{verifyDimRollups, verifyRollups}},
+				[]string{verifyDimRollups, verifyRollups, verifyDaily, verifyDailyDim}},
+			// The seed's events all fall on one UTC day: two days later is another day's row.
+			{"an event's day", `UPDATE events SET ts = ts + 172800000000 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET ts = ts - 172800000000 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
+				[]string{verifyDimRollups, verifyRollups, verifyDaily, verifyDailyDim}},
+			{"a daily rollup's cost", `UPDATE rollups_daily SET cost = cost + 1 WHERE workspace_id = ? AND project = 'p1'`, `UPDATE rollups_daily SET cost = cost - 1 WHERE workspace_id = ? AND project = 'p1'`, []any{ws},
+				[]string{verifyDaily}},
+			{"a daily rollup's day", `UPDATE rollups_daily SET day = day + 86400000000 WHERE workspace_id = ? AND project = 'p1'`, `UPDATE rollups_daily SET day = day - 86400000000 WHERE workspace_id = ? AND project = 'p1'`, []any{ws},
+				[]string{verifyDaily}},
+			{"a daily rollup's workspace", `UPDATE rollups_daily SET workspace_id = 'nobody' WHERE workspace_id = ? AND project = 'p1'`, `UPDATE rollups_daily SET workspace_id = ? WHERE workspace_id = 'nobody'`, []any{ws},
+				[]string{verifyDaily}},
+			{"a daily dimension rollup's value", `UPDATE rollups_daily_dim SET value = 'p9' WHERE workspace_id = ? AND dim = 'project' AND value = 'p1'`, `UPDATE rollups_daily_dim SET value = 'p1' WHERE workspace_id = ? AND dim = 'project' AND value = 'p9'`, []any{ws},
+				[]string{verifyDailyDim}},
+			{"a daily dimension rollup's tokens", `UPDATE rollups_daily_dim SET output_tokens = output_tokens + 1 WHERE workspace_id = ? AND dim = 'model'`, `UPDATE rollups_daily_dim SET output_tokens = output_tokens - 1 WHERE workspace_id = ? AND dim = 'model'`, []any{ws},
+				[]string{verifyDailyDim}},
 			{"an entry's amount", `UPDATE entries SET amount = amount + 1 WHERE account_id = ? AND amount > 0`, `UPDATE entries SET amount = amount - 1 WHERE account_id = ? AND amount > 0`, []any{wallet},
 				[]string{verifyBalances, verifyTransfers, verifyZeroSum}},
 			{"a running balance", `UPDATE entries SET balance_after = balance_after + 1 WHERE id = (SELECT MAX(id) FROM entries WHERE account_id = ?)`, `UPDATE entries SET balance_after = balance_after - 1 WHERE id = (SELECT MAX(id) FROM entries WHERE account_id = ?)`, []any{wallet},
@@ -152,12 +167,20 @@ func TestVerifyFindsTampering(t *testing.T) {
 			}
 		}
 		// Rows added or removed behind the store's back.
+		exec(`DELETE FROM rollups_daily_dim WHERE workspace_id = ? AND dim = 'member'`, ws)
+		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDailyDim}) {
+			t.Errorf("deleted daily dimension rollups: %q", got)
+		}
+		exec(`DELETE FROM rollups_daily WHERE workspace_id = ? AND project = 'p0'`, ws)
+		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDailyDim, verifyDaily}) {
+			t.Errorf("a deleted daily rollup: %q", got)
+		}
 		exec(`DELETE FROM rollups_hourly_dim WHERE workspace_id = ? AND dim = 'key'`, ws)
-		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDimRollups}) {
+		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDailyDim, verifyDaily, verifyDimRollups}) {
 			t.Errorf("deleted dimension rollups: %q", got)
 		}
 		exec(`DELETE FROM rollups_hourly WHERE workspace_id = ? AND project = 'p1'`, ws)
-		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDimRollups, verifyRollups}) {
+		if got := failingChecks(e.report(t)); !slices.Equal(got, []string{verifyDailyDim, verifyDaily, verifyDimRollups, verifyRollups}) {
 			t.Errorf("a deleted rollup: %q", got)
 		}
 		exec(`INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES ((SELECT MIN(id) FROM transfers), ?, 5, NULL, 0)`, wallet)
@@ -189,7 +212,11 @@ func TestVerifyCountsWhatItChecked(t *testing.T) {
 			}
 		}
 		// One row per hour and value of each dimension: the seed's events span 6 hours.
-		if counts[verifyRollups] == 0 || counts[verifyDimRollups] < counts[verifyRollups] || len(rep.Checks) < 8 {
+		// The seed's events fall on one UTC day, in two projects, of one model and no key or member.
+		if counts[verifyDaily] != 4 || counts[verifyDailyDim] != 2*(1+1+2+1) {
+			t.Errorf("daily checks covered %d and %d rows; want 4 and 10", counts[verifyDaily], counts[verifyDailyDim])
+		}
+		if counts[verifyRollups] == 0 || counts[verifyDimRollups] < counts[verifyRollups] || len(rep.Checks) < 10 {
 			t.Errorf("report %+v", rep)
 		}
 	})

@@ -33,17 +33,11 @@ func (s *Server) topBar(ctx context.Context, rq *request) (topBar, error) {
 		return topBar{}, err
 	}
 	start := addDays(midnight(rq.Now, rq.Loc), -burnDays)
-	buckets, err := s.metering.Usage(ctx, metering.UsageQuery{WorkspaceID: rq.Workspace.ID, Start: start, End: ceilHour(rq.Now),
-		Bucket: time.Hour, Location: rq.Loc})
+	burn, err := rq.totalsBetween(ctx, start, ceilHour(rq.Now), metering.Filter{})
 	if err != nil {
 		return topBar{}, err
 	}
-	var spend money.Amount
-	for _, bk := range buckets {
-		for _, res := range bk.Results {
-			spend += res.Cost
-		}
-	}
+	spend := burn.Cost
 	bar := topBar{Balance: b.Balance, Held: b.Held, Available: b.Available, OverdraftLimit: b.OverdraftLimit, Burn: spend}
 	bar.Runway, bar.Level = runway(b.Available, b.OverdraftLimit, spend, rq.Now.Sub(start))
 	switch bar.Level {

@@ -18,20 +18,21 @@ func (rq *request) usage(ctx context.Context, start, end time.Time, bucket time.
 		Bucket: bucket, Location: rq.Loc, GroupBy: groupBy, Filter: f})
 }
 
-// totalsBetween sums usage in [start, end), to the hour when the span allows it.
+// totalsBetween sums usage in [start, end) (the hours that start in it): whole days of
+// the workspace come from the daily rollups, the hours at the edges from the hourly ones.
 func (rq *request) totalsBetween(ctx context.Context, start, end time.Time, f metering.Filter) (metering.Totals, error) {
-	bucket := time.Hour
-	if end.Sub(start) > (metering.MaxBuckets-48)*time.Hour {
-		bucket = 24 * time.Hour
-	}
 	if !end.After(start) {
 		return metering.Totals{}, nil
 	}
-	bs, err := rq.usage(ctx, start, end, bucket, nil, f)
+	rs, err := rq.s.metering.Total(ctx, metering.UsageQuery{WorkspaceID: rq.Workspace.ID, Start: start, End: end, Location: rq.Loc, Filter: f})
 	if err != nil {
 		return metering.Totals{}, err
 	}
-	return sumBuckets(bs), nil
+	var t metering.Totals
+	for _, r := range rs {
+		t.Add(r.Totals)
+	}
+	return t, nil
 }
 
 // sumBuckets adds every result of every bucket.
