@@ -265,21 +265,25 @@ func (s *Service) status(ctx context.Context, b Budget, loc *time.Location, now 
 	return st, nil
 }
 
-// Spent returns the spend counted by b in window w, from hourly rollups (every hour that
-// overlaps the window).
+// Spent returns the spend counted by b in window w, from the rollups (every hour that
+// overlaps the window; whole days of the workspace's time zone from the daily rollups).
 func (s *Service) Spent(ctx context.Context, b Budget, w Window) (money.Amount, error) {
 	end := w.End
 	if end.IsZero() {
 		end = s.now().Add(time.Hour)
 	}
-	return s.metering.Cost(ctx, b.WorkspaceID, w.Start, end, b.filter())
+	loc, err := s.location(ctx, b.WorkspaceID)
+	if err != nil {
+		return 0, err
+	}
+	return s.metering.Cost(ctx, b.WorkspaceID, w.Start, end, loc, b.filter())
 }
 
 // recent returns the spend matching f in the span of whole hours that ends with the
 // current hour (the current hour included).
 func (s *Service) recent(ctx context.Context, workspaceID string, span time.Duration, now time.Time, f metering.Filter) (money.Amount, error) {
 	end := now.UTC().Truncate(time.Hour).Add(time.Hour)
-	return s.metering.Cost(ctx, workspaceID, end.Add(-span), end, f)
+	return s.metering.Cost(ctx, workspaceID, end.Add(-span), end, nil, f)
 }
 
 // filter is the rollup filter of b's scope.
@@ -387,7 +391,7 @@ func (s *Service) Forecast(ctx context.Context, workspaceID string) (Forecast, e
 		return Forecast{}, err
 	}
 	m := windowAt(PeriodMonth, now, loc)
-	mtd, err := s.metering.Cost(ctx, workspaceID, m.Start, m.End, metering.Filter{})
+	mtd, err := s.metering.Cost(ctx, workspaceID, m.Start, m.End, loc, metering.Filter{})
 	if err != nil {
 		return Forecast{}, err
 	}
