@@ -5,10 +5,7 @@ import (
 	"sync"
 )
 
-// observers holds each Service's OnIngested callbacks. It lives beside the Service (not
-// in it) so that the ingestion code carries a single call line for it.
-var observers sync.Map // *Service → *observerList
-
+// observerList is a Service's OnIngested callbacks.
 type observerList struct {
 	mu  sync.RWMutex
 	fns []func(ctx context.Context, events []Event)
@@ -19,8 +16,7 @@ type observerList struct {
 // fn must return quickly (hand the work to a goroutine). The context is detached from
 // the caller's cancellation.
 func (s *Service) OnIngested(fn func(ctx context.Context, events []Event)) {
-	v, _ := observers.LoadOrStore(s, &observerList{})
-	l := v.(*observerList)
+	l := &s.observers
 	l.mu.Lock()
 	l.fns = append(l.fns, fn)
 	l.mu.Unlock()
@@ -28,11 +24,7 @@ func (s *Service) OnIngested(fn func(ctx context.Context, events []Event)) {
 
 // notifyIngested calls the OnIngested callbacks with the accepted events of applied.
 func (s *Service) notifyIngested(ctx context.Context, applied []Event, outcomes []Outcome) {
-	v, ok := observers.Load(s)
-	if !ok {
-		return
-	}
-	l := v.(*observerList)
+	l := &s.observers
 	l.mu.RLock()
 	fns := l.fns
 	l.mu.RUnlock()

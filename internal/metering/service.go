@@ -41,6 +41,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	catalog *pricing.Catalog
+
+	observers observerList // OnIngested callbacks
 }
 
 // NewService returns a metering service over store and the price catalog in prices.
