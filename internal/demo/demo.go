@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/errs"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
@@ -31,6 +32,8 @@ type Deps struct {
 	Ledger   *ledger.Service
 	Metering *metering.Service
 	Prices   pricing.Store
+	// Budgets, when set, gets the demo's budgets and low-balance line.
+	Budgets *budget.Service
 	// Clock, when set, is the clock the store and services above were built with; Seed
 	// moves it through the period so that creations, credits and the ledger's usage
 	// transfers carry their historical times, and releases it at the end. Without it they
@@ -157,6 +160,9 @@ func Seed(ctx context.Context, d Deps, o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := s.touchKeys(ctx); err != nil {
+		return Result{}, err
+	}
+	if err := s.budgets(ctx, spend); err != nil {
 		return Result{}, err
 	}
 	b, err := d.Ledger.Balance(ctx, s.ws.ID)

@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/demo"
 	"spectra/internal/errs"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/money"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
@@ -303,5 +305,57 @@ func TestSeedOptions(t *testing.T) {
 	}
 	if b, _ := e.deps.Ledger.Balance(ctx, res.WorkspaceID); b.Balance <= 0 || b.Balance != res.Balance {
 		t.Fatalf("balance %v", b.Balance)
+	}
+}
+
+// With a budget service, the demo workspace gets its budgets and low-balance line, and
+// the alerts its history crossed.
+func TestSeedBudgets(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, storetest.SQLite, true)
+	svc, err := budget.New(budget.Config{Store: e.db, Metering: e.deps.Metering, Ledger: e.deps.Ledger, Team: e.deps.Team, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deps.Budgets = svc
+	res, err := demo.Seed(ctx, e.deps, demo.Options{EventsPerDay: 40, Seed: 7, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Wait()
+	sts, err := svc.Statuses(ctx, res.WorkspaceID)
+	if err != nil || len(sts) != 2 {
+		t.Fatalf("statuses: %v %v", sts, err)
+	}
+	monthly, staging := sts[0], sts[1]
+	if monthly.Name != "Team monthly" {
+		monthly, staging = staging, monthly
+	}
+	if monthly.Name != "Team monthly" || monthly.Scope != budget.ScopeWorkspace || monthly.Spent <= 0 || monthly.Amount%money.Scale != 0 ||
+		monthly.HardLimit {
+		t.Errorf("monthly budget: %+v", monthly)
+	}
+	if staging.Scope != budget.ScopeProject || staging.ScopeID != "staging" || !staging.HardLimit || staging.Period != budget.PeriodDay {
+		t.Errorf("staging budget: %+v", staging.Budget)
+	}
+	// The monthly amount is 125 % of an average month of the history (rounded up).
+	avg := int64(res.Spend) * 30 / 90
+	if a := int64(monthly.Amount); a < avg*5/4 || a > avg*5/4+money.Scale {
+		t.Errorf("monthly amount %s for an average month of %s", monthly.Amount, money.Amount(avg))
+	}
+	if lb, _ := svc.LowBalance(ctx, res.WorkspaceID); lb.Line != 5*money.Scale {
+		t.Errorf("low-balance line %s", lb.Line)
+	}
+	alerts, err := svc.Alerts(ctx, res.WorkspaceID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		if a.WorkspaceID != res.WorkspaceID || a.Subject == "" {
+			t.Errorf("alert %+v", a)
+		}
+	}
+	if rep, err := e.db.Verify(ctx); err != nil || !rep.OK() {
+		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }
