@@ -2,9 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,64 +9,13 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 )
 
 // decodeBody reads one JSON object of at most limit bytes from r into v, refusing
 // unknown fields, wrong types and trailing data with a specific code.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return bodyError(err)
-	}
-	if err := d.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return bodyError(err)
-		}
-		return errs.E(errs.Invalid, "invalid_json", "the request body holds more than one JSON value")
-	}
-	return nil
-}
-
-// bodyError turns a JSON decoding error into an *errs.Error.
-func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &tooLarge):
-		return errs.E(errs.Invalid, "body_too_large", "the request body is larger than %d bytes", tooLarge.Limit)
-	case errors.Is(err, io.EOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is empty; a JSON object is required")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is not valid JSON")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return errs.E(errs.Invalid, "invalid_json", "the request body must be a JSON object")
-		}
-		return errs.E(errs.Invalid, "invalid_field_type", "field %q must be a JSON %s", typ.Field, jsonType(typ.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errs.E(errs.Invalid, "unknown_field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	}
-	return errs.E(errs.Invalid, "invalid_json", "the request body could not be read")
-}
-
-// jsonType names the JSON type that a Go kind decodes from.
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "integer"
-	case "float32", "float64":
-		return "number"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	}
-	return "object"
+	return httpjson.Decoder{Limit: limit, NameTypes: true, LimitAfterValue: true}.Decode(w, r, v)
 }
 
 // listParam returns the values of a list query parameter, accepting repeated keys,

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
 )
@@ -140,9 +140,10 @@ func strictDecode(raw json.RawMessage, in *eventInput) error {
 	case errors.As(err, &typ) && typ.Field == "timestamp":
 		return errs.E(errs.Invalid, "invalid_timestamp", "timestamp must be an RFC 3339 string")
 	case errors.As(err, &typ):
-		return errs.E(errs.Invalid, "invalid_field_type", "field %q must be a JSON %s", typ.Field, jsonType(typ.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errs.E(errs.Invalid, "unknown_field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return httpjson.FieldTypeError(typ)
+	}
+	if err := httpjson.UnknownFieldError(err); err != nil {
+		return err
 	}
 	return errs.E(errs.Invalid, "invalid_event", "the event could not be read")
 }

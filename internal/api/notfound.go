@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 )
 
 // unmatched answers requests under /api/ that no route takes: 405 with an Allow header
@@ -22,7 +23,7 @@ func (s *Server) unmatched(mux *http.ServeMux) http.Handler {
 		if len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			// 405 is no domain error kind: the one status written here rather than by Status.
-			WriteJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+			WriteJSON(w, http.StatusMethodNotAllowed, httpjson.Error{Error: httpjson.Detail{Code: "method_not_allowed",
 				Message: r.Method + " is not allowed here (allowed: " + strings.Join(allow, ", ") + ")"}})
 			return nil
 		}

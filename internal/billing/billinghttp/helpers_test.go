@@ -1,13 +1,10 @@
 package billinghttp_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"spectra/internal/billing"
@@ -15,11 +12,16 @@ import (
 	"spectra/internal/billing/billingtest"
 	"spectra/internal/billing/stripestub"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson/httpjsontest"
 	"spectra/internal/ids"
 )
 
 // fakeAuth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace.
-type fakeAuth struct{}
+type fakeAuth struct{ httpjsontest.Auth }
+
+var auth = fakeAuth{httpjsontest.Auth{Strong: billinghttp.NeedBilling,
+	OtherWorkspace: errs.E(errs.NotFound, "workspace_not_found", "no such workspace"),
+	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}}
 
 func (fakeAuth) RequireOperator(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,24 +38,6 @@ func (fakeAuth) RequireOperator(next http.Handler) http.Handler {
 	})
 }
 
-func (fakeAuth) Workspace(r *http.Request, workspaceID, need string) error {
-	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	switch {
-	case tok == "operator":
-		return nil
-	case tok == "":
-		return errs.E(errs.Unauthorized, "unauthorized", "sign in")
-	}
-	have, ws, _ := strings.Cut(tok, ":")
-	if ws != workspaceID {
-		return errs.E(errs.NotFound, "workspace_not_found", "no such workspace")
-	}
-	if need == billinghttp.NeedBilling && have != "billing" {
-		return errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")
-	}
-	return nil
-}
-
 // server is an Env served over HTTP.
 type server struct {
 	*billingtest.Env
@@ -63,69 +47,22 @@ type server struct {
 func each(t *testing.T, opts billingtest.Options, fn func(t *testing.T, s *server)) {
 	billingtest.Each(t, opts, func(t *testing.T, e *billingtest.Env) {
 		mux := http.NewServeMux()
-		billinghttp.Register(mux, e.Service, fakeAuth{})
+		billinghttp.Register(mux, e.Service, auth)
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
 		fn(t, &server{e, srv})
 	})
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the body into a map.
-func (r response) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-	return m
-}
-
-// Code is the error code of an error body, or "".
-func (r response) Code() string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	json.Unmarshal(r.Body, &e)
-	return e.Error.Code
-}
+type response = httpjsontest.Response
 
 func (s *server) do(t *testing.T, method, path, token, body string, header ...string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, s.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, b}
+	return httpjsontest.Do(t, s.srv.URL, method, path, token, body, header...)
 }
 
 // want asserts a response's status and, for errors, its code.
-func want(t *testing.T, r response, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.Code() != code {
-		t.Fatalf("got %d %s, want %d %q", r.Status, r.Body, status, code)
-	}
-}
+var want = httpjsontest.Want
 
 // postEvent posts a Stripe event to the webhook, signed with secret at the clock's time
 // (or signedAt when given).
@@ -136,18 +73,11 @@ func (s *server) postEvent(t *testing.T, payload []byte, secret string) response
 
 func (s *server) postSigned(t *testing.T, payload []byte, signature string) response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/webhooks/stripe", bytes.NewReader(payload))
-	req.Header.Set("Content-Type", "application/json")
+	var header []string
 	if signature != "" {
-		req.Header.Set("Stripe-Signature", signature)
+		header = []string{"Stripe-Signature", signature}
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, b}
+	return s.do(t, http.MethodPost, "/webhooks/stripe", "", string(payload), header...)
 }
 
 func event(typ string, object any) []byte { return stripestub.Event("evt_"+ids.Random(8), typ, object) }

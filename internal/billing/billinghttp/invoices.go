@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 )
 
 // invoiceView is a document as the API shows it, with where to get its PDF.
@@ -54,7 +55,7 @@ func (s *server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 		last := list[len(list)-1]
 		out.NextCursor = encodeCursor(last.IssuedAt, last.Number)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
 
@@ -85,7 +86,7 @@ func (s *server) getInvoice(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, view(inv))
+		httpjson.Write(w, http.StatusOK, view(inv))
 		return nil
 	}
 	inv, body, err := s.svc.InvoicePDF(r.Context(), r.PathValue("id"), id)

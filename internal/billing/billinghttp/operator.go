@@ -6,6 +6,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 	"spectra/internal/money"
 )
 
@@ -29,7 +30,7 @@ func (s *server) recordPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, created(now), p)
+	httpjson.Write(w, created(now), p)
 	return nil
 }
 
@@ -57,7 +58,7 @@ func (s *server) createCodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, b)
+	httpjson.Write(w, http.StatusCreated, b)
 	return nil
 }
 
@@ -81,7 +82,7 @@ func (s *server) issueStatement(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, created(now), view(inv))
+	httpjson.Write(w, created(now), view(inv))
 	return nil
 }
 
@@ -100,7 +101,7 @@ func (s *server) issueStatements(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && run.Issued+run.AlreadyIssued+run.NoUsage+run.NotEnded == 0 {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
+	httpjson.Write(w, http.StatusOK, run)
 	return nil
 }
 
@@ -127,6 +128,6 @@ func (s *server) creditNote(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, created(now), view(inv))
+	httpjson.Write(w, created(now), view(inv))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 )
 
 // overview is GET /api/v1/workspaces/{id}/billing: what the Billing page draws first —
@@ -20,7 +21,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		Recharge     billing.RechargeOptions `json:"recharge"`
 		AutoRecharge billing.AutoRecharge    `json:"auto_recharge"`
 		Notices      []billing.Notice        `json:"notices"`
@@ -44,7 +45,7 @@ func (s *server) checkout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sess)
+	httpjson.Write(w, http.StatusOK, sess)
 	return nil
 }
 
@@ -55,7 +56,7 @@ func (s *server) confirmCheckout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpjson.Write(w, http.StatusOK, res)
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (s *server) redeem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, p)
+	httpjson.Write(w, http.StatusCreated, p)
 	return nil
 }
 
@@ -90,7 +91,7 @@ func (s *server) stripeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		Received bool `json:"received"`
 		billing.WebhookResult
 	}{true, res})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"spectra/internal/billing"
+	"spectra/internal/httpjson"
 )
 
 // autoRechargeView is a workspace's auto-recharge with the currency of its amounts.
@@ -18,7 +19,7 @@ func (s *server) getAutoRecharge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, autoRechargeView{ar, s.svc.Currency()})
+	httpjson.Write(w, http.StatusOK, autoRechargeView{ar, s.svc.Currency()})
 	return nil
 }
 
@@ -56,7 +57,7 @@ func (s *server) putAutoRecharge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, autoRechargeView{ar, s.svc.Currency()})
+	httpjson.Write(w, http.StatusOK, autoRechargeView{ar, s.svc.Currency()})
 	return nil
 }
 
@@ -66,7 +67,7 @@ func (s *server) getBillingDetails(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	httpjson.Write(w, http.StatusOK, p)
 	return nil
 }
 
@@ -81,7 +82,7 @@ func (s *server) putBillingDetails(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	httpjson.Write(w, http.StatusOK, p)
 	return nil
 }
 

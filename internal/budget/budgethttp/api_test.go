@@ -2,12 +2,10 @@ package budgethttp_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,36 +13,22 @@ import (
 	"spectra/internal/budget"
 	"spectra/internal/budget/budgethttp"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson/httpjsontest"
 	"spectra/internal/ids"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/money"
+	"spectra/internal/openapitest"
 	"spectra/internal/pricing"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
-// fakeAuth accepts "Bearer operator", and "Bearer <need>:<workspace id>".
-type fakeAuth struct{}
-
-func (fakeAuth) Workspace(r *http.Request, workspaceID, need string) error {
-	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	switch tok {
-	case "operator":
-		return nil
-	case "":
-		return errs.E(errs.Unauthorized, "unauthorized", "sign in")
-	}
-	have, ws, _ := strings.Cut(tok, ":")
-	if ws != workspaceID {
-		return errs.E(errs.NotFound, "workspace_not_found", "no such workspace")
-	}
-	if need == budgethttp.NeedManage && have != budgethttp.NeedManage {
-		return errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")
-	}
-	return nil
-}
+// auth accepts "Bearer operator", and "Bearer <need>:<workspace id>".
+var auth = httpjsontest.Auth{Strong: budgethttp.NeedManage,
+	OtherWorkspace: errs.E(errs.NotFound, "workspace_not_found", "no such workspace"),
+	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}
 
 var t0 = time.Date(2026, 3, 11, 15, 0, 0, 0, time.UTC)
 
@@ -78,54 +62,21 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 		}
 		e.ws = ws.ID
 		mux := http.NewServeMux()
-		budgethttp.Register(mux, e.svc, fakeAuth{})
+		budgethttp.Register(mux, e.svc, auth)
 		e.srv = httptest.NewServer(mux)
 		t.Cleanup(e.srv.Close)
 		fn(t, e)
 	})
 }
 
-type response struct {
-	Status int
-	Body   []byte
-}
-
-func (r response) Code() string {
-	var v struct{ Error struct{ Code string } }
-	json.Unmarshal(r.Body, &v)
-	return v.Error.Code
-}
-
-func (r response) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-	return m
-}
+type response = httpjsontest.Response
 
 func (e *env) do(method, path, token, body string) response {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, b}
+	return httpjsontest.Do(e.t, e.srv.URL, method, path, token, body)
 }
 
-func want(t *testing.T, r response, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.Code() != code {
-		t.Fatalf("got %d %s, want %d %q", r.Status, r.Body, status, code)
-	}
-}
+var want = httpjsontest.Want
 
 func (e *env) manager() string { return budgethttp.NeedManage + ":" + e.ws }
 func (e *env) reader() string  { return budgethttp.NeedRead + ":" + e.ws }
@@ -310,35 +261,8 @@ func TestForecast(t *testing.T) {
 	})
 }
 
-// The OpenAPI fragment documents every route and nothing else.
+// The OpenAPI fragment documents every route and nothing else; its $refs resolve to its
+// own schemas or the core's Error and Amount.
 func TestOpenAPIFragmentCoversRoutes(t *testing.T) {
-	var doc struct {
-		Paths      map[string]map[string]json.RawMessage `json:"paths"`
-		Components struct {
-			Schemas map[string]json.RawMessage `json:"schemas"`
-		} `json:"components"`
-	}
-	if err := json.Unmarshal(budgethttp.OpenAPI, &doc); err != nil {
-		t.Fatal(err)
-	}
-	documented := map[string]bool{}
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			documented[strings.ToUpper(method)+" "+path] = true
-		}
-	}
-	for _, p := range budgethttp.Patterns() {
-		if !documented[p] {
-			t.Errorf("route %s is not documented", p)
-		}
-		delete(documented, p)
-	}
-	for op := range documented {
-		t.Errorf("%s is documented but not a route", op)
-	}
-	for _, m := range regexp.MustCompile(`"\$ref":\s*"#/components/schemas/([^"]+)"`).FindAllStringSubmatch(string(budgethttp.OpenAPI), -1) {
-		if _, ok := doc.Components.Schemas[m[1]]; !ok && m[1] != "Error" && m[1] != "Amount" {
-			t.Errorf("$ref %s does not resolve", m[1])
-		}
-	}
+	openapitest.Check(t, budgethttp.OpenAPI, budgethttp.Patterns(), "Error", "Amount")
 }

@@ -5,19 +5,14 @@
 package budgethttp
 
 import (
-	"context"
 	_ "embed" // OpenAPI
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
-	"spectra/internal/api"
 	"spectra/internal/budget"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 	"spectra/internal/money"
 )
 
@@ -93,7 +88,7 @@ func (s *server) guard(rt route) http.Handler {
 			err = rt.handle(w, r)
 		}
 		if err != nil {
-			s.writeError(w, err)
+			httpjson.WriteError(w, s.log, err)
 		}
 	})
 }
@@ -143,7 +138,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, budgetView{st, s.svc.Currency()})
+	httpjson.Write(w, http.StatusCreated, budgetView{st, s.svc.Currency()})
 	return nil
 }
 
@@ -157,7 +152,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	for i, st := range sts {
 		out[i] = budgetView{st, s.svc.Currency()}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"object": "list", "data": out})
 	return nil
 }
 
@@ -167,7 +162,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, budgetView{st, s.svc.Currency()})
+	httpjson.Write(w, http.StatusOK, budgetView{st, s.svc.Currency()})
 	return nil
 }
 
@@ -201,7 +196,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, budgetView{st, s.svc.Currency()})
+	httpjson.Write(w, http.StatusOK, budgetView{st, s.svc.Currency()})
 	return nil
 }
 
@@ -228,7 +223,7 @@ func (s *server) alerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": as})
+	httpjson.Write(w, http.StatusOK, map[string]any{"object": "list", "data": as})
 	return nil
 }
 
@@ -249,7 +244,7 @@ func (s *server) getSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.settings(l))
+	httpjson.Write(w, http.StatusOK, s.settings(l))
 	return nil
 }
 
@@ -273,7 +268,7 @@ func (s *server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.settings(l))
+	httpjson.Write(w, http.StatusOK, s.settings(l))
 	return nil
 }
 
@@ -283,7 +278,7 @@ func (s *server) forecast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		budget.Forecast
 		Currency string `json:"currency"`
 	}{f, s.svc.Currency()})
@@ -305,76 +300,8 @@ func parseAmount(s string) (money.Amount, error) {
 	return a, nil
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// writeError writes err in the API's shape; anything but a known *errs.Error is logged
-// and shown as a generic 500.
-func (s *server) writeError(w http.ResponseWriter, err error) {
-	var e *errs.Error
-	var body errorBody
-	if !errors.As(err, &e) || e.Kind == errs.Internal {
-		if !errors.Is(err, context.Canceled) {
-			s.log.Error("budgets: internal error", "err", err)
-		}
-		body.Error.Code, body.Error.Message = "internal_error", "an internal error occurred; it has been logged"
-		writeJSON(w, http.StatusInternalServerError, body)
-		return
-	}
-	st := api.Status(e.Kind)
-	if st == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="spectra"`)
-	}
-	body.Error.Code, body.Error.Message = e.Code, e.Message
-	writeJSON(w, st, body)
-}
-
-func writeJSON(w http.ResponseWriter, st int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		st = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal_error","message":"an internal error occurred"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(st)
-	w.Write(append(b, '\n'))
-}
-
-// decode reads one JSON object into v, refusing unknown fields and trailing data.
+// decode reads one JSON object of at most MaxBody bytes into v, refusing unknown fields
+// and trailing data.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	d.DisallowUnknownFields()
-	err := d.Decode(v)
-	var tooLarge *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-	case errors.As(err, &tooLarge):
-		return errs.E(errs.Invalid, "body_too_large", "the request body is larger than %d bytes", MaxBody)
-	case errors.Is(err, io.EOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is empty; a JSON object is required")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is not valid JSON")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return errs.E(errs.Invalid, "invalid_json", "the request body must be a JSON object")
-		}
-		return errs.E(errs.Invalid, "invalid_field_type", "field %q has the wrong type", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errs.E(errs.Invalid, "unknown_field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	default:
-		return errs.E(errs.Invalid, "invalid_json", "the request body could not be read")
-	}
-	if err := d.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		return errs.E(errs.Invalid, "invalid_json", "the request body holds more than one JSON value")
-	}
-	return nil
+	return httpjson.Decoder{Limit: MaxBody}.Decode(w, r, v)
 }

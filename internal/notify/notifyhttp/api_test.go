@@ -2,7 +2,6 @@ package notifyhttp_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,33 +14,19 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"spectra/internal/errs"
+	"spectra/internal/httpjson/httpjsontest"
 	"spectra/internal/notify"
 	"spectra/internal/notify/notifyhttp"
+	"spectra/internal/openapitest"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
-// fakeAuth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace:
+// auth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace:
 // "read:ws" may only read, "manage:ws" may do everything.
-type fakeAuth struct{}
-
-func (fakeAuth) Workspace(r *http.Request, workspaceID, need string) error {
-	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	switch {
-	case tok == "operator":
-		return nil
-	case tok == "":
-		return errs.E(errs.Unauthorized, "unauthorized", "sign in")
-	}
-	have, ws, _ := strings.Cut(tok, ":")
-	if ws != workspaceID {
-		return errs.E(errs.Forbidden, "forbidden_workspace", "another workspace")
-	}
-	if need == notifyhttp.NeedManage && have != "manage" {
-		return errs.E(errs.Forbidden, "admin_key_required", "needs an admin key")
-	}
-	return nil
-}
+var auth = httpjsontest.Auth{Strong: notifyhttp.NeedManage,
+	OtherWorkspace: errs.E(errs.Forbidden, "forbidden_workspace", "another workspace"),
+	Weak:           errs.E(errs.Forbidden, "admin_key_required", "needs an admin key")}
 
 type env struct {
 	t   *testing.T
@@ -58,55 +43,20 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := notify.New(notify.Config{Store: db, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true})
 	mux := http.NewServeMux()
-	notifyhttp.Register(mux, svc, fakeAuth{}, slog.New(slog.DiscardHandler))
+	notifyhttp.Register(mux, svc, auth, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, svc: svc, ws: "ws_a"}
 }
 
-type response struct {
-	Status int
-	Body   []byte
-}
-
-func (r response) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-	return m
-}
-
-func (r response) Code() string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	json.Unmarshal(r.Body, &e)
-	return e.Error.Code
-}
+type response = httpjsontest.Response
 
 func (e *env) do(method, path, token, body string) response {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, b}
+	return httpjsontest.Do(e.t, e.srv.URL, method, path, token, body)
 }
 
-func want(t *testing.T, r response, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.Code() != code {
-		t.Fatalf("got %d %s, want %d %q", r.Status, r.Body, status, code)
-	}
-}
+var want = httpjsontest.Want
 
 const manage, read = "manage:ws_a", "read:ws_a"
 
@@ -260,42 +210,8 @@ func TestWebhooksAPIRejections(t *testing.T) {
 	want(t, res, http.StatusNotFound, "webhook_not_found")
 }
 
-// The OpenAPI fragment documents every route and nothing else; its own $refs resolve.
+// The OpenAPI fragment documents every route and nothing else; its $refs resolve to its
+// own schemas or the core's Error.
 func TestOpenAPIFragmentCoversRoutes(t *testing.T) {
-	var doc struct {
-		Paths      map[string]map[string]json.RawMessage `json:"paths"`
-		Components struct {
-			Schemas map[string]json.RawMessage `json:"schemas"`
-		} `json:"components"`
-	}
-	if err := json.Unmarshal(notifyhttp.OpenAPI, &doc); err != nil {
-		t.Fatal(err)
-	}
-	documented := map[string]bool{}
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			documented[strings.ToUpper(method)+" "+path] = true
-		}
-	}
-	for _, p := range notifyhttp.Patterns() {
-		if !documented[p] {
-			t.Errorf("route %s is not documented", p)
-		}
-		delete(documented, p)
-	}
-	for op := range documented {
-		t.Errorf("%s is documented but not a route", op)
-	}
-	s := string(notifyhttp.OpenAPI)
-	for {
-		i := strings.Index(s, `"$ref": "#/components/schemas/`)
-		if i < 0 {
-			break
-		}
-		s = s[i+len(`"$ref": "#/components/schemas/`):]
-		name := s[:strings.Index(s, `"`)]
-		if _, ok := doc.Components.Schemas[name]; !ok && name != "Error" {
-			t.Errorf("$ref %s does not resolve", name)
-		}
-	}
+	openapitest.Check(t, notifyhttp.OpenAPI, notifyhttp.Patterns(), "Error")
 }

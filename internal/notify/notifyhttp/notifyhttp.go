@@ -5,16 +5,12 @@ package notifyhttp
 
 import (
 	_ "embed" // OpenAPI
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
-	"spectra/internal/api"
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 	"spectra/internal/notify"
 )
 
@@ -92,7 +88,7 @@ func (s *server) guard(need string, h func(w http.ResponseWriter, r *http.Reques
 			err = h(w, r)
 		}
 		if err != nil {
-			api.WriteError(w, s.log, err)
+			httpjson.WriteError(w, s.log, err)
 		}
 	})
 }
@@ -114,7 +110,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusCreated, withSecret{e, secret})
+	httpjson.Write(w, http.StatusCreated, withSecret{e, secret})
 	return nil
 }
 
@@ -123,7 +119,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"webhooks": es})
+	httpjson.Write(w, http.StatusOK, map[string]any{"webhooks": es})
 	return nil
 }
 
@@ -132,7 +128,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, e)
+	httpjson.Write(w, http.StatusOK, e)
 	return nil
 }
 
@@ -146,7 +142,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, e)
+	httpjson.Write(w, http.StatusOK, e)
 	return nil
 }
 
@@ -163,7 +159,7 @@ func (s *server) rotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, withSecret{e, secret})
+	httpjson.Write(w, http.StatusOK, withSecret{e, secret})
 	return nil
 }
 
@@ -173,7 +169,7 @@ func (s *server) test(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusAccepted, d)
+	httpjson.Write(w, http.StatusAccepted, d)
 	return nil
 }
 
@@ -198,44 +194,17 @@ func (s *server) deliveries(w http.ResponseWriter, r *http.Request) error {
 	if c != "" {
 		next = &c
 	}
-	api.WriteJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		Deliveries []notify.Delivery `json:"deliveries"`
 		NextCursor *string           `json:"next_cursor"`
 	}{ds, next})
 	return nil
 }
 
-// decode reads one JSON object from the body into v, refusing unknown fields and
-// trailing data.
+// decode reads one JSON object of at most MaxBody bytes from the body into v, refusing
+// unknown fields and trailing data.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	d.DisallowUnknownFields()
-	err := d.Decode(v)
-	var tooLarge *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-	case errors.As(err, &tooLarge):
-		return errs.E(errs.Invalid, "body_too_large", "the request body is larger than %d bytes", MaxBody)
-	case errors.Is(err, io.EOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is empty; a JSON object is required")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return errs.E(errs.Invalid, "invalid_json", "the request body is not valid JSON")
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return errs.E(errs.Invalid, "invalid_json", "the request body must be a JSON object")
-		}
-		return errs.E(errs.Invalid, "invalid_field_type", "field %q has the wrong type", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errs.E(errs.Invalid, "unknown_field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	default:
-		return errs.E(errs.Invalid, "invalid_json", "the request body could not be read")
-	}
-	if err := d.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		return errs.E(errs.Invalid, "invalid_json", "the request body holds more than one JSON value")
-	}
-	return nil
+	return httpjson.Decoder{Limit: MaxBody}.Decode(w, r, v)
 }
 
 // OpenAPI is this package's part of the API description, to merge into the core
