@@ -73,7 +73,7 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 		for b := range 6 {
 			var batch []metering.Event
 			for i := range 70 {
-				ts := coreT0.Add(-time.Duration(rng.Int64N(int64(3*time.Hour)))).Truncate(time.Second) // many equal times
+				ts := coreT0.Add(-time.Duration(rng.Int64N(int64(3 * time.Hour)))).Truncate(time.Second) // many equal times
 				batch = append(batch, metering.Event{ID: fmt.Sprintf("e%d-%02d", b, i), WorkspaceID: ws, Model: fmt.Sprint("m", 1+rng.IntN(3)),
 					Timestamp: ts, Metadata: []byte(`{"n":` + fmt.Sprint(i) + `,"s":"ü\"x"}`), Usage: pricing.Usage{Input: int64(i), Output: 1}})
 			}
