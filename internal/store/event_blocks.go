@@ -44,8 +44,12 @@ import (
 // blockSpan is the widest range of event time one block covers; the request log relies on it.
 const blockSpan = int64(60 * time.Second / time.Microsecond)
 
-// blockMaxEvents bounds the events in one block.
-const blockMaxEvents = 1000
+// blockMaxEvents and blockMaxBytes bound one block, so that reading one for the request
+// log stays cheap.
+const (
+	blockMaxEvents = 1000
+	blockMaxBytes  = 1 << 20
+)
 
 func init() {
 	sqlite.MustRegisterDeterministicScalarFunction("spectra_event_key", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
@@ -163,9 +167,10 @@ type pendingBlock struct {
 	members []int // indexes into the transaction's candidate events, in time order
 }
 
-// cutBlocks groups events into blocks: by workspace, in time order, each covering at most
-// blockSpan of event time and blockMaxEvents events.
-func cutBlocks(events []*metering.Event) []*pendingBlock {
+// cutBlocks groups events into blocks: by workspace, in time order, each covering less
+// than blockSpan of event time, with at most blockMaxEvents events and (unless one event
+// alone is larger) blockMaxBytes of encoded events.
+func cutBlocks(events []*metering.Event, enc [][]byte) []*pendingBlock {
 	order := make([]int, len(events))
 	for i := range order {
 		order[i] = i
@@ -177,15 +182,17 @@ func cutBlocks(events []*metering.Event) []*pendingBlock {
 	var blocks []*pendingBlock
 	var cur *pendingBlock
 	var start int64
+	size := 0
 	for _, i := range order {
 		e := events[i]
 		ts := micros(e.Timestamp)
-		if cur == nil || cur.ws != e.WorkspaceID || ts-start >= blockSpan || len(cur.members) >= blockMaxEvents {
+		if cur == nil || cur.ws != e.WorkspaceID || ts-start >= blockSpan || len(cur.members) >= blockMaxEvents || size+len(enc[i]) > blockMaxBytes {
 			cur = &pendingBlock{ws: e.WorkspaceID}
 			blocks = append(blocks, cur)
-			start = ts
+			start, size = ts, 0
 		}
 		cur.members = append(cur.members, i)
+		size += len(enc[i]) + 1
 	}
 	return blocks
 }
@@ -404,7 +411,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.E
 	if n == 0 {
 		return nil, nil, nil
 	}
-	blocks := cutBlocks(events)
+	blocks := cutBlocks(events, enc)
 	seqs, err := db.blockIDs(ctx, tx, len(blocks))
 	if err != nil {
 		return nil, nil, err
@@ -516,7 +523,11 @@ func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBloc
 	var wss, keys, datas []string
 	var ns []int32
 	for _, b := range blocks {
-		var buf []byte
+		size := 2
+		for _, i := range b.members {
+			size += len(enc[i]) + 1
+		}
+		buf := make([]byte, 0, size)
 		var lo, hi int64
 		cnt, anyCost := 0, false
 		for _, i := range b.members {
