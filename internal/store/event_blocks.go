@@ -280,29 +280,30 @@ func (db *DB) claimKeys(ctx context.Context, tx *sql.Tx, keys []int64, blocks []
 		}
 		return claimed, nil
 	}
-	// SQLite: one statement per block, the keys as one JSON array. When every key went
-	// in, nothing more is needed; otherwise the stored block tells which did.
-	byBlock := map[int64][]int64{}
-	var seqs []int64
-	for _, i := range order {
-		if _, ok := byBlock[blocks[i]]; !ok {
-			seqs = append(seqs, blocks[i])
+	// SQLite: one statement for all keys, in key order, as one JSON array of
+	// [key, block] pairs (one bound parameter; and one statement, so each b-tree page
+	// goes into the statement journal once, not once per block). When every key went in,
+	// nothing more is needed; otherwise the stored block tells which did.
+	pairs := make([]byte, 0, n*42+2)
+	pairs = append(pairs, '[')
+	for j, i := range order {
+		if j > 0 {
+			pairs = append(pairs, ',')
 		}
-		byBlock[blocks[i]] = append(byBlock[blocks[i]], keys[i])
+		pairs = append(pairs, '[')
+		pairs = strconv.AppendInt(pairs, keys[i], 10)
+		pairs = append(pairs, ',')
+		pairs = strconv.AppendInt(pairs, blocks[i], 10)
+		pairs = append(pairs, ']')
 	}
-	total := int64(0)
-	for _, b := range seqs {
-		res, err := db.ingestExec(ctx, tx, qClaimKeys, b, jsonInts(byBlock[b]))
-		if err != nil {
-			return nil, err
-		}
-		a, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
-		}
-		total += a
+	pairs = append(pairs, ']')
+	res, err := db.ingestExec(ctx, tx, qClaimKeys, string(pairs))
+	if err != nil {
+		return nil, err
 	}
-	if total == int64(n) {
+	if total, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if total == int64(n) {
 		for i := range claimed {
 			claimed[i] = true
 		}

@@ -27,7 +27,7 @@ var sqliteChunks = []int{64, 16, 4, 1}
 const (
 	qCatalogVersion = `SELECT COUNT(*) FROM prices`
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
-	qClaimKeys      = `INSERT INTO event_ids (k, block) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`
+	qClaimKeys      = `INSERT INTO event_ids (k, block) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`
 	qKeyBlocks      = `SELECT k, block FROM event_ids WHERE k IN (SELECT value FROM json_each(?))`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
