@@ -20,7 +20,6 @@ import (
 
 	"spectra/internal/metering"
 	"spectra/internal/money"
-	"spectra/internal/pricing"
 )
 
 // Events are stored in blocks (migration 0011): a block is one row of event_blocks
@@ -130,34 +129,167 @@ func appendJSONString(b []byte, s string) []byte {
 
 // decodeBlock returns the events of a block.
 func decodeBlock(ws string, ingestedAt int64, data string) ([]metering.Event, error) {
-	var rows [][]json.RawMessage
-	if err := json.Unmarshal([]byte(data), &rows); err != nil {
-		return nil, fmt.Errorf("event block of %s: %w", ws, err)
-	}
-	out := make([]metering.Event, len(rows))
-	for i, r := range rows {
-		if len(r) != 20 {
-			return nil, fmt.Errorf("event block of %s: an event has %d fields, want 20", ws, len(r))
-		}
-		e := &out[i]
-		var ts, cost, status, stream, estimated int64
-		var meta *string
-		var u pricing.Usage
-		targets := []any{&e.ID, &ts, &e.KeyID, &e.Project, &e.Member, &e.Model, &u.Input, &u.CachedInput, &u.CacheWrite, &u.Output,
-			&u.Reasoning, &cost, &e.Source, &e.Endpoint, &status, &e.LatencyMS, &stream, &estimated, &meta, &e.Hash}
-		for j, t := range targets {
-			if err := json.Unmarshal(r[j], t); err != nil {
-				return nil, fmt.Errorf("event block of %s: field %d: %w", ws, j, err)
+	d := blockDecoder{s: data}
+	var out []metering.Event
+	d.expect('[')
+	if d.peek() == ']' {
+		d.pos++
+	} else {
+		for d.err == nil {
+			out = append(out, d.event(ws, ingestedAt))
+			if d.sep(']') {
+				break
 			}
 		}
-		e.WorkspaceID, e.Usage, e.Cost, e.Status = ws, u, money.Amount(cost), int(status)
-		e.Timestamp, e.IngestedAt = fromMicros(ts), fromMicros(ingestedAt)
-		e.Stream, e.Estimated = stream == 1, estimated == 1
-		if meta != nil {
-			e.Metadata = json.RawMessage(*meta)
-		}
+	}
+	if d.err == nil && strings.TrimSpace(d.s[d.pos:]) != "" {
+		d.fail("trailing data")
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("event block of %s: %w", ws, d.err)
 	}
 	return out, nil
+}
+
+// blockDecoder reads the JSON of a block: an array of event arrays of the layout above.
+type blockDecoder struct {
+	s   string
+	pos int
+	err error
+}
+
+func (d *blockDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%s at byte %d", what, d.pos)
+	}
+}
+
+func (d *blockDecoder) peek() byte {
+	for d.pos < len(d.s) {
+		switch c := d.s[d.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func (d *blockDecoder) expect(c byte) {
+	if d.peek() != c {
+		d.fail(fmt.Sprintf("want %q", c))
+		return
+	}
+	d.pos++
+}
+
+// sep reads a comma (false) or the closing byte (true).
+func (d *blockDecoder) sep(closing byte) bool {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return false
+	case closing:
+		d.pos++
+		return true
+	}
+	d.fail("want , or " + string(closing))
+	return true
+}
+
+func (d *blockDecoder) str() string {
+	if d.peek() != '"' {
+		d.fail("want a string")
+		return ""
+	}
+	start := d.pos
+	for i := start + 1; i < len(d.s); i++ {
+		switch d.s[i] {
+		case '"':
+			d.pos = i + 1
+			return d.s[start+1 : i]
+		case '\\':
+			// An escape: find the end of the string and let encoding/json unquote it.
+			for j := i; j < len(d.s); j++ {
+				if d.s[j] == '\\' {
+					j++
+					continue
+				}
+				if d.s[j] == '"' {
+					var v string
+					if err := json.Unmarshal([]byte(d.s[start:j+1]), &v); err != nil {
+						d.fail("bad string")
+					}
+					d.pos = j + 1
+					return v
+				}
+			}
+			d.fail("unterminated string")
+			return ""
+		}
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+func (d *blockDecoder) int() int64 {
+	d.peek()
+	start := d.pos
+	for d.pos < len(d.s) && (d.s[d.pos] == '-' || d.s[d.pos] >= '0' && d.s[d.pos] <= '9') {
+		d.pos++
+	}
+	n, err := strconv.ParseInt(d.s[start:d.pos], 10, 64)
+	if err != nil {
+		d.fail("want an integer")
+	}
+	return n
+}
+
+// event reads one event's array.
+func (d *blockDecoder) event(ws string, ingestedAt int64) metering.Event {
+	e := metering.Event{WorkspaceID: ws, IngestedAt: fromMicros(ingestedAt)}
+	next := func() {
+		if d.sep(']') {
+			d.fail("an event array is too short")
+		}
+	}
+	d.expect('[')
+	e.ID = d.str()
+	next()
+	e.Timestamp = fromMicros(d.int())
+	for _, p := range [...]*string{&e.KeyID, &e.Project, &e.Member, &e.Model} {
+		next()
+		*p = d.str()
+	}
+	var cost int64
+	for _, p := range [...]*int64{&e.Usage.Input, &e.Usage.CachedInput, &e.Usage.CacheWrite, &e.Usage.Output, &e.Usage.Reasoning, &cost} {
+		next()
+		*p = d.int()
+	}
+	e.Cost = money.Amount(cost)
+	next()
+	e.Source = d.str()
+	next()
+	e.Endpoint = d.str()
+	var status, stream, estimated int64
+	for _, p := range [...]*int64{&status, &e.LatencyMS, &stream, &estimated} {
+		next()
+		*p = d.int()
+	}
+	e.Status, e.Stream, e.Estimated = int(status), stream == 1, estimated == 1
+	next()
+	if d.peek() == 'n' && strings.HasPrefix(d.s[d.pos:], "null") {
+		d.pos += 4
+	} else {
+		e.Metadata = json.RawMessage(d.str())
+	}
+	next()
+	e.Hash = d.str()
+	if !d.sep(']') {
+		d.fail("an event array is too long")
+	}
+	return e
 }
 
 // pendingBlock is a block being written by the current transaction.
@@ -605,42 +737,101 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Ev
 		}
 		return matches(f.Filter, e)
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT max_ts, ingested_at, data FROM event_blocks
-		WHERE workspace_id = ? AND max_ts < ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC`),
-		f.WorkspaceID, hi+blockSpan, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	// The walk goes in chunks, keyset-paginated by (max_ts, seq): a LIMIT keeps every
+	// planner on the index, and only the blocks read are fetched.
 	out := []metering.Event{}
-	for rows.Next() {
-		var maxTS, ingested int64
-		var data string
-		if err := rows.Scan(&maxTS, &ingested, &data); err != nil {
+	curTS, curSeq := hi+blockSpan, int64(-1<<62)
+	for {
+		n, done, err := db.eventsChunk(ctx, f, lo, hi, &curTS, &curSeq, keep, &out)
+		if err != nil {
 			return nil, err
 		}
-		if len(out) >= f.Limit && maxTS < micros(out[f.Limit-1].Timestamp) {
-			break
+		if done || n < eventsChunk {
+			return out, nil
+		}
+	}
+}
+
+// eventsChunk is how many blocks the request log reads per query.
+const eventsChunk = 32
+
+// eventsChunk reads the next blocks of the walk before (curTS, curSeq) into out; done
+// when the page is complete.
+func (db *DB) eventsChunk(ctx context.Context, f metering.EventFilter, lo, hi int64, curTS, curSeq *int64,
+	keep func(*metering.Event) bool, out *[]metering.Event) (n int, done bool, err error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, max_ts, ingested_at, data FROM event_blocks
+		WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ? AND min_ts <= ?
+		ORDER BY max_ts DESC, seq DESC LIMIT ?`), f.WorkspaceID, *curTS, *curSeq, lo, hi, eventsChunk)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n++
+		var seq, maxTS, ingested int64
+		var data string
+		if err := rows.Scan(&seq, &maxTS, &ingested, &data); err != nil {
+			return n, false, err
+		}
+		*curTS, *curSeq = maxTS, seq
+		if len(*out) >= f.Limit && maxTS < micros((*out)[f.Limit-1].Timestamp) {
+			return n, true, nil
+		}
+		if !mayMatch(f.Filter, data) {
+			continue
 		}
 		evs, err := decodeBlock(f.WorkspaceID, ingested, data)
 		if err != nil {
-			return nil, err
+			return n, false, err
 		}
 		added := false
 		for i := range evs {
 			if keep(&evs[i]) {
-				out = append(out, evs[i])
+				*out = append(*out, evs[i])
 				added = true
 			}
 		}
 		if added {
-			slices.SortFunc(out, func(a, b metering.Event) int {
+			slices.SortFunc(*out, func(a, b metering.Event) int {
 				return cmp.Or(b.Timestamp.Compare(a.Timestamp), strings.Compare(b.ID, a.ID)) // newest first
 			})
-			out = out[:min(len(out), f.Limit)]
+			*out = (*out)[:min(len(*out), f.Limit)]
 		}
 	}
-	return out, rows.Err()
+	return n, false, rows.Err()
+}
+
+// mayMatch reports whether a block's data can hold an event passing the filters: for
+// each filtered dimension, one of its values must appear in it as a JSON string. Only
+// plain values are looked for (ASCII without quotes, backslashes or HTML characters,
+// which encoders escape differently); a dimension with any other value is not checked.
+func mayMatch(f metering.Filter, data string) bool {
+	for _, values := range [...][]string{f.Models, f.Keys, f.Projects, f.Members} {
+		if len(values) == 0 {
+			continue
+		}
+		found := false
+		for _, v := range values {
+			if !plainJSON(v) || strings.Contains(data, `"`+v+`"`) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON reports whether s is written the same way by every JSON encoder.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // matches reports whether e passes the request log's filters.

@@ -101,6 +101,9 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 		}{
 			{"all", metering.EventFilter{}, func(metering.Event) bool { return true }},
 			{"model m2", metering.EventFilter{Filter: metering.Filter{Models: []string{"m2"}}}, func(e metering.Event) bool { return e.Model == "m2" }},
+			{"models m1, m3 and no member", metering.EventFilter{Filter: metering.Filter{Models: []string{"m1", "m3"}, Members: []string{"nobody"}}},
+				func(e metering.Event) bool { return false }},
+			{"model m3 or m<x>", metering.EventFilter{Filter: metering.Filter{Models: []string{"m<x>", "m3"}}}, func(e metering.Event) bool { return e.Model == "m3" }},
 			{"one hour", metering.EventFilter{Start: coreT0.Add(-2 * time.Hour), End: coreT0.Add(-time.Hour)}, func(e metering.Event) bool {
 				return !e.Timestamp.Before(coreT0.Add(-2*time.Hour)) && e.Timestamp.Before(coreT0.Add(-time.Hour))
 			}},

@@ -19,7 +19,7 @@ CREATE TABLE event_blocks (
 );
 ALTER SEQUENCE event_blocks_seq OWNED BY event_blocks.seq;
 -- The request log walks a workspace's blocks newest first.
-CREATE INDEX event_blocks_log ON event_blocks (workspace_id, max_ts, min_ts);
+CREATE INDEX event_blocks_log ON event_blocks (workspace_id, max_ts, seq);
 
 CREATE TABLE event_ids (
     k     BIGINT PRIMARY KEY,

@@ -17,7 +17,7 @@ CREATE TABLE event_blocks (
     data         TEXT NOT NULL
 );
 -- The request log walks a workspace's blocks newest first.
-CREATE INDEX event_blocks_log ON event_blocks (workspace_id, max_ts, min_ts);
+CREATE INDEX event_blocks_log ON event_blocks (workspace_id, max_ts, seq);
 
 CREATE TABLE event_ids (
     k     INTEGER PRIMARY KEY,
