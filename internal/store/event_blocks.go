@@ -746,14 +746,14 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Ev
 		if err != nil {
 			return nil, err
 		}
-		if done || n < eventsChunk {
+		if done || n < blocksPerQuery {
 			return out, nil
 		}
 	}
 }
 
-// eventsChunk is how many blocks the request log reads per query.
-const eventsChunk = 32
+// blocksPerQuery is how many blocks the request log reads per query.
+const blocksPerQuery = 32
 
 // eventsChunk reads the next blocks of the walk before (curTS, curSeq) into out; done
 // when the page is complete.
@@ -761,7 +761,7 @@ func (db *DB) eventsChunk(ctx context.Context, f metering.EventFilter, lo, hi in
 	keep func(*metering.Event) bool, out *[]metering.Event) (n int, done bool, err error) {
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, max_ts, ingested_at, data FROM event_blocks
 		WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ? AND min_ts <= ?
-		ORDER BY max_ts DESC, seq DESC LIMIT ?`), f.WorkspaceID, *curTS, *curSeq, lo, hi, eventsChunk)
+		ORDER BY max_ts DESC, seq DESC LIMIT ?`), f.WorkspaceID, *curTS, *curSeq, lo, hi, blocksPerQuery)
 	if err != nil {
 		return 0, false, err
 	}
