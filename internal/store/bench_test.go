@@ -242,3 +242,43 @@ func benchCPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkRequestLog measures request log pages (50 events, newest first) of a workspace
+// with 1,000,000 events over 30 days, read from event blocks: the newest page, a page 15
+// days back, the newest page filtered by model (a quarter of the events) and by a member
+// with no events at all (every block of the workspace is read).
+func BenchmarkRequestLog(b *testing.B) {
+	if testing.Short() {
+		b.Skip("benchmarks are skipped under -short")
+	}
+	for _, s := range benchStores {
+		b.Run(s.name, func(b *testing.B) {
+			e, wss := benchEnv(b, s.open, 2)
+			ws := wss[0]
+			const events, days = 1_000_000, 30
+			start := time.Now()
+			seedUsage(b, e, ws, events, days)
+			b.Logf("seeded %d events in %s", events, time.Since(start).Round(time.Millisecond))
+			ctx := context.Background()
+			for _, c := range []struct {
+				name string
+				f    metering.EventFilter
+				want int
+			}{
+				{"newest", metering.EventFilter{WorkspaceID: ws, Limit: 50}, 50},
+				{"15-days-back", metering.EventFilter{WorkspaceID: ws, Limit: 50, BeforeTime: coreT0.AddDate(0, 0, -15), BeforeID: "~"}, 50},
+				{"model", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Models: []string{benchModels[1]}}}, 50},
+				{"no-match", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Members: []string{"nobody"}}}, 0},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						got, err := e.meter.Events(ctx, c.f)
+						if err != nil || len(got) != c.want {
+							b.Fatalf("%d events, %v; want %d", len(got), err, c.want)
+						}
+					}
+				})
+			}
+		})
+	}
+}

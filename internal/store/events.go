@@ -32,6 +32,8 @@ type applyReq struct {
 	ctx      context.Context
 	version  int64
 	events   []metering.Event
+	keys     []int64  // idKey of each event
+	enc      [][]byte // each event as its block stores it
 	outcomes []metering.Outcome
 	err      error
 	done     chan struct{}
@@ -99,7 +101,13 @@ func (db *DB) ApplyEvents(ctx context.Context, catalogVersion int64, events []me
 	if len(events) == 0 {
 		return nil, nil
 	}
-	r := &applyReq{ctx: ctx, version: catalogVersion, events: events, done: make(chan struct{})}
+	// Keys and encodings are computed here, on the caller's goroutine, so that the one
+	// SQLite writer does only SQL.
+	keys, enc := make([]int64, len(events)), make([][]byte, len(events))
+	for i := range events {
+		keys[i], enc[i] = keyOf(events[i].WorkspaceID, events[i].ID), encodeEvent(&events[i])
+	}
+	r := &applyReq{ctx: ctx, version: catalogVersion, events: events, keys: keys, enc: enc, done: make(chan struct{})}
 	select {
 	case db.ingest.reqs <- r:
 	case <-ctx.Done():
@@ -177,9 +185,11 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	groupID := ids.Random(10)
 	usageKey := func(ws string) string { return "usage:" + groupID + ":" + ws }
 
-	// 1. Insert events; the primary key (workspace, id) is what makes each count once.
+	// 1. Insert events; event_ids (a key per workspace and id) is what makes each count once.
 	var candidates []*metering.Event
 	var candRefs []ref
+	var candKeys []int64
+	var candEnc [][]byte
 	for _, x := range fresh {
 		if !known[ev(x).WorkspaceID] {
 			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
@@ -187,15 +197,16 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 		}
 		candidates = append(candidates, ev(x))
 		candRefs = append(candRefs, x)
+		candKeys = append(candKeys, group[x.r].keys[x.i])
+		candEnc = append(candEnc, group[x.r].enc[x.i])
 	}
-	inserted, err := db.insertEvents(ctx, tx, candidates, usageKey, now)
+	inserted, hashes, err := db.insertEvents(ctx, tx, candidates, candKeys, candEnc, usageKey, now)
 	if err != nil {
 		return err
 	}
 
 	// 2. Events not inserted were there before: a duplicate when the contents match.
 	stored := make(map[eventKey]string, len(candidates))
-	var missing []eventKey
 	for i, e := range candidates {
 		k := eventKey{e.WorkspaceID, e.ID}
 		if inserted[i] {
@@ -203,25 +214,8 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 			group[candRefs[i].r].outcomes[candRefs[i].i] = metering.Accepted
 			continue
 		}
-		missing = append(missing, k)
-	}
-	if len(missing) > 0 {
-		hashes, err := db.storedHashes(ctx, tx, missing)
-		if err != nil {
-			return err
-		}
-		for i, e := range candidates {
-			if inserted[i] {
-				continue
-			}
-			k := eventKey{e.WorkspaceID, e.ID}
-			h, ok := hashes[k]
-			if !ok {
-				return errRetry // inserted by a concurrent transaction not yet visible; run again
-			}
-			stored[k] = h
-			group[candRefs[i].r].outcomes[candRefs[i].i] = outcomeFor(h, e.Hash)
-		}
+		stored[k] = hashes[k]
+		group[candRefs[i].r].outcomes[candRefs[i].i] = outcomeFor(hashes[k], e.Hash)
 	}
 	for _, x := range later {
 		e := ev(x)
@@ -305,6 +299,3 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 		}
 	}
 }
-
-const eventColumns = `workspace_id, id, ts, key_id, project, member, model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost, usage_key, source, endpoint, status, latency_ms, stream, estimated, metadata, hash, ingested_at`
-const eventColumnsN = 23

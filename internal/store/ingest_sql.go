@@ -25,12 +25,14 @@ import (
 var sqliteChunks = []int{64, 16, 4, 1}
 
 const (
-	qCatalogVersion   = `SELECT COUNT(*) FROM prices`
-	qMaxEventRowid    = `SELECT COALESCE(MAX(rowid), 0) FROM events`
-	qEventInsertedNow = `SELECT rowid > ? FROM events WHERE workspace_id = ? AND id = ?`
-	qUpdateWallet     = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
-	qInsertUsage      = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
-	qInsertEntries    = `INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`
+	qCatalogVersion = `SELECT COUNT(*) FROM prices`
+	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
+	qClaimKeys      = `INSERT INTO event_ids (k, block) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`
+	qKeyBlocks      = `SELECT k, block FROM event_ids WHERE k IN (SELECT value FROM json_each(?))`
+	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
+	qInsertUsage    = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
+	qInsertEntries  = `INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`
 
 	rollupColumns  = `workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
 	rollupColumnsN = 13
@@ -55,10 +57,6 @@ const (
 		cost = rollups_hourly_dim.cost + excluded.cost`
 )
 
-func sqliteInsertEvents(rows int) string {
-	return `INSERT INTO events (` + eventColumns + `) VALUES ` + placeholders(rows, eventColumnsN) + ` ON CONFLICT (workspace_id, id) DO NOTHING`
-}
-
 func sqliteUpsertRollups(rows int) string {
 	return `INSERT INTO rollups_hourly (` + rollupColumns + `) VALUES ` + placeholders(rows, rollupColumnsN) + rollupUpsert
 }
@@ -73,10 +71,6 @@ func sqliteWallets(rows int) string {
 
 // PostgreSQL's bulk statements take one array per column.
 const (
-	pgInsertEvents = `INSERT INTO events (` + eventColumns + `)
-		SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
-			?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[], ?::integer[], ?::integer[], ?::text[], ?::text[], ?::bigint[])
-		ON CONFLICT (workspace_id, id) DO NOTHING RETURNING workspace_id, id`
 	pgUpsertRollups = `INSERT INTO rollups_hourly (` + rollupColumns + `)
 		SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + rollupUpsert
 	pgUpsertDimRollups = `INSERT INTO rollups_hourly_dim (` + dimRollupColumns + `)
@@ -111,9 +105,9 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	if c.prepared {
 		return nil
 	}
-	queries := []string{qCatalogVersion, qMaxEventRowid, qEventInsertedNow, qUpdateWallet, qInsertUsage, qInsertEntries}
+	queries := []string{qCatalogVersion, qMaxBlock, qClaimKeys, qKeyBlocks, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
 	for _, n := range sqliteChunks {
-		queries = append(queries, sqliteInsertEvents(n), sqliteUpsertRollups(n), sqliteUpsertDimRollups(n), sqliteWallets(n))
+		queries = append(queries, sqliteUpsertRollups(n), sqliteUpsertDimRollups(n), sqliteWallets(n))
 		queries = append(queries, dailyIngestQueries(n)...)
 	}
 	m := make(map[string]*sql.Stmt, len(queries))
@@ -230,143 +224,6 @@ func eventRow(e *metering.Event) (src string, meta *string) {
 		meta = &s
 	}
 	return src, meta
-}
-
-// insertEvents inserts events that are not stored yet (by workspace and id) and reports,
-// for each, whether this call inserted it.
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, usageKey func(ws string) string, now time.Time) ([]bool, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	uk := func(e *metering.Event) string {
-		if e.Cost > 0 {
-			return usageKey(e.WorkspaceID)
-		}
-		return ""
-	}
-	if db.dialect == Postgres {
-		return db.pgInsertEvents(ctx, tx, events, uk, now)
-	}
-	// SQLite writes are serialized (one write connection, BEGIN IMMEDIATE), so a chunk
-	// whose every row went in needs no further look; when some did not, a row's rowid
-	// tells whether this transaction wrote it: new rows get rowids above the largest one
-	// there was before.
-	var maxBefore int64
-	if err := db.ingestQueryRow(ctx, tx, qMaxEventRowid).Scan(&maxBefore); err != nil {
-		return nil, err
-	}
-	inserted := make([]bool, len(events))
-	err := chunks(len(events), func(start, end int) error {
-		args := make([]any, 0, (end-start)*eventColumnsN)
-		for _, e := range events[start:end] {
-			src, meta := eventRow(e)
-			var m any
-			if meta != nil {
-				m = *meta
-			}
-			args = append(args, e.WorkspaceID, e.ID, micros(e.Timestamp), e.KeyID, e.Project, e.Member, e.Model,
-				e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost), uk(e),
-				src, e.Endpoint, e.Status, e.LatencyMS, boolInt(e.Stream), boolInt(e.Estimated), m, e.Hash, micros(now))
-		}
-		res, err := db.ingestExec(ctx, tx, sqliteInsertEvents(end-start), args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == int64(end-start) {
-			for i := start; i < end; i++ {
-				inserted[i] = true
-			}
-			return nil
-		}
-		for i := start; i < end; i++ {
-			e := events[i]
-			if err := db.ingestQueryRow(ctx, tx, qEventInsertedNow, maxBefore, e.WorkspaceID, e.ID).Scan(&inserted[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return inserted, err
-}
-
-func (db *DB) pgInsertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, uk func(*metering.Event) string, now time.Time) ([]bool, error) {
-	n := len(events)
-	var (
-		ws, id, keyID, project, member, model, usageKeys, src, endpoint, hash = make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		ts, in, cached, cacheWrite, out, reasoning, cost, latency, ingested = make([]int64, n), make([]int64, n), make([]int64, n),
-			make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		status, stream, estimated = make([]int32, n), make([]int32, n), make([]int32, n)
-		meta                      = make([]*string, n)
-	)
-	for i, e := range events {
-		s, m := eventRow(e)
-		ws[i], id[i], ts[i], keyID[i], project[i], member[i], model[i] = e.WorkspaceID, e.ID, micros(e.Timestamp), e.KeyID, e.Project, e.Member, e.Model
-		in[i], cached[i], cacheWrite[i], out[i], reasoning[i], cost[i] = e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost)
-		usageKeys[i], src[i], endpoint[i], status[i], latency[i] = uk(e), s, e.Endpoint, int32(e.Status), e.LatencyMS
-		stream[i], estimated[i], meta[i], hash[i], ingested[i] = int32(boolInt(e.Stream)), int32(boolInt(e.Estimated)), m, e.Hash, micros(now)
-	}
-	rows, err := tx.QueryContext(ctx, db.q(pgInsertEvents), ws, id, ts, keyID, project, member, model, in, cached, cacheWrite, out, reasoning,
-		cost, usageKeys, src, endpoint, status, latency, stream, estimated, meta, hash, ingested)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	got := make(map[eventKey]bool, n)
-	for rows.Next() {
-		var k eventKey
-		if err := rows.Scan(&k.ws, &k.id); err != nil {
-			return nil, err
-		}
-		got[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	inserted := make([]bool, n)
-	for i, e := range events {
-		inserted[i] = got[eventKey{e.WorkspaceID, e.ID}]
-	}
-	return inserted, nil
-}
-
-// storedHashes returns the content hashes of stored events.
-func (db *DB) storedHashes(ctx context.Context, tx *sql.Tx, keys []eventKey) (map[eventKey]string, error) {
-	out := make(map[eventKey]string, len(keys))
-	byWS := map[string][]string{}
-	for _, k := range keys {
-		byWS[k.ws] = append(byWS[k.ws], k.id)
-	}
-	for _, ws := range slices.Sorted(mapsKeys(byWS)) {
-		list := byWS[ws]
-		for start := 0; start < len(list); start += 500 {
-			chunk := list[start:min(start+500, len(list))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, ws)
-			for _, id := range chunk {
-				args = append(args, id)
-			}
-			rows, err := tx.QueryContext(ctx, db.q(`SELECT id, hash FROM events WHERE workspace_id = ? AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`), args...)
-			if err != nil {
-				return nil, err
-			}
-			for rows.Next() {
-				var id, h string
-				if err := rows.Scan(&id, &h); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				out[eventKey{ws, id}] = h
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
 }
 
 // holdRef names a hold an event settles, with the event's workspace: a hold is only

@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
 
 	"spectra/internal/metering"
-	"spectra/internal/pricing"
 )
 
 // dimColumns maps usage dimensions to rollup and event columns.
@@ -169,57 +167,4 @@ func (db *DB) dimRollups(ctx context.Context, rq rollupReader, q metering.Rollup
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// Events returns raw events newest first, keyset-paginated by (timestamp, id).
-func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Event, error) {
-	var where strings.Builder
-	args := []any{f.WorkspaceID}
-	where.WriteString("workspace_id = ?")
-	if !f.Start.IsZero() {
-		where.WriteString(" AND ts >= ?")
-		args = append(args, micros(f.Start))
-	}
-	if !f.End.IsZero() {
-		where.WriteString(" AND ts < ?")
-		args = append(args, micros(f.End))
-	}
-	if !f.BeforeTime.IsZero() {
-		where.WriteString(" AND (ts < ? OR (ts = ? AND id < ?))")
-		args = append(args, micros(f.BeforeTime), micros(f.BeforeTime), f.BeforeID)
-	}
-	filterSQL(&where, &args, f.Filter)
-	args = append(args, f.Limit)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+eventColumns+` FROM events WHERE `+where.String()+` ORDER BY ts DESC, id DESC LIMIT ?`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []metering.Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-func scanEvent(rows *sql.Rows) (metering.Event, error) {
-	var e metering.Event
-	var ts, ingested int64
-	var stream, estimated int
-	var usageKey string
-	var meta sql.NullString
-	var u pricing.Usage
-	err := rows.Scan(&e.WorkspaceID, &e.ID, &ts, &e.KeyID, &e.Project, &e.Member, &e.Model, &u.Input, &u.CachedInput, &u.CacheWrite,
-		&u.Output, &u.Reasoning, &e.Cost, &usageKey, &e.Source, &e.Endpoint, &e.Status, &e.LatencyMS, &stream, &estimated, &meta, &e.Hash, &ingested)
-	e.Usage = u
-	e.Timestamp, e.IngestedAt = fromMicros(ts), fromMicros(ingested)
-	e.Stream, e.Estimated = stream == 1, estimated == 1
-	if meta.Valid {
-		e.Metadata = []byte(meta.String)
-	}
-	return e, err
 }

@@ -151,6 +151,19 @@ func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 				return fmt.Sprintf("workspace %v, hour %v, %v %q: rollup differs from its events", v[0], v[2], v[1], v[3])
 			},
 		},
+		{
+			// Exactly-once: every event is stored once, and its key (or, after a key
+			// collision, its overflow row) points to its block, so a replay finds it.
+			name:  "every event is stored once and found by its id",
+			count: `SELECT COUNT(*) FROM events`,
+			problems: `SELECT workspace_id, id, 'is stored more than once' FROM events GROUP BY workspace_id, id HAVING COUNT(*) > 1
+			UNION ALL
+			SELECT ev.workspace_id, ev.id, 'is not found by its id' FROM events ev
+			WHERE NOT EXISTS (SELECT 1 FROM event_ids i WHERE i.k = spectra_event_key(ev.workspace_id, ev.id) AND i.block = ev.block)
+			AND NOT EXISTS (SELECT 1 FROM event_id_overflow o WHERE o.workspace_id = ev.workspace_id AND o.id = ev.id AND o.block = ev.block)`,
+			cols:     3,
+			describe: func(v []any) string { return fmt.Sprintf("workspace %v: event %q %v", v[0], v[1], v[2]) },
+		},
 	}
 	for _, c := range checks {
 		res := Check{Name: c.name, Problems: []string{}}

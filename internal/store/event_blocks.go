@@ -1,0 +1,841 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
+
+	"spectra/internal/metering"
+	"spectra/internal/money"
+)
+
+// Events are stored in blocks (migration 0011): a block is one row of event_blocks
+// holding the events one transaction applied for one workspace within blockSpan of event
+// time, as a JSON array with one array per event:
+//
+//	[id, ts, key_id, project, member, model, input_tokens, cached_input_tokens,
+//	 cache_write_tokens, output_tokens, reasoning_tokens, cost, source, endpoint,
+//	 status, latency_ms, stream, estimated, metadata (a JSON string, or null), hash]
+//
+// Workspace, ingested_at and the usage transfer's key (an event's usage_key is the
+// block's when its cost is above zero, "" otherwise) are the block's columns. The view
+// `events` shows the old per-event columns over the blocks.
+//
+// Exactly-once rests on event_ids (k → block), k being idKey(workspace, id): the
+// first (workspace, id) to claim k owns it; another (workspace, id) with the same k (a
+// 64-bit hash collision) is recorded exactly in event_id_overflow, whose primary key is
+// (workspace_id, id). An id is known when the block k points to holds it, or when the
+// overflow table names it.
+
+// blockSpan is the widest range of event time one block covers; the request log relies on it.
+const blockSpan = int64(60 * time.Second / time.Microsecond)
+
+// blockMaxEvents and blockMaxBytes bound one block, so that reading one for the request
+// log stays cheap.
+const (
+	blockMaxEvents = 1000
+	blockMaxBytes  = 1 << 20
+)
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("spectra_event_key", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		ws, ok1 := args[0].(string)
+		id, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, errors.New("spectra_event_key(workspace, id) takes two strings")
+		}
+		return idKey(ws, id), nil
+	})
+}
+
+// keyOf is the key function ApplyEvents uses (tests replace it to force collisions).
+var keyOf = idKey
+
+// idKey is the 64-bit key of (workspace, id): the first 8 bytes of SHA-256 over
+// "<len(ws)>:<ws><len(id)>:<id>", big-endian, as a signed integer. PostgreSQL's
+// spectra_event_key computes the same.
+func idKey(ws, id string) int64 {
+	buf := make([]byte, 0, len(ws)+len(id)+12)
+	buf = strconv.AppendInt(buf, int64(len(ws)), 10)
+	buf = append(buf, ':')
+	buf = append(buf, ws...)
+	buf = strconv.AppendInt(buf, int64(len(id)), 10)
+	buf = append(buf, ':')
+	buf = append(buf, id...)
+	sum := sha256.Sum256(buf)
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// encodeEvent returns e's array in a block (see the layout above).
+func encodeEvent(e *metering.Event) []byte {
+	src, meta := eventRow(e)
+	b := make([]byte, 0, 256+len(e.Metadata))
+	b = append(b, '[')
+	b = appendJSONString(b, e.ID)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, micros(e.Timestamp), 10)
+	for _, s := range [...]string{e.KeyID, e.Project, e.Member, e.Model} {
+		b = append(b, ',')
+		b = appendJSONString(b, s)
+	}
+	for _, n := range [...]int64{e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost)} {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, n, 10)
+	}
+	b = append(b, ',')
+	b = appendJSONString(b, src)
+	b = append(b, ',')
+	b = appendJSONString(b, e.Endpoint)
+	for _, n := range [...]int64{int64(e.Status), e.LatencyMS, int64(boolInt(e.Stream)), int64(boolInt(e.Estimated))} {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, n, 10)
+	}
+	b = append(b, ',')
+	if meta == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, *meta)
+	}
+	b = append(b, ',')
+	b = appendJSONString(b, e.Hash)
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// decodeBlock returns the events of a block.
+func decodeBlock(ws string, ingestedAt int64, data string) ([]metering.Event, error) {
+	d := blockDecoder{s: data}
+	var out []metering.Event
+	d.expect('[')
+	if d.peek() == ']' {
+		d.pos++
+	} else {
+		for d.err == nil {
+			out = append(out, d.event(ws, ingestedAt))
+			if d.sep(']') {
+				break
+			}
+		}
+	}
+	if d.err == nil && strings.TrimSpace(d.s[d.pos:]) != "" {
+		d.fail("trailing data")
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("event block of %s: %w", ws, d.err)
+	}
+	return out, nil
+}
+
+// blockDecoder reads the JSON of a block: an array of event arrays of the layout above.
+type blockDecoder struct {
+	s   string
+	pos int
+	err error
+}
+
+func (d *blockDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%s at byte %d", what, d.pos)
+	}
+}
+
+func (d *blockDecoder) peek() byte {
+	for d.pos < len(d.s) {
+		switch c := d.s[d.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func (d *blockDecoder) expect(c byte) {
+	if d.peek() != c {
+		d.fail(fmt.Sprintf("want %q", c))
+		return
+	}
+	d.pos++
+}
+
+// sep reads a comma (false) or the closing byte (true).
+func (d *blockDecoder) sep(closing byte) bool {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return false
+	case closing:
+		d.pos++
+		return true
+	}
+	d.fail("want , or " + string(closing))
+	return true
+}
+
+func (d *blockDecoder) str() string {
+	if d.peek() != '"' {
+		d.fail("want a string")
+		return ""
+	}
+	start := d.pos
+	for i := start + 1; i < len(d.s); i++ {
+		switch d.s[i] {
+		case '"':
+			d.pos = i + 1
+			return d.s[start+1 : i]
+		case '\\':
+			// An escape: find the end of the string and let encoding/json unquote it.
+			for j := i; j < len(d.s); j++ {
+				if d.s[j] == '\\' {
+					j++
+					continue
+				}
+				if d.s[j] == '"' {
+					var v string
+					if err := json.Unmarshal([]byte(d.s[start:j+1]), &v); err != nil {
+						d.fail("bad string")
+					}
+					d.pos = j + 1
+					return v
+				}
+			}
+			d.fail("unterminated string")
+			return ""
+		}
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+func (d *blockDecoder) int() int64 {
+	d.peek()
+	start := d.pos
+	for d.pos < len(d.s) && (d.s[d.pos] == '-' || d.s[d.pos] >= '0' && d.s[d.pos] <= '9') {
+		d.pos++
+	}
+	n, err := strconv.ParseInt(d.s[start:d.pos], 10, 64)
+	if err != nil {
+		d.fail("want an integer")
+	}
+	return n
+}
+
+// event reads one event's array.
+func (d *blockDecoder) event(ws string, ingestedAt int64) metering.Event {
+	e := metering.Event{WorkspaceID: ws, IngestedAt: fromMicros(ingestedAt)}
+	next := func() {
+		if d.sep(']') {
+			d.fail("an event array is too short")
+		}
+	}
+	d.expect('[')
+	e.ID = d.str()
+	next()
+	e.Timestamp = fromMicros(d.int())
+	for _, p := range [...]*string{&e.KeyID, &e.Project, &e.Member, &e.Model} {
+		next()
+		*p = d.str()
+	}
+	var cost int64
+	for _, p := range [...]*int64{&e.Usage.Input, &e.Usage.CachedInput, &e.Usage.CacheWrite, &e.Usage.Output, &e.Usage.Reasoning, &cost} {
+		next()
+		*p = d.int()
+	}
+	e.Cost = money.Amount(cost)
+	next()
+	e.Source = d.str()
+	next()
+	e.Endpoint = d.str()
+	var status, stream, estimated int64
+	for _, p := range [...]*int64{&status, &e.LatencyMS, &stream, &estimated} {
+		next()
+		*p = d.int()
+	}
+	e.Status, e.Stream, e.Estimated = int(status), stream == 1, estimated == 1
+	next()
+	if d.peek() == 'n' && strings.HasPrefix(d.s[d.pos:], "null") {
+		d.pos += 4
+	} else {
+		e.Metadata = json.RawMessage(d.str())
+	}
+	next()
+	e.Hash = d.str()
+	if !d.sep(']') {
+		d.fail("an event array is too long")
+	}
+	return e
+}
+
+// pendingBlock is a block being written by the current transaction.
+type pendingBlock struct {
+	seq     int64
+	ws      string
+	members []int // indexes into the transaction's candidate events, in time order
+}
+
+// cutBlocks groups events into blocks: by workspace, in time order, each covering less
+// than blockSpan of event time, with at most blockMaxEvents events and (unless one event
+// alone is larger) blockMaxBytes of encoded events.
+func cutBlocks(events []*metering.Event, enc [][]byte) []*pendingBlock {
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ea, eb := events[a], events[b]
+		return cmp.Or(strings.Compare(ea.WorkspaceID, eb.WorkspaceID), ea.Timestamp.Compare(eb.Timestamp), strings.Compare(ea.ID, eb.ID))
+	})
+	var blocks []*pendingBlock
+	var cur *pendingBlock
+	var start int64
+	size := 0
+	for _, i := range order {
+		e := events[i]
+		ts := micros(e.Timestamp)
+		if cur == nil || cur.ws != e.WorkspaceID || ts-start >= blockSpan || len(cur.members) >= blockMaxEvents || size+len(enc[i]) > blockMaxBytes {
+			cur = &pendingBlock{ws: e.WorkspaceID}
+			blocks = append(blocks, cur)
+			start, size = ts, 0
+		}
+		cur.members = append(cur.members, i)
+		size += len(enc[i]) + 1
+	}
+	return blocks
+}
+
+// blockIDs returns n new block numbers.
+func (db *DB) blockIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) {
+	out := make([]int64, 0, n)
+	if db.dialect == Postgres {
+		rows, err := tx.QueryContext(ctx, `SELECT nextval('event_blocks_seq') FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			out = append(out, id)
+		}
+		return out, rows.Err()
+	}
+	// SQLite writes are serialized (one write connection, BEGIN IMMEDIATE).
+	var last int64
+	if err := db.ingestQueryRow(ctx, tx, qMaxBlock).Scan(&last); err != nil {
+		return nil, err
+	}
+	for i := range n {
+		out = append(out, last+1+int64(i))
+	}
+	return out, nil
+}
+
+// jsonInts encodes integers as a JSON array (SQLite's json_each reads it: one bound
+// parameter instead of one per value).
+func jsonInts(vs []int64) string {
+	b := make([]byte, 0, len(vs)*21+2)
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return string(append(b, ']'))
+}
+
+// claimKeys inserts (k, block) for each event whose key is not taken yet and reports,
+// for each, whether this call took it.
+func (db *DB) claimKeys(ctx context.Context, tx *sql.Tx, keys []int64, blocks []int64) ([]bool, error) {
+	n := len(keys)
+	claimed := make([]bool, n)
+	if n == 0 {
+		return claimed, nil
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) }) // a fixed order: no deadlocks
+	if db.dialect == Postgres {
+		ks, bs := make([]int64, n), make([]int64, n)
+		for j, i := range order {
+			ks[j], bs[j] = keys[i], blocks[i]
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO event_ids (k, block) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING k`, ks, bs)
+		if err != nil {
+			return nil, err
+		}
+		got := make(map[int64]bool, n)
+		for rows.Next() {
+			var k int64
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			got[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for i, k := range keys {
+			claimed[i] = got[k]
+		}
+		return claimed, nil
+	}
+	// SQLite: one statement for all keys, in key order, as one JSON array of
+	// [key, block] pairs (one bound parameter; and one statement, so each b-tree page
+	// goes into the statement journal once, not once per block). When every key went in,
+	// nothing more is needed; otherwise the stored block tells which did.
+	pairs := make([]byte, 0, n*42+2)
+	pairs = append(pairs, '[')
+	for j, i := range order {
+		if j > 0 {
+			pairs = append(pairs, ',')
+		}
+		pairs = append(pairs, '[')
+		pairs = strconv.AppendInt(pairs, keys[i], 10)
+		pairs = append(pairs, ',')
+		pairs = strconv.AppendInt(pairs, blocks[i], 10)
+		pairs = append(pairs, ']')
+	}
+	pairs = append(pairs, ']')
+	res, err := db.ingestExec(ctx, tx, qClaimKeys, string(pairs))
+	if err != nil {
+		return nil, err
+	}
+	if total, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if total == int64(n) {
+		for i := range claimed {
+			claimed[i] = true
+		}
+		return claimed, nil
+	}
+	owner, err := db.keyBlocks(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		claimed[i] = owner[k] == blocks[i]
+	}
+	return claimed, nil
+}
+
+// keyBlocks returns the block each stored key points to.
+func (db *DB) keyBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (map[int64]int64, error) {
+	var rows *sql.Rows
+	var err error
+	if db.dialect == Postgres {
+		rows, err = tx.QueryContext(ctx, `SELECT k, block FROM event_ids WHERE k = ANY($1::bigint[])`, keys)
+	} else {
+		rows, err = db.ingestQuery(ctx, tx, qKeyBlocks, jsonInts(keys))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]int64, len(keys))
+	for rows.Next() {
+		var k, b int64
+		if err := rows.Scan(&k, &b); err != nil {
+			return nil, err
+		}
+		out[k] = b
+	}
+	return out, rows.Err()
+}
+
+// blockCache reads stored blocks once per transaction.
+type blockCache struct {
+	db     *DB
+	tx     *sql.Tx
+	blocks map[int64]map[string]*metering.Event // seq → id → event
+	wsOf   map[int64]string
+}
+
+// event returns the event (ws, id) when block seq holds it.
+func (c *blockCache) event(ctx context.Context, seq int64, ws, id string) (*metering.Event, error) {
+	if c.blocks == nil {
+		c.blocks, c.wsOf = map[int64]map[string]*metering.Event{}, map[int64]string{}
+	}
+	m, ok := c.blocks[seq]
+	if !ok {
+		var bws, data string
+		var ingested int64
+		err := c.tx.QueryRowContext(ctx, c.db.q(`SELECT workspace_id, ingested_at, data FROM event_blocks WHERE seq = ?`), seq).Scan(&bws, &ingested, &data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errRetry // written by a concurrent transaction not yet visible
+		}
+		if err != nil {
+			return nil, err
+		}
+		evs, err := decodeBlock(bws, ingested, data)
+		if err != nil {
+			return nil, err
+		}
+		m = make(map[string]*metering.Event, len(evs))
+		for i := range evs {
+			m[evs[i].ID] = &evs[i]
+		}
+		c.blocks[seq], c.wsOf[seq] = m, bws
+	}
+	if c.wsOf[seq] != ws {
+		return nil, nil
+	}
+	return m[id], nil
+}
+
+// overflowBlock returns the block event_id_overflow names for (ws, id), or 0.
+func (db *DB) overflowBlock(ctx context.Context, tx *sql.Tx, ws, id string) (int64, error) {
+	var b int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT block FROM event_id_overflow WHERE workspace_id = ? AND id = ?`), ws, id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return b, err
+}
+
+// claimOverflow records (ws, id) in event_id_overflow; false when it was there already.
+func (db *DB) claimOverflow(ctx context.Context, tx *sql.Tx, ws, id string, block int64) (bool, error) {
+	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO event_id_overflow (workspace_id, id, block) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`), ws, id, block)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// insertEvents stores the events that are not stored yet (by workspace and id), in
+// blocks, and reports for each whether this call inserted it; for those it did not, the
+// stored event's content hash is in the map.
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, keys []int64, enc [][]byte,
+	usageKey func(ws string) string, now time.Time) ([]bool, map[eventKey]string, error) {
+	n := len(events)
+	if n == 0 {
+		return nil, nil, nil
+	}
+	blocks := cutBlocks(events, enc)
+	seqs, err := db.blockIDs(ctx, tx, len(blocks))
+	if err != nil {
+		return nil, nil, err
+	}
+	blockOf := make([]int64, n)
+	mine := make(map[int64]bool, len(blocks))
+	for j, b := range blocks {
+		b.seq = seqs[j]
+		mine[b.seq] = true
+		for _, i := range b.members {
+			blockOf[i] = b.seq
+		}
+	}
+	// Within the group, only the first event with a key claims it (two ids with one key
+	// are a hash collision, settled below).
+	firstOf := make(map[int64]int, n)
+	var primaries []int
+	for i, k := range keys {
+		if _, ok := firstOf[k]; !ok {
+			firstOf[k] = i
+			primaries = append(primaries, i)
+		}
+	}
+	pk, pb := make([]int64, len(primaries)), make([]int64, len(primaries))
+	for j, i := range primaries {
+		pk[j], pb[j] = keys[i], blockOf[i]
+	}
+	claimed, err := db.claimKeys(ctx, tx, pk, pb)
+	if err != nil {
+		return nil, nil, err
+	}
+	inserted := make([]bool, n)
+	var unresolved []int
+	for j, i := range primaries {
+		if claimed[j] {
+			inserted[i] = true
+		} else {
+			unresolved = append(unresolved, i)
+		}
+	}
+	for i, k := range keys {
+		if firstOf[k] != i {
+			unresolved = append(unresolved, i)
+		}
+	}
+	stored := map[eventKey]string{}
+	if len(unresolved) > 0 {
+		ks := make([]int64, 0, len(unresolved))
+		for _, i := range unresolved {
+			ks = append(ks, keys[i])
+		}
+		owner, err := db.keyBlocks(ctx, tx, ks)
+		if err != nil {
+			return nil, nil, err
+		}
+		cache := &blockCache{db: db, tx: tx}
+		for _, i := range unresolved {
+			e := events[i]
+			b, ok := owner[keys[i]]
+			if !ok {
+				return nil, nil, errRetry // claimed by a concurrent transaction not yet visible
+			}
+			if !mine[b] {
+				se, err := cache.event(ctx, b, e.WorkspaceID, e.ID)
+				if err != nil {
+					return nil, nil, err
+				}
+				if se != nil {
+					stored[eventKey{e.WorkspaceID, e.ID}] = se.Hash
+					continue
+				}
+			}
+			// The key belongs to another (workspace, id): the overflow table decides.
+			ob, err := db.overflowBlock(ctx, tx, e.WorkspaceID, e.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ob != 0 {
+				se, err := cache.event(ctx, ob, e.WorkspaceID, e.ID)
+				if err != nil {
+					return nil, nil, err
+				}
+				if se == nil {
+					return nil, nil, fmt.Errorf("store: event %q of %s is missing from block %d", e.ID, e.WorkspaceID, ob)
+				}
+				stored[eventKey{e.WorkspaceID, e.ID}] = se.Hash
+				continue
+			}
+			ok, err = db.claimOverflow(ctx, tx, e.WorkspaceID, e.ID, blockOf[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return nil, nil, errRetry // claimed by a concurrent transaction
+			}
+			inserted[i] = true
+		}
+	}
+	if err := db.writeBlocks(ctx, tx, blocks, events, enc, inserted, usageKey, now); err != nil {
+		return nil, nil, err
+	}
+	return inserted, stored, nil
+}
+
+// writeBlocks inserts the blocks with the events of each that were inserted.
+func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBlock, events []*metering.Event, enc [][]byte,
+	inserted []bool, usageKey func(string) string, now time.Time) error {
+	var seqs, mins, maxs, ingested []int64
+	var wss, keys, datas []string
+	var ns []int32
+	for _, b := range blocks {
+		size := 2
+		for _, i := range b.members {
+			size += len(enc[i]) + 1
+		}
+		buf := make([]byte, 0, size)
+		var lo, hi int64
+		cnt, anyCost := 0, false
+		for _, i := range b.members {
+			if !inserted[i] {
+				continue
+			}
+			ts := micros(events[i].Timestamp)
+			if cnt == 0 {
+				buf = append(buf, '[')
+				lo, hi = ts, ts
+			} else {
+				buf = append(buf, ',')
+				lo, hi = min(lo, ts), max(hi, ts)
+			}
+			buf = append(buf, enc[i]...)
+			anyCost = anyCost || events[i].Cost > 0
+			cnt++
+		}
+		if cnt == 0 {
+			continue
+		}
+		buf = append(buf, ']')
+		uk := ""
+		if anyCost {
+			uk = usageKey(b.ws)
+		}
+		seqs, wss, mins, maxs, ns, keys, ingested, datas = append(seqs, b.seq), append(wss, b.ws), append(mins, lo), append(maxs, hi),
+			append(ns, int32(cnt)), append(keys, uk), append(ingested, micros(now)), append(datas, string(buf))
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::text[])`,
+			seqs, wss, mins, maxs, ns, keys, ingested, datas)
+		return err
+	}
+	for i := range seqs {
+		if _, err := db.ingestExec(ctx, tx, qInsertBlock, seqs[i], wss[i], mins[i], maxs[i], ns[i], keys[i], ingested[i], datas[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Events returns raw events newest first, keyset-paginated by (timestamp, id). It walks
+// the workspace's blocks by their newest event, newest first: a block covers less than
+// blockSpan of event time, so the blocks that can hold an event at or before the newest
+// time asked for (hi) are those whose newest event is before hi + blockSpan and whose
+// oldest is at or before hi; once the page is full, the walk stops at the first block
+// whose newest event is older than the page's oldest.
+func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Event, error) {
+	if f.Limit <= 0 {
+		return []metering.Event{}, nil
+	}
+	hi, lo := int64(1<<62), int64(-1<<62)
+	if !f.End.IsZero() {
+		hi = micros(f.End) - 1
+	}
+	if !f.BeforeTime.IsZero() {
+		hi = min(hi, micros(f.BeforeTime))
+	}
+	if !f.Start.IsZero() {
+		lo = micros(f.Start)
+	}
+	keep := func(e *metering.Event) bool {
+		ts := micros(e.Timestamp)
+		if ts < lo || ts > hi || (!f.End.IsZero() && ts >= micros(f.End)) {
+			return false
+		}
+		if !f.BeforeTime.IsZero() && ts == micros(f.BeforeTime) && e.ID >= f.BeforeID {
+			return false
+		}
+		return matches(f.Filter, e)
+	}
+	// The walk goes in chunks, keyset-paginated by (max_ts, seq): a LIMIT keeps every
+	// planner on the index, and only the blocks read are fetched.
+	out := []metering.Event{}
+	curTS, curSeq := hi+blockSpan, int64(-1<<62)
+	for {
+		n, done, err := db.eventsChunk(ctx, f, lo, hi, &curTS, &curSeq, keep, &out)
+		if err != nil {
+			return nil, err
+		}
+		if done || n < blocksPerQuery {
+			return out, nil
+		}
+	}
+}
+
+// blocksPerQuery is how many blocks the request log reads per query.
+const blocksPerQuery = 32
+
+// eventsChunk reads the next blocks of the walk before (curTS, curSeq) into out; done
+// when the page is complete.
+func (db *DB) eventsChunk(ctx context.Context, f metering.EventFilter, lo, hi int64, curTS, curSeq *int64,
+	keep func(*metering.Event) bool, out *[]metering.Event) (n int, done bool, err error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, max_ts, ingested_at, data FROM event_blocks
+		WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ? AND min_ts <= ?
+		ORDER BY max_ts DESC, seq DESC LIMIT ?`), f.WorkspaceID, *curTS, *curSeq, lo, hi, blocksPerQuery)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n++
+		var seq, maxTS, ingested int64
+		var data string
+		if err := rows.Scan(&seq, &maxTS, &ingested, &data); err != nil {
+			return n, false, err
+		}
+		*curTS, *curSeq = maxTS, seq
+		if len(*out) >= f.Limit && maxTS < micros((*out)[f.Limit-1].Timestamp) {
+			return n, true, nil
+		}
+		if !mayMatch(f.Filter, data) {
+			continue
+		}
+		evs, err := decodeBlock(f.WorkspaceID, ingested, data)
+		if err != nil {
+			return n, false, err
+		}
+		added := false
+		for i := range evs {
+			if keep(&evs[i]) {
+				*out = append(*out, evs[i])
+				added = true
+			}
+		}
+		if added {
+			slices.SortFunc(*out, func(a, b metering.Event) int {
+				return cmp.Or(b.Timestamp.Compare(a.Timestamp), strings.Compare(b.ID, a.ID)) // newest first
+			})
+			*out = (*out)[:min(len(*out), f.Limit)]
+		}
+	}
+	return n, false, rows.Err()
+}
+
+// mayMatch reports whether a block's data can hold an event passing the filters: for
+// each filtered dimension, one of its values must appear in it as a JSON string. Only
+// plain values are looked for (ASCII without quotes, backslashes or HTML characters,
+// which encoders escape differently); a dimension with any other value is not checked.
+func mayMatch(f metering.Filter, data string) bool {
+	for _, values := range [...][]string{f.Models, f.Keys, f.Projects, f.Members} {
+		if len(values) == 0 {
+			continue
+		}
+		found := false
+		for _, v := range values {
+			if !plainJSON(v) || strings.Contains(data, `"`+v+`"`) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON reports whether s is written the same way by every JSON encoder.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether e passes the request log's filters.
+func matches(f metering.Filter, e *metering.Event) bool {
+	in := func(values []string, v string) bool { return len(values) == 0 || slices.Contains(values, v) }
+	return in(f.Models, e.Model) && in(f.Keys, e.KeyID) && in(f.Projects, e.Project) && in(f.Members, e.Member)
+}
