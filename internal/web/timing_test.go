@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/demo"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/notify"
 	"spectra/internal/store"
 	"spectra/internal/team"
 )
@@ -72,8 +75,14 @@ func TestPageTimings(t *testing.T) {
 		}
 		t.Logf("seeded %d events in %s", res.Events, time.Since(start).Round(time.Second))
 	}
-	srv, err := New(Deps{Team: ts, Accounts: acc, Ledger: led, Metering: met, Prices: db, Now: clock.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	bud, err := budget.New(budget.Config{Store: db, Metering: met, Ledger: led, Team: ts, Now: clock.Now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Deps{Team: ts, Accounts: acc, Ledger: led, Metering: met, Prices: db, Now: clock.Now, Log: quiet,
+		Budget: bud, Notify: notify.New(notify.Config{Store: db, Now: clock.Now, Log: quiet}),
+		Invitations: team.NewInvitations(db, acc, ts, team.InvitationsConfig{BaseURL: "http://spectra.test", Now: clock.Now, Log: quiet})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +101,23 @@ func TestPageTimings(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := "/w/" + ms[0].WorkspaceID + "/"
+	// A database seeded before budgets existed gets the demo's budgets, so the Budgets
+	// page and the forecast have something to compute.
+	if bs, err := bud.List(ctx, ms[0].WorkspaceID); err != nil {
+		t.Fatal(err)
+	} else if len(bs) == 0 {
+		for _, b := range []budget.Budget{
+			{Name: "Team monthly", Scope: budget.ScopeWorkspace, Amount: 1000 * money.Scale, Period: budget.PeriodMonth},
+			{Name: "Staging daily cap", Scope: budget.ScopeProject, ScopeID: "staging", Amount: 5 * money.Scale, Period: budget.PeriodDay, HardLimit: true},
+		} {
+			b.WorkspaceID = ms[0].WorkspaceID
+			if _, err := bud.Create(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	pages := []string{"", "?period=today", "?period=30d", "?period=month", "usage", "usage?period=30d&group=key", "usage.csv?period=30d&group=model",
-		"requests", "requests?model=gpt-4o", "billing", "keys", "members", "invoices"}
+		"requests", "requests?model=gpt-4o", "billing", "keys", "members", "budgets", "settings", "invoices"}
 	const runs = 15
 	t.Logf("%-40s %8s %8s %8s %10s", "page", "p50", "p90", "max", "CPU/req")
 	for _, p := range pages {
