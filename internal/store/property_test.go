@@ -34,6 +34,9 @@ func propChecks(t *testing.T, n int) {
 	if propChecksChosen() {
 		return
 	}
+	if raceDetector {
+		n = max(n/5, 4)
+	}
 	f := flag.Lookup("rapid.checks")
 	old := f.Value.String()
 	if err := f.Value.Set(strconv.Itoa(n)); err != nil {
