@@ -278,16 +278,31 @@ func TestLowBalanceAlertsOncePerCrossing(t *testing.T) {
 		if p.Line.Amount != "0.000500" || p.Available.Currency != "USD" {
 			t.Fatalf("payload %s", alerts[0].Payload)
 		}
-		// Recharged above the line: re-armed; falling below again alerts a second time.
+		// Back just above the line (less than a tenth): still disarmed, and a dip
+		// below it again is the same crossing.
+		_, _, err = e.ledger.Grant(ctx, e.ws.ID, 240, "g-small", "") // 280 + 240 = 520
+		must(t, err)
+		e.clock.Set(t0.Add(2 * time.Second)) // past the cache
+		must(t, e.budgets.Sweep(ctx))
+		if l, _ := e.budgets.LowBalance(ctx, e.ws.ID); l.Armed {
+			t.Fatalf("re-armed 4 %% above the line: %+v", l)
+		}
+		e.spend(e.metering, 30, t0, "k", "", "") // 490 < 500
+		e.budgets.Wait()
+		if alerts, _ := e.budgets.Alerts(ctx, e.ws.ID, 10); len(alerts) != 1 {
+			t.Fatalf("%d alerts after a wobble around the line, want 1", len(alerts))
+		}
+		// Recharged well above the line: re-armed; falling below again alerts a second time.
+		e.clock.Set(t0.Add(4 * time.Second))
 		_, _, err = e.ledger.Grant(ctx, e.ws.ID, 1000, "g2", "")
 		must(t, err)
 		time.Sleep(0)
-		e.clock.Set(t0.Add(2 * time.Second)) // past the cache
+		e.clock.Set(t0.Add(6 * time.Second)) // past the cache
 		must(t, e.budgets.Sweep(ctx))
 		if l, _ := e.budgets.LowBalance(ctx, e.ws.ID); !l.Armed || l.Crossings != 1 {
 			t.Fatalf("after recharge %+v", l)
 		}
-		e.spend(e.metering, 900, t0, "k", "", "") // 1280 − 900 = 380 < 500
+		e.spend(e.metering, 1000, t0, "k", "", "") // 1490 − 1000 = 490 < 500
 		e.budgets.Wait()
 		alerts, err = e.budgets.Alerts(ctx, e.ws.ID, 10)
 		must(t, err)

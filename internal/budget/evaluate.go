@@ -132,6 +132,10 @@ func (s *Service) remember(key string) {
 	s.fired[key] = true
 }
 
+// rearmLevel is the available balance at which a crossed low-balance line arms again:
+// the line plus a tenth.
+func rearmLevel(line money.Amount) money.Amount { return line + line/10 }
+
 func (s *Service) evaluateLowBalance(ctx context.Context, c *cached, workspaceID string, now time.Time) error {
 	bal, err := s.ledger.Balance(ctx, workspaceID)
 	if err != nil {
@@ -141,8 +145,11 @@ func (s *Service) evaluateLowBalance(ctx context.Context, c *cached, workspaceID
 	armed, line := c.low.Armed, c.low.Line
 	s.mu.Unlock()
 	// The cached state saves a write per ingestion; the store's guarded updates decide.
+	// A crossed line re-arms only once the balance is back a tenth above it, so an
+	// available balance hovering at the line (holds of in-flight requests come and go)
+	// does not alert on every wobble.
 	switch {
-	case bal.Available >= line && !armed:
+	case bal.Available >= rearmLevel(line) && !armed:
 		if err := s.store.RearmLowBalance(ctx, workspaceID, now.UTC()); err != nil {
 			return err
 		}
