@@ -278,6 +278,13 @@ type dimRollupKey struct {
 // upsertRollups adds the totals to their hourly rollup rows, and to the rows of each
 // dimension in rollups_hourly_dim, in key order.
 func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupKey]*metering.Totals) error {
+	return db.writeRollups(ctx, tx, hourlyTables, rollups)
+}
+
+// writeRollups adds the totals (rollupKey.hour holds the row's hour, or day) to their rows
+// of the tables in t, and to the rows of each single dimension, in key order so that
+// concurrent groups never deadlock.
+func (db *DB) writeRollups(ctx context.Context, tx *sql.Tx, t rollupTables, rollups map[rollupKey]*metering.Totals) error {
 	if len(rollups) == 0 {
 		return nil
 	}
@@ -287,12 +294,7 @@ func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupK
 		keys = append(keys, k)
 		for _, d := range [...]dimRollupKey{{k.ws, metering.DimModel, k.hour, k.model}, {k.ws, metering.DimKey, k.hour, k.keyID},
 			{k.ws, metering.DimProject, k.hour, k.project}, {k.ws, metering.DimMember, k.hour, k.member}} {
-			sum := dims[d]
-			if sum == nil {
-				sum = &metering.Totals{}
-				dims[d] = sum
-			}
-			sum.Add(*t)
+			addTotals(dims, d, *t)
 		}
 	}
 	slices.SortFunc(keys, func(a, b rollupKey) int {
@@ -307,7 +309,7 @@ func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupK
 		return cmp.Or(strings.Compare(a.ws, b.ws), strings.Compare(a.dim, b.dim), cmp.Compare(a.hour, b.hour), strings.Compare(a.value, b.value))
 	})
 	if db.dialect == Postgres {
-		return db.pgUpsertRollups(ctx, tx, keys, rollups, dimKeys, dims)
+		return db.pgWriteRollups(ctx, tx, t, keys, rollups, dimKeys, dims)
 	}
 	err := chunks(len(keys), func(start, end int) error {
 		args := make([]any, 0, (end-start)*rollupColumnsN)
@@ -316,7 +318,7 @@ func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupK
 			args = append(args, k.ws, k.hour, k.project, k.keyID, k.member, k.model, t.Requests, t.InputTokens, t.CachedInputTokens,
 				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
 		}
-		_, err := db.ingestExec(ctx, tx, sqliteUpsertRollups(end-start), args...)
+		_, err := db.ingestExec(ctx, tx, t.sqliteAll(end-start), args...)
 		return err
 	})
 	if err != nil {
@@ -329,7 +331,7 @@ func (db *DB) upsertRollups(ctx context.Context, tx *sql.Tx, rollups map[rollupK
 			args = append(args, k.ws, k.dim, k.hour, k.value, t.Requests, t.InputTokens, t.CachedInputTokens,
 				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
 		}
-		_, err := db.ingestExec(ctx, tx, sqliteUpsertDimRollups(end-start), args...)
+		_, err := db.ingestExec(ctx, tx, t.sqliteDim(end-start), args...)
 		return err
 	})
 }
@@ -346,7 +348,7 @@ func totalsColumns(ts []*metering.Totals) []any {
 	return []any{req, in, cached, cacheWrite, out, reasoning, cost}
 }
 
-func (db *DB) pgUpsertRollups(ctx context.Context, tx *sql.Tx, keys []rollupKey, rollups map[rollupKey]*metering.Totals,
+func (db *DB) pgWriteRollups(ctx context.Context, tx *sql.Tx, t rollupTables, keys []rollupKey, rollups map[rollupKey]*metering.Totals,
 	dimKeys []dimRollupKey, dims map[dimRollupKey]*metering.Totals) error {
 	n := len(keys)
 	ws, project, keyID, member, model, hour := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
@@ -355,7 +357,7 @@ func (db *DB) pgUpsertRollups(ctx context.Context, tx *sql.Tx, keys []rollupKey,
 		ws[i], hour[i], project[i], keyID[i], member[i], model[i], ts[i] = k.ws, k.hour, k.project, k.keyID, k.member, k.model, rollups[k]
 	}
 	args := append([]any{ws, hour, project, keyID, member, model}, totalsColumns(ts)...)
-	if _, err := tx.ExecContext(ctx, db.q(pgUpsertRollups), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, db.q(t.pgAll), args...); err != nil {
 		return err
 	}
 	n = len(dimKeys)
@@ -365,7 +367,7 @@ func (db *DB) pgUpsertRollups(ctx context.Context, tx *sql.Tx, keys []rollupKey,
 		dws[i], dim[i], dhour[i], value[i], ts[i] = k.ws, k.dim, k.hour, k.value, dims[k]
 	}
 	args = append([]any{dws, dim, dhour, value}, totalsColumns(ts)...)
-	_, err := tx.ExecContext(ctx, db.q(pgUpsertDimRollups), args...)
+	_, err := tx.ExecContext(ctx, db.q(t.pgDim), args...)
 	return err
 }
 

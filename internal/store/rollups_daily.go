@@ -177,74 +177,10 @@ func (db *DB) upsertDailyRollups(ctx context.Context, tx *sql.Tx, hourly map[rol
 	return db.writeDaily(ctx, tx, daily)
 }
 
-// writeDaily adds daily sums (rollupKey.hour holding the day) to rollups_daily and,
-// summed per dimension, to rollups_daily_dim, in key order.
+// writeDaily adds daily sums (rollupKey.hour holding the day) to rollups_daily and
+// rollups_daily_dim, the same way the hourly sums are written.
 func (db *DB) writeDaily(ctx context.Context, tx *sql.Tx, daily map[rollupKey]*metering.Totals) error {
-	if len(daily) == 0 {
-		return nil
-	}
-	keys := make([]rollupKey, 0, len(daily))
-	dims := map[dimRollupKey]*metering.Totals{}
-	for k, t := range daily {
-		keys = append(keys, k)
-		for _, d := range [...]dimRollupKey{{k.ws, metering.DimModel, k.hour, k.model}, {k.ws, metering.DimKey, k.hour, k.keyID},
-			{k.ws, metering.DimProject, k.hour, k.project}, {k.ws, metering.DimMember, k.hour, k.member}} {
-			addTotals(dims, d, *t)
-		}
-	}
-	slices.SortFunc(keys, func(a, b rollupKey) int {
-		return cmp.Or(strings.Compare(a.ws, b.ws), cmp.Compare(a.hour, b.hour), strings.Compare(a.project, b.project),
-			strings.Compare(a.keyID, b.keyID), strings.Compare(a.member, b.member), strings.Compare(a.model, b.model))
-	})
-	dimKeys := make([]dimRollupKey, 0, len(dims))
-	for k := range dims {
-		dimKeys = append(dimKeys, k)
-	}
-	slices.SortFunc(dimKeys, func(a, b dimRollupKey) int {
-		return cmp.Or(strings.Compare(a.ws, b.ws), strings.Compare(a.dim, b.dim), cmp.Compare(a.hour, b.hour), strings.Compare(a.value, b.value))
-	})
-	if db.dialect == Postgres {
-		n := len(keys)
-		ws, project, keyID, member, model, day := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
-		ts := make([]*metering.Totals, n)
-		for i, k := range keys {
-			ws[i], day[i], project[i], keyID[i], member[i], model[i], ts[i] = k.ws, k.hour, k.project, k.keyID, k.member, k.model, daily[k]
-		}
-		if _, err := tx.ExecContext(ctx, db.q(pgUpsertDaily), append([]any{ws, day, project, keyID, member, model}, totalsColumns(ts)...)...); err != nil {
-			return err
-		}
-		n = len(dimKeys)
-		dws, dim, value, dday := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
-		ts = make([]*metering.Totals, n)
-		for i, k := range dimKeys {
-			dws[i], dim[i], dday[i], value[i], ts[i] = k.ws, k.dim, k.hour, k.value, dims[k]
-		}
-		_, err := tx.ExecContext(ctx, db.q(pgUpsertDailyDim), append([]any{dws, dim, dday, value}, totalsColumns(ts)...)...)
-		return err
-	}
-	err := chunks(len(keys), func(start, end int) error {
-		args := make([]any, 0, (end-start)*dailyColumnsN)
-		for _, k := range keys[start:end] {
-			t := daily[k]
-			args = append(args, k.ws, k.hour, k.project, k.keyID, k.member, k.model, t.Requests, t.InputTokens, t.CachedInputTokens,
-				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
-		}
-		_, err := db.ingestExec(ctx, tx, sqliteUpsertDaily(end-start), args...)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return chunks(len(dimKeys), func(start, end int) error {
-		args := make([]any, 0, (end-start)*dailyDimColumnsN)
-		for _, k := range dimKeys[start:end] {
-			t := dims[k]
-			args = append(args, k.ws, k.dim, k.hour, k.value, t.Requests, t.InputTokens, t.CachedInputTokens,
-				t.CacheWriteTokens, t.OutputTokens, t.ReasoningTokens, int64(t.Cost))
-		}
-		_, err := db.ingestExec(ctx, tx, sqliteUpsertDailyDim(end-start), args...)
-		return err
-	})
+	return db.writeRollups(ctx, tx, dailyTables, daily)
 }
 
 // rollupReader is what reading rollups needs: a pool, a connection or a transaction.

@@ -40,13 +40,19 @@ func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.R
 	return db.rollupsFrom(ctx, db.read, q, hourlyTables)
 }
 
-// rollupTables names a pair of rollup tables (all dimensions, one dimension at a time)
-// and their time column.
-type rollupTables struct{ full, dim, time string }
+// rollupTables names a pair of rollup tables (all dimensions, one dimension at a time),
+// their time column, and the statements that add to them.
+type rollupTables struct {
+	full, dim, time      string
+	sqliteAll, sqliteDim func(rows int) string // multi-row upserts, prepared per size
+	pgAll, pgDim         string                // array upserts
+}
 
 var (
-	hourlyTables = rollupTables{"rollups_hourly", "rollups_hourly_dim", "hour"}
-	dailyTables  = rollupTables{"rollups_daily", "rollups_daily_dim", "day"}
+	hourlyTables = rollupTables{full: "rollups_hourly", dim: "rollups_hourly_dim", time: "hour",
+		sqliteAll: sqliteUpsertRollups, sqliteDim: sqliteUpsertDimRollups, pgAll: pgUpsertRollups, pgDim: pgUpsertDimRollups}
+	dailyTables = rollupTables{full: "rollups_daily", dim: "rollups_daily_dim", time: "day",
+		sqliteAll: sqliteUpsertDaily, sqliteDim: sqliteUpsertDailyDim, pgAll: pgUpsertDaily, pgDim: pgUpsertDailyDim}
 )
 
 // rollupsFrom answers q from the tables t, through rq; rows are dated by t's time column.
