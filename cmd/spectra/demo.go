@@ -78,7 +78,7 @@ func seedDemo(ctx context.Context, e *env, d deps, clock *demo.Clock, o demoFlag
 	}
 	start := time.Now()
 	last := time.Time{}
-	res, err := demo.Seed(ctx, demo.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db, Budgets: d.budgets, Clock: clock},
+	res, err := demo.Seed(ctx, demo.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db, Billing: d.billing, Budgets: d.budgets, Clock: clock},
 		demo.Options{Password: o.password, Days: o.days, EventsPerDay: o.perDay, Events: o.events,
 			Progress: func(done, total int) {
 				if time.Since(last) > 5*time.Second {

@@ -198,6 +198,7 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	}
 	stopLoops()
 	wg.Wait()
+	d.budgets.Wait() // alert evaluations started by the last ingestions
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

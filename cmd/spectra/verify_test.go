@@ -125,3 +125,18 @@ func TestVerifyUnmigratedDatabase(t *testing.T) {
 		t.Fatalf("verify on an empty database: exit %d, %v", exitCode(err), err)
 	}
 }
+
+// A database made by 'spectra demo' passes every check of 'spectra verify', billing's
+// included: its top-ups are payments with their receipts, its budgets' alerts stored.
+func TestDemoVerifies(t *testing.T) {
+	dsn, _ := sqliteDSN(t)
+	out, errOut, err := runCmd(t, nil, "demo", "--database", dsn, "--days", "20", "--events-per-day", "100")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out, errOut)
+	}
+	out, _, err = runCmd(t, nil, "verify", "--database", dsn)
+	if err != nil || !regexp.MustCompile(`All \d+ checks passed.`).MatchString(out) ||
+		!regexp.MustCompile(`ok    every payment has one receipt for its amount \([1-9]\d* checked\)`).MatchString(out) {
+		t.Fatalf("verify on a demo database: %v\n%s", err, out)
+	}
+}

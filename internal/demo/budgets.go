@@ -17,6 +17,7 @@ func (s *seeder) budgets(ctx context.Context, spend money.Amount) error {
 	if svc == nil {
 		return nil
 	}
+	defer svc.Wait() // the evaluations that ingestion started end before Seed returns
 	days := int64(max(s.o.Days, 1))
 	month := ceilUnits(money.Amount(int64(spend) * 30 * 5 / (days * 4))) // 125 % of an average month
 	staging, err := s.d.Metering.Cost(ctx, s.ws.ID, s.cal.start[0], s.cal.now, s.cal.loc, metering.Filter{Projects: []string{"staging"}})

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"spectra/internal/billing"
 	"spectra/internal/budget"
 	"spectra/internal/errs"
 	"spectra/internal/ledger"
@@ -32,6 +33,9 @@ type Deps struct {
 	Ledger   *ledger.Service
 	Metering *metering.Service
 	Prices   pricing.Store
+	// Billing, when set, records the top-ups as bank transfers with their receipts (as a
+	// deployment does); without it they are plain ledger credits.
+	Billing *billing.Service
 	// Budgets, when set, gets the demo's budgets and low-balance line.
 	Budgets *budget.Service
 	// Clock, when set, is the clock the store and services above were built with; Seed
@@ -263,9 +267,12 @@ func (s *seeder) timeline(credits []credit) []step {
 	for _, c := range credits {
 		steps = append(steps, step{c.at, func(ctx context.Context) error {
 			var err error
-			if c.grant {
+			switch {
+			case c.grant:
 				_, _, err = s.d.Ledger.Grant(ctx, s.ws.ID, c.amount, c.key, c.note)
-			} else {
+			case s.d.Billing != nil: // a payment with its receipt, as billing records every one
+				_, _, err = s.d.Billing.RecordManualPayment(ctx, s.ws.ID, billing.ManualPayment{Amount: c.amount, Reference: c.ref})
+			default:
 				_, _, err = s.d.Ledger.Credit(ctx, s.ws.ID, c.amount, s.ws.ID+":"+c.key, c.note)
 			}
 			return err

@@ -14,6 +14,7 @@ type credit struct {
 	amount money.Amount
 	key    string // idempotency key
 	note   string
+	ref    string // a top-up's payment reference, when billing records it as a bank transfer
 }
 
 const dollar = money.Amount(money.Scale)
@@ -49,7 +50,8 @@ func planFunding(cal calendar, cost []money.Amount) []credit {
 		if payments%3 == 0 {
 			note = "Bank transfer, reference ACME-" + at.Format("200601")
 		}
-		return credit{at: at, amount: amount, key: fmt.Sprintf("demo-topup-%d", payments), note: note}
+		return credit{at: at, amount: amount, key: fmt.Sprintf("demo-topup-%d", payments), note: note,
+			ref: fmt.Sprintf("ACME-%s-%d", at.Format("20060102"), payments)}
 	}
 	start := cal.created.Add(20 * time.Minute)
 	credits := []credit{
