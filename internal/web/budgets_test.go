@@ -33,6 +33,13 @@ func TestBudgetsPage(t *testing.T) {
 		if !strings.Contains(body, formatMoney(fc.MonthProjected, "USD")) || !strings.Contains(body, formatMoney(fc.MonthToDate, "USD")) {
 			t.Errorf("the forecast (%s so far, %s projected) is not on the page", fc.MonthToDate, fc.MonthProjected)
 		}
+		// The top bar's runway is the forecast API's, to the day.
+		if fc.RunwayDays == nil || *fc.RunwayDays < 2 || *fc.RunwayDays > 730 {
+			t.Fatalf("the fixture's runway: %v", fc.RunwayDays)
+		}
+		if want := "about " + formatInt(*fc.RunwayDays) + " days at the last 7 days&#39; burn"; !strings.Contains(body, want) {
+			t.Errorf("the top bar does not say %q", want)
+		}
 
 		// A monthly hard budget on the member's key, small enough that June's usage passed it.
 		key := f.keys["member-key"]

@@ -21,7 +21,7 @@ type topBar struct {
 
 // Runway thresholds.
 const (
-	burnDays      = 7 // the burn rate is the spend of the last burnDays days (and today so far)
+	burnDays      = 7 // the burn rate is the spend of the last burnDays × 24 hours
 	lowRunwayDays = 3 // a runway shorter than this is a low balance
 )
 
@@ -32,14 +32,17 @@ func (s *Server) topBar(ctx context.Context, rq *request) (topBar, error) {
 	if err != nil {
 		return topBar{}, err
 	}
-	start := addDays(midnight(rq.Now, rq.Loc), -burnDays)
-	burn, err := rq.totalsBetween(ctx, start, ceilHour(rq.Now), metering.Filter{})
+	// The burn window is the one the forecast API uses (budget.Service.Forecast): the
+	// burnDays × 24 hours that end with the current hour, so both give the same runway.
+	window := burnDays * 24 * time.Hour
+	end := rq.Now.UTC().Truncate(time.Hour).Add(time.Hour)
+	burn, err := rq.totalsBetween(ctx, end.Add(-window), end, metering.Filter{})
 	if err != nil {
 		return topBar{}, err
 	}
 	spend := burn.Cost
 	bar := topBar{Balance: b.Balance, Held: b.Held, Available: b.Available, OverdraftLimit: b.OverdraftLimit, Burn: spend}
-	bar.Runway, bar.Level = runway(b.Available, b.OverdraftLimit, spend, rq.Now.Sub(start))
+	bar.Runway, bar.Level = runway(b.Available, b.OverdraftLimit, spend, window)
 	switch bar.Level {
 	case "out":
 		bar.Banner = "Your balance is used up: new requests are refused (402) until credit is added."
