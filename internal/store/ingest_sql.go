@@ -34,36 +34,11 @@ const (
 	qInsertUsage    = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
 	qInsertEntries  = `INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`
 
-	rollupColumns  = `workspace_id, hour, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
-	rollupColumnsN = 13
-	rollupUpsert   = ` ON CONFLICT (workspace_id, hour, project, key_id, member, model) DO UPDATE SET
-		requests = rollups_hourly.requests + excluded.requests,
-		input_tokens = rollups_hourly.input_tokens + excluded.input_tokens,
-		cached_input_tokens = rollups_hourly.cached_input_tokens + excluded.cached_input_tokens,
-		cache_write_tokens = rollups_hourly.cache_write_tokens + excluded.cache_write_tokens,
-		output_tokens = rollups_hourly.output_tokens + excluded.output_tokens,
-		reasoning_tokens = rollups_hourly.reasoning_tokens + excluded.reasoning_tokens,
-		cost = rollups_hourly.cost + excluded.cost`
-
-	dimRollupColumns  = `workspace_id, dim, hour, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
-	dimRollupColumnsN = 11
-	dimRollupUpsert   = ` ON CONFLICT (workspace_id, dim, hour, value) DO UPDATE SET
-		requests = rollups_hourly_dim.requests + excluded.requests,
-		input_tokens = rollups_hourly_dim.input_tokens + excluded.input_tokens,
-		cached_input_tokens = rollups_hourly_dim.cached_input_tokens + excluded.cached_input_tokens,
-		cache_write_tokens = rollups_hourly_dim.cache_write_tokens + excluded.cache_write_tokens,
-		output_tokens = rollups_hourly_dim.output_tokens + excluded.output_tokens,
-		reasoning_tokens = rollups_hourly_dim.reasoning_tokens + excluded.reasoning_tokens,
-		cost = rollups_hourly_dim.cost + excluded.cost`
+	// Every rollup table has these counters, after its key columns.
+	rollupCounters    = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
+	rollupColumnsN    = 13 // workspace_id, time, project, key_id, member, model and the counters
+	dimRollupColumnsN = 11 // workspace_id, dim, time, value and the counters
 )
-
-func sqliteUpsertRollups(rows int) string {
-	return `INSERT INTO rollups_hourly (` + rollupColumns + `) VALUES ` + placeholders(rows, rollupColumnsN) + rollupUpsert
-}
-
-func sqliteUpsertDimRollups(rows int) string {
-	return `INSERT INTO rollups_hourly_dim (` + dimRollupColumns + `) VALUES ` + placeholders(rows, dimRollupColumnsN) + dimRollupUpsert
-}
 
 func sqliteWallets(rows int) string {
 	return `SELECT workspace_id FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
@@ -71,10 +46,6 @@ func sqliteWallets(rows int) string {
 
 // PostgreSQL's bulk statements take one array per column.
 const (
-	pgUpsertRollups = `INSERT INTO rollups_hourly (` + rollupColumns + `)
-		SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + rollupUpsert
-	pgUpsertDimRollups = `INSERT INTO rollups_hourly_dim (` + dimRollupColumns + `)
-		SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + dimRollupUpsert
 	pgWallets = `SELECT workspace_id FROM accounts WHERE id = ANY(?::text[])`
 	// pgPostUsage moves a wallet's balance and held amount and, when usage was charged,
 	// writes its transfer and both entries: one round trip instead of three.
@@ -107,8 +78,8 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	}
 	queries := []string{qCatalogVersion, qMaxBlock, qClaimKeys, qKeyBlocks, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
 	for _, n := range sqliteChunks {
-		queries = append(queries, sqliteUpsertRollups(n), sqliteUpsertDimRollups(n), sqliteWallets(n))
-		queries = append(queries, dailyIngestQueries(n)...)
+		queries = append(queries, hourlyTables.sqliteAll(n), hourlyTables.sqliteDim(n), sqliteWallets(n))
+		queries = append(queries, dailyTables.sqliteAll(n), dailyTables.sqliteDim(n), sqliteZones(n))
 	}
 	m := make(map[string]*sql.Stmt, len(queries))
 	for _, q := range queries {

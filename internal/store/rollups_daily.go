@@ -29,32 +29,6 @@ import (
 // before rebuilding, is ordered against every ingest transaction on every node.
 
 const (
-	dailyColumns  = `workspace_id, day, project, key_id, member, model, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
-	dailyColumnsN = 13
-	dailyUpsert   = ` ON CONFLICT (workspace_id, day, project, key_id, member, model) DO UPDATE SET
-		requests = rollups_daily.requests + excluded.requests,
-		input_tokens = rollups_daily.input_tokens + excluded.input_tokens,
-		cached_input_tokens = rollups_daily.cached_input_tokens + excluded.cached_input_tokens,
-		cache_write_tokens = rollups_daily.cache_write_tokens + excluded.cache_write_tokens,
-		output_tokens = rollups_daily.output_tokens + excluded.output_tokens,
-		reasoning_tokens = rollups_daily.reasoning_tokens + excluded.reasoning_tokens,
-		cost = rollups_daily.cost + excluded.cost`
-
-	dailyDimColumns  = `workspace_id, dim, day, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
-	dailyDimColumnsN = 11
-	dailyDimUpsert   = ` ON CONFLICT (workspace_id, dim, day, value) DO UPDATE SET
-		requests = rollups_daily_dim.requests + excluded.requests,
-		input_tokens = rollups_daily_dim.input_tokens + excluded.input_tokens,
-		cached_input_tokens = rollups_daily_dim.cached_input_tokens + excluded.cached_input_tokens,
-		cache_write_tokens = rollups_daily_dim.cache_write_tokens + excluded.cache_write_tokens,
-		output_tokens = rollups_daily_dim.output_tokens + excluded.output_tokens,
-		reasoning_tokens = rollups_daily_dim.reasoning_tokens + excluded.reasoning_tokens,
-		cost = rollups_daily_dim.cost + excluded.cost`
-
-	pgUpsertDaily = `INSERT INTO rollups_daily (` + dailyColumns + `)
-		SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + dailyUpsert
-	pgUpsertDailyDim = `INSERT INTO rollups_daily_dim (` + dailyDimColumns + `)
-		SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])` + dailyDimUpsert
 	// pgZones locks the workspace rows in share mode: a timezone change waits for the
 	// ingest transactions that wrote days in the old zone, and they wait for it.
 	pgZones = `SELECT id, timezone FROM workspaces WHERE id = ANY(?::text[]) ORDER BY id FOR SHARE`
@@ -69,22 +43,8 @@ const (
 	qEventsSpan = `SELECT MIN(ts), MAX(ts) FROM events WHERE workspace_id = ?`
 )
 
-func sqliteUpsertDaily(rows int) string {
-	return `INSERT INTO rollups_daily (` + dailyColumns + `) VALUES ` + placeholders(rows, dailyColumnsN) + dailyUpsert
-}
-
-func sqliteUpsertDailyDim(rows int) string {
-	return `INSERT INTO rollups_daily_dim (` + dailyDimColumns + `) VALUES ` + placeholders(rows, dailyDimColumnsN) + dailyDimUpsert
-}
-
 func sqliteZones(rows int) string {
 	return `SELECT id, timezone FROM workspaces WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
-}
-
-// dailyIngestQueries are the daily rollups' statements of one SQLite chunk size, for
-// prepareIngest.
-func dailyIngestQueries(rows int) []string {
-	return []string{sqliteUpsertDaily(rows), sqliteUpsertDailyDim(rows), sqliteZones(rows)}
 }
 
 // workspaceZones returns the timezone of each workspace, read in tx.

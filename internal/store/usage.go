@@ -49,11 +49,42 @@ type rollupTables struct {
 }
 
 var (
-	hourlyTables = rollupTables{full: "rollups_hourly", dim: "rollups_hourly_dim", time: "hour",
-		sqliteAll: sqliteUpsertRollups, sqliteDim: sqliteUpsertDimRollups, pgAll: pgUpsertRollups, pgDim: pgUpsertDimRollups}
-	dailyTables = rollupTables{full: "rollups_daily", dim: "rollups_daily_dim", time: "day",
-		sqliteAll: sqliteUpsertDaily, sqliteDim: sqliteUpsertDailyDim, pgAll: pgUpsertDaily, pgDim: pgUpsertDailyDim}
+	hourlyTables = newRollupTables("rollups_hourly", "rollups_hourly_dim", "hour")
+	dailyTables  = newRollupTables("rollups_daily", "rollups_daily_dim", "day")
 )
+
+// newRollupTables describes the pair of rollup tables full and dim, whose rows are
+// dated by the column timeCol, with the upserts that add counters to their rows: the
+// same statements for every pair, but for the names.
+func newRollupTables(full, dim, timeCol string) rollupTables {
+	add := func(table string) string {
+		var b strings.Builder
+		for i, c := range strings.Split(rollupCounters, ", ") {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c + " = " + table + "." + c + " + excluded." + c)
+		}
+		return b.String()
+	}
+	fullCols := "workspace_id, " + timeCol + ", project, key_id, member, model, " + rollupCounters
+	dimCols := "workspace_id, dim, " + timeCol + ", value, " + rollupCounters
+	fullUpsert := " ON CONFLICT (workspace_id, " + timeCol + ", project, key_id, member, model) DO UPDATE SET " + add(full)
+	dimUpsert := " ON CONFLICT (workspace_id, dim, " + timeCol + ", value) DO UPDATE SET " + add(dim)
+	return rollupTables{full: full, dim: dim, time: timeCol,
+		sqliteAll: func(rows int) string {
+			return "INSERT INTO " + full + " (" + fullCols + ") VALUES " + placeholders(rows, rollupColumnsN) + fullUpsert
+		},
+		sqliteDim: func(rows int) string {
+			return "INSERT INTO " + dim + " (" + dimCols + ") VALUES " + placeholders(rows, dimRollupColumnsN) + dimUpsert
+		},
+		// PostgreSQL takes one array per column (totalsColumns gives the counters').
+		pgAll: "INSERT INTO " + full + " (" + fullCols + ") SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+			"?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])" + fullUpsert,
+		pgDim: "INSERT INTO " + dim + " (" + dimCols + ") SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], " +
+			"?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])" + dimUpsert,
+	}
+}
 
 // rollupsFrom answers q from the tables t, through rq; rows are dated by t's time column.
 func (db *DB) rollupsFrom(ctx context.Context, rq rollupReader, q metering.RollupQuery, t rollupTables) ([]metering.RollupRow, error) {
