@@ -412,30 +412,26 @@ func (db *DB) claimKeys(ctx context.Context, tx *sql.Tx, keys []int64, blocks []
 		}
 		return claimed, nil
 	}
-	// SQLite: one statement for all keys, in key order, as one JSON array of
-	// [key, block] pairs (one bound parameter; and one statement, so each b-tree page
-	// goes into the statement journal once, not once per block). When every key went in,
-	// nothing more is needed; otherwise the stored block tells which did.
-	pairs := make([]byte, 0, n*42+2)
-	pairs = append(pairs, '[')
-	for j, i := range order {
-		if j > 0 {
-			pairs = append(pairs, ',')
+	// SQLite: a few multi-row statements, in key order. When every key went in, nothing
+	// more is needed; otherwise the stored block tells which did.
+	var total int64
+	err := chunksOf(keyChunks, n, func(start, end int) error {
+		args := make([]any, 0, 2*(end-start))
+		for _, i := range order[start:end] {
+			args = append(args, keys[i], blocks[i])
 		}
-		pairs = append(pairs, '[')
-		pairs = strconv.AppendInt(pairs, keys[i], 10)
-		pairs = append(pairs, ',')
-		pairs = strconv.AppendInt(pairs, blocks[i], 10)
-		pairs = append(pairs, ']')
-	}
-	pairs = append(pairs, ']')
-	res, err := db.ingestExec(ctx, tx, qClaimKeys, string(pairs))
+		res, err := db.ingestExec(ctx, tx, sqliteClaimKeys(end-start), args...)
+		if err != nil {
+			return err
+		}
+		added, err := res.RowsAffected()
+		total += added
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if total, err := res.RowsAffected(); err != nil {
-		return nil, err
-	} else if total == int64(n) {
+	if total == int64(n) {
 		for i := range claimed {
 			claimed[i] = true
 		}

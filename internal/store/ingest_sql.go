@@ -24,10 +24,20 @@ import (
 // cut greedily into them (500 rows = 7×64 + 3×16 + 1×4).
 var sqliteChunks = []int{64, 16, 4, 1}
 
+// keyChunks are the row counts of SQLite's prepared key claims: two integers a row, so
+// larger statements pay (4,000 keys = 15×256 + 10×16).
+var keyChunks = []int{256, 64, 16, 4, 1}
+
+// sqliteClaimKeys claims n keys. OR IGNORE rather than ON CONFLICT DO NOTHING: with every
+// constraint ignored, the statement cannot fail halfway, so SQLite keeps no statement
+// journal for it.
+func sqliteClaimKeys(n int) string {
+	return `INSERT OR IGNORE INTO event_ids (k, block) VALUES ` + placeholders(n, 2)
+}
+
 const (
 	qCatalogVersion = `SELECT COUNT(*) FROM prices`
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
-	qClaimKeys      = `INSERT INTO event_ids (k, block) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`
 	qKeyBlocks      = `SELECT k, block FROM event_ids WHERE k IN (SELECT value FROM json_each(?))`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
@@ -76,7 +86,10 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	if c.prepared {
 		return nil
 	}
-	queries := []string{qCatalogVersion, qMaxBlock, qClaimKeys, qKeyBlocks, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
+	queries := []string{qCatalogVersion, qMaxBlock, qKeyBlocks, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
+	for _, n := range keyChunks {
+		queries = append(queries, sqliteClaimKeys(n))
+	}
 	for _, n := range sqliteChunks {
 		queries = append(queries, hourlyTables.sqliteAll(n), hourlyTables.sqliteDim(n), sqliteWallets(n))
 		queries = append(queries, dailyTables.sqliteAll(n), dailyTables.sqliteDim(n), sqliteZones(n))
@@ -135,9 +148,14 @@ func (db *DB) ingestQueryRow(ctx context.Context, tx *sql.Tx, query string, args
 // chunks cuts n rows greedily into SQLite's prepared statement sizes and calls fn with
 // each chunk's [start, end).
 func chunks(n int, fn func(start, end int) error) error {
+	return chunksOf(sqliteChunks, n, fn)
+}
+
+// chunksOf cuts n rows greedily into the sizes (largest first, the last 1).
+func chunksOf(sizes []int, n int, fn func(start, end int) error) error {
 	for start := 0; start < n; {
-		size := sqliteChunks[len(sqliteChunks)-1]
-		for _, s := range sqliteChunks {
+		size := sizes[len(sizes)-1]
+		for _, s := range sizes {
 			if s <= n-start {
 				size = s
 				break
