@@ -41,6 +41,7 @@ type DB struct {
 
 	rebound sync.Map // query text → rebound text (PostgreSQL)
 	ingest  *committer
+	ckpt    *checkpointer // SQLite only
 }
 
 // Options tune Open.
@@ -83,7 +84,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// temp_store(MEMORY): statement journals stay in memory (a multi-row insert journals
 		// every page it touches; spilled to a temporary file, those writes were ~10 % of
 		// ingestion's CPU).
-		db.write, err = sql.Open("sqlite", u+"&_pragma=temp_store(MEMORY)&_txlock=immediate")
+		db.write, err = sql.Open("sqlite", u+"&_pragma=temp_store(MEMORY)&_txlock=immediate"+
+			"&_pragma=wal_autocheckpoint("+strconv.Itoa(walAutocheckpointPages)+")")
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +97,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			return nil, err
 		}
 		db.read.SetMaxOpenConns(8)
+		ckpt, err := sql.Open("sqlite", u)
+		if err != nil {
+			db.write.Close()
+			db.read.Close()
+			return nil, err
+		}
+		ckpt.SetMaxOpenConns(1)
+		db.ckpt = newCheckpointer(ckpt)
 	}
 	if err := db.write.PingContext(ctx); err != nil {
 		db.Close()
@@ -115,6 +125,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 func (db *DB) Close() error {
 	if db.ingest != nil {
 		db.ingest.stop()
+	}
+	if db.ckpt != nil {
+		db.ckpt.stop()
 	}
 	err := db.write.Close()
 	if db.read != db.write {
@@ -176,7 +189,13 @@ func (db *DB) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if db.ckpt != nil {
+		db.ckpt.written()
+	}
+	return nil
 }
 
 // errRetry asks tx to run the transaction again (a concurrent writer won a race).
