@@ -94,6 +94,11 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run("batch=500/parallel/ordered-ids", func(b *testing.B) {
 				benchIngest(b, s.open, 500, true, true)
 			})
+			// The same into a database that holds 1,000,000 events already: the dedupe
+			// index is then larger than a group's keys, so each new key writes its own page.
+			b.Run("batch=500/parallel/1M-stored", func(b *testing.B) {
+				benchIngestStored(b, s.open, 500, 1_000_000)
+			})
 		})
 	}
 }
@@ -101,6 +106,22 @@ func BenchmarkIngest(b *testing.B) {
 func benchIngest(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, size int, parallel, orderedIDs bool) {
 	const workspaces = 16
 	e, wss := benchEnv(b, open, workspaces)
+	benchIngestInto(b, e, wss, size, parallel, orderedIDs)
+}
+
+// benchIngestStored is benchIngest (16 clients, random ids) into a store that already
+// holds stored events, of a 17th workspace.
+func benchIngestStored(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, size, stored int) {
+	const workspaces = 16
+	e, wss := benchEnv(b, open, workspaces+1)
+	start := time.Now()
+	seedUsage(b, e, wss[workspaces], stored, 30)
+	b.Logf("seeded %d events in %s", stored, time.Since(start).Round(time.Millisecond))
+	benchIngestInto(b, e, wss[:workspaces], size, true, false)
+}
+
+func benchIngestInto(b *testing.B, e *coreEnv, wss []string, size int, parallel, orderedIDs bool) {
+	workspaces := int64(len(wss))
 	ctx := context.Background()
 	var seq atomic.Int64
 	ts := coreT0.Add(-30 * time.Minute)
