@@ -352,110 +352,66 @@ func (db *DB) blockIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) 
 	if err := db.ingestQueryRow(ctx, tx, qMaxBlock).Scan(&last); err != nil {
 		return nil, err
 	}
+	if err := db.syncKeys(ctx, tx, last); err != nil {
+		return nil, err
+	}
 	for i := range n {
 		out = append(out, last+1+int64(i))
 	}
 	return out, nil
 }
 
-// jsonInts encodes integers as a JSON array (SQLite's json_each reads it: one bound
-// parameter instead of one per value).
-func jsonInts(vs []int64) string {
-	b := make([]byte, 0, len(vs)*21+2)
-	b = append(b, '[')
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, v, 10)
-	}
-	return string(append(b, ']'))
-}
-
-// claimKeys inserts (k, block) for each event whose key is not taken yet and reports,
-// for each, whether this call took it.
+// claimKeys takes (k, block) for each event whose key is not taken yet and reports,
+// for each, whether this call took it: on PostgreSQL in event_ids, on SQLite in the
+// index of recent keys (event_keys.go).
 func (db *DB) claimKeys(ctx context.Context, tx *sql.Tx, keys []int64, blocks []int64) ([]bool, error) {
 	n := len(keys)
-	claimed := make([]bool, n)
 	if n == 0 {
-		return claimed, nil
+		return nil, nil
 	}
+	if db.dialect == SQLite {
+		return db.sqliteClaim(ctx, tx, keys, blocks)
+	}
+	// PostgreSQL: one statement, in key order (a fixed order: no deadlocks).
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) }) // a fixed order: no deadlocks
-	if db.dialect == Postgres {
-		ks, bs := make([]int64, n), make([]int64, n)
-		for j, i := range order {
-			ks[j], bs[j] = keys[i], blocks[i]
-		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO event_ids (k, block) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING k`, ks, bs)
-		if err != nil {
-			return nil, err
-		}
-		got := make(map[int64]bool, n)
-		for rows.Next() {
-			var k int64
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			got[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		for i, k := range keys {
-			claimed[i] = got[k]
-		}
-		return claimed, nil
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+	ks, bs := make([]int64, n), make([]int64, n)
+	for j, i := range order {
+		ks[j], bs[j] = keys[i], blocks[i]
 	}
-	// SQLite: a few multi-row statements, in key order. When every key went in, nothing
-	// more is needed; otherwise the stored block tells which did.
-	var total int64
-	err := chunksOf(keyChunks, n, func(start, end int) error {
-		args := make([]any, 0, 2*(end-start))
-		for _, i := range order[start:end] {
-			args = append(args, keys[i], blocks[i])
-		}
-		res, err := db.ingestExec(ctx, tx, sqliteClaimKeys(end-start), args...)
-		if err != nil {
-			return err
-		}
-		added, err := res.RowsAffected()
-		total += added
-		return err
-	})
+	rows, err := tx.QueryContext(ctx, `INSERT INTO event_ids (k, block) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING k`, ks, bs)
 	if err != nil {
 		return nil, err
 	}
-	if total == int64(n) {
-		for i := range claimed {
-			claimed[i] = true
+	got := make(map[int64]bool, n)
+	for rows.Next() {
+		var k int64
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
 		}
-		return claimed, nil
+		got[k] = true
 	}
-	owner, err := db.keyBlocks(ctx, tx, keys)
-	if err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	claimed := make([]bool, n)
 	for i, k := range keys {
-		claimed[i] = owner[k] == blocks[i]
+		claimed[i] = got[k]
 	}
 	return claimed, nil
 }
 
 // keyBlocks returns the block each stored key points to.
 func (db *DB) keyBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (map[int64]int64, error) {
-	var rows *sql.Rows
-	var err error
-	if db.dialect == Postgres {
-		rows, err = tx.QueryContext(ctx, `SELECT k, block FROM event_ids WHERE k = ANY($1::bigint[])`, keys)
-	} else {
-		rows, err = db.ingestQuery(ctx, tx, qKeyBlocks, jsonInts(keys))
+	if db.dialect == SQLite {
+		return db.sqliteKeyBlocks(ctx, tx, keys)
 	}
+	rows, err := tx.QueryContext(ctx, `SELECT k, block FROM event_ids WHERE k = ANY($1::bigint[])`, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -699,6 +655,7 @@ func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBloc
 		if _, err := db.ingestExec(ctx, tx, qInsertBlock, seqs[i], wss[i], mins[i], maxs[i], ns[i], keys[i], ingested[i], datas[i]); err != nil {
 			return err
 		}
+		db.keys.pendingLast = max(db.keys.pendingLast, seqs[i])
 	}
 	return nil
 }

@@ -21,11 +21,18 @@ const maxGroupEvents = 4000
 // writer commits many batches at once instead of queueing them one by one; on PostgreSQL
 // a few workers each commit what has gathered since their last commit.
 type committer struct {
-	db    *DB
-	reqs  chan *applyReq
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	stmts stmtCache
+	db      *DB
+	reqs    chan *applyReq
+	flushes chan sweepReq
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	stmts   stmtCache
+}
+
+// sweepReq asks the committer for a sweep of recent event keys: all of them, or one slice.
+type sweepReq struct {
+	all  bool
+	done chan error
 }
 
 type applyReq struct {
@@ -40,7 +47,7 @@ type applyReq struct {
 }
 
 func newCommitter(db *DB, workers int) *committer {
-	c := &committer{db: db, reqs: make(chan *applyReq), quit: make(chan struct{})}
+	c := &committer{db: db, reqs: make(chan *applyReq), flushes: make(chan sweepReq), quit: make(chan struct{})}
 	for range workers {
 		c.wg.Add(1)
 		go c.run()
@@ -53,13 +60,31 @@ func (c *committer) stop() {
 	c.wg.Wait()
 }
 
+// run commits groups as they come. On SQLite, between groups, it sweeps recent event
+// keys into event_ids (event_keys.go) when there are enough, and before stopping it
+// sweeps them all, so that the next start has no tail to read.
 func (c *committer) run() {
 	defer c.wg.Done()
+	ctx := context.Background()
+	var sweepAfter time.Time // after a failed sweep, the next waits a while
 	for {
 		var first *applyReq
+		var idle <-chan time.Time
+		if c.db.keys.needsSweep() {
+			idle = time.After(time.Until(sweepAfter))
+		}
 		select {
 		case first = <-c.reqs:
+		case r := <-c.flushes:
+			r.done <- c.db.sweepKeys(ctx, r.all)
+			continue
+		case <-idle:
+			if err := c.db.sweepKeys(ctx, false); err != nil {
+				sweepAfter = time.Now().Add(time.Second)
+			}
+			continue
 		case <-c.quit:
+			c.db.sweepKeys(ctx, true) // best effort: a tail left is read again at the next start
 			return
 		}
 		group, n := []*applyReq{first}, len(first.events)
@@ -136,7 +161,7 @@ func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
 	if err := db.prepareIngest(ctx); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var version int64
 		err := db.ingestQueryRow(ctx, tx, qCatalogVersion).Scan(&version)
 		if err != nil {
@@ -153,6 +178,33 @@ func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
 		}
 		return db.apply(ctx, tx, live)
 	})
+	if db.dialect == SQLite {
+		if err == nil {
+			db.keys.keysCommitted()
+		} else {
+			db.keys.keysAbandoned()
+		}
+	}
+	return err
+}
+
+// IndexEventKeys writes every recent event key to event_ids now instead of in the
+// background (SQLite; a no-op on PostgreSQL, which writes them as it stores events).
+func (db *DB) IndexEventKeys(ctx context.Context) error {
+	return db.requestSweep(ctx, true)
+}
+
+func (db *DB) requestSweep(ctx context.Context, all bool) error {
+	if db.dialect != SQLite {
+		return nil
+	}
+	r := sweepReq{all: all, done: make(chan error, 1)}
+	select {
+	case db.ingest.flushes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done
 }
 
 func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {

@@ -64,3 +64,29 @@ func (db *DB) MigrateBefore(ctx context.Context, version int) error {
 	}
 	return nil
 }
+
+// SetSweepSizes sets when a sweep of recent event keys starts (recent holds at least
+// minKeys) and how many keys each of its transactions inserts, until restore is called.
+func SetSweepSizes(minKeys, sliceKeys int) (restore func()) {
+	oldMin, oldMax, oldSlice := sweepSizes.min.Load(), sweepSizes.max.Load(), sweepSizes.slice.Load()
+	sweepSizes.min.Store(int64(minKeys))
+	sweepSizes.max.Store(max(int64(minKeys), oldMax))
+	sweepSizes.slice.Store(int64(sliceKeys))
+	return func() { sweepSizes.min.Store(oldMin); sweepSizes.max.Store(oldMax); sweepSizes.slice.Store(oldSlice) }
+}
+
+// PauseSweeps stops background sweeps of recent event keys until restore is called.
+func PauseSweeps() (restore func()) {
+	sweepSizes.paused.Store(true)
+	return func() { sweepSizes.paused.Store(false) }
+}
+
+// SweepEventKeysOnce runs one slice of a sweep of recent event keys (SQLite).
+func (db *DB) SweepEventKeysOnce(ctx context.Context) error { return db.requestSweep(ctx, false) }
+
+// RawInt runs a query (with "?" placeholders) that returns one integer.
+func (db *DB) RawInt(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.write.QueryRowContext(ctx, db.q(query), args...).Scan(&n)
+	return n, err
+}

@@ -35,10 +35,15 @@ func sqliteClaimKeys(n int) string {
 	return `INSERT OR IGNORE INTO event_ids (k, block) VALUES ` + placeholders(n, 2)
 }
 
+// sqliteKeysIn looks n keys up in event_ids.
+func sqliteKeysIn(n int) string {
+	return `SELECT k, block FROM event_ids WHERE k IN (` + strings.TrimSuffix(strings.Repeat("?,", n), ",") + `)`
+}
+
 const (
 	qCatalogVersion = `SELECT COUNT(*) FROM prices`
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
-	qKeyBlocks      = `SELECT k, block FROM event_ids WHERE k IN (SELECT value FROM json_each(?))`
+	qKeysIndexed    = `SELECT value FROM settings WHERE name = '` + keysIndexedSetting + `'`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
 	qInsertUsage    = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
@@ -86,9 +91,9 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	if c.prepared {
 		return nil
 	}
-	queries := []string{qCatalogVersion, qMaxBlock, qKeyBlocks, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
+	queries := []string{qCatalogVersion, qMaxBlock, qKeysIndexed, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
 	for _, n := range keyChunks {
-		queries = append(queries, sqliteClaimKeys(n))
+		queries = append(queries, sqliteClaimKeys(n), sqliteKeysIn(n))
 	}
 	for _, n := range sqliteChunks {
 		queries = append(queries, hourlyTables.sqliteAll(n), hourlyTables.sqliteDim(n), sqliteWallets(n))

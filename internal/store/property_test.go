@@ -19,6 +19,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/store"
 )
 
 var propChecksChosen = sync.OnceValue(func() bool {
@@ -124,6 +125,9 @@ func propCanonicalMeta(raw []byte) string {
 // sequence Verify passes and usage from rollups equals the model's sums per group and hour.
 func TestLedgerAndMeteringProperties(t *testing.T) {
 	propChecks(t, 25)
+	// SQLite: background sweeps of recent event keys start at 5 keys, 3 a slice, so they
+	// interleave with the sequence's transactions.
+	defer store.SetSweepSizes(5, 3)()
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		for _, p := range propPrices {
@@ -273,6 +277,17 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 						rt.Fatalf("ReleaseExpired(%s) = %d, %v; want %d", at, n, err, want)
 					}
 					m.stats.swept += n
+				},
+				"index keys": func(rt *rapid.T) {
+					var err error
+					if rapid.Bool().Draw(rt, "all") {
+						err = e.db.IndexEventKeys(ctx)
+					} else {
+						err = e.db.SweepEventKeysOnce(ctx)
+					}
+					if err != nil {
+						rt.Fatal(err)
+					}
 				},
 				"": func(rt *rapid.T) {
 					for _, ws := range m.wss {

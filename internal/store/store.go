@@ -42,6 +42,7 @@ type DB struct {
 	rebound sync.Map // query text → rebound text (PostgreSQL)
 	ingest  *committer
 	ckpt    *checkpointer // SQLite only
+	keys    keyIndex      // SQLite only; the committer's
 }
 
 // Options tune Open.

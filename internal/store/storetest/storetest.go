@@ -27,6 +27,13 @@ func SQLite(t testing.TB, opts Options) *store.DB {
 	return open(t, "sqlite:"+filepath.Join(t.TempDir(), "spectra.db"), opts)
 }
 
+// SQLiteAt opens (and migrates) the SQLite database at path, closed at the end of the
+// test: tests open one file twice to play two processes, or a restart.
+func SQLiteAt(t testing.TB, path string, opts Options) *store.DB {
+	t.Helper()
+	return open(t, "sqlite:"+path, opts)
+}
+
 // Postgres returns a fresh migrated PostgreSQL database in its own schema, dropped at
 // the end of the test. It skips (or fails, see the package doc) without a server.
 func Postgres(t testing.TB, opts Options) *store.DB {
