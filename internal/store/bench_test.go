@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,19 @@ var benchStores = []struct {
 	name string
 	open func(testing.TB, storetest.Options) *store.DB
 }{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}}
+
+var benchStored = flag.Int("ingest-stored", 1_000_000, "events stored before BenchmarkIngest's …-stored case")
+
+// benchCount writes n as 1M, 250k or 17.
+func benchCount(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprint(n/1_000_000, "M")
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprint(n/1000, "k")
+	}
+	return fmt.Sprint(n)
+}
 
 var benchModels = []string{"gpt-4o", "gpt-4o-mini", "o3", "claude-sonnet"}
 
@@ -94,10 +108,10 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run("batch=500/parallel/ordered-ids", func(b *testing.B) {
 				benchIngest(b, s.open, 500, true, true)
 			})
-			// The same into a database that holds 1,000,000 events already: the dedupe
-			// index is then larger than a group's keys, so each new key writes its own page.
-			b.Run("batch=500/parallel/1M-stored", func(b *testing.B) {
-				benchIngestStored(b, s.open, 500, 1_000_000)
+			// The same into a database that holds 1,000,000 events already (or
+			// -ingest-stored): the dedupe index is then far larger than a group's keys.
+			b.Run(fmt.Sprintf("batch=500/parallel/%s-stored", benchCount(*benchStored)), func(b *testing.B) {
+				benchIngestStored(b, s.open, 500, *benchStored)
 			})
 		})
 	}
