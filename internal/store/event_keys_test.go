@@ -231,3 +231,31 @@ func TestEventKeyCollisionsInTheTail(t *testing.T) {
 		t.Fatalf("balance %s (%v); want %s", bal.Balance, err, -6*one)
 	}
 }
+
+// TestEventKeysReaderLeavesTheTail: a store that only reads (spectra verify beside a
+// running serve) neither reads nor sweeps the other process's tail when it closes.
+func TestEventKeysReaderLeavesTheTail(t *testing.T) {
+	defer store.PauseSweeps()()
+	ctx := context.Background()
+	c := &coreClock{t: coreT0}
+	path := filepath.Join(t.TempDir(), "spectra.db")
+	a := openKeysEnv(t, path, c)
+	a.addPrice(t, "m", 1_000_000)
+	ws := a.workspace(t, 0)
+	a.ingestWant(t, "ten", keysBatch(ws, "r", 10, 10), 10, 0, 0)
+	reader, err := store.Open(ctx, "sqlite:"+path, store.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reader.Verify(ctx)
+	if err != nil || len(failingChecks(rep)) != 0 {
+		t.Fatalf("verify beside the writer: %q %v", failingChecks(rep), err)
+	}
+	if err := reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 0 {
+		t.Fatalf("event_ids holds %d keys (%v) after the reader closed; want the writer's tail left alone", n, err)
+	}
+	a.ingestWant(t, "ten again", keysBatch(ws, "r", 10, 10), 0, 10, 0)
+}

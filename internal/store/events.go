@@ -84,7 +84,11 @@ func (c *committer) run() {
 			}
 			continue
 		case <-c.quit:
-			c.db.sweepKeys(ctx, true) // best effort: a tail left is read again at the next start
+			// Best effort: a tail left is read again at the next start. Only a store that
+			// ingested sweeps (verify, say, leaves another process's tail alone).
+			if c.db.keys.loaded {
+				c.db.sweepKeys(ctx, true)
+			}
 			return
 		}
 		group, n := []*applyReq{first}, len(first.events)
