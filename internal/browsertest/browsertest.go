@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,10 +254,19 @@ func Screenshot(ctx context.Context, t testing.TB, name string, width int64) {
 // width) a chance to run.
 const settleJS = `document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))))`
 
+// restoredJS resolves once window.innerWidth is the given width again, or after 10 s (the caller's
+// check of the width then fails).
+const restoredJS = `new Promise(r => { const t0 = performance.now();
+	(function check() { if (window.innerWidth === %d || performance.now() - t0 > 10000) r(); else requestAnimationFrame(check); })(); })`
+
 // fullPagePNG is an action that resizes the viewport to width, captures the
 // whole page as a PNG, and clears the viewport override again.
 func fullPagePNG(width int64) chromedp.Action[[]byte] {
 	return func(ctx context.Context, tgt *chromedp.Target) (png []byte, err error) {
+		before, err := chromedp.Evaluate[int]("window.innerWidth")(ctx, tgt)
+		if err != nil {
+			return nil, err
+		}
 		if _, err := cdp.Call(ctx, tgt, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 			Width:             width,
 			Height:            windowHeight,
@@ -267,6 +277,12 @@ func fullPagePNG(width int64) chromedp.Action[[]byte] {
 		defer func() {
 			_, cerr := cdp.Call(ctx, tgt, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
 			err = errors.Join(err, cerr)
+			if cerr == nil {
+				// The page learns of its restored size asynchronously (under load, after
+				// the call returns): wait for it, so the test goes on at the old width.
+				_, werr := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(restoredJS, before), chromedp.EvalAwaitPromise)(ctx, tgt)
+				err = errors.Join(err, werr)
+			}
 		}()
 		if _, err := chromedp.Evaluate[chromedp.Void](settleJS, chromedp.EvalAwaitPromise)(ctx, tgt); err != nil {
 			return nil, err
