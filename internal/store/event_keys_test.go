@@ -31,6 +31,15 @@ func openKeysEnv(t *testing.T, path string, c *coreClock) keysEnv {
 	return keysEnv{&coreEnv{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)}}
 }
 
+// keysFile opens a fresh SQLite file as handle 1, with a price for model "m" and a workspace.
+func keysFile(t *testing.T) (a keysEnv, path string, c *coreClock, ws string) {
+	c = &coreClock{t: coreT0}
+	path = filepath.Join(t.TempDir(), "spectra.db")
+	a = openKeysEnv(t, path, c)
+	a.addPrice(t, "m", 1_000_000)
+	return a, path, c, a.workspace(t, 0)
+}
+
 func keysBatch(ws, prefix string, n int, input int64) []metering.Event {
 	var out []metering.Event
 	for i := range n {
@@ -90,11 +99,7 @@ func eventCost(t *testing.T, e keysEnv, ev metering.Event) money.Amount {
 
 func TestEventKeysAcrossHandles(t *testing.T) {
 	ctx := context.Background()
-	c := &coreClock{t: coreT0}
-	path := filepath.Join(t.TempDir(), "spectra.db")
-	a := openKeysEnv(t, path, c)
-	a.addPrice(t, "m", 1_000_000)
-	ws := a.workspace(t, 0)
+	a, path, c, ws := keysFile(t)
 	batchA, batchB, batchC := keysBatch(ws, "a", 10, 100), keysBatch(ws, "b", 10, 100), keysBatch(ws, "c", 10, 100)
 	one := eventCost(t, a, batchA[0])
 	a.ingestWant(t, "A on handle 1", batchA, 10, 0, 0)
@@ -130,11 +135,7 @@ func TestEventKeysSweepCutShort(t *testing.T) {
 	defer store.SetSweepSizes(1<<30, 3)() // 3 keys a slice
 	defer store.PauseSweeps()()           // no sweep unless asked
 	ctx := context.Background()
-	c := &coreClock{t: coreT0}
-	path := filepath.Join(t.TempDir(), "spectra.db")
-	a := openKeysEnv(t, path, c)
-	a.addPrice(t, "m", 1_000_000)
-	ws := a.workspace(t, 0)
+	a, path, c, ws := keysFile(t)
 	batch := keysBatch(ws, "e", 10, 50)
 	one := eventCost(t, a, batch[0])
 	a.ingestWant(t, "first", batch, 10, 0, 0)
@@ -167,10 +168,7 @@ func TestEventKeysSweepCutShort(t *testing.T) {
 func TestEventKeysBackgroundSweep(t *testing.T) {
 	defer store.SetSweepSizes(8, 5)()
 	ctx := context.Background()
-	c := &coreClock{t: coreT0}
-	a := openKeysEnv(t, filepath.Join(t.TempDir(), "spectra.db"), c)
-	a.addPrice(t, "m", 1_000_000)
-	ws := a.workspace(t, 0)
+	a, _, _, ws := keysFile(t)
 	var all []metering.Event
 	for i := range 3 {
 		batch := keysBatch(ws, fmt.Sprint("g", i, "-"), 10, 20)
@@ -200,11 +198,7 @@ func TestEventKeysBackgroundSweep(t *testing.T) {
 // the first handle put them.
 func TestEventKeyCollisionsInTheTail(t *testing.T) {
 	defer store.SetEventKey(func(ws, id string) int64 { return 42 })()
-	c := &coreClock{t: coreT0}
-	path := filepath.Join(t.TempDir(), "spectra.db")
-	a := openKeysEnv(t, path, c)
-	a.addPrice(t, "m", 1_000_000)
-	ws := a.workspace(t, 0)
+	a, path, c, ws := keysFile(t)
 	batch := keysBatch(ws, "x", 4, 10)
 	one := eventCost(t, a, batch[0])
 	a.ingestWant(t, "first", batch, 4, 0, 0)
@@ -237,11 +231,7 @@ func TestEventKeyCollisionsInTheTail(t *testing.T) {
 func TestEventKeysReaderLeavesTheTail(t *testing.T) {
 	defer store.PauseSweeps()()
 	ctx := context.Background()
-	c := &coreClock{t: coreT0}
-	path := filepath.Join(t.TempDir(), "spectra.db")
-	a := openKeysEnv(t, path, c)
-	a.addPrice(t, "m", 1_000_000)
-	ws := a.workspace(t, 0)
+	a, path, c, ws := keysFile(t)
 	a.ingestWant(t, "ten", keysBatch(ws, "r", 10, 10), 10, 0, 0)
 	reader, err := store.Open(ctx, "sqlite:"+path, store.Options{Now: c.Now})
 	if err != nil {
