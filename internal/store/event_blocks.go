@@ -38,7 +38,8 @@ import (
 // first (workspace, id) to claim k owns it; another (workspace, id) with the same k (a
 // 64-bit hash collision) is recorded exactly in event_id_overflow, whose primary key is
 // (workspace_id, id). An id is known when the block k points to holds it, or when the
-// overflow table names it.
+// overflow table names it. On SQLite, k of a recent event is in memory until a sweep
+// writes it to event_ids (event_keys.go).
 
 // blockSpan is the widest range of event time one block covers; the request log relies on it.
 const blockSpan = int64(60 * time.Second / time.Microsecond)
