@@ -44,6 +44,10 @@ type keyIndex struct {
 	last    int64           // the newest block recent covers
 	recent  map[int64]int64 // key → block, for the blocks after W
 	indexed int64           // keys in event_ids (counted on loading, then kept)
+	// filter holds every key of event_ids: read from it on loading, then each key a sweep
+	// of this index writes. Keys another process sweeps are in recent (read from their
+	// blocks) until W moves, and when W moves the index is loaded again.
+	filter *keyFilter
 
 	pending     map[int64]int64 // keys claimed by the open transaction
 	pendingLast int64           // the newest block the open transaction wrote
@@ -115,11 +119,11 @@ func (db *DB) syncKeys(ctx context.Context, tx *sql.Tx, last int64) error {
 		if err != nil {
 			return err
 		}
-		var n int64
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM event_ids`).Scan(&n); err != nil {
+		filter, n, err := db.readIndexedKeys(ctx, tx)
+		if err != nil {
 			return err
 		}
-		*ix = keyIndex{loaded: true, through: w, last: last, recent: recent, indexed: n, pending: ix.pending}
+		*ix = keyIndex{loaded: true, through: w, last: last, recent: recent, indexed: n, filter: filter, pending: ix.pending}
 		return nil
 	}
 	if last > ix.last {
@@ -129,6 +133,28 @@ func (db *DB) syncKeys(ctx context.Context, tx *sql.Tx, last int64) error {
 		ix.last = last
 	}
 	return nil
+}
+
+// readIndexedKeys returns a filter holding every key of event_ids, and their number.
+func (db *DB) readIndexedKeys(ctx context.Context, tx *sql.Tx) (*keyFilter, int64, error) {
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM event_ids`).Scan(&n); err != nil {
+		return nil, 0, err
+	}
+	f := newKeyFilter(int(n) + 1<<20)
+	rows, err := tx.QueryContext(ctx, `SELECT k FROM event_ids`)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k int64
+		if err := rows.Scan(&k); err != nil {
+			return nil, 0, err
+		}
+		f.add(k)
+	}
+	return f, n, rows.Err()
 }
 
 // readTail adds to recent (a new map when nil) the keys of the events of blocks
@@ -191,7 +217,7 @@ func (db *DB) sqliteClaim(ctx context.Context, tx *sql.Tx, keys, blocks []int64)
 	claimed := make([]bool, len(keys))
 	var probe []int64
 	for _, k := range keys {
-		if _, ok := ix.recent[k]; !ok {
+		if _, ok := ix.recent[k]; !ok && ix.filter.mayContain(k) {
 			probe = append(probe, k)
 		}
 	}
@@ -322,6 +348,9 @@ func (db *DB) sweepKeys(ctx context.Context, all bool) error {
 			}
 			s := ix.sweep
 			slice = s.keys[s.pos:min(s.pos+int(sweepSizes.slice.Load()), len(s.keys))]
+			for _, kb := range slice {
+				ix.filter.add(kb.k) // before they are in event_ids; one more key in the filter is harmless
+			}
 			err := chunksOf(keyChunks, len(slice), func(start, end int) error {
 				args := make([]any, 0, 2*(end-start))
 				for _, kb := range slice[start:end] {
