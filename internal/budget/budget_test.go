@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,8 +197,15 @@ func TestThresholdAlertExactlyOncePerCrossing(t *testing.T) {
 			p.Limit.Amount != "0.001000" || p.Limit.Currency != "USD" || p.PeriodStart != "2026-03-11T00:00:00Z" || p.PeriodEnd != "2026-03-12T00:00:00Z" {
 			t.Fatalf("payload %s", alerts[0].Payload)
 		}
-		if alerts[0].Subject == "" || alerts[0].Body == "" {
-			t.Fatal("alert without subject or body")
+		// People read the subject rounded to cents (or the significant micro-units of a
+		// tiny amount); the body adds the exact amounts.
+		spent, err := money.Parse(p.Spent.Amount)
+		must(t, err)
+		if want := fmt.Sprintf(`Budget "team" reached %d%% (%s of $0.001)`, p.Threshold, money.Format(spent, "USD")); alerts[0].Subject != want {
+			t.Errorf("subject %q; want %q", alerts[0].Subject, want)
+		}
+		if want := "Limit: $0.001 (0.001000 USD)"; !strings.Contains(alerts[0].Body, want) {
+			t.Errorf("body %q does not say %q", alerts[0].Body, want)
 		}
 		// The next day is a new period: crossing 50 % alerts again, once.
 		next := t0.Add(24 * time.Hour)
@@ -277,6 +285,11 @@ func TestLowBalanceAlertsOncePerCrossing(t *testing.T) {
 		must(t, json.Unmarshal(alerts[0].Payload, &p))
 		if p.Line.Amount != "0.000500" || p.Available.Currency != "USD" {
 			t.Fatalf("payload %s", alerts[0].Payload)
+		}
+		available, err := money.Parse(p.Available.Amount)
+		must(t, err)
+		if want := "Available balance " + money.Format(available, "USD") + " is below $0.0005"; alerts[0].Subject != want {
+			t.Errorf("subject %q; want %q", alerts[0].Subject, want)
 		}
 		// Back just above the line (less than a tenth): still disarmed, and a dip
 		// below it again is the same crossing.

@@ -195,10 +195,11 @@ func (s *Service) thresholdAlert(b Budget, w Window, t int, spent money.Amount, 
 		"period_start": w.Start.Format(time.RFC3339),
 		"period_end":   end,
 	})
-	subject := fmt.Sprintf("Budget %q reached %d%% (%s of %s %s)", b.Name, t, spent, b.Amount, s.currency)
-	body := fmt.Sprintf("The budget %q (%s, %s %s, per %s) has reached %d%% of its amount.\n\nSpent this period: %s %s\nLimit: %s %s\nPeriod: %s to %s\n",
-		b.Name, b.ID, b.Scope, b.ScopeID, periodWord(b.Period), t, spent, s.currency, b.Amount, s.currency,
-		w.Start.Format(time.RFC3339), endText(end))
+	// For people: rounded to cents in the subject; the body adds the exact amounts.
+	subject := fmt.Sprintf("Budget %q reached %d%% (%s of %s)", b.Name, t, money.Format(spent, s.currency), money.Format(b.Amount, s.currency))
+	body := fmt.Sprintf("The budget %q (%s, %s %s, per %s) has reached %d%% of its amount.\n\nSpent this period: %s (%s %s)\nLimit: %s (%s %s)\nPeriod: %s to %s\n",
+		b.Name, b.ID, b.Scope, b.ScopeID, periodWord(b.Period), t, money.Format(spent, s.currency), spent, s.currency,
+		money.Format(b.Amount, s.currency), b.Amount, s.currency, w.Start.Format(time.RFC3339), endText(end))
 	if b.HardLimit && t >= 100 {
 		body += "\nThis is a hard limit: the gateway refuses requests that it does not cover until the period ends or the budget is raised.\n"
 	}
@@ -221,9 +222,9 @@ func (s *Service) lowBalanceAlert(workspaceID string, available, line money.Amou
 		"at":           now.UTC().Format(time.RFC3339),
 	})
 	return Alert{ID: ids.New("alt"), WorkspaceID: workspaceID, Kind: KindLowBalance, PeriodStart: now.UTC(),
-		Subject: fmt.Sprintf("Available balance %s %s is below %s %s", available, s.currency, line, s.currency),
-		Body: fmt.Sprintf("The workspace %s has %s %s available, below its low-balance line of %s %s.\n\nRecharge to keep requests flowing.\n",
-			workspaceID, available, s.currency, line, s.currency),
+		Subject: fmt.Sprintf("Available balance %s is below %s", money.Format(available, s.currency), money.Format(line, s.currency)),
+		Body: fmt.Sprintf("The workspace %s has %s available (%s %s), below its low-balance line of %s (%s %s).\n\nRecharge to keep requests flowing.\n",
+			workspaceID, money.Format(available, s.currency), available, s.currency, money.Format(line, s.currency), line, s.currency),
 		Payload: payload, CreatedAt: now.UTC()}
 }
 

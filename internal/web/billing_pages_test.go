@@ -204,8 +204,8 @@ func TestCheckoutReturn(t *testing.T) {
 				t.Fatalf("balance %s, want %s", after, before+25*money.Scale)
 			}
 			// The top bar shows the new balance.
-			if !strings.Contains(body, `<strong class="avail`) || !strings.Contains(body, formatMoney(after, "USD")+"</span></strong>") {
-				t.Errorf("the top bar does not show %s", formatMoney(after, "USD"))
+			if !strings.Contains(body, `<strong class="avail`) || !strings.Contains(body, money.Format(after, "USD")+"</span></strong>") {
+				t.Errorf("the top bar does not show %s", money.Format(after, "USD"))
 			}
 		}
 		// Another workspace's session is not found here, and credits nothing.
@@ -266,7 +266,7 @@ func TestRedeemForm(t *testing.T) {
 		if got := e.available(t, f.ws); got != before+20*money.Scale {
 			t.Fatalf("balance %s, want %s", got, before+20*money.Scale)
 		}
-		if !strings.Contains(body, formatMoney(before+20*money.Scale, "USD")+"</span></strong>") {
+		if !strings.Contains(body, money.Format(before+20*money.Scale, "USD")+"</span></strong>") {
 			t.Error("the top bar does not show the new balance")
 		}
 		st, body = owner.post(path, url.Values{"code": {codes[0]}})

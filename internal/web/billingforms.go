@@ -80,7 +80,7 @@ func (s *Server) loadBillingPanel(r *http.Request, rq *request) (*billingPanel, 
 		p.Step = "0." + strings.Repeat("0", o.MinorDigits-1) + "1"
 	}
 	for i, a := range o.Presets {
-		p.Presets = append(p.Presets, amountOption{Value: decimal(a, cur), Label: formatMoney(a, cur), Checked: i == len(o.Presets)/2})
+		p.Presets = append(p.Presets, amountOption{Value: decimal(a, cur), Label: money.Format(a, cur), Checked: i == len(o.Presets)/2})
 	}
 	var err error
 	if p.Auto, err = s.bill.AutoRecharge(ctx, rq.Workspace.ID); err != nil {
@@ -156,8 +156,8 @@ func (s *Server) confirmCheckout(r *http.Request, rq *request) *flash {
 	case res.Credited && res.Payment != nil:
 		rq.reloadBar(r.Context())
 		bar, _ := rq.Bar()
-		return &flash{OK: true, Text: "Payment received: " + formatMoney(res.Payment.Amount, s.currency) + " added (receipt " +
-			res.Payment.ReceiptNumber + "). Your available balance is now " + formatMoney(bar.Available, s.currency) + "."}
+		return &flash{OK: true, Text: "Payment received: " + money.Format(res.Payment.Amount, s.currency) + " added (receipt " +
+			res.Payment.ReceiptNumber + "). Your available balance is now " + money.Format(bar.Available, s.currency) + "."}
 	case res.Paid:
 		return &flash{Text: "Your payment was received but could not be credited automatically; the operator has been told. Nothing more is needed from you."}
 	}
@@ -233,7 +233,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, rq *request) err
 	s.log.Info("code redeemed in dashboard", "workspace", rq.Workspace.ID, "receipt", p.ReceiptNumber, "by", rq.V.User.ID)
 	rq.reloadBar(r.Context())
 	return s.renderBilling(w, r, rq, http.StatusOK, func(b *billingPanel) {
-		b.Redeem = &flash{OK: true, Text: "Code redeemed: " + formatMoney(p.Amount, s.currency) + " added (receipt " + p.ReceiptNumber + ")."}
+		b.Redeem = &flash{OK: true, Text: "Code redeemed: " + money.Format(p.Amount, s.currency) + " added (receipt " + p.ReceiptNumber + ")."}
 	})
 }
 

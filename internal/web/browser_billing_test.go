@@ -90,14 +90,14 @@ func TestBrowserBilling(t *testing.T) {
 	// Redeem a code: the top bar's balance goes up by its amount.
 	do(t, ctx, "open billing again", chromedp.Navigate(base+ws+"billing"), chromedp.WaitVisible(chromedp.ID("rd-code")))
 	before := e.available(t, f.ws)
-	if got := eval[string](t, ctx, `document.querySelector(".balance .avail").innerText`); got != formatMoney(before, "USD") {
-		t.Fatalf("top bar shows %q, want %q", got, formatMoney(before, "USD"))
+	if got := eval[string](t, ctx, `document.querySelector(".balance .avail").innerText`); got != money.Format(before, "USD") {
+		t.Fatalf("top bar shows %q, want %q", got, money.Format(before, "USD"))
 	}
 	do(t, ctx, "redeem",
 		chromedp.SendKeys(chromedp.ID("rd-code"), code),
 		chromedp.Click(chromedp.CSS(`form.redeem button[type=submit]`)))
 	waitFor(t, ctx, `document.querySelector(".redeem .ok") && document.querySelector(".redeem .ok").innerText.includes("Code redeemed")`)
-	want := formatMoney(before+20*money.Scale, "USD")
+	want := money.Format(before+20*money.Scale, "USD")
 	if got := eval[string](t, ctx, `document.querySelector(".balance .avail").innerText`); got != want {
 		t.Errorf("after redeeming, the top bar shows %q, want %q", got, want)
 	}

@@ -30,7 +30,7 @@ func TestBudgetsPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(body, formatMoney(fc.MonthProjected, "USD")) || !strings.Contains(body, formatMoney(fc.MonthToDate, "USD")) {
+		if !strings.Contains(body, money.Format(fc.MonthProjected, "USD")) || !strings.Contains(body, money.Format(fc.MonthToDate, "USD")) {
 			t.Errorf("the forecast (%s so far, %s projected) is not on the page", fc.MonthToDate, fc.MonthProjected)
 		}
 		// The top bar's runway is the forecast API's, to the day.
@@ -62,7 +62,7 @@ func TestBudgetsPage(t *testing.T) {
 		}
 		_, body = owner.get(loc)
 		for _, want := range []string{"Budget saved.", "Member key monthly", "Key member-key · Monthly", "hard limit", "exceeded",
-			formatMoney(b.Spent, "USD"), `class="budget over"`, `class="limit"`, `class="projected"`, "Alerts at 50 %, 80 %, 100 %"} {
+			money.Format(b.Spent, "USD"), `class="budget over"`, `class="limit"`, `class="projected"`, "Alerts at 50 %, 80 %, 100 %"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("budgets page lacks %q", want)
 			}

@@ -3,7 +3,6 @@ package web
 import (
 	"math/big"
 	"strconv"
-	"strings"
 	"time"
 
 	"spectra/internal/money"
@@ -12,69 +11,12 @@ import (
 // Formatting for people: thousands separators, currency with cents, compact token
 // counts. Every function works on integers; nothing here touches a float.
 
-// groupDigits inserts a comma every three digits of a run of decimal digits.
-func groupDigits(digits string) string {
-	if len(digits) <= 3 {
-		return digits
-	}
-	var b strings.Builder
-	head := len(digits) % 3
-	if head > 0 {
-		b.WriteString(digits[:head])
-	}
-	for i := head; i < len(digits); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(digits[i : i+3])
-	}
-	return b.String()
-}
-
 // formatInt formats n with thousands separators: 1234567 → "1,234,567".
 func formatInt(n int64) string {
 	if n < 0 {
-		return "−" + groupDigits(strconv.FormatUint(uint64(-(n+1))+1, 10))
+		return "−" + money.GroupDigits(strconv.FormatUint(uint64(-(n+1))+1, 10))
 	}
-	return groupDigits(strconv.FormatInt(n, 10))
-}
-
-// currencySymbols maps ISO codes to the symbol shown before an amount.
-var currencySymbols = map[string]string{"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
-
-func currencyPrefix(code string) string {
-	if s, ok := currencySymbols[code]; ok {
-		return s
-	}
-	return code + " "
-}
-
-// formatMoney formats a for people: "$1,234.56", rounded half-up to cents. An amount
-// that is not zero but rounds to zero cents shows its significant micro-units instead
-// ("$0.0042"), so a small charge never reads as free.
-func formatMoney(a money.Amount, currency string) string {
-	neg := a < 0
-	u := uint64(a)
-	if neg {
-		u = uint64(-(a + 1)) + 1
-	}
-	whole, frac := u/money.Scale, u%money.Scale
-	var s string
-	cents := (frac + 5_000) / 10_000 // half-up to 2 decimals
-	switch {
-	case whole == 0 && cents == 0 && frac != 0:
-		d := strings.TrimRight(strconv.FormatUint(frac+money.Scale, 10)[1:], "0")
-		s = groupDigits(strconv.FormatUint(whole, 10)) + "." + d
-	default:
-		if cents == 100 {
-			whole, cents = whole+1, 0
-		}
-		s = groupDigits(strconv.FormatUint(whole, 10)) + "." + strconv.FormatUint(cents+100, 10)[1:]
-	}
-	if neg {
-		return "−" + currencyPrefix(currency) + s
-	}
-	return currencyPrefix(currency) + s
+	return money.GroupDigits(strconv.FormatInt(n, 10))
 }
 
 // exactMoney is the exact amount with its currency, for titles and exports: "1234.560000 USD".
@@ -205,21 +147,3 @@ func formatAgo(now, t time.Time) string {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
-
-// formatMoneyFine formats a small amount with all its significant micro-units (at
-// least cents): "$0.021543", "$1.50". For per-request costs.
-func formatMoneyFine(a money.Amount, currency string) string {
-	str := a.String()
-	neg := strings.HasPrefix(str, "-")
-	str = strings.TrimPrefix(str, "-")
-	whole, frac, _ := strings.Cut(str, ".")
-	frac = strings.TrimRight(frac, "0")
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	whole = groupDigits(whole)
-	if neg {
-		return "−" + currencyPrefix(currency) + whole + "." + frac
-	}
-	return currencyPrefix(currency) + whole + "." + frac
-}

@@ -54,11 +54,11 @@ func (s *Server) funcs() template.FuncMap {
 				cls += " neg"
 			}
 			return template.HTML(`<span class="` + cls + `" title="` + html.EscapeString(exactMoney(a, s.currency)) + `">` +
-				html.EscapeString(formatMoney(a, s.currency)) + `</span>`)
+				html.EscapeString(money.Format(a, s.currency)) + `</span>`)
 		},
 		"moneyFine": func(a money.Amount) template.HTML {
 			return template.HTML(`<span class="money" title="` + html.EscapeString(exactMoney(a, s.currency)) + `">` +
-				html.EscapeString(formatMoneyFine(a, s.currency)) + `</span>`)
+				html.EscapeString(money.FormatFine(a, s.currency)) + `</span>`)
 		},
 		"exact": func(a money.Amount) string { return exactMoney(a, s.currency) },
 		"int":   formatInt,

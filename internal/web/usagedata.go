@@ -213,7 +213,7 @@ const maxSeries = 7
 
 // makeChart builds stacked spend series by dimension d (ordered as rows) over buckets.
 func (rq *request) makeChart(bs []metering.Bucket, d string, rows []breakdownRow, step time.Duration) chartData {
-	c := chartData{Step: "day", TZ: rq.Workspace.Timezone, Currency: rq.s.currency, Symbol: currencyPrefix(rq.s.currency)}
+	c := chartData{Step: "day", TZ: rq.Workspace.Timezone, Currency: rq.s.currency, Symbol: money.Symbol(rq.s.currency)}
 	if step == time.Hour {
 		c.Step = "hour"
 	}
