@@ -7,14 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
-	"spectra/internal/ids"
+	"spectra/internal/store/storetest"
 )
 
 // output is an io.Writer a test can wait on, line by line.
@@ -154,31 +153,7 @@ func sqliteDSN(t *testing.T) (string, string) {
 // SPECTRA_REQUIRE_POSTGRES=1.
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("SPECTRA_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("SPECTRA_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_POSTGRES_URL is not set")
-		}
-		t.Skip("PostgreSQL tests need SPECTRA_TEST_POSTGRES_URL")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "t_cmd_" + ids.Random(8)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema (is PostgreSQL at SPECTRA_TEST_POSTGRES_URL running?): %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
+	return storetest.PostgresDSN(t)
 }
 
 // rawDB opens the database behind dsn directly, for tampering.

@@ -3,20 +3,18 @@ package store_test
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"spectra/internal/ids"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
 	"spectra/internal/store"
+	"spectra/internal/store/storetest"
 )
 
 // TestEventKeyCollisions forces every (workspace, id) onto one 64-bit key: the overflow
@@ -220,30 +218,7 @@ func unmigrated(t *testing.T, dialect string) *store.DB {
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "spectra.db")
 	if dialect == "postgres" {
-		base := os.Getenv("SPECTRA_TEST_POSTGRES_URL")
-		if base == "" {
-			if os.Getenv("SPECTRA_REQUIRE_POSTGRES") == "1" {
-				t.Fatal("SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_POSTGRES_URL is not set")
-			}
-			t.Skip("PostgreSQL tests need SPECTRA_TEST_POSTGRES_URL")
-		}
-		schema := "t_" + ids.Random(10)
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			admin.Close()
-		})
-		sep := "?"
-		if strings.Contains(base, "?") {
-			sep = "&"
-		}
-		dsn = base + sep + "search_path=" + schema
+		dsn = storetest.PostgresDSN(t)
 	}
 	db, err := store.Open(ctx, dsn, store.Options{Now: func() time.Time { return coreT0 }})
 	if err != nil {

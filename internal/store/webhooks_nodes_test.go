@@ -2,17 +2,14 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
-	"spectra/internal/ids"
 	"spectra/internal/notify"
 	"spectra/internal/store"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -25,24 +22,7 @@ func twoNodes(t *testing.T, dialect string, c *coreClock) (*store.DB, *store.DB)
 	case "sqlite":
 		dsn = "sqlite:" + filepath.Join(t.TempDir(), "spectra.db")
 	default:
-		base := os.Getenv("SPECTRA_TEST_POSTGRES_URL")
-		if base == "" {
-			if os.Getenv("SPECTRA_REQUIRE_POSTGRES") == "1" {
-				t.Fatal("SPECTRA_REQUIRE_POSTGRES=1 but SPECTRA_TEST_POSTGRES_URL is not set")
-			}
-			t.Skip("PostgreSQL tests need SPECTRA_TEST_POSTGRES_URL")
-		}
-		schema := "t_" + ids.Random(10)
-		admin, err := sql.Open("pgx", base)
-		acctCheck(t, err)
-		_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-		acctCheck(t, err)
-		t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); admin.Close() })
-		sep := "?"
-		if strings.Contains(base, "?") {
-			sep = "&"
-		}
-		dsn = base + sep + "search_path=" + schema
+		dsn = storetest.PostgresDSN(t)
 	}
 	open := func() *store.DB {
 		db, err := store.Open(context.Background(), dsn, store.Options{Now: c.Now, MaxConns: 8})

@@ -38,6 +38,14 @@ func SQLiteAt(t testing.TB, path string, opts Options) *store.DB {
 // the end of the test. It skips (or fails, see the package doc) without a server.
 func Postgres(t testing.TB, opts Options) *store.DB {
 	t.Helper()
+	return open(t, PostgresDSN(t), opts)
+}
+
+// PostgresDSN returns a DSN for a fresh, empty schema of the test PostgreSQL server,
+// dropped at the end of the test, for tests that open (or migrate) it themselves. It
+// skips (or fails, see the package doc) without a server.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("SPECTRA_TEST_POSTGRES_URL")
 	if base == "" {
 		if os.Getenv("SPECTRA_REQUIRE_POSTGRES") == "1" {
@@ -62,7 +70,7 @@ func Postgres(t testing.TB, opts Options) *store.DB {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return open(t, base+sep+"search_path="+schema, opts)
+	return base + sep + "search_path=" + schema
 }
 
 func open(t testing.TB, dsn string, opts Options) *store.DB {
