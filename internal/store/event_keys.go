@@ -50,6 +50,7 @@ type keyIndex struct {
 	filter *keyFilter
 
 	pending     map[int64]int64 // keys claimed by the open transaction
+	probed      map[int64]int64 // keys the open transaction found in event_ids
 	pendingLast int64           // the newest block the open transaction wrote
 
 	sweep *keySweep // a sweep in progress
@@ -95,7 +96,7 @@ func (ix *keyIndex) needsSweep() bool {
 // transaction, last being MAX(seq) of event_blocks read in it.
 func (db *DB) syncKeys(ctx context.Context, tx *sql.Tx, last int64) error {
 	ix := &db.keys
-	ix.pending, ix.pendingLast = map[int64]int64{}, 0
+	ix.pending, ix.probed, ix.pendingLast = map[int64]int64{}, nil, 0
 	var w int64
 	var v string
 	err := db.ingestQueryRow(ctx, tx, qKeysIndexed).Scan(&v)
@@ -225,6 +226,7 @@ func (db *DB) sqliteClaim(ctx context.Context, tx *sql.Tx, keys, blocks []int64)
 	if err != nil {
 		return nil, err
 	}
+	ix.probed = stored // sqliteKeyBlocks asks again for the keys taken
 	for i, k := range keys {
 		if _, ok := ix.recent[k]; ok {
 			continue
@@ -251,6 +253,8 @@ func (db *DB) sqliteKeyBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (ma
 		if b, ok := ix.pending[k]; ok {
 			out[k] = b
 		} else if b, ok := ix.recent[k]; ok {
+			out[k] = b
+		} else if b, ok := ix.probed[k]; ok {
 			out[k] = b
 		} else {
 			probe = append(probe, k)
@@ -299,13 +303,13 @@ func (ix *keyIndex) keysCommitted() {
 		ix.recent[k] = b
 	}
 	ix.last = max(ix.last, ix.pendingLast)
-	ix.pending, ix.pendingLast = nil, 0
+	ix.pending, ix.probed, ix.pendingLast = nil, nil, 0
 }
 
 // keysAbandoned forgets the open transaction's keys (it rolled back, or its commit
 // failed: if it did commit after all, the next transaction reads its blocks).
 func (ix *keyIndex) keysAbandoned() {
-	ix.pending, ix.pendingLast = nil, 0
+	ix.pending, ix.probed, ix.pendingLast = nil, nil, 0
 }
 
 // sweepKeys runs one slice of a sweep (starting one if none is in progress); all runs
