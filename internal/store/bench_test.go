@@ -128,9 +128,7 @@ func benchIngest(b *testing.B, open func(testing.TB, storetest.Options) *store.D
 func benchIngestStored(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, size, stored int) {
 	const workspaces = 16
 	e, wss := benchEnv(b, open, workspaces+1)
-	start := time.Now()
 	seedUsage(b, e, wss[workspaces], stored, 30)
-	b.Logf("seeded %d events in %s", stored, time.Since(start).Round(time.Millisecond))
 	benchIngestInto(b, e, wss[:workspaces], size, true, false)
 }
 
@@ -184,9 +182,7 @@ func BenchmarkUsageQuery(b *testing.B) {
 			e, wss := benchEnv(b, s.open, 2)
 			ws := wss[0]
 			const events, days = 1_000_000, 30
-			start := time.Now()
 			seedUsage(b, e, ws, events, days)
-			b.Logf("seeded %d events in %s", events, time.Since(start).Round(time.Millisecond))
 			q := metering.UsageQuery{WorkspaceID: ws, Start: coreT0.AddDate(0, 0, -days), End: coreT0, Bucket: 24 * time.Hour,
 				GroupBy: []string{metering.DimModel}, Location: time.UTC}
 			check := func(buckets []metering.Bucket) {
@@ -222,8 +218,10 @@ func BenchmarkUsageQuery(b *testing.B) {
 }
 
 // seedUsage applies n events spread evenly over the days before the coreClock, through
-// ApplyEvents in batches of 5,000 from 4 goroutines.
+// ApplyEvents in batches of 5,000 from 4 goroutines, and logs how long it took.
 func seedUsage(b *testing.B, e *coreEnv, ws string, n, days int) {
+	start := time.Now()
+	defer func() { b.Logf("seeded %d events in %s", n, time.Since(start).Round(time.Millisecond)) }()
 	ctx := context.Background()
 	cat, err := e.db.Catalog(ctx)
 	if err != nil {
@@ -291,9 +289,7 @@ func BenchmarkRequestLog(b *testing.B) {
 			e, wss := benchEnv(b, s.open, 2)
 			ws := wss[0]
 			const events, days = 1_000_000, 30
-			start := time.Now()
 			seedUsage(b, e, ws, events, days)
-			b.Logf("seeded %d events in %s", events, time.Since(start).Round(time.Millisecond))
 			ctx := context.Background()
 			for _, c := range []struct {
 				name string
