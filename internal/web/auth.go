@@ -70,6 +70,11 @@ func (s *Server) identify(r *http.Request) (*viewer, error) {
 	return &viewer{User: u, Session: sess}, nil
 }
 
+// maxFormBytes bounds a dashboard form.
+const maxFormBytes = 64 << 10
+
+var errBadForm = errs.E(errs.Invalid, "invalid_form", "the form could not be read")
+
 // checkCSRF refuses a POST whose form token is not the session's. The operator's bearer
 // token is not sent by browsers on their own, so it needs none.
 func checkCSRF(r *http.Request, v *viewer) error {
@@ -115,6 +120,12 @@ func (s *Server) signedIn(h signedInHandler) http.Handler {
 			return err
 		}
 		if r.Method == http.MethodPost {
+			// Every signed-in POST is a small form: bounded and read here, before the
+			// CSRF check reads its token (reading it would parse the form unbounded).
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				return errBadForm
+			}
 			if err := checkCSRF(r, v); err != nil {
 				return err
 			}

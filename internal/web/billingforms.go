@@ -183,7 +183,6 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, rq *request) e
 	if s.bill == nil {
 		return errBillingOff
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	pick, custom := r.PostFormValue("amount"), strings.TrimSpace(r.PostFormValue("custom_amount"))
 	raw := pick
 	if pick == "custom" || pick == "" {
@@ -221,7 +220,6 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, rq *request) err
 	if s.bill == nil {
 		return errBillingOff
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	p, err := s.bill.Redeem(r.Context(), rq.Workspace.ID, r.PostFormValue("code"), clientIP(r))
 	if err != nil {
 		f, ferr := rejection(w, err)
@@ -242,7 +240,6 @@ func (s *Server) setAutoRecharge(w http.ResponseWriter, r *http.Request, rq *req
 	if s.bill == nil {
 		return errBillingOff
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	form := autoForm{Enabled: r.PostFormValue("enabled") != "", Threshold: strings.TrimSpace(r.PostFormValue("threshold")),
 		Amount: strings.TrimSpace(r.PostFormValue("amount")), MonthlyCap: strings.TrimSpace(r.PostFormValue("monthly_cap"))}
 	set := billing.AutoRechargeSettings{Enabled: form.Enabled}
@@ -280,7 +277,6 @@ func (s *Server) setBillingDetails(w http.ResponseWriter, r *http.Request, rq *r
 	if s.bill == nil {
 		return errBillingOff
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	v := r.PostFormValue
 	p := billing.Party{Name: v("name"), Email: v("email"), Line1: v("line1"), Line2: v("line2"), City: v("city"),
 		PostalCode: v("postal_code"), Region: v("region"), Country: v("country"), TaxID: v("tax_id")}

@@ -236,7 +236,6 @@ func (s *Server) createBudget(w http.ResponseWriter, r *http.Request, rq *reques
 	if s.budget == nil {
 		return errNotFound
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	f := budgetForm{Name: strings.TrimSpace(r.PostFormValue("name")), Scope: r.PostFormValue("scope"),
 		Amount: strings.TrimSpace(r.PostFormValue("amount")), Period: r.PostFormValue("period"),
 		Thresholds: strings.TrimSpace(r.PostFormValue("thresholds")), HardLimit: r.PostFormValue("hard_limit") != ""}
@@ -300,7 +299,6 @@ func (s *Server) setLowBalanceLine(w http.ResponseWriter, r *http.Request, rq *r
 	if s.budget == nil {
 		return errNotFound
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	v := strings.TrimSpace(r.PostFormValue("line"))
 	if v == "" {
 		v = "0"

@@ -134,7 +134,6 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 // make a key for another member, or an admin key. The secret is shown on this response
 // only.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, rq *request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	me := rq.actor()
 	k := team.APIKey{WorkspaceID: rq.Workspace.ID, Name: strings.TrimSpace(r.PostFormValue("name")),
 		Kind: team.KeyKind(r.PostFormValue("kind")), Project: strings.TrimSpace(r.PostFormValue("project")), MemberID: me.UserID}

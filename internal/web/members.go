@@ -142,7 +142,6 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, rq *request) err
 	if s.invites == nil {
 		return errNotFound
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	sent, err := s.invites.Invite(r.Context(), rq.Workspace.ID, email, team.Role(r.PostFormValue("role")), rq.inviter())
 	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict || k == errs.Forbidden {

@@ -136,10 +136,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, rq *reque
 	if err := s.manageWebhooks(rq); err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return errs.E(errs.Invalid, "invalid_form", "the form could not be read")
-	}
 	u, desc := strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description"))
 	types := r.PostForm["event_type"]
 	if types == nil {

@@ -235,3 +235,27 @@ func TestSettingsWithoutNotify(t *testing.T) {
 		t.Fatalf("add without notify: %d", st)
 	}
 }
+
+// TestSettingsWebhooksRefused: a deployment without notifications refuses webhook forms
+// with its own code, and a form too large to read is refused as such; neither stores an
+// endpoint.
+func TestSettingsWebhooksRefused(t *testing.T) {
+	plain := newEnv(t, storetest.SQLite) // no Notify
+	f := plain.seedFixture()
+	c := plain.signedIn(f.users[team.RoleOwner].Email)
+	st, body := c.post("/w/"+f.ws+"/settings/webhooks", url.Values{"url": {"https://hooks.example.com/x"}})
+	if st != http.StatusServiceUnavailable || !strings.Contains(body, "Webhooks are not available in this deployment") {
+		t.Fatalf("without notifications: %d\n%.600s", st, body)
+	}
+
+	e, svc := newNotifyEnv(t, storetest.SQLite)
+	f = e.seedFixture()
+	c = e.signedIn(f.users[team.RoleOwner].Email)
+	st, body = c.post("/w/"+f.ws+"/settings/webhooks", url.Values{"url": {"https://hooks.example.com/x"}, "description": {strings.Repeat("x", 70<<10)}})
+	if st != http.StatusBadRequest || !strings.Contains(body, "The form could not be read") {
+		t.Fatalf("a form over 64 KiB: %d\n%.600s", st, body)
+	}
+	if eps, err := svc.Endpoints(context.Background(), f.ws); err != nil || len(eps) != 0 {
+		t.Fatalf("endpoints after the refusals: %+v %v", eps, err)
+	}
+}
