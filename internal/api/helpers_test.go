@@ -65,12 +65,14 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	})
 }
 
-func newEnv(t *testing.T, db *store.DB, clk *clock) *env {
+// newEnv serves the API over db; edits change its Deps first (a deployment without a
+// part, say).
+func newEnv(t *testing.T, db *store.DB, clk *clock, edits ...func(*api.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	ts := team.NewService(db, clk.Now)
 	e.accts = team.NewAccounts(db, clk.Now)
-	s := api.New(api.Deps{
+	deps := api.Deps{
 		Team:     ts,
 		Accounts: e.accts,
 		Invitations: team.NewInvitations(db, e.accts, ts, team.InvitationsConfig{BaseURL: "https://spectra.example.com", Now: clk.Now,
@@ -84,7 +86,11 @@ func newEnv(t *testing.T, db *store.DB, clk *clock) *env {
 		Now:            clk.Now,
 		Log:            slog.New(slog.NewTextHandler(&syncWriter{w: e.logs}, nil)),
 		Registry:       e.reg,
-	})
+	}
+	for _, edit := range edits {
+		edit(&deps)
+	}
+	s := api.New(deps)
 	mux := http.NewServeMux()
 	s.Register(mux)
 	srv := httptest.NewServer(mux)

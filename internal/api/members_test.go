@@ -3,10 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"spectra/internal/api"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -187,4 +190,22 @@ func TestInvitationsAPI(t *testing.T) {
 			t.Fatalf("list after revoke = %+v", list)
 		}
 	})
+}
+
+// TestMembersUnavailable: a server without accounts (no members or invitations) answers
+// the members routes with 503 feature_unavailable.
+func TestMembersUnavailable(t *testing.T) {
+	clk := &clock{t: t0}
+	e := newEnv(t, storetest.SQLite(t, storetest.Options{Now: clk.Now}), clk, func(d *api.Deps) { d.Accounts, d.Invitations = nil, nil })
+	ws := e.workspace(map[string]any{"name": "Acme"}).ID
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/members", ""},
+		{"PATCH", "/members/usr_x", `{"role":"admin"}`},
+		{"DELETE", "/members/usr_x", ""},
+	} {
+		r := e.do(c.method, "/api/v1/workspaces/"+ws+c.path, operatorToken, c.body)
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"code":"feature_unavailable"`) {
+			t.Errorf("%s %s: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
 }
