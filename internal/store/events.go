@@ -67,11 +67,17 @@ func (c *committer) run() {
 	defer c.wg.Done()
 	ctx := context.Background()
 	var sweepAfter time.Time // after a failed sweep, the next waits a while
+	now := make(chan time.Time)
+	close(now) // always ready: a sweep slice competes with the waiting groups
 	for {
 		var first *applyReq
 		var idle <-chan time.Time
 		if c.db.keys.needsSweep() {
-			idle = time.After(time.Until(sweepAfter))
+			if wait := time.Until(sweepAfter); wait > 0 {
+				idle = time.After(wait)
+			} else {
+				idle = now
+			}
 		}
 		select {
 		case first = <-c.reqs:
