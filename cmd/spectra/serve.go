@@ -247,10 +247,11 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	}
 	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
 		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
-		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets})
+		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets, NodeID: cfg.Services.NodeID})
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}
+	log.Info("gateway node", "id", d.gateway.NodeID(), "from", cfg.Services.NodeIDFrom)
 	// A key revoked through this node (by itself, or with its removed member) stops at once.
 	d.team.OnKeysRevoked(d.gateway.ForgetKeys)
 	d.accounts.OnKeysRevoked(d.gateway.ForgetKeys)

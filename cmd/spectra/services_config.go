@@ -21,6 +21,8 @@ type ServiceConfig struct {
 	UpstreamsFile    string        // SPECTRA_UPSTREAMS_FILE: JSON list of upstreams
 	DefaultMaxTokens int           // SPECTRA_GATEWAY_MAX_TOKENS: output ceiling for holds when a request sets none
 	HoldTTL          time.Duration // SPECTRA_HOLD_TTL: how long a gateway hold lives (Go duration)
+	NodeID           string        // SPECTRA_NODE_ID: this gateway node's stable id (nodeid.go)
+	NodeIDFrom       string        // where NodeID came from, for the start-up log
 
 	// Dashboard.
 	SecureCookies bool // SPECTRA_SECURE_COOKIES: true behind TLS (default: true when SPECTRA_PUBLIC_URL is https)
@@ -76,6 +78,10 @@ func (c *Config) readServices(env lookupEnv) error {
 			return fmt.Errorf("%s=%q: must be a duration of at least 1s, like 10m", envHoldTTL, v)
 		}
 		s.HoldTTL = d
+	}
+	var err error
+	if s.NodeID, s.NodeIDFrom, err = nodeID(get(envNodeID), c.Addr, osHostname); err != nil {
+		return err
 	}
 	public := strings.TrimRight(get(envPublicURL), "/")
 	s.SecureCookies = strings.HasPrefix(public, "https://")

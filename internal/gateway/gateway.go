@@ -64,6 +64,12 @@ type Config struct {
 	Transport http.RoundTripper
 	// Budgets, when set, has the gateway enforce hard budgets (budgets.go).
 	Budgets *budget.Service
+	// NodeID names this gateway node among those sharing the database. It must be
+	// unique among live nodes and stable across a restart of the same node: the node's
+	// leases are tagged with it, and at start the node releases those its previous run
+	// left behind (ValidNodeID says what is accepted). Empty gives a random id, which
+	// is safe but not stable: a crashed run's leases then wait for the HoldTTL sweep.
+	NodeID string
 }
 
 // Gateway serves the OpenAI-compatible routes. Call Flush before shutting down.
@@ -76,6 +82,7 @@ type Gateway struct {
 	box      *secretBox
 	maxOut   int64
 	holdTTL  time.Duration
+	nodeID   string
 
 	keys   *keyCache
 	reg    *registry
@@ -108,6 +115,12 @@ func New(c Config) (*Gateway, error) {
 	if c.HoldTTL <= 0 {
 		c.HoldTTL = 10 * time.Minute
 	}
+	if c.NodeID == "" {
+		c.NodeID = RandomNodeID()
+	}
+	if err := ValidNodeID(c.NodeID); err != nil {
+		return nil, errors.New("gateway: " + err.Error())
+	}
 	box, err := newSecretBox(c.SecretKey)
 	if err != nil {
 		return nil, err
@@ -131,7 +144,7 @@ func New(c Config) (*Gateway, error) {
 	}
 	g := &Gateway{
 		team: c.Team, metering: c.Metering, store: c.Store, now: c.Now, log: c.Log, box: box,
-		maxOut: int64(c.DefaultMaxTokens), holdTTL: c.HoldTTL,
+		maxOut: int64(c.DefaultMaxTokens), holdTTL: c.HoldTTL, nodeID: c.NodeID,
 		keys:   &keyCache{team: c.Team, now: c.Now, entries: map[string]cachedKey{}},
 		reg:    &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log},
 		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.Now, c.HoldTTL, c.Log),
@@ -147,6 +160,9 @@ func New(c Config) (*Gateway, error) {
 	}
 	return g, nil
 }
+
+// NodeID is the id this node's leases are tagged with (Config.NodeID).
+func (g *Gateway) NodeID() string { return g.nodeID }
 
 // leaseOps joins the ledger service and the store's AdjustHold for the hold book.
 type leaseOps struct {
