@@ -38,8 +38,11 @@ type WebhookResult struct {
 // PaymentIntent id — never per event id — so retries, duplicates and the
 // completed/async_payment_succeeded pair credit once, in any order.
 //
+// The header must carry exactly one t= timestamp (ErrSignatureTimestamp otherwise), so
+// the timestamp whose age is checked is the one the signature covers.
+//
 // An error means Stripe should retry (internal) or the call is not authentic
-// (ErrInvalidSignature, ErrSignatureTooOld, ErrInvalidPayload) or not accepted at all
+// (ErrInvalidSignature, ErrSignatureTimestamp, ErrSignatureTooOld, ErrInvalidPayload) or not accepted at all
 // (ErrWebhookNotConfigured). An authentic event that cannot be credited (unknown
 // workspace, another currency) is not an error: it is logged and answered with
 // OutcomeRefused, since retrying would not change it.
@@ -47,6 +50,19 @@ func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signa
 	if s.cfg.StripeWebhookSecret == "" {
 		s.log.Error("billing: Stripe webhook refused: SPECTRA_STRIPE_WEBHOOK_SECRET is not set")
 		return WebhookResult{}, ErrWebhookNotConfigured
+	}
+	// The age check must read the very timestamp the signature covers. stripe-go signs
+	// "<last t=>.<payload>", so a header with a second t= could pair a fresh timestamp
+	// for the age check with an old, genuinely signed one: one t= or nothing.
+	at, err := signedAt(signature)
+	if errors.Is(err, ErrInvalidSignature) {
+		s.log.Warn("billing: Stripe webhook refused: bad signature", "err", "no Stripe-Signature header")
+		return WebhookResult{}, err
+	}
+	if err != nil {
+		s.log.Warn("billing: Stripe webhook refused: the Stripe-Signature header does not carry exactly one t= timestamp",
+			"t_fields", strings.Count(","+signature, ",t="))
+		return WebhookResult{}, err
 	}
 	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.cfg.StripeWebhookSecret,
 		webhook.ConstructEventOptions{IgnoreTolerance: true, IgnoreAPIVersionMismatch: true})
@@ -58,7 +74,9 @@ func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signa
 		s.log.Warn("billing: Stripe webhook refused: payload is not an event", "err", err)
 		return WebhookResult{}, ErrInvalidPayload
 	}
-	if at, ok := signedAt(signature); !ok || s.now().Sub(at) > s.cfg.WebhookTolerance || at.Sub(s.now()) > s.cfg.WebhookTolerance {
+	// stripe-go's own tolerance check reads the wall clock and lets any future
+	// timestamp through; this one reads the service's clock, both ways.
+	if now := s.now(); now.Sub(at) > s.cfg.WebhookTolerance || at.Sub(now) > s.cfg.WebhookTolerance {
 		s.log.Warn("billing: Stripe webhook refused: signature timestamp outside the tolerance",
 			"event_id", ev.ID, "signed_at", at, "tolerance", s.cfg.WebhookTolerance.String())
 		return WebhookResult{}, ErrSignatureTooOld
@@ -73,18 +91,38 @@ func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signa
 	return res, nil
 }
 
-// signedAt reads the t= timestamp of a Stripe-Signature header.
-func signedAt(header string) (time.Time, bool) {
-	for part := range strings.SplitSeq(header, ",") {
-		if v, ok := strings.CutPrefix(part, "t="); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			return time.Unix(n, 0), true
-		}
+// ErrSignatureTimestamp refuses a Stripe-Signature header that does not carry exactly
+// one t= timestamp: with two, the age check and the signature could read different ones.
+var ErrSignatureTimestamp = errs.E(errs.Invalid, "invalid_signature_timestamp",
+	"the Stripe-Signature header must carry exactly one t= timestamp")
+
+// signedAt returns the one t= timestamp of a Stripe-Signature header, splitting it the
+// way stripe-go's webhook package does ("t=…,v1=…,v1=…": pairs split on "," then "="),
+// so that the timestamp returned is the one stripe-go checks the signature against.
+// A header with no signature at all is left to stripe-go (ErrInvalidSignature); a
+// header with no t=, two t= or an unreadable one is ErrSignatureTimestamp.
+func signedAt(header string) (time.Time, error) {
+	if header == "" {
+		return time.Time{}, ErrInvalidSignature
 	}
-	return time.Time{}, false
+	var at time.Time
+	n := 0
+	for part := range strings.SplitSeq(header, ",") {
+		kv := strings.Split(part, "=")
+		if len(kv) != 2 || kv[0] != "t" {
+			continue
+		}
+		n++
+		sec, err := strconv.ParseInt(kv[1], 10, 64)
+		if err != nil {
+			return time.Time{}, ErrSignatureTimestamp
+		}
+		at = time.Unix(sec, 0)
+	}
+	if n != 1 {
+		return time.Time{}, ErrSignatureTimestamp
+	}
+	return at, nil
 }
 
 // applyEvent dispatches an authentic event.

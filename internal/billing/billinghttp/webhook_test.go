@@ -1,6 +1,7 @@
 package billinghttp_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -223,5 +224,99 @@ func TestWebhookAsyncPaymentFailedTellsTheWorkspace(t *testing.T) {
 		if r.Status != 200 || r.JSON(t)["outcome"] != "ignored" {
 			t.Fatalf("unused event: %d %s", r.Status, r.Body)
 		}
+	})
+}
+
+// Issue 11, item 9: the age check read the first t= while stripe-go verified the
+// signature against the last one, so an old, genuinely signed event was accepted again
+// by putting a fresh t= in front of its header.
+func TestWebhookOldSignatureWithAFreshTimestampPrependedIsRefused(t *testing.T) {
+	each(t, billingtest.Options{}, func(t *testing.T, s *server) {
+		ws := s.Workspace(t, "Acme", "").ID
+		payload := event("checkout.session.completed", stripestub.CheckoutSession("cs_replay", ws, 5000, "usd", "paid"))
+		old := stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now().Add(-time.Hour))
+		fresh := fmt.Sprintf("t=%d", s.Clock.Now().Unix())
+
+		for name, sig := range map[string]string{
+			"fresh t= prepended": fresh + "," + old,
+			"fresh t= appended":  old + "," + fresh,
+			"the same t= twice":  strings.Replace(old, ",", ","+strings.Split(old, ",")[0]+",", 1),
+			"no t= at all":       strings.Split(old, ",")[1],
+			"unreadable t=":      "t=soon," + strings.Split(old, ",")[1],
+			"a fresh valid t= twice": func() string {
+				f := stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now())
+				return fresh + "," + f
+			}(),
+		} {
+			r := s.postSigned(t, payload, sig)
+			if r.Status != http.StatusBadRequest || r.Code() != "invalid_signature_timestamp" {
+				t.Errorf("%s: got %d %s, want 400 invalid_signature_timestamp", name, r.Status, r.Body)
+			}
+		}
+		// The old event on its own header is too old, as before.
+		want(t, s.postSigned(t, payload, old), http.StatusBadRequest, "signature_too_old")
+		if len(s.Logs.Lines(`"level":"WARN"`, "does not carry exactly one t= timestamp")) != 6 {
+			t.Errorf("want six warnings for the refused headers; log:\n%s", s.Logs)
+		}
+		if b := s.Balance(t, ws).Balance; b != 0 {
+			t.Fatalf("balance %s: a replayed event credited", b)
+		}
+
+		// A fresh, valid header still credits, once.
+		r := s.postEvent(t, payload, billingtest.WebhookSecret)
+		if r.Status != 200 || r.JSON(t)["outcome"] != "credited" {
+			t.Fatalf("fresh event: %d %s", r.Status, r.Body)
+		}
+		if b := s.Balance(t, ws).Balance; b != billingtest.Amount("50") {
+			t.Fatalf("balance %s, want 50", b)
+		}
+		s.Verify(t)
+	})
+}
+
+// Ten concurrent replays of one old event, each with a fresh t= prepended, credit
+// nothing; ten concurrent deliveries of the fresh event credit once.
+func TestWebhookConcurrentReplaysWithPrependedTimestamps(t *testing.T) {
+	each(t, billingtest.Options{}, func(t *testing.T, s *server) {
+		ws := s.Workspace(t, "Acme", "").ID
+		payload := event("checkout.session.completed", stripestub.CheckoutSession("cs_conc", ws, 2500, "usd", "paid"))
+		replay := fmt.Sprintf("t=%d,", s.Clock.Now().Unix()) + stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now().Add(-24*time.Hour))
+		valid := stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now())
+		var wg sync.WaitGroup
+		res := make([]response, 20)
+		for i := range res {
+			sig := replay
+			if i%2 == 1 {
+				sig = valid
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = s.postSigned(t, payload, sig)
+			}()
+		}
+		wg.Wait()
+		credited := 0
+		for i, r := range res {
+			if i%2 == 0 {
+				if r.Status != 400 || r.Code() != "invalid_signature_timestamp" {
+					t.Errorf("replay %d: %d %s", i, r.Status, r.Body)
+				}
+				continue
+			}
+			if r.Status != 200 {
+				t.Fatalf("delivery %d: %d %s", i, r.Status, r.Body)
+			}
+			if r.JSON(t)["outcome"] == "credited" {
+				credited++
+			}
+		}
+		if credited != 1 {
+			t.Fatalf("%d deliveries credited, want 1", credited)
+		}
+		if b := s.Balance(t, ws).Balance; b != billingtest.Amount("25") {
+			t.Fatalf("balance %s, want 25", b)
+		}
+		s.Verify(t)
 	})
 }
