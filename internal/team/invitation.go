@@ -327,7 +327,8 @@ func (s *Invitations) check(ctx context.Context, token string) (Invitation, erro
 // password, and making it a member with the invitation's role, in one transaction. It
 // returns the user and the membership; the caller signs them in (Accounts.StartSession).
 // Errors: those of Lookup, invalid_name, weak_password, password_too_long, email_taken
-// (the account exists: sign in and use AcceptAs).
+// (the account exists: sign in and use AcceptAs), password_check_busy (ErrPasswordBusy:
+// the password hashing bound stayed full; nothing was stored).
 func (s *Invitations) AcceptNew(ctx context.Context, token, name, password string) (User, Member, error) {
 	inv, err := s.check(ctx, token)
 	if err != nil {

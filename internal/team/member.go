@@ -149,8 +149,12 @@ func (a *Accounts) newUser(email, name, password string, operator bool) (User, s
 	if err := checkPasswordStrength(password); err != nil {
 		return User{}, "", err
 	}
+	hash, err := hashPassword(password) // ErrPasswordBusy when the hashing bound is full
+	if err != nil {
+		return User{}, "", err
+	}
 	u := User{ID: ids.New("usr"), Email: email, Name: name, Operator: operator, CreatedAt: a.stamp()}
-	return u, hashPassword(password), nil
+	return u, hash, nil
 }
 
 // CreateUser creates an account. The email is normalised (trimmed, lower case) and
@@ -192,7 +196,11 @@ func (a *Accounts) SetPassword(ctx context.Context, userID, password string) err
 	if err := checkPasswordStrength(password); err != nil {
 		return err
 	}
-	return a.store.SetPasswordHash(ctx, userID, hashPassword(password))
+	hash, err := hashPassword(password) // ErrPasswordBusy when the hashing bound is full
+	if err != nil {
+		return err
+	}
+	return a.store.SetPasswordHash(ctx, userID, hash)
 }
 
 // AddMember makes a user a member of a workspace with a role.

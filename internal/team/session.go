@@ -43,23 +43,26 @@ func (s Session) CheckCSRF(token string) bool {
 // Login checks an email and password and opens a session. It returns the user, the
 // session token (for the cookie; shown this once, stored only as its hash) and the
 // session. An unknown email and a wrong password give the same error,
-// ErrInvalidCredentials, after the same password-hashing work. Rate limiting is the
-// caller's.
+// ErrInvalidCredentials, after the same password-hashing work. The hashing runs under
+// the process's bound: ErrPasswordBusy (errs.Unavailable) when no slot frees up in time,
+// and then the password was not checked. Rate limiting is the caller's.
 func (a *Accounts) Login(ctx context.Context, email, password string) (User, string, Session, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
-		checkPassword(dummyHash(), password)
-		return User{}, "", Session{}, ErrInvalidCredentials
+		return User{}, "", Session{}, noSuchUser(ctx, password)
 	}
 	u, hash, err := a.store.UserByEmail(ctx, email)
 	if errs.Is(err, ErrUserNotFound.Code) {
-		checkPassword(dummyHash(), password)
-		return User{}, "", Session{}, ErrInvalidCredentials
+		return User{}, "", Session{}, noSuchUser(ctx, password)
 	}
 	if err != nil {
 		return User{}, "", Session{}, err
 	}
-	if !checkPassword(hash, password) {
+	ok, err := checkPassword(ctx, hash, password)
+	if err != nil {
+		return User{}, "", Session{}, err
+	}
+	if !ok {
 		return User{}, "", Session{}, ErrInvalidCredentials
 	}
 	token, s, err := a.StartSession(ctx, u.ID)
@@ -67,6 +70,15 @@ func (a *Accounts) Login(ctx context.Context, email, password string) (User, str
 		return User{}, "", Session{}, err
 	}
 	return u, token, s, nil
+}
+
+// noSuchUser does the work of a wrong password and returns its error (or
+// ErrPasswordBusy, as a wrong password would).
+func noSuchUser(ctx context.Context, password string) error {
+	if _, err := checkPassword(ctx, dummyHash, password); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
 }
 
 // StartSession opens a session for a user already authenticated by other means (Login,

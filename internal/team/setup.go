@@ -36,7 +36,8 @@ func (a *Accounts) SetupToken(ctx context.Context) (string, error) {
 // (timezone UTC), in one transaction, and consumes the setup token.
 // Errors: invalid_email, invalid_name, weak_password, password_too_long (of the user),
 // invalid_name (of the workspace), setup_done when an account exists,
-// invalid_setup_token when token is not the current one.
+// invalid_setup_token when token is not the current one, password_check_busy
+// (ErrPasswordBusy: the password hashing bound stayed full; nothing was stored).
 func (a *Accounts) CompleteSetup(ctx context.Context, token, email, name, password, workspaceName string) (User, Workspace, error) {
 	u, hash, err := a.newUser(email, name, password, true)
 	if err != nil {

@@ -199,10 +199,22 @@ func checkPreCSRF(r *http.Request) error {
 // loginData is what the login page shows.
 type loginData struct {
 	pageBase
-	Email string
-	Next  string
-	Error string
-	Demo  bool // the demo's owner exists: say how to sign in as them
+	Email     string
+	Next      string
+	Error     string
+	ErrorCode string // the error's code, for scripts (data-code), when it has one
+	Demo      bool   // the demo's owner exists: say how to sign in as them
+}
+
+// busyRetryAfter is the Retry-After, in seconds, of a form whose password could not be
+// checked because every password-hashing slot stayed busy (team.ErrPasswordBusy).
+const busyRetryAfter = "3"
+
+// passwordBusy sets the Retry-After of a 503 password_check_busy answer and returns
+// its message.
+func passwordBusy(w http.ResponseWriter) string {
+	w.Header().Set("Retry-After", busyRetryAfter)
+	return sentence(team.ErrPasswordBusy.Message) + "."
 }
 
 // demoOwner is the demo's sign-in, shown on the login page of a demo database.
@@ -243,24 +255,29 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		d.Error = "This form has expired. Please try again."
 		return s.render(w, r, http.StatusForbidden, "login", d)
 	}
-	ip, who := "ip:"+clientIP(r), "email:"+strings.ToLower(email)
-	if s.limiter.blocked(ip) || s.limiter.blocked(who) {
+	// The attempt is counted before the password is checked, in one locked step with the
+	// check of the limit, so concurrent wrong passwords cannot all slip under it.
+	try := s.limiter.take("ip:"+clientIP(r), "email:"+strings.ToLower(email))
+	if try == nil {
 		w.Header().Set("Retry-After", "900")
-		d.Error = sentence(errRateLimited.Message)
+		d.Error, d.ErrorCode = sentence(errRateLimited.Message), errRateLimited.Code
 		return s.render(w, r, http.StatusTooManyRequests, "login", d)
 	}
 	u, token, sess, err := s.accounts.Login(r.Context(), email, password)
 	if errs.KindOf(err) == errs.Unauthorized {
-		s.limiter.fail(ip)
-		s.limiter.fail(who)
 		s.log.Info("dashboard sign-in failed", "ip", clientIP(r))
 		d.Error = "The email or password is not right."
 		return s.render(w, r, http.StatusUnauthorized, "login", d)
 	}
+	s.limiter.refund(try) // right, or not checked at all
+	if errs.Is(err, team.ErrPasswordBusy.Code) {
+		d.Error, d.ErrorCode = passwordBusy(w), team.ErrPasswordBusy.Code
+		return s.render(w, r, http.StatusServiceUnavailable, "login", d)
+	}
 	if err != nil {
 		return err
 	}
-	s.limiter.reset(who)
+	s.limiter.reset("email:" + strings.ToLower(email))
 	s.setSessionCookie(w, token, sess.ExpiresAt)
 	s.log.Info("dashboard sign-in", "user", u.ID)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)

@@ -144,21 +144,34 @@ func TestLoginLimiterPerEmail(t *testing.T) {
 	now := testNow
 	l := newLoginLimiter(3, time.Minute, func() time.Time { return now })
 	for range 3 {
-		l.fail("email:a@x")
+		if l.take("email:a@x") == nil {
+			t.Fatal("refused under the limit")
+		}
 	}
-	if !l.blocked("email:a@x") || l.blocked("email:b@x") {
+	if l.take("email:a@x") != nil || l.take("email:b@x") == nil {
 		t.Fatal("the limit is per key")
 	}
+	// A refused attempt counts nothing against the other keys it names.
+	if l.take("ip:1", "email:a@x") != nil || len(l.failures["ip:1"]) != 0 {
+		t.Fatalf("a refused attempt counted: %v", l.failures["ip:1"])
+	}
 	now = now.Add(30 * time.Second)
-	if !l.blocked("email:a@x") {
+	if l.take("email:a@x") != nil {
 		t.Fatal("unblocked inside the window")
 	}
 	now = now.Add(31 * time.Second)
-	if l.blocked("email:a@x") {
+	a := l.take("email:a@x", "ip:1")
+	if a == nil {
 		t.Fatal("still blocked after the window")
 	}
-	l.fail("email:a@x")
-	l.reset("email:a@x")
+	// A refund takes back exactly that attempt; reset forgets the key.
+	l.take("ip:1")
+	l.refund(a)
+	if len(l.failures["email:a@x"]) != 0 || len(l.failures["ip:1"]) != 1 {
+		t.Fatalf("after the refund: %v", l.failures)
+	}
+	l.reset("ip:1")
+	l.reset("email:b@x")
 	if len(l.failures) != 0 {
 		t.Fatalf("reset left %v", l.failures)
 	}

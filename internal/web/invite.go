@@ -18,7 +18,9 @@ type inviteData struct {
 	Me    string     // the signed-in user's email, for "join" and "other"
 	Name  string
 	Error string
-	Dead  bool // the link cannot be used: Error is the whole page
+	// ErrorCode is the error's code, for scripts (data-code), when it has one.
+	ErrorCode string
+	Dead      bool // the link cannot be used: Error is the whole page
 }
 
 // invitePage shows an invitation link: who invites whom to what, and the form that
@@ -97,21 +99,26 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) error {
 	case "join":
 		m, err = s.invites.AcceptAs(ctx, token, d.v.User)
 	case "password":
-		ip, who := "ip:"+clientIP(r), "email:"+d.Inv.Email
-		if s.limiter.blocked(ip) || s.limiter.blocked(who) {
+		// As at sign-in: the attempt is counted before the password is checked.
+		try := s.limiter.take("ip:"+clientIP(r), "email:"+strings.ToLower(d.Inv.Email))
+		if try == nil {
 			w.Header().Set("Retry-After", "900")
+			d.ErrorCode = errRateLimited.Code
 			return fail(http.StatusTooManyRequests, sentence(errRateLimited.Message))
 		}
 		u, stoken, sess, lerr := s.accounts.Login(ctx, d.Inv.Email, r.PostFormValue("password"))
 		if errs.KindOf(lerr) == errs.Unauthorized {
-			s.limiter.fail(ip)
-			s.limiter.fail(who)
 			return fail(http.StatusUnauthorized, "The password is not right.")
+		}
+		s.limiter.refund(try) // right, or not checked at all
+		if errs.Is(lerr, team.ErrPasswordBusy.Code) {
+			d.ErrorCode = team.ErrPasswordBusy.Code
+			return fail(http.StatusServiceUnavailable, passwordBusy(w))
 		}
 		if lerr != nil {
 			return lerr
 		}
-		s.limiter.reset(who)
+		s.limiter.reset("email:" + strings.ToLower(d.Inv.Email))
 		s.setSessionCookie(w, stoken, sess.ExpiresAt)
 		m, err = s.invites.AcceptAs(ctx, token, u)
 	case "create":
@@ -134,6 +141,10 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) error {
 	if errs.Is(err, team.ErrAlreadyMember.Code) {
 		http.Redirect(w, r, "/w/"+url.PathEscape(d.Inv.WorkspaceID)+"/", http.StatusSeeOther)
 		return nil
+	}
+	if errs.Is(err, team.ErrPasswordBusy.Code) { // creating the account: nothing was stored
+		d.ErrorCode = team.ErrPasswordBusy.Code
+		return fail(http.StatusServiceUnavailable, passwordBusy(w))
 	}
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"spectra/internal/errs"
+	"spectra/internal/team"
 )
 
 // setupData is what the first-run page shows.
@@ -16,6 +17,7 @@ type setupData struct {
 	Name      string
 	Workspace string
 	Error     string
+	ErrorCode string // the error's code, for scripts (data-code), when it has one
 }
 
 // setupPage shows the form that creates the first account and its workspace, reached
@@ -50,6 +52,10 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
 		return s.render(w, r, http.StatusBadRequest, "setup", d)
 	}
 	u, ws, err := s.accounts.CompleteSetup(r.Context(), d.Token, d.Email, d.Name, r.PostFormValue("password"), d.Workspace)
+	if errs.Is(err, team.ErrPasswordBusy.Code) {
+		d.Error, d.ErrorCode = passwordBusy(w), team.ErrPasswordBusy.Code
+		return s.render(w, r, http.StatusServiceUnavailable, "setup", d)
+	}
 	if errs.Is(err, "setup_done") {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return nil
