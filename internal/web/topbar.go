@@ -3,20 +3,37 @@ package web
 import (
 	"context"
 	"math/big"
+	"strings"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/metering"
 	"spectra/internal/money"
 )
 
-// topBar is the balance strip on every page of a workspace.
+// topBar is the balance strip on every page of a workspace, with the banners that say
+// when requests are (or are about to be) refused and what to do.
 type topBar struct {
 	Balance, Held, Available money.Amount
 	OverdraftLimit           money.Amount
 	Burn                     money.Amount // spend over the burn window
 	Runway                   string       // "about 12 days at the last 7 days' burn"
-	Level                    string       // "ok", "low" or "out"
+	Level                    string       // "ok", "low" or "out": the balance's state
 	Banner                   string       // shown when Level is not "ok"
+	// LowLine is the workspace's low-balance line when the available balance is below
+	// it (the balance.low alert's condition), else 0.
+	LowLine money.Amount
+	// Stopped lists the workspace's hard budgets whose amount is reached: the gateway
+	// refuses every request (402 budget_exceeded) until one resets or is raised.
+	Stopped []stoppedBudget
+}
+
+// stoppedBudget is a reached workspace hard budget, as the banner names it.
+type stoppedBudget struct {
+	ID, Name string
+	Amount   money.Amount
+	Per      string // "day", "week", "month", or "all time"
+	Resets   string // when its period ends, in the workspace's time zone; "" for all time
 }
 
 // Runway thresholds.
@@ -26,7 +43,8 @@ const (
 )
 
 // topBar reads the wallet and the last days' spend (from rollups) and says how long the
-// balance lasts.
+// balance lasts; and, with budgets, the workspace's low-balance line and whether a
+// workspace hard budget is refusing requests.
 func (s *Server) topBar(ctx context.Context, rq *request) (topBar, error) {
 	b, err := s.ledger.Balance(ctx, rq.Workspace.ID)
 	if err != nil {
@@ -43,16 +61,77 @@ func (s *Server) topBar(ctx context.Context, rq *request) (topBar, error) {
 	spend := burn.Cost
 	bar := topBar{Balance: b.Balance, Held: b.Held, Available: b.Available, OverdraftLimit: b.OverdraftLimit, Burn: spend}
 	bar.Runway, bar.Level = runway(b.Available, b.OverdraftLimit, spend, window)
-	switch bar.Level {
-	case "out":
+	if s.budget != nil {
+		low, err := s.budget.LowBalance(ctx, rq.Workspace.ID)
+		if err != nil {
+			return topBar{}, err
+		}
+		if low.Line > 0 && b.Available < low.Line {
+			bar.LowLine = low.Line
+		}
+		if bar.Stopped, err = s.stoppedBudgets(ctx, rq); err != nil {
+			return topBar{}, err
+		}
+	}
+	switch {
+	case bar.Level == "out":
 		bar.Banner = "Your balance is used up: new requests are refused (402) until credit is added."
 		if b.Balance < 0 {
 			bar.Banner = "Your balance is negative: new requests are refused (402) until credit is added."
 		}
-	case "low":
+	case bar.LowLine > 0:
+		// The user's own line: the balance is not "ok" whatever the runway says.
+		bar.Level = "low"
+		bar.Banner = "Your available balance is below the low-balance line of " + money.Format(bar.LowLine, s.currency) +
+			" set for this workspace"
+		if !strings.HasPrefix(bar.Runway, "no recent spend") {
+			bar.Banner += " (" + bar.Runway + ")"
+		}
+		bar.Banner += ". Add credit to avoid interruptions."
+	case bar.Level == "low":
 		bar.Banner = "Your balance is low: " + bar.Runway + ". Add credit to avoid interruptions."
 	}
+	if len(bar.Stopped) > 0 {
+		// Whatever the balance, no request gets through: a runway would mislead.
+		bar.Runway = "requests refused: the budget “" + bar.Stopped[0].Name + "” is reached"
+	}
 	return bar, nil
+}
+
+// stoppedBudgets returns the workspace's hard budgets (scope workspace: they apply to
+// every request) whose spend in their current period has reached their amount, so the
+// gateway refuses every request with budget_exceeded. The list comes from the budget
+// service's cache, the spend from the rollups.
+func (s *Server) stoppedBudgets(ctx context.Context, rq *request) ([]stoppedBudget, error) {
+	// A request with no key, project or member is counted only by the workspace's own
+	// budgets: these are the hard budgets that stop every request.
+	hard, loc, err := s.budget.HardBudgets(ctx, rq.Workspace.ID, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	var out []stoppedBudget
+	for _, b := range hard {
+		if b.Scope != budget.ScopeWorkspace {
+			continue
+		}
+		w := b.PeriodAt(rq.Now, loc)
+		spent, err := s.budget.Spent(ctx, b, w)
+		if err != nil {
+			return nil, err
+		}
+		if spent < b.Amount {
+			continue
+		}
+		sb := stoppedBudget{ID: b.ID, Name: b.Name, Amount: b.Amount, Per: string(b.Period)}
+		if b.Period == budget.PeriodAllTime {
+			sb.Per = "all time"
+		}
+		if !w.End.IsZero() {
+			sb.Resets = w.End.In(rq.Loc).Format(layoutDateTime)
+		}
+		out = append(out, sb)
+	}
+	return out, nil
 }
 
 // runway says how long available lasts at the rate of spend per elapsed, and whether
