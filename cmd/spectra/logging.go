@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"spectra/internal/web"
 )
 
 // newLogger returns the structured logger the configuration asks for, writing to w.
@@ -24,9 +26,10 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // when they succeed.
 var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
-// logRequests logs one line per request: method, path, the route pattern that matched,
-// status, bytes written and duration. A handler that panics is logged with its stack and
-// answered with a 500 when nothing was written yet.
+// logRequests logs one line per request: method, path (with the secrets some paths
+// carry, such as invitation tokens, redacted: web.LoggedPath), the route pattern that
+// matched, status, bytes written and duration. A handler that panics is logged with its
+// stack and answered with a 500 when nothing was written yet.
 func logRequests(log *slog.Logger, now func() time.Time, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
@@ -36,7 +39,7 @@ func logRequests(log *slog.Logger, now func() time.Time, next http.Handler) http
 				if v == http.ErrAbortHandler {
 					panic(v) // net/http's way to abort a response; it handles it
 				}
-				log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				log.Error("handler panicked", "method", r.Method, "path", web.LoggedPath(r), "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					rec.Header().Set("Content-Type", "application/json")
 					rec.WriteHeader(http.StatusInternalServerError)
@@ -56,7 +59,7 @@ func logRequests(log *slog.Logger, now func() time.Time, next http.Handler) http
 			}
 			log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", web.LoggedPath(r)), // secrets in paths (invitation tokens) redacted
 				slog.String("route", r.Pattern),
 				slog.Int("status", status),
 				slog.Int64("bytes", rec.bytes),

@@ -35,7 +35,7 @@ type errorData struct {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *viewer, rq *request, err error) {
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
-		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Error("dashboard request failed", "method", r.Method, "path", LoggedPath(r), "err", err)
 	}
 	title := http.StatusText(status)
 	var base pageBase
