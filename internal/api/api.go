@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"spectra/internal/httpjson"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
@@ -151,9 +152,14 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("/api/", s.instrument("unmatched", s.unmatched(mux)))
 }
 
-// serve runs h and writes its error, if any.
+// serve runs h and writes its error, if any. A request whose path or query breaks the
+// text rule is refused first (400 invalid_text), whatever the route.
 func (s *Server) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpjson.RequestText(r); err != nil {
+			WriteError(w, s.log, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			WriteError(w, s.log, err)
 		}

@@ -58,7 +58,7 @@ func TestEventsMixedBatch(t *testing.T) {
 			with(ev("label", "gpt-a", at, 1, 0, 1), "project", strings.Repeat("p", 256)),
 			ev("huge", "gpt-a", at, 1<<41, 0, 1),
 			with(ev("ts-type", "gpt-a", at, 1, 0, 1), "timestamp", 1741780800),
-			ev("overflow", "gpt-gold", at, 1<<40, 0, 0),
+			ev("overflow", "gpt-gold", at, metering.MaxTokensPerField, 0, 0),
 			good2,
 		}
 		wantCodes := map[int]string{

@@ -21,6 +21,7 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/ledger"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // Config is a deployment's billing configuration; cmd/spectra fills it from flags and
@@ -100,6 +101,9 @@ func (p *Party) Validate() error {
 	}
 	for _, f := range fields {
 		*f.v = strings.TrimSpace(*f.v)
+		if err := text.Line(f.name, *f.v, 0); err != nil {
+			return err
+		}
 		if !utf8.ValidString(*f.v) || utf8.RuneCountInString(*f.v) > f.max || strings.ContainsAny(*f.v, "\r\n\x00") {
 			return errs.E(errs.Invalid, "invalid_billing_details", "%s must be one line of at most %d characters", f.name, f.max)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // Metadata keys Spectra puts on Stripe objects.
@@ -134,7 +135,7 @@ func (s *Service) ConfirmCheckout(ctx context.Context, workspaceID, sessionID st
 	if s.stripe == nil {
 		return CheckoutResult{}, ErrStripeNotConfigured
 	}
-	if !strings.HasPrefix(sessionID, "cs_") || len(sessionID) > 255 {
+	if !strings.HasPrefix(sessionID, "cs_") || len(sessionID) > 255 || text.Problem(sessionID, false) != "" {
 		return CheckoutResult{}, ErrCheckoutNotFound
 	}
 	sess, err := s.stripe.checkoutSession(ctx, sessionID)

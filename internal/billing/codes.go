@@ -13,6 +13,7 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/ids"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // codeAlphabet is Crockford's base32: no I, L, O or U, so codes read back unambiguously.
@@ -57,6 +58,9 @@ func (s *Service) CreateCodes(ctx context.Context, r CodeBatchRequest) (CodeBatc
 		return CodeBatch{}, errs.E(errs.Invalid, "invalid_expiry", "expires_at must be in the future")
 	case len(r.Note) > 500 || !utf8.ValidString(r.Note):
 		return CodeBatch{}, errs.E(errs.Invalid, "invalid_note", "note is at most 500 bytes")
+	}
+	if err := text.Free("note", r.Note, 500); err != nil {
+		return CodeBatch{}, err
 	}
 	b := CodeBatch{BatchID: ids.New("batch"), Amount: r.Amount, Currency: s.cfg.Currency,
 		ExpiresAt: r.ExpiresAt.UTC().Truncate(time.Microsecond), Note: r.Note}
@@ -129,6 +133,9 @@ func hashCode(canon string) string {
 // passes. Errors: ErrTooManyAttempts, ErrCodeNotFound (also for text that cannot be a
 // code), ErrCodeExpired, ErrCodeRedeemed, workspace_not_found.
 func (s *Service) Redeem(ctx context.Context, workspaceID, code, clientIP string) (Payment, error) {
+	if err := text.Line("code", code, 0); err != nil {
+		return Payment{}, err // no code is such text: refused before any lookup, and no failed attempt
+	}
 	ws, err := s.teams.Workspace(ctx, workspaceID)
 	if err != nil {
 		return Payment{}, err

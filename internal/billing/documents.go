@@ -9,6 +9,7 @@ import (
 	"spectra/internal/ids"
 	"spectra/internal/ledger"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // Invoices returns a page of a workspace's documents (receipts, statements, credit
@@ -74,6 +75,12 @@ func (s *Service) IssueCreditNote(ctx context.Context, workspaceID, invoiceID st
 		return Invoice{}, false, errs.E(errs.Invalid, "invalid_amount", "amount must not be negative")
 	case len(r.IdempotencyKey) > 200:
 		return Invoice{}, false, errs.E(errs.Invalid, "invalid_idempotency_key", "idempotency_key is at most 200 bytes")
+	}
+	if err := text.Free("reason", r.Reason, 500); err != nil {
+		return Invoice{}, false, err
+	}
+	if err := text.Line("idempotency_key", r.IdempotencyKey, 200); err != nil {
+		return Invoice{}, false, err
 	}
 	orig, err := s.store.Invoice(ctx, workspaceID, invoiceID)
 	if err != nil {

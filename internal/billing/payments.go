@@ -10,6 +10,7 @@ import (
 	"spectra/internal/ledger"
 	"spectra/internal/money"
 	"spectra/internal/team"
+	"spectra/internal/text"
 )
 
 // credit posts one top-up of a workspace under ledger key "payment:"+key, with its
@@ -143,6 +144,12 @@ func (s *Service) RecordManualPayment(ctx context.Context, workspaceID string, m
 		return Payment{}, false, errs.E(errs.Invalid, "invalid_reference", "reference is required (at most %d bytes)", MaxReference)
 	case len(m.Note) > 500 || !utf8.ValidString(m.Note):
 		return Payment{}, false, errs.E(errs.Invalid, "invalid_note", "note is at most 500 bytes")
+	}
+	if err := text.Line("reference", m.Reference, MaxReference); err != nil {
+		return Payment{}, false, err
+	}
+	if err := text.Free("note", m.Note, 500); err != nil {
+		return Payment{}, false, err
 	}
 	ws, err := s.teams.Workspace(ctx, workspaceID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // Scope is what a budget counts the spend of.
@@ -86,7 +87,13 @@ func (b *Budget) Validate() error {
 	if b.Name == "" || utf8.RuneCountInString(b.Name) > MaxNameLength {
 		return ErrInvalidName
 	}
+	if err := text.Line("name", b.Name, 0); err != nil {
+		return err
+	}
 	b.ScopeID = strings.TrimSpace(b.ScopeID)
+	if err := text.Line("scope_id", b.ScopeID, 0); err != nil {
+		return err
+	}
 	switch b.Scope {
 	case ScopeWorkspace:
 		if b.ScopeID != "" {

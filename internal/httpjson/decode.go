@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 
 	"spectra/internal/errs"
+	"spectra/internal/text"
 )
 
 // Decoder reads a request body holding exactly one JSON object, refusing unknown
@@ -104,4 +106,30 @@ func JSONType(k reflect.Kind) string {
 		return "array"
 	}
 	return "object"
+}
+
+// RequestText applies the text rule (internal/text) to a request's path and to every
+// name and value of its query: a path segment, cursor or filter holding a NUL byte, a
+// control character or invalid UTF-8 is invalid_text before any handler or database
+// sees it. Each parameter's own bounds stay its handler's or service's. Every
+// transport calls it before its handlers.
+func RequestText(r *http.Request) error {
+	if p := text.Problem(r.URL.Path, false); p != "" {
+		return errs.E(errs.Invalid, text.Code, "the path %s", p)
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery) // a pair that cannot be decoded is dropped, as by r.URL.Query
+	for name, vs := range q {
+		if p := text.Problem(name, false); p != "" {
+			return errs.E(errs.Invalid, text.Code, "a query parameter name %s", p)
+		}
+		for _, v := range vs {
+			if p := text.Problem(v, false); p != "" {
+				return errs.E(errs.Invalid, text.Code, "query parameter %q %s", name, p)
+			}
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/money"
+	"spectra/internal/text"
 )
 
 // AccountID names an account: "wallet:<workspace id>" or one of the system accounts.
@@ -93,7 +94,10 @@ func (r TransferRequest) Validate() error {
 	case len(r.Note) > 1000:
 		return errs.E(errs.Invalid, "invalid_note", "note is at most 1000 characters")
 	}
-	return nil
+	if err := text.Line("idempotency_key", r.Key, 0); err != nil {
+		return err
+	}
+	return text.Free("note", r.Note, 0)
 }
 
 // Same reports whether t is what r asked for (for idempotent replays).

@@ -9,12 +9,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"spectra/internal/errs"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/text"
 )
 
 // Event is one metered request.
@@ -45,34 +46,45 @@ type Event struct {
 	IngestedAt time.Time    `json:"ingested_at"`
 }
 
-// Limits on one event.
+// Limits on one event. Text fields also follow internal/text's rule (valid UTF-8, no
+// control characters), refused with invalid_text.
 const (
-	MaxIDLength       = 255
-	MaxLabelLength    = 255
-	MaxMetadataBytes  = 16 << 10
-	MaxFutureSkew     = 5 * time.Minute
-	MaxTokensPerField = 1 << 40
+	MaxIDLength      = 255
+	MaxLabelLength   = 255
+	MaxMetadataBytes = 16 << 10
+	MaxFutureSkew    = 5 * time.Minute
+	// MaxTokensPerField bounds each token count of one event (10^9): no model reads or
+	// writes that many tokens in one request, and with it the hourly and daily rollups'
+	// token sums cannot overflow at any rate Spectra ingests.
+	MaxTokensPerField = 1_000_000_000
 )
+
+// MinBalance is the lowest balance usage may take a wallet to (−2^62 micro-units, about
+// −4.6 trillion of the currency). An event whose cost would take its wallet lower is
+// rejected (BalanceOutOfRange) rather than overflow the wallet's int64 balance.
+const MinBalance = -money.Amount(1 << 62)
 
 // Outcome is what ingestion did with one event.
 type Outcome int
 
 // Outcomes.
 const (
-	Accepted         Outcome = iota // applied now
-	Duplicate                       // the same id with the same contents was applied before; nothing changed
-	Conflict                        // the same id with different contents was applied before; refused
-	UnknownWorkspace                // the event names a workspace that does not exist; refused
+	Accepted          Outcome = iota // applied now
+	Duplicate                        // the same id with the same contents was applied before; nothing changed
+	Conflict                         // the same id with different contents was applied before; refused
+	UnknownWorkspace                 // the event names a workspace that does not exist; refused
+	BalanceOutOfRange                // its cost would take the wallet below MinBalance; refused, nothing stored
 )
 
 // Prepare validates e at time now, canonicalises its metadata and computes its content
-// hash. It returns an *errs.Error naming the first problem.
+// hash. It trims spaces around the id. It returns an *errs.Error naming the first problem.
 func (e *Event) Prepare(now time.Time) error {
+	raw := e.ID
+	e.ID = strings.TrimSpace(e.ID)
+	if err := e.validText(raw); err != nil {
+		return err
+	}
 	switch {
-	case e.ID == "":
-		return errs.E(errs.Invalid, "missing_id", "id is required")
-	case len(e.ID) > MaxIDLength || !utf8.ValidString(e.ID):
-		return errs.E(errs.Invalid, "invalid_id", "id must be valid UTF-8 of at most %d bytes", MaxIDLength)
 	case e.WorkspaceID == "":
 		return errs.E(errs.Invalid, "missing_workspace", "workspace_id is required")
 	case e.Model == "":
@@ -85,8 +97,6 @@ func (e *Event) Prepare(now time.Time) error {
 		return errs.E(errs.Invalid, "timestamp_in_future", "timestamp %s is more than %s in the future", e.Timestamp.UTC().Format(time.RFC3339), MaxFutureSkew)
 	case e.Timestamp.Year() < 2000:
 		return errs.E(errs.Invalid, "timestamp_too_old", "timestamp must be after the year 2000")
-	case len(e.Project) > MaxLabelLength || len(e.Member) > MaxLabelLength || !utf8.ValidString(e.Project) || !utf8.ValidString(e.Member):
-		return errs.E(errs.Invalid, "invalid_label", "project and member must be valid UTF-8 of at most %d bytes", MaxLabelLength)
 	}
 	if err := e.Usage.Validate(); err != nil {
 		return err
@@ -100,6 +110,30 @@ func (e *Event) Prepare(now time.Time) error {
 	}
 	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
 	e.Hash = e.contentHash()
+	return nil
+}
+
+// validText checks e's text fields (raw is the id as sent, before trimming): the id is
+// present, at most MaxIDLength bytes and visible; the labels at most MaxLabelLength; and
+// every one follows the text rule.
+func (e *Event) validText(raw string) error {
+	switch {
+	case raw == "":
+		return errs.E(errs.Invalid, "missing_id", "id is required")
+	case len(e.ID) > MaxIDLength:
+		return errs.E(errs.Invalid, "invalid_id", "id must be at most %d bytes", MaxIDLength)
+	case len(e.Project) > MaxLabelLength || len(e.Member) > MaxLabelLength:
+		return errs.E(errs.Invalid, "invalid_label", "project and member must be at most %d bytes", MaxLabelLength)
+	}
+	for _, f := range []struct{ name, v string }{{"id", e.ID}, {"workspace_id", e.WorkspaceID}, {"key_id", e.KeyID},
+		{"model", e.Model}, {"project", e.Project}, {"member", e.Member}} {
+		if err := text.Line(f.name, f.v, MaxIDLength); err != nil {
+			return err
+		}
+	}
+	if !text.Visible(e.ID) {
+		return errs.E(errs.Invalid, "invalid_id", "id must hold a visible character, not only spaces")
+	}
 	return nil
 }
 
@@ -121,7 +155,37 @@ func (e *Event) canonicalMetadata() error {
 	if err != nil {
 		return errs.E(errs.Invalid, "invalid_metadata", "metadata must be a JSON object")
 	}
+	if err := metadataText("metadata", v); err != nil {
+		return err
+	}
 	e.Metadata = b
+	return nil
+}
+
+// metadataText applies the text rule to every key (single-line) and string value (free
+// text) of decoded metadata, at any depth.
+func metadataText(path string, v any) error {
+	switch v := v.(type) {
+	case string:
+		if p := text.Problem(v, true); p != "" {
+			return errs.E(errs.Invalid, text.Code, "a string in %s %s", path, p)
+		}
+	case map[string]any:
+		for k, x := range v {
+			if p := text.Problem(k, false); p != "" {
+				return errs.E(errs.Invalid, text.Code, "a key in %s %s", path, p)
+			}
+			if err := metadataText(path, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if err := metadataText(path, x); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

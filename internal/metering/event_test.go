@@ -25,7 +25,23 @@ func TestPrepareRejections(t *testing.T) {
 	}{
 		{"missing id", func(e *Event) { e.ID = "" }, "missing_id"},
 		{"id too long", func(e *Event) { e.ID = strings.Repeat("x", MaxIDLength+1) }, "invalid_id"},
-		{"id not UTF-8", func(e *Event) { e.ID = "a\xffb" }, "invalid_id"},
+		{"id not UTF-8", func(e *Event) { e.ID = "a\xffb" }, "invalid_text"},
+		{"id of spaces", func(e *Event) { e.ID = "   " }, "invalid_id"},
+		{"id of a tab", func(e *Event) { e.ID = "\t" }, "invalid_id"},
+		{"id of invisible characters", func(e *Event) { e.ID = "\u200b\u00a0" }, "invalid_id"},
+		{"id with a NUL", func(e *Event) { e.ID = "ev\x00" }, "invalid_text"},
+		{"id with a control character", func(e *Event) { e.ID = "ev\x1b[1m" }, "invalid_text"},
+		{"id with a line separator", func(e *Event) { e.ID = "ev\u2028x" }, "invalid_text"},
+		{"workspace with a NUL", func(e *Event) { e.WorkspaceID = "ws\x00" }, "invalid_text"},
+		{"key with a NUL", func(e *Event) { e.KeyID = "key\x00" }, "invalid_text"},
+		{"project with a NUL", func(e *Event) { e.Project = "p\x00" }, "invalid_text"},
+		{"member with a NUL", func(e *Event) { e.Member = "\x00" }, "invalid_text"},
+		{"member with a newline", func(e *Event) { e.Member = "a\nb" }, "invalid_text"},
+		{"project with a C1 control", func(e *Event) { e.Project = "p\u0085" }, "invalid_text"},
+		{"metadata value with a NUL", func(e *Event) { e.Metadata = json.RawMessage(`{"a":"x\u0000y"}`) }, "invalid_text"},
+		{"metadata key with a NUL", func(e *Event) { e.Metadata = json.RawMessage(`{"a\u0000":1}`) }, "invalid_text"},
+		{"metadata key with a newline", func(e *Event) { e.Metadata = json.RawMessage(`{"a\nb":1}`) }, "invalid_text"},
+		{"nested metadata with a NUL", func(e *Event) { e.Metadata = json.RawMessage(`{"a":[{"b":"\u0000"}]}`) }, "invalid_text"},
 		{"missing workspace", func(e *Event) { e.WorkspaceID = "" }, "missing_workspace"},
 		{"missing model", func(e *Event) { e.Model = "" }, "missing_model"},
 		{"invalid model", func(e *Event) { e.Model = "gpt 4" }, "invalid_model"},
@@ -33,7 +49,7 @@ func TestPrepareRejections(t *testing.T) {
 		{"timestamp in the future", func(e *Event) { e.Timestamp = prepNow.Add(MaxFutureSkew + time.Second) }, "timestamp_in_future"},
 		{"timestamp before 2000", func(e *Event) { e.Timestamp = time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC) }, "timestamp_too_old"},
 		{"project too long", func(e *Event) { e.Project = strings.Repeat("p", MaxLabelLength+1) }, "invalid_label"},
-		{"member not UTF-8", func(e *Event) { e.Member = "\xc3" }, "invalid_label"},
+		{"member not UTF-8", func(e *Event) { e.Member = "\xc3" }, "invalid_text"},
 		{"negative input", func(e *Event) { e.Usage.Input = -1 }, "negative_tokens"},
 		{"negative output", func(e *Event) { e.Usage.Output = -5 }, "negative_tokens"},
 		{"negative cache write", func(e *Event) { e.Usage.CacheWrite = -5 }, "negative_tokens"},
@@ -71,6 +87,8 @@ func TestPrepareAccepts(t *testing.T) {
 			e.Usage = pricing.Usage{Input: MaxTokensPerField, Output: MaxTokensPerField, CacheWrite: MaxTokensPerField}
 		}},
 		{"null metadata", func(e *Event) { e.Metadata = json.RawMessage(`null`) }},
+		{"metadata text with tabs and newlines", func(e *Event) { e.Metadata = json.RawMessage(`{"note":"a\tb\r\nc"}`) }},
+		{"labels in any script", func(e *Event) { e.Project, e.Member = "プロジェクト", "Zoë 👩‍💻" }},
 		{"zero tokens", func(e *Event) { e.Usage = pricing.Usage{} }},
 	}
 	for _, tt := range tests {
@@ -159,5 +177,21 @@ func TestContentHash(t *testing.T) {
 	b := hash(func(e *Event) { e.Project, e.Member = "ab", "" })
 	if a == b {
 		t.Error(`project "a" + member "b" hashes like project "ab"`)
+	}
+}
+
+// TestPrepareTrimsID: spaces around an id are not part of it, so " ev-1 " is the event
+// "ev-1" (and its duplicate).
+func TestPrepareTrimsID(t *testing.T) {
+	a, b := validEvent(), validEvent()
+	b.ID = " \tev-1 \n"
+	if err := a.Prepare(prepNow); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(prepNow); err != nil {
+		t.Fatal(err)
+	}
+	if b.ID != "ev-1" || a.Hash != b.Hash {
+		t.Fatalf("id %q hash %s, want ev-1 and %s", b.ID, b.Hash, a.Hash)
 	}
 }

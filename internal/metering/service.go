@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/pricing"
+	"spectra/internal/text"
 )
 
 // Rejection says why one event of a batch was not applied.
@@ -152,6 +153,9 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 			case UnknownWorkspace:
 				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: events[i].ID, Code: "workspace_not_found",
 					Error: "no workspace " + strconv.Quote(events[i].WorkspaceID)})
+			case BalanceOutOfRange:
+				res.Rejected = append(res.Rejected, Rejection{Index: i, ID: events[i].ID, Code: "balance_out_of_range",
+					Error: "the cost of this event would take the wallet's balance below " + MinBalance.String()})
 			}
 		}
 		s.notifyIngested(ctx, valid, outcomes)
@@ -190,6 +194,9 @@ func message(err error) string {
 // Usage answers q from rollups: day buckets from the daily rollups when they are the
 // workspace's days, everything else from the hourly ones.
 func (s *Service) Usage(ctx context.Context, q UsageQuery) ([]Bucket, error) {
+	if err := q.Filter.Validate(); err != nil {
+		return nil, err
+	}
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
@@ -217,6 +224,9 @@ func (s *Service) Total(ctx context.Context, q UsageQuery) ([]Result, error) {
 	if err := validGroups(q.GroupBy); err != nil {
 		return nil, err
 	}
+	if err := q.Filter.Validate(); err != nil {
+		return nil, err
+	}
 	base := RollupQuery{WorkspaceID: q.WorkspaceID, GroupBy: q.GroupBy, Filter: q.Filter}
 	rows, err := s.rows(ctx, base, q.Start, q.End, q.Location, true)
 	if err != nil {
@@ -225,10 +235,40 @@ func (s *Service) Total(ctx context.Context, q UsageQuery) ([]Result, error) {
 	return sumResults(rows, q.GroupBy), nil
 }
 
+// MaxFilterValues bounds each list of a Filter: a query names at most this many models,
+// keys, projects or members.
+const MaxFilterValues = 100
+
+// Validate checks a filter: at most MaxFilterValues values in each list (else
+// too_many_values), each a single line of at most MaxLabelLength bytes under the text
+// rule (else invalid_text).
+func (f Filter) Validate() error {
+	for _, l := range []struct {
+		name string
+		v    []string
+	}{{"models", f.Models}, {"key_ids", f.Keys}, {"projects", f.Projects}, {"members", f.Members}} {
+		if len(l.v) > MaxFilterValues {
+			return errs.E(errs.Invalid, "too_many_values", "%s names %d values; at most %d are allowed", l.name, len(l.v), MaxFilterValues)
+		}
+		for _, v := range l.v {
+			if err := text.Line(l.name, v, MaxLabelLength); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Events returns the request log page f asks for.
 func (s *Service) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
+	}
+	if err := f.Filter.Validate(); err != nil {
+		return nil, err
+	}
+	if err := text.Line("before", f.BeforeID, MaxIDLength); err != nil {
+		return nil, err
 	}
 	return s.store.Events(ctx, f)
 }

@@ -19,6 +19,7 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/mail"
 	"spectra/internal/team"
+	"spectra/internal/text"
 )
 
 // Event types a webhook endpoint may subscribe to.
@@ -129,6 +130,12 @@ func (e *Endpoint) apply(in EndpointInput) error {
 				e.EventTypes = append(e.EventTypes, t)
 			}
 		}
+	}
+	if err := text.Valid("url", e.URL, false); err != nil {
+		return err
+	}
+	if err := text.Valid("description", e.Description, true); err != nil {
+		return err
 	}
 	if err := ValidateURL(e.URL); err != nil {
 		return err

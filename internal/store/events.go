@@ -248,15 +248,36 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	usageKey := func(ws string) string { return "usage:" + groupID + ":" + ws }
 
 	// 1. Insert events; event_ids (a key per workspace and id) is what makes each count once.
+	// An event whose cost would take its wallet below metering.MinBalance is refused
+	// before it is stored: room is what each wallet can still take, from the balance read
+	// (and, on PostgreSQL, locked) above, and every candidate's cost is counted against it
+	// (a candidate that turns out a duplicate too, which errs on the side of refusing).
+	// The debits summed below stay within room, so neither they nor the balance overflow.
+	room := make(map[string]money.Amount, len(known))
+	for ws, balance := range known {
+		r, err := money.Add(balance, -metering.MinBalance)
+		if err != nil {
+			r = money.Max
+		}
+		room[ws] = r
+	}
+	outOfRange := map[eventKey]bool{}
 	var candidates []*metering.Event
 	var candRefs []ref
 	var candKeys []int64
 	var candEnc [][]byte
 	for _, x := range fresh {
-		if !known[ev(x).WorkspaceID] {
+		e := ev(x)
+		if _, ok := known[e.WorkspaceID]; !ok {
 			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
 			continue
 		}
+		if e.Cost > 0 && e.Cost > room[e.WorkspaceID] {
+			group[x.r].outcomes[x.i] = metering.BalanceOutOfRange
+			outOfRange[eventKey{e.WorkspaceID, e.ID}] = true
+			continue
+		}
+		room[e.WorkspaceID] -= e.Cost
 		candidates = append(candidates, ev(x))
 		candRefs = append(candRefs, x)
 		candKeys = append(candKeys, group[x.r].keys[x.i])
@@ -284,6 +305,9 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 		h, ok := stored[eventKey{e.WorkspaceID, e.ID}]
 		if !ok {
 			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
+			if outOfRange[eventKey{e.WorkspaceID, e.ID}] {
+				group[x.r].outcomes[x.i] = metering.BalanceOutOfRange
+			}
 			continue
 		}
 		group[x.r].outcomes[x.i] = outcomeFor(h, e.Hash)

@@ -56,12 +56,14 @@ const (
 )
 
 func sqliteWallets(rows int) string {
-	return `SELECT workspace_id FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
+	return `SELECT workspace_id, balance FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
 }
 
 // PostgreSQL's bulk statements take one array per column.
 const (
-	pgWallets = `SELECT workspace_id FROM accounts WHERE id = ANY(?::text[])`
+	// pgWallets locks the wallets (in id order, as postUsage updates them) so that the
+	// balances read bound this transaction's debits: see apply's room.
+	pgWallets = `SELECT workspace_id, balance FROM accounts WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE`
 	// pgPostUsage moves a wallet's balance and held amount and, when usage was charged,
 	// writes its transfer and both entries: one round trip instead of three.
 	pgPostUsage = `WITH w AS (UPDATE accounts SET balance = balance - $1::bigint, held = held - $2::bigint WHERE id = $3::text RETURNING balance),
@@ -174,9 +176,10 @@ func chunksOf(sizes []int, n int, fn func(start, end int) error) error {
 	return nil
 }
 
-// existingWallets returns which of the workspaces have a wallet.
-func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]bool, error) {
-	known := make(map[string]bool, len(wallets))
+// existingWallets returns the balance of each of the workspaces that has a wallet (on
+// PostgreSQL, locked until the transaction ends).
+func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]money.Amount, error) {
+	known := make(map[string]money.Amount, len(wallets))
 	list := make([]string, 0, len(wallets))
 	for _, ws := range slices.Sorted(mapsKeys(wallets)) {
 		list = append(list, string(ledger.Wallet(ws)))
@@ -188,10 +191,11 @@ func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[strin
 		defer rows.Close()
 		for rows.Next() {
 			var ws string
-			if err := rows.Scan(&ws); err != nil {
+			var balance int64
+			if err := rows.Scan(&ws, &balance); err != nil {
 				return err
 			}
-			known[ws] = true
+			known[ws] = money.Amount(balance)
 		}
 		return rows.Err()
 	}

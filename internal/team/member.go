@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/ids"
+	"spectra/internal/text"
 )
 
 // User is a person who signs in to the dashboard. An operator sees every workspace.
@@ -117,6 +118,9 @@ func (a *Accounts) stamp() time.Time { return a.now().UTC().Truncate(time.Micros
 // address (no display name). Errors: invalid_email.
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
+	if err := text.Line("email", e, 254); err != nil {
+		return "", err
+	}
 	addr, err := mail.ParseAddress(e)
 	if err != nil || addr.Address != e || len(e) > 254 {
 		return "", errs.E(errs.Invalid, "invalid_email", "%q is not an email address", strings.TrimSpace(email))
@@ -132,6 +136,9 @@ func cleanName(name, email string) (string, error) {
 	}
 	if utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
 		return "", errs.E(errs.Invalid, "invalid_name", "name is at most 200 characters")
+	}
+	if err := text.Line("name", name, 0); err != nil {
+		return "", err
 	}
 	return name, nil
 }

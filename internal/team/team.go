@@ -15,6 +15,7 @@ import (
 	"spectra/internal/ids"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/text"
 )
 
 // Workspace is a team with one prepaid wallet.
@@ -31,6 +32,9 @@ func (w *Workspace) Validate() error {
 	w.Name = strings.TrimSpace(w.Name)
 	if w.Name == "" || utf8.RuneCountInString(w.Name) > 200 {
 		return errs.E(errs.Invalid, "invalid_name", "workspace name is required (at most 200 characters)")
+	}
+	if err := text.Line("name", w.Name, 0); err != nil {
+		return err
 	}
 	if w.Timezone == "" {
 		w.Timezone = "UTC"
@@ -77,6 +81,11 @@ func (k *APIKey) Validate() error {
 	k.Name = strings.TrimSpace(k.Name)
 	if k.Name == "" || utf8.RuneCountInString(k.Name) > 200 {
 		return errs.E(errs.Invalid, "invalid_name", "key name is required (at most 200 characters)")
+	}
+	for _, f := range []struct{ name, v string }{{"name", k.Name}, {"project", k.Project}, {"member_id", k.MemberID}} {
+		if err := text.Line(f.name, f.v, 255); err != nil { // project and member are copied into events (255 bytes)
+			return err
+		}
 	}
 	if k.Kind == "" {
 		k.Kind = KindInference

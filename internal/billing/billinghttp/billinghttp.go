@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"spectra/internal/billing"
+	"spectra/internal/httpjson"
 )
 
 // Auth decides who may call billing's routes; the API (or the dashboard) implements it.
@@ -115,9 +116,14 @@ func (s *server) guard(a access, h handlerFunc) http.Handler {
 	return run
 }
 
-// serve runs h and writes its error, if any.
+// serve runs h and writes its error, if any. A request whose path or query breaks the
+// text rule is refused first (400 invalid_text).
 func (s *server) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpjson.RequestText(r); err != nil {
+			writeError(w, s.log, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			writeError(w, s.log, err)
 		}

@@ -83,7 +83,10 @@ var OpenAPI []byte
 
 func (s *server) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := s.auth.Workspace(r, r.PathValue("id"), rt.need)
+		err := httpjson.RequestText(r) // before auth, which looks the workspace up
+		if err == nil {
+			err = s.auth.Workspace(r, r.PathValue("id"), rt.need)
+		}
 		if err == nil {
 			err = rt.handle(w, r)
 		}

@@ -83,7 +83,10 @@ func (s *server) routes() []route {
 
 func (s *server) guard(need string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := s.auth.Workspace(r, r.PathValue("id"), need)
+		err := httpjson.RequestText(r) // before auth, which looks the workspace up
+		if err == nil {
+			err = s.auth.Workspace(r, r.PathValue("id"), need)
+		}
 		if err == nil {
 			err = h(w, r)
 		}
