@@ -53,10 +53,11 @@ const (
 	MaxLabelLength   = 255
 	MaxMetadataBytes = 16 << 10
 	MaxFutureSkew    = 5 * time.Minute
-	// MaxTokensPerField bounds each token count of one event (10^9): no model reads or
-	// writes that many tokens in one request, and with it the hourly and daily rollups'
-	// token sums cannot overflow at any rate Spectra ingests.
-	MaxTokensPerField = 1_000_000_000
+	// MaxTokensPerField bounds each token count of one event (10^8): far above what any
+	// model reads or writes in one request, and low enough that a daily rollup's token
+	// sums cannot overflow (2^63 / 10^8 ≈ 9.2·10^10 events in one row in one day, over ten
+	// times what one store ingests in a day at its measured peak).
+	MaxTokensPerField = 100_000_000
 )
 
 // MinBalance is the lowest balance usage may take a wallet to (−2^62 micro-units, about
