@@ -255,6 +255,8 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	// A key revoked through this node (by itself, or with its removed member) stops at once.
 	d.team.OnKeysRevoked(d.gateway.ForgetKeys)
 	d.accounts.OnKeysRevoked(d.gateway.ForgetKeys)
+	// A member's keys follow a role changed through this node at once (elsewhere within 1 s).
+	d.accounts.OnRoleChanged(d.gateway.ForgetMemberKeys)
 	d.invitations = team.NewInvitations(db, d.accounts, d.team, team.InvitationsConfig{BaseURL: cfg.Services.Billing.PublicURL,
 		TTL: cfg.Services.InvitationTTL, Mail: d.mail, Log: log.With("component", "invitations"), Now: now})
 	return d, nil

@@ -77,7 +77,8 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 }
 
 // authorize checks that p may call a route of access a. A key used on another
-// workspace's URL is forbidden_workspace whatever the route.
+// workspace's URL is forbidden_workspace whatever the route. A key never does more
+// than its member's current role allows (key_role_forbidden).
 func authorize(p principal, a access, r *http.Request) error {
 	if p.operator {
 		return nil
@@ -90,14 +91,14 @@ func authorize(p principal, a access, r *http.Request) error {
 		if p.key.Kind != team.KindAdmin {
 			return errAdminKeyRequired
 		}
+		return p.key.RoleAllows(team.ActViewUsage)
 	case ingester:
 		if p.key.Kind != team.KindInference {
 			return errInferenceRequired
 		}
-	default:
-		return errOperatorRequired
+		return p.key.RoleAllows(team.ActUseKeys)
 	}
-	return nil
+	return errOperatorRequired
 }
 
 // guard authenticates and authorises a request for a route of access a, then runs h.

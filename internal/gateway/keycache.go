@@ -13,7 +13,8 @@ import (
 // database read per request. The price: on the gateway, a revoked key or a key whose
 // settings changed on another node takes effect within keyCacheTTL (changes made
 // through this node — PATCH, a revoked key, a removed member's keys — take effect at
-// once, see Gateway.ForgetKeys). Only valid keys are cached.
+// once, see Gateway.ForgetKeys). The same holds for the role of a key's member, which
+// bounds what the key may do (Gateway.ForgetMemberKeys). Only valid keys are cached.
 type keyCache struct {
 	team *team.Service
 	now  func() time.Time
@@ -34,8 +35,25 @@ const (
 	keyCacheSize = 10_000
 )
 
-// authenticate returns the active key whose secret this is (team.ErrInvalidKey otherwise).
+// authenticate returns the active key whose secret this is (team.ErrInvalidKey
+// otherwise). An inference key whose member's role no longer allows using keys is
+// refused (403 key_role_forbidden): the cached role is at most keyCacheTTL old, and a
+// role changed through this node drops the member's keys at once (forgetMember).
 func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey, error) {
+	k, err := c.lookup(ctx, secret)
+	if err != nil {
+		return k, err
+	}
+	if k.Kind == team.KindInference {
+		if err := k.RoleAllows(team.ActUseKeys); err != nil {
+			return team.APIKey{}, err
+		}
+	}
+	return k, nil
+}
+
+// lookup returns the active key whose secret this is, from the cache or the database.
+func (c *keyCache) lookup(ctx context.Context, secret string) (team.APIKey, error) {
 	h := team.HashSecret(secret)
 	now := c.now()
 	c.mu.Lock()
@@ -92,6 +110,26 @@ func (c *keyCache) forget(keyIDs ...string) {
 			delete(c.entries, h)
 		}
 	}
+}
+
+// forgetMember drops a member's keys from the cache (their role just changed).
+func (c *keyCache) forgetMember(workspaceID, userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for h, e := range c.entries {
+		if e.key.WorkspaceID == workspaceID && e.key.MemberID == userID {
+			delete(c.entries, h)
+		}
+	}
+}
+
+// ForgetMemberKeys drops a member's keys from this node's key cache, so that their next
+// request reads the member's new role. cmd/spectra subscribes it to
+// team.Accounts.OnRoleChanged: a demotion made through this node bounds the member's
+// keys at once here, and within keyCacheTTL (one second) on every other node.
+func (g *Gateway) ForgetMemberKeys(workspaceID, userID string) {
+	g.keys.forgetMember(workspaceID, userID)
 }
 
 // ForgetKeys drops keys from this node's key cache, so that their next request is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -105,6 +106,7 @@ type Accounts struct {
 	store   AccountStore
 	now     func() time.Time
 	revoked revocations
+	roles   roleChanges
 }
 
 // NewAccounts returns the identity service over store. now is the clock.
@@ -219,7 +221,8 @@ func (a *Accounts) AddMember(ctx context.Context, workspaceID, userID string, ro
 	return a.store.AddMember(ctx, Member{WorkspaceID: workspaceID, UserID: userID, Role: role, CreatedAt: a.stamp()})
 }
 
-// SetRole changes a member's role. A workspace always keeps at least one owner.
+// SetRole changes a member's role. A workspace always keeps at least one owner. The
+// member's keys follow the new role from their next use (APIKey.RoleAllows).
 // Who may make this change is the caller's to check (Role.CanChangeMember): only an
 // owner may grant or take away the owner role.
 // Errors: invalid_role, member_not_found, last_owner.
@@ -227,7 +230,36 @@ func (a *Accounts) SetRole(ctx context.Context, workspaceID, userID string, role
 	if !role.Valid() {
 		return Member{}, ErrInvalidRole
 	}
-	return a.store.SetRole(ctx, workspaceID, userID, role)
+	m, err := a.store.SetRole(ctx, workspaceID, userID, role)
+	if err != nil {
+		return m, err
+	}
+	a.roles.notify(workspaceID, userID)
+	return m, nil
+}
+
+// OnRoleChanged registers f to be told the workspace and user of every role SetRole
+// changes, after the change commits (the gateway drops that member's keys from its key
+// cache, so that a demotion bounds them at once on this node).
+func (a *Accounts) OnRoleChanged(f func(workspaceID, userID string)) {
+	a.roles.mu.Lock()
+	a.roles.subs = append(a.roles.subs, f)
+	a.roles.mu.Unlock()
+}
+
+// roleChanges is a list of subscribers to role changes.
+type roleChanges struct {
+	mu   sync.Mutex
+	subs []func(workspaceID, userID string)
+}
+
+func (r *roleChanges) notify(workspaceID, userID string) {
+	r.mu.Lock()
+	subs := r.subs
+	r.mu.Unlock()
+	for _, f := range subs {
+		f(workspaceID, userID)
+	}
 }
 
 // RemoveMember removes a member and, in the same transaction, revokes every key of the
@@ -261,6 +293,9 @@ func (a *Accounts) Memberships(ctx context.Context, userID string) ([]Member, er
 // errs.Forbidden not_a_member when the user is not a member (or the workspace does not
 // exist: the answer does not tell which).
 func (a *Accounts) Member(ctx context.Context, workspaceID, userID string) (Member, error) {
+	if err := text.Line("workspace id", workspaceID, 0); err != nil {
+		return Member{}, err // no workspace has such an id (invalid_text)
+	}
 	m, err := a.store.Member(ctx, workspaceID, userID)
 	if errs.Is(err, ErrMemberNotFound.Code) {
 		return Member{}, ErrNotAMember

@@ -1,5 +1,7 @@
 package team
 
+import "spectra/internal/errs"
+
 // Role is what a member may do in a workspace.
 type Role string
 
@@ -31,6 +33,7 @@ type Action string
 const (
 	ActViewUsage     Action = "view_usage"      // usage, requests, keys and members lists
 	ActManageOwnKeys Action = "manage_own_keys" // create and revoke keys whose MemberID is oneself
+	ActUseKeys       Action = "use_keys"        // hold an inference key and use it (the gateway, sending events)
 	ActManageKeys    Action = "manage_keys"     // create and revoke any key of the workspace
 	ActManageMembers Action = "manage_members"  // add, remove and change the role of members (owners: see ActManageOwners)
 	ActViewBilling   Action = "view_billing"    // the balance, the ledger's transactions, invoices
@@ -44,11 +47,11 @@ const (
 // detail. Acting on billing needs billing, admin or owner.
 var permissions = map[Role]map[Action]bool{
 	RoleViewer:  {ActViewUsage: true, ActViewBilling: true},
-	RoleMember:  {ActViewUsage: true, ActViewBilling: true, ActManageOwnKeys: true},
+	RoleMember:  {ActViewUsage: true, ActViewBilling: true, ActManageOwnKeys: true, ActUseKeys: true},
 	RoleBilling: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageBudgets: true},
-	RoleAdmin: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true,
+	RoleAdmin: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
 		ActManageKeys: true, ActManageMembers: true, ActManageBudgets: true},
-	RoleOwner: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true,
+	RoleOwner: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
 		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true},
 }
 
@@ -77,4 +80,24 @@ func CanManageKey(m Member, k APIKey) bool {
 		return false
 	}
 	return m.Role.Can(ActManageKeys) || (m.Role.Can(ActManageOwnKeys) && k.MemberID == m.UserID)
+}
+
+// ErrKeyRole is the code of a key refused because its member's current role does not
+// allow what it was used for (see APIKey.RoleAllows).
+const ErrKeyRole = "key_role_forbidden"
+
+// RoleAllows says whether key k may be used for action a as far as its member's role
+// goes: a key never does more than the current role of the member it belongs to allows
+// (the member who made it, unless an admin made it for someone else). It reads
+// k.MemberRole, which Service.Authenticate fills from the membership at the time of
+// the request: a demoted member's keys lose what the new role lacks, and gain it back
+// with the role. A key with no member (made by the operator, or whose member_id is a
+// label naming no user) is bounded by its kind alone. The caller checks the kind.
+// Errors: errs.Forbidden key_role_forbidden.
+func (k APIKey) RoleAllows(a Action) error {
+	if k.MemberRole == "" || k.MemberRole.Can(a) {
+		return nil
+	}
+	return errs.E(errs.Forbidden, ErrKeyRole,
+		"this key belongs to a member whose role (%s) does not allow this (%s)", k.MemberRole, a)
 }

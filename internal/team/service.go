@@ -8,6 +8,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/ids"
+	"spectra/internal/text"
 )
 
 // ErrInvalidKey is returned by Authenticate for an unknown or revoked secret.
@@ -40,8 +41,12 @@ func (s *Service) CreateWorkspace(ctx context.Context, w Workspace) (Workspace, 
 	return w, s.store.CreateWorkspace(ctx, w)
 }
 
-// Workspace returns one workspace (errs.NotFound workspace_not_found).
+// Workspace returns one workspace (errs.NotFound workspace_not_found; invalid_text for
+// an id that breaks the text rule, which no workspace has).
 func (s *Service) Workspace(ctx context.Context, id string) (Workspace, error) {
+	if err := text.Line("workspace id", id, 0); err != nil {
+		return Workspace{}, err
+	}
 	return s.store.Workspace(ctx, id)
 }
 
@@ -58,6 +63,17 @@ func (s *Service) CreateKey(ctx context.Context, k APIKey) (APIKey, string, erro
 	}
 	if _, err := s.store.Workspace(ctx, k.WorkspaceID); err != nil {
 		return APIKey{}, "", err
+	}
+	role, err := s.memberRole(ctx, k)
+	if errs.Is(err, ErrInvalidKey.Code) {
+		return APIKey{}, "", errs.E(errs.Invalid, "invalid_member", "the key's member is not a member of this workspace")
+	}
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	if k.Kind == KindInference && role != "" && !role.Can(ActUseKeys) {
+		return APIKey{}, "", errs.E(errs.Invalid, "key_exceeds_role",
+			"a member whose role is %s may not hold an inference key", role)
 	}
 	secret, hash := NewSecret()
 	k.ID = ids.New("key")
@@ -116,7 +132,10 @@ func (r *revocations) notify(keyIDs []string) {
 	}
 }
 
-// Authenticate returns the active key whose secret this is, or ErrInvalidKey. It notes
+// Authenticate returns the active key whose secret this is, or ErrInvalidKey, with
+// MemberRole set to its member's current role (so that APIKey.RoleAllows bounds the key
+// by it). A key whose member_id names a user who is no longer a member of the
+// workspace is ErrInvalidKey. It notes
 // the use; FlushUsage writes last-used times in the background, so a hot key costs no
 // write per request.
 func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, error) {
@@ -133,10 +152,38 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, erro
 	if !k.Active() {
 		return APIKey{}, ErrInvalidKey
 	}
+	if k.MemberRole, err = s.memberRole(ctx, k); err != nil {
+		return APIKey{}, err
+	}
 	s.mu.Lock()
 	s.touched[k.ID] = s.now()
 	s.mu.Unlock()
 	return k, nil
+}
+
+// memberRole returns the current role of the member key k belongs to: "" for a key with
+// no member_id, or whose member_id is a label naming no user (keys made through the API
+// may carry any attribution label); ErrInvalidKey when it names a user who is not a
+// member of k's workspace (removed members' keys are also revoked with them).
+func (s *Service) memberRole(ctx context.Context, k APIKey) (Role, error) {
+	if k.MemberID == "" {
+		return "", nil
+	}
+	m, err := s.store.Member(ctx, k.WorkspaceID, k.MemberID)
+	if err == nil {
+		return m.Role, nil
+	}
+	if errs.KindOf(err) != errs.NotFound {
+		return "", err
+	}
+	_, err = s.store.User(ctx, k.MemberID)
+	switch {
+	case err == nil:
+		return "", ErrInvalidKey
+	case errs.KindOf(err) == errs.NotFound:
+		return "", nil
+	}
+	return "", err
 }
 
 // FlushUsage writes the last-used times noted since the previous flush.

@@ -74,6 +74,10 @@ type APIKey struct {
 	AllowedModels []string `json:"allowed_models"`
 	RPM           int      `json:"rpm"` // requests per minute
 	TPM           int      `json:"tpm"` // tokens (input + output) per minute
+
+	// MemberRole is the current role of the member MemberID names, read by
+	// Service.Authenticate at each use ("" when the key has no member); see RoleAllows.
+	MemberRole Role `json:"-"`
 }
 
 // Validate checks a key before it is stored.
@@ -205,4 +209,8 @@ type Store interface {
 	RevokeKey(ctx context.Context, workspaceID, keyID string, at time.Time) (APIKey, error)
 	// TouchKeys records last-used times.
 	TouchKeys(ctx context.Context, used map[string]time.Time) error
+	// Member returns one membership (errs.NotFound member_not_found), and User one
+	// user (errs.NotFound user_not_found): a key is bounded by its member's role.
+	Member(ctx context.Context, workspaceID, userID string) (Member, error)
+	User(ctx context.Context, id string) (User, error)
 }
