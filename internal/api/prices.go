@@ -12,13 +12,15 @@ import (
 
 // priceRequest is the body of PUT /api/v1/prices/{model}: prices per million tokens as
 // decimal strings. input and output are required; the others default to "0".
+// max_output_tokens, optional, is the model's maximum output per completion in tokens.
 type priceRequest struct {
-	Input         *string `json:"input"`
-	CachedInput   *string `json:"cached_input"`
-	CacheWrite    *string `json:"cache_write"`
-	Output        *string `json:"output"`
-	Request       *string `json:"request"`
-	EffectiveFrom *string `json:"effective_from"`
+	MaxOutputTokens *int64  `json:"max_output_tokens"`
+	Input           *string `json:"input"`
+	CachedInput     *string `json:"cached_input"`
+	CacheWrite      *string `json:"cache_write"`
+	Output          *string `json:"output"`
+	Request         *string `json:"request"`
+	EffectiveFrom   *string `json:"effective_from"`
 }
 
 // price builds the version the request describes for model.
@@ -49,6 +51,12 @@ func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) 
 		}
 		*f.dst = a
 	}
+	if b.MaxOutputTokens != nil {
+		if *b.MaxOutputTokens < 1 || *b.MaxOutputTokens > pricing.MaxOutputTokensLimit {
+			return p, errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d (leave it out when the model has no known maximum)", pricing.MaxOutputTokensLimit)
+		}
+		p.MaxOutputTokens = *b.MaxOutputTokens
+	}
 	p.EffectiveFrom = p.CreatedAt
 	if b.EffectiveFrom != nil {
 		t, err := time.Parse(time.RFC3339Nano, *b.EffectiveFrom)
@@ -72,7 +80,7 @@ func amountProblem(err error) string {
 
 func samePrices(a, b pricing.Price) bool {
 	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
-		a.Output == b.Output && a.Request == b.Request
+		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens
 }
 
 // putPrice adds a price version: 201 with the new version, or 200 with the existing one

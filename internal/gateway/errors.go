@@ -31,12 +31,51 @@ var (
 	errWrongKeyKind   = newError(http.StatusForbidden, "invalid_request_error", "wrong_key_kind", "This is an admin key; the gateway takes inference keys.")
 	errInsufficient   = newError(http.StatusPaymentRequired, "insufficient_quota", "insufficient_balance", "The workspace's available balance does not cover this request; recharge to continue.")
 	errBodyTooLarge   = newError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "The request body is too large.")
-	errInvalidJSON    = newError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "The request body is not a JSON object.")
+	errInvalidJSON    = newError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "We could not parse the JSON body of your request: it is not valid JSON.")
+	errNotObject      = newError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "The request body must be a JSON object.")
 	errMissingModel   = newError(http.StatusBadRequest, "invalid_request_error", "missing_model", "You must provide a model parameter.")
 	errStreamNotAllow = newError(http.StatusBadRequest, "invalid_request_error", "stream_not_supported", "This endpoint does not stream.")
 	errUpstreamDown   = newError(http.StatusBadGateway, "server_error", "upstream_unavailable", "The upstream provider could not be reached.")
 	errUpstreamBody   = newError(http.StatusBadGateway, "server_error", "upstream_invalid_response", "The upstream provider sent a response that could not be read.")
 )
+
+// newParamError is a 400 about one field of the request body.
+func newParamError(param, code, msg string) *apiError {
+	e := newError(http.StatusBadRequest, "invalid_request_error", code, msg)
+	e.Param = &param
+	return e
+}
+
+// errInvalidType refuses a field whose JSON type is not the one its endpoint takes.
+func errInvalidType(param, want string) *apiError {
+	return newParamError(param, "invalid_type", "Invalid type for '"+param+"': expected "+want+".")
+}
+
+// errDuplicateKey refuses a body that names a field twice: providers differ on which
+// copy wins, so no hold could be sure to cover the one the upstream reads.
+func errDuplicateKey(param string) *apiError {
+	return newParamError(param, "duplicate_key", "The field '"+param+"' appears more than once in the request body.")
+}
+
+// errFieldCase refuses a field whose name differs from one the gateway reads only in
+// case: field names are case-sensitive, and a provider might read it either way.
+func errFieldCase(param, want string) *apiError {
+	return newParamError(param, "invalid_field_name", "Unrecognized request argument '"+param+"': field names are case-sensitive (did you mean '"+want+"'?).")
+}
+
+// errMethodNotAllowed answers a route called with a method it does not take.
+func errMethodNotAllowed(r *http.Request) *apiError {
+	return newError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "Invalid method for URL ("+r.Method+" "+r.URL.Path+").")
+}
+
+// methodNotAllowed is the handler of a gateway path called with the wrong method: a 405
+// in OpenAI's error shape, with the Allow header.
+func (g *Gateway) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		g.writeError(w, errMethodNotAllowed(r))
+	}
+}
 
 // fromDomain maps a domain error to the OpenAI shape (internal details never reach the client).
 func fromDomain(err error) *apiError {

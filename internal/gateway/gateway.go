@@ -52,7 +52,7 @@ type Config struct {
 	// them in plain text, with a warning in the log.
 	SecretKey []byte
 	// DefaultMaxTokens bounds the output of a request that sets no max tokens, for its
-	// hold (default 4096).
+	// hold, when the model's price has no max_output_tokens (default 4096).
 	DefaultMaxTokens int
 	// HoldTTL is how long a request stays covered by a hold (default 10m); the ledger's
 	// sweeper releases holds that outlive it.
@@ -190,6 +190,11 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/embeddings", g.forward(epEmbeddings))
 	mux.Handle("POST /v1/responses", g.forward(epResponses))
 	mux.HandleFunc("GET /v1/models", g.models)
+	// Any other method gets a 405 in OpenAI's error shape, not ServeMux's text/plain one.
+	for _, path := range []string{"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"} {
+		mux.Handle(path, g.methodNotAllowed("POST"))
+	}
+	mux.Handle("/v1/models", g.methodNotAllowed("GET, HEAD"))
 }
 
 // RegisterAdmin adds the operator's routes to mux, each wrapped in requireOperator.

@@ -27,6 +27,7 @@ type call struct {
 	up     *entry
 	price  pricing.Price
 	prompt int64 // prompt-token estimate
+	outCap int64 // output tokens the hold covers (every completion the request asks for)
 	hold   *hold
 	ticket *ticket
 	budget *budgetTicket
@@ -66,7 +67,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		}
 		return nil, newError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "The request body could not be read.")
 	}
-	if c.req, err = parseRequest(body); err != nil {
+	if c.req, err = parseRequest(c.ep, body); err != nil {
 		return nil, err
 	}
 	if c.req.Stream && c.ep == epEmbeddings {
@@ -89,7 +90,12 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	}
 	c.up = up
 	c.prompt = estimatePrompt(body)
-	estimate, err := estimateCost(c.price, c.prompt, c.req.maxOutput(c.ep, g.maxOut))
+	ceiling := g.maxOut // the model's maximum output: its price's, or the configured default
+	if c.price.MaxOutputTokens > 0 {
+		ceiling = c.price.MaxOutputTokens
+	}
+	c.outCap = c.req.maxOutput(c.ep, ceiling)
+	estimate, err := estimateCost(c.price, c.prompt, c.outCap)
 	if err != nil {
 		return nil, err
 	}
@@ -135,16 +141,22 @@ func (g *Gateway) authenticate(r *http.Request) (team.APIKey, error) {
 
 // proxy forwards an admitted request and meters its answer.
 func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []byte) {
-	// A stream ends when its client leaves (the upstream request is cancelled with it);
-	// a non-streamed request runs to its end so that its usage is known and charged.
+	// A stream ends when its client leaves before the answer has finished, and is read
+	// for its usage a short while more when the client leaves after (departure); a
+	// non-streamed request runs to its end so that its usage is known and charged.
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if c.req.Stream {
-		ctx, cancel = context.WithCancel(r.Context())
+		ctx, cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	} else {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(r.Context()), g.holdTTL)
 	}
 	defer cancel()
+	dep := &departure{id: c.id, cancel: cancel}
+	defer dep.stop()
+	if c.req.Stream {
+		defer context.AfterFunc(r.Context(), dep.leave)()
+	}
 	up, err := http.NewRequestWithContext(ctx, http.MethodPost, c.up.BaseURL+c.ep.path, bytes.NewReader(body))
 	if err != nil {
 		g.release(c)
@@ -180,9 +192,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 		return
 	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		g.stream(w, r, c, resp, cancel)
+		g.stream(w, c, resp, dep)
 		return
 	}
+	dep.finish() // a whole answer: a client that leaves does not stop it for drainTime
 	g.whole(w, c, resp)
 }
 
@@ -215,15 +228,16 @@ func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
 		g.writeError(w, errUpstreamBody)
 		return
 	}
-	ev := g.event(c, usage, estimated, http.StatusOK, false)
 	cost, err := pricing.Cost(c.price, usage)
 	if err == nil {
 		w.Header().Set("X-Spectra-Cost", cost.String())
 	}
+	// Settled before the answer is written: a request whose answer reached its client
+	// is never left unsettled.
+	g.settleAsync(c, g.event(c, usage, estimated, http.StatusOK, false))
 	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
-	g.settleAsync(c, ev)
 }
 
 // event builds the usage event of a finished request.

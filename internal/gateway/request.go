@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"strings"
 
 	"spectra/internal/money"
 	"spectra/internal/pricing"
@@ -24,76 +26,299 @@ var (
 
 // request is what metering needs from a client's body; the body itself is forwarded as
 // it is (apart from stream_options.include_usage).
+//
+// Fields are read the way the providers behind the gateway read them (OpenAI's API,
+// vLLM, and most servers decode with exact, case-sensitive names): only the exact names
+// an endpoint honours count. A name that differs from one of them only in case
+// ("MAX_TOKENS", "Model") is refused, so that neither an exact nor a case-insensitive
+// upstream can read a limit the hold did not, and so is a name given twice.
 type request struct {
-	Model               string           `json:"model"`
-	Stream              bool             `json:"stream"`
-	StreamOptions       *json.RawMessage `json:"stream_options"`
-	MaxTokens           *int64           `json:"max_tokens"`
-	MaxCompletionTokens *int64           `json:"max_completion_tokens"`
-	MaxOutputTokens     *int64           `json:"max_output_tokens"`
-	N                   *int64           `json:"n"`
-	BestOf              *int64           `json:"best_of"`
-	Prompt              json.RawMessage  `json:"prompt"`
+	Model  string
+	Stream bool
+	// Limit is the endpoint's own output-token limit (0: none set): chat reads
+	// max_completion_tokens and max_tokens (the larger when both are set), completions
+	// max_tokens, responses max_output_tokens.
+	Limit  int64
+	N      int64 // n (0: not set)
+	BestOf int64 // best_of (0: not set)
+	Prompt []byte
 
 	clientUsage bool // the client asked for the usage chunk itself
 }
 
-// parseRequest reads the fields metering needs from a JSON object body.
-func parseRequest(body []byte) (*request, error) {
-	var r request
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+// maxCopies bounds n and best_of: a larger request is refused rather than held for
+// fewer completions than the upstream may generate.
+const maxCopies = 1024
+
+// meteredNames are the fields the gateway reads, on any endpoint. A top-level name that
+// equals one of them but for case is refused (invalid_field_name).
+var meteredNames = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+	"max_output_tokens", "n", "best_of", "prompt"}
+
+// limitFields are the output-limit fields each endpoint's provider honours.
+func (ep endpoint) limitFields() []string {
+	switch ep {
+	case epChat:
+		return []string{"max_completion_tokens", "max_tokens"}
+	case epCompletions:
+		return []string{"max_tokens"}
+	case epResponses:
+		return []string{"max_output_tokens"}
+	}
+	return nil
+}
+
+// parseRequest reads the fields metering needs from a JSON object body, with exact
+// names; see request.
+func parseRequest(ep endpoint, body []byte) (*request, error) {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	if !json.Valid(body) {
 		return nil, errInvalidJSON
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, errInvalidJSON
+	if len(t) == 0 || t[0] != '{' {
+		return nil, errNotObject
+	}
+	r := &request{}
+	limits := ep.limitFields()
+	seen := make(map[string]struct{}, 16)
+	err := eachMember(t, func(name string, v []byte) error {
+		if _, dup := seen[name]; dup {
+			return errDuplicateKey(name)
+		}
+		seen[name] = struct{}{}
+		switch name {
+		case "model":
+			s, err := stringValue(name, v)
+			r.Model = s
+			return err
+		case "stream":
+			b, err := boolValue(name, v)
+			r.Stream = b
+			return err
+		case "stream_options":
+			return r.streamOptions(v)
+		case "n":
+			n, err := copiesValue(name, v)
+			r.N = n
+			return err
+		case "best_of":
+			n, err := copiesValue(name, v)
+			r.BestOf = n
+			return err
+		case "prompt":
+			r.Prompt = v
+			return nil
+		}
+		for _, f := range limits {
+			if name == f {
+				n, err := intValue(name, v)
+				r.Limit = max(r.Limit, n)
+				return err
+			}
+		}
+		for _, m := range meteredNames {
+			if name != m && strings.EqualFold(name, m) {
+				return errFieldCase(name, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.Model == "" {
 		return nil, errMissingModel
 	}
-	if r.StreamOptions != nil {
-		var so struct {
-			IncludeUsage bool `json:"include_usage"`
-		}
-		json.Unmarshal(*r.StreamOptions, &so)
-		r.clientUsage = so.IncludeUsage
-	}
-	return &r, nil
+	return r, nil
 }
 
-// maxOutput is the most output tokens the request may produce: its max-tokens field (or
-// ceiling when it has none) times the number of completions it asks for.
+// streamOptions reads stream_options: an object (or null) whose include_usage is a
+// boolean (or null).
+func (r *request) streamOptions(v []byte) error {
+	if string(v) == "null" {
+		return nil
+	}
+	if v[0] != '{' {
+		return errInvalidType("stream_options", "an object")
+	}
+	seen := map[string]bool{}
+	return eachMember(v, func(name string, v []byte) error {
+		if seen[name] {
+			return errDuplicateKey("stream_options." + name)
+		}
+		seen[name] = true
+		switch {
+		case name == "include_usage":
+			b, err := boolValue("stream_options.include_usage", v)
+			r.clientUsage = b
+			return err
+		case strings.EqualFold(name, "include_usage"):
+			return errFieldCase("stream_options."+name, "include_usage")
+		}
+		return nil
+	})
+}
+
+// maxOutput is the most output tokens the request may produce: its own limit (or
+// ceiling, the model's maximum output, when it sets none) times the number of
+// completions it asks for. A limit above the ceiling is held as it is: the upstream will
+// refuse or cap it, and holding the larger figure is the safe side.
 func (r *request) maxOutput(ep endpoint, ceiling int64) int64 {
 	if !ep.generates {
 		return 0
 	}
 	limit := ceiling
-	for _, f := range []*int64{r.MaxCompletionTokens, r.MaxTokens, r.MaxOutputTokens} {
-		if f != nil && *f > 0 {
-			limit = *f
-			break
-		}
+	if r.Limit > 0 {
+		limit = r.Limit
 	}
-	copies := int64(1)
-	if r.N != nil && *r.N > 1 {
-		copies = *r.N
-	}
-	if r.BestOf != nil && *r.BestOf > copies {
-		copies = *r.BestOf
-	}
+	copies := max(r.N, r.BestOf, 1)
 	if ep == epCompletions {
-		copies *= promptCount(r.Prompt)
+		copies = satMul(copies, promptCount(r.Prompt))
 	}
-	return satMul(limit, min(copies, 1024))
+	return satMul(limit, copies)
 }
 
 // explicitMax is the request's own output limit (0 when it sets none), for rate limits.
-func (r *request) explicitMax() int64 {
-	for _, f := range []*int64{r.MaxCompletionTokens, r.MaxTokens, r.MaxOutputTokens} {
-		if f != nil && *f > 0 {
-			return *f
+func (r *request) explicitMax() int64 { return r.Limit }
+
+// eachMember calls fn with the decoded name and the raw value of each member of the JSON
+// object at the start of b, which must be valid JSON (json.Valid).
+func eachMember(b []byte, fn func(name string, value []byte) error) error {
+	i := skipSpace(b, 1) // after '{'
+	for i < len(b) && b[i] != '}' {
+		end, escaped := stringEnd(b, i)
+		var name string
+		if escaped {
+			if err := json.Unmarshal(b[i:end], &name); err != nil {
+				return errInvalidJSON
+			}
+		} else {
+			name = string(b[i+1 : end-1])
+		}
+		i = skipSpace(b, end)
+		i = skipSpace(b, i+1) // after ':'
+		vEnd := valueEnd(b, i)
+		if err := fn(name, b[i:vEnd]); err != nil {
+			return err
+		}
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
 	}
-	return 0
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the string starting at b[i] (a quote), and whether
+// it holds an escape.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return len(b), escaped
+}
+
+// valueEnd returns the index after the (valid) JSON value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		end, _ := stringEnd(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, _ := stringEnd(b, j)
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j
+}
+
+// stringValue reads a string field (null reads as "").
+func stringValue(name string, v []byte) (string, error) {
+	if string(v) == "null" {
+		return "", nil
+	}
+	if v[0] != '"' {
+		return "", errInvalidType(name, "a string")
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", errInvalidType(name, "a string")
+	}
+	return s, nil
+}
+
+// boolValue reads a boolean field (null reads as false).
+func boolValue(name string, v []byte) (bool, error) {
+	switch string(v) {
+	case "true":
+		return true, nil
+	case "false", "null":
+		return false, nil
+	}
+	return false, errInvalidType(name, "a boolean")
+}
+
+// intValue reads a non-negative integer field written as a JSON integer (null reads as
+// 0). A fraction, an exponent, a string or a number beyond int64 is refused: a provider
+// might read it as some integer, and the hold could not know which.
+func intValue(name string, v []byte) (int64, error) {
+	if string(v) == "null" {
+		return 0, nil
+	}
+	if v[0] != '-' && (v[0] < '0' || v[0] > '9') || bytes.ContainsAny(v, ".eE") {
+		return 0, errInvalidType(name, "an integer")
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, newParamError(name, "integer_above_max_value", "Invalid '"+name+"': integer above maximum value.")
+	}
+	if n < 0 {
+		return 0, newParamError(name, "integer_below_min_value", "Invalid '"+name+"': integer below minimum value. Expected a value >= 0, but got "+string(v)+" instead.")
+	}
+	return n, nil
+}
+
+// copiesValue reads n or best_of: an integer from 0 to maxCopies.
+func copiesValue(name string, v []byte) (int64, error) {
+	n, err := intValue(name, v)
+	if err == nil && n > maxCopies {
+		err = newParamError(name, "integer_above_max_value", "Invalid '"+name+"': integer above maximum value. Expected a value <= "+strconv.Itoa(maxCopies)+", but got "+string(v)+" instead.")
+	}
+	return n, err
 }
 
 // promptCount is the number of prompts in a completions "prompt" field: a string or a

@@ -83,16 +83,16 @@ func TestEstimates(t *testing.T) {
 	if got := estimatePrompt(body); got != 3+2+4+2+4 {
 		t.Fatalf("estimate %d", got)
 	}
-	r, err := parseRequest([]byte(`{"model":"m","n":3,"max_tokens":10}`))
+	r, err := parseRequest(epChat, []byte(`{"model":"m","n":3,"max_tokens":10}`))
 	must(t, err)
 	if got := r.maxOutput(epChat, 4096); got != 30 {
 		t.Fatalf("n×max_tokens = %d", got)
 	}
-	r, _ = parseRequest([]byte(`{"model":"m","prompt":["a","b"],"best_of":2}`))
+	r, _ = parseRequest(epCompletions, []byte(`{"model":"m","prompt":["a","b"],"best_of":2}`))
 	if got := r.maxOutput(epCompletions, 100); got != 400 {
 		t.Fatalf("prompts×best_of×ceiling = %d", got)
 	}
-	r, _ = parseRequest([]byte(`{"model":"m","input":"x"}`))
+	r, _ = parseRequest(epEmbeddings, []byte(`{"model":"m","input":"x"}`))
 	if r.maxOutput(epEmbeddings, 100) != 0 {
 		t.Fatal("embeddings generate nothing")
 	}
@@ -104,7 +104,7 @@ func TestEstimates(t *testing.T) {
 	if textTokens("") != 0 || textTokens("a") != 1 || textTokens("abcde") != 2 {
 		t.Fatal("textTokens")
 	}
-	if _, err := parseRequest([]byte(`{"model":""}`)); err != errMissingModel {
+	if _, err := parseRequest(epChat, []byte(`{"model":""}`)); err != errMissingModel {
 		t.Fatal(err)
 	}
 	out, err := withUsage([]byte(`{"model":"m","stream_options":null,"x":1}`))

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"spectra/internal/pricing"
@@ -151,29 +152,50 @@ func meterBody(b []byte, promptEstimate int64) (u pricing.Usage, estimated bool,
 
 // chunk is one streamed chat or completions chunk.
 type chunk struct {
+	ID      string          `json:"id"`
+	Object  string          `json:"object"`
+	Created json.RawMessage `json:"created"`
+	Model   string          `json:"model"`
 	Choices []struct {
+		Index int64 `json:"index"`
 		textParts
-		Delta textParts `json:"delta"`
+		Delta        textParts       `json:"delta"`
+		FinishReason json.RawMessage `json:"finish_reason"`
 	} `json:"choices"`
 	Usage *wireUsage `json:"usage"`
 }
 
 // respEvent is one Responses API stream event.
 type respEvent struct {
-	Type     string          `json:"type"`
-	Delta    json.RawMessage `json:"delta"`
-	Response *struct {
-		Usage *wireUsage `json:"usage"`
+	Type           string          `json:"type"`
+	SequenceNumber int64           `json:"sequence_number"`
+	Delta          json.RawMessage `json:"delta"`
+	Response       *struct {
+		ID        string          `json:"id"`
+		CreatedAt json.RawMessage `json:"created_at"`
+		Model     string          `json:"model"`
+		Usage     *wireUsage      `json:"usage"`
 	} `json:"response"`
 }
 
-// streamMeter follows a stream: the usage it reports, or the completion tokens counted
-// from it (one per text delta: OpenAI-compatible servers stream one token per delta).
+// streamMeter follows a stream: the usage it reports, and the text it carries. Without a
+// reported usage the completion is ⌈bytes/4⌉ of the generated text (content, text,
+// refusal, reasoning, tool arguments; for the Responses API every string delta),
+// whatever the number of deltas that carried it.
 type streamMeter struct {
-	usage    pricing.Usage
-	reported bool
-	deltas   int64
-	done     bool // the stream reached its end marker
+	usage     pricing.Usage
+	reported  bool
+	textBytes int64 // bytes of generated text streamed so far
+	deltas    int64 // chunks or delta events that carried text
+	done      bool  // the stream reached its end marker
+	finished  bool  // the answer has finished: a finish_reason, or a Responses ".done" event
+
+	// What a closing chunk that Spectra writes itself needs (see endStream).
+	id, object, model string
+	created           json.RawMessage
+	choices           []int64 // choice indexes seen, in order
+	closed            map[int64]bool
+	seq               int64 // last Responses sequence_number
 }
 
 // chunk meters one chat or completions data payload and reports whether it is the extra
@@ -186,20 +208,33 @@ func (m *streamMeter) chunk(data []byte) (usageOnly bool) {
 	var c chunk
 	var te *json.UnmarshalTypeError
 	if err := json.Unmarshal(data, &c); errors.As(err, &te) {
-		c.Usage = nil // never trust a usage of the wrong shape; the deltas still count
+		c.Usage = nil // never trust a usage of the wrong shape; the text still counts
 	} else if err != nil {
 		return false
 	}
+	if m.id == "" {
+		m.id, m.object, m.model, m.created = c.ID, c.Object, c.Model, c.Created
+	}
 	for i := range c.Choices {
-		n := 0
-		add := func(s string) {
-			if s != "" {
-				n = 1
-			}
+		ch := &c.Choices[i]
+		var n int64
+		add := func(s string) { n += int64(len(s)) }
+		ch.Delta.each(add)
+		ch.textParts.each(add)
+		if n > 0 {
+			m.textBytes += n
+			m.deltas++
 		}
-		c.Choices[i].Delta.each(add)
-		c.Choices[i].textParts.each(add)
-		m.deltas += int64(n)
+		if len(m.choices) < maxCopies && !slices.Contains(m.choices, ch.Index) {
+			m.choices = append(m.choices, ch.Index)
+		}
+		if len(ch.FinishReason) > 0 && string(ch.FinishReason) != "null" {
+			m.finished = true
+			if m.closed == nil {
+				m.closed = map[int64]bool{}
+			}
+			m.closed[ch.Index] = true
+		}
 	}
 	if u, ok := c.Usage.usage(); ok {
 		m.usage, m.reported = u, true
@@ -217,13 +252,21 @@ func (m *streamMeter) event(data []byte) {
 	} else if err != nil {
 		return
 	}
+	m.seq = max(m.seq, e.SequenceNumber)
+	if e.Response != nil && m.id == "" {
+		m.id, m.model, m.created = e.Response.ID, e.Response.Model, e.Response.CreatedAt
+	}
 	switch {
 	case strings.HasSuffix(e.Type, ".delta"):
-		if len(e.Delta) > 2 && e.Delta[0] == '"' { // a non-empty string delta
+		var s string
+		if len(e.Delta) > 0 && e.Delta[0] == '"' && json.Unmarshal(e.Delta, &s) == nil && s != "" {
+			m.textBytes += int64(len(s))
 			m.deltas++
 		}
+	case strings.HasSuffix(e.Type, ".done"):
+		m.finished = true
 	case e.Type == "response.completed" || e.Type == "response.incomplete" || e.Type == "response.failed":
-		m.done = true
+		m.done, m.finished = true, true
 		if e.Response != nil {
 			if u, ok := e.Response.Usage.usage(); ok {
 				m.usage, m.reported = u, true
@@ -232,11 +275,22 @@ func (m *streamMeter) event(data []byte) {
 	}
 }
 
-// result is the usage to record: the reported one, or the prompt estimate plus the
-// counted deltas (estimated).
+// output is the completion counted from the text: ⌈bytes/4⌉.
+func (m *streamMeter) output() int64 {
+	return (m.textBytes + outputTextBytes - 1) / outputTextBytes
+}
+
+// metered is the output a stream is cut off at (see Gateway.stream): the text's
+// ⌈bytes/4⌉, but at least one token per delta that carried text (OpenAI-compatible
+// servers stream about one token per delta, so text of fewer than 4 bytes a token does
+// not slip past the hold).
+func (m *streamMeter) metered() int64 { return max(m.output(), m.deltas) }
+
+// result is the usage to record: the reported one, or the prompt estimate plus ⌈bytes/4⌉
+// of the text streamed (estimated).
 func (m *streamMeter) result(promptEstimate int64) (pricing.Usage, bool) {
 	if m.reported {
 		return m.usage, false
 	}
-	return pricing.Usage{Input: promptEstimate, Output: m.deltas}, true
+	return pricing.Usage{Input: promptEstimate, Output: m.output()}, true
 }

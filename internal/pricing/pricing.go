@@ -20,15 +20,22 @@ import (
 // Price is one version of a model's prices, in effect from EffectiveFrom until the next
 // version of the same model.
 type Price struct {
-	Model         string       `json:"model"`
-	Input         money.Amount `json:"input"`        // per 1M uncached input tokens
-	CachedInput   money.Amount `json:"cached_input"` // per 1M cached input tokens
-	CacheWrite    money.Amount `json:"cache_write"`  // per 1M cache-write tokens
-	Output        money.Amount `json:"output"`       // per 1M output tokens (reasoning included)
-	Request       money.Amount `json:"request"`      // flat fee per request
-	EffectiveFrom time.Time    `json:"effective_from"`
-	CreatedAt     time.Time    `json:"created_at"`
+	Model       string       `json:"model"`
+	Input       money.Amount `json:"input"`        // per 1M uncached input tokens
+	CachedInput money.Amount `json:"cached_input"` // per 1M cached input tokens
+	CacheWrite  money.Amount `json:"cache_write"`  // per 1M cache-write tokens
+	Output      money.Amount `json:"output"`       // per 1M output tokens (reasoning included)
+	Request     money.Amount `json:"request"`      // flat fee per request
+	// MaxOutputTokens is the most output tokens the model produces in one completion
+	// (0: not set). The gateway holds that many for a request that sets no limit of its
+	// own, instead of its configured default.
+	MaxOutputTokens int64     `json:"max_output_tokens,omitempty"`
+	EffectiveFrom   time.Time `json:"effective_from"`
+	CreatedAt       time.Time `json:"created_at"`
 }
+
+// MaxOutputTokensLimit bounds a price's max_output_tokens.
+const MaxOutputTokensLimit = 100_000_000
 
 var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
 
@@ -44,6 +51,9 @@ func (p Price) Validate() error {
 		if a < 0 {
 			return errs.E(errs.Invalid, "invalid_price", "%s price must not be negative", name)
 		}
+	}
+	if p.MaxOutputTokens < 0 || p.MaxOutputTokens > MaxOutputTokensLimit {
+		return errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d", MaxOutputTokensLimit)
 	}
 	if p.EffectiveFrom.IsZero() {
 		return errs.E(errs.Invalid, "invalid_price", "effective_from is required")

@@ -12,9 +12,9 @@ import (
 // nothing; another price for the same model and effective_from is a conflict.
 func (db *DB) AddPrice(ctx context.Context, p pricing.Price) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO prices (model, input, cached_input, cache_write, output, request, effective_from, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from) DO NOTHING`),
-			p.Model, int64(p.Input), int64(p.CachedInput), int64(p.CacheWrite), int64(p.Output), int64(p.Request), micros(p.EffectiveFrom), micros(p.CreatedAt))
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO prices (model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from) DO NOTHING`),
+			p.Model, int64(p.Input), int64(p.CachedInput), int64(p.CacheWrite), int64(p.Output), int64(p.Request), nullPositive(p.MaxOutputTokens), micros(p.EffectiveFrom), micros(p.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -22,12 +22,15 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) error {
 			return nil
 		}
 		var old pricing.Price
-		err = tx.QueryRowContext(ctx, db.q(`SELECT input, cached_input, cache_write, output, request FROM prices WHERE model = ? AND effective_from = ?`), p.Model, micros(p.EffectiveFrom)).
-			Scan(&old.Input, &old.CachedInput, &old.CacheWrite, &old.Output, &old.Request)
+		var maxOut sql.NullInt64
+		err = tx.QueryRowContext(ctx, db.q(`SELECT input, cached_input, cache_write, output, request, max_output_tokens FROM prices WHERE model = ? AND effective_from = ?`), p.Model, micros(p.EffectiveFrom)).
+			Scan(&old.Input, &old.CachedInput, &old.CacheWrite, &old.Output, &old.Request, &maxOut)
 		if err != nil {
 			return err
 		}
-		if old.Input != p.Input || old.CachedInput != p.CachedInput || old.CacheWrite != p.CacheWrite || old.Output != p.Output || old.Request != p.Request {
+		old.MaxOutputTokens = maxOut.Int64
+		if old.Input != p.Input || old.CachedInput != p.CachedInput || old.CacheWrite != p.CacheWrite || old.Output != p.Output || old.Request != p.Request ||
+			old.MaxOutputTokens != p.MaxOutputTokens {
 			return errs.E(errs.Conflict, "price_version_exists", "model %q already has a different price effective from %s; versions are immutable, add one with a later effective_from", p.Model, p.EffectiveFrom.UTC().Format("2006-01-02T15:04:05Z07:00"))
 		}
 		return nil
@@ -37,7 +40,7 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) error {
 // Catalog returns every price version; its Version is the number of versions (they are
 // never edited or removed), which ApplyEvents checks so that no event is priced with a stale catalog.
 func (db *DB) Catalog(ctx context.Context) (*pricing.Catalog, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, model, input, cached_input, cache_write, output, request, effective_from, created_at FROM prices`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at FROM prices`)
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +49,16 @@ func (db *DB) Catalog(ctx context.Context) (*pricing.Catalog, error) {
 	for rows.Next() {
 		var p pricing.Price
 		var id, from, created int64
-		if err := rows.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &from, &created); err != nil {
+		var maxOut sql.NullInt64
+		if err := rows.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &maxOut, &from, &created); err != nil {
 			return nil, err
 		}
+		p.MaxOutputTokens = maxOut.Int64
 		p.EffectiveFrom, p.CreatedAt = fromMicros(from), fromMicros(created)
 		ps = append(ps, p)
 	}
 	return pricing.NewCatalog(int64(len(ps)), ps), rows.Err()
 }
+
+// nullPositive stores 0 (not set) as NULL.
+func nullPositive(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: n > 0} }

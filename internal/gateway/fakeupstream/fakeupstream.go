@@ -14,6 +14,12 @@
 // When a max-tokens field cuts generation short, the answer says so the way
 // OpenAI does: finish_reason "length" for chat and completions, status
 // "incomplete" and a terminal response.incomplete event for responses.
+//
+// Request fields are read as OpenAI reads them: by their exact, case-sensitive
+// names ("MAX_TOKENS" is not max_tokens), the last of duplicate names winning;
+// chat honours max_completion_tokens, then max_tokens, completions max_tokens
+// and responses max_output_tokens. Options.IgnoreMaxTokens makes it a server
+// that honours no limit at all.
 package fakeupstream
 
 import (
@@ -71,6 +77,9 @@ type Options struct {
 	// FailStatus, when non-zero, makes every POST answer this status with an
 	// OpenAI error body. See also Server.SetFailStatus.
 	FailStatus int
+	// IgnoreMaxTokens makes the server ignore every max-tokens field: it always
+	// generates CompletionTokens tokens.
+	IgnoreMaxTokens bool
 }
 
 // New starts an httptest server speaking the OpenAI API. Close it when done.
@@ -183,10 +192,27 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// post decodes a POST body and hands it to endpoint.
+// requestFields are the body fields the server reads, by their exact names.
+var requestFields = []string{"model", "messages", "prompt", "input", "instructions", "encoding_format",
+	"stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens"}
+
+// post decodes a POST body, reading only the exact names of requestFields, and
+// hands it to endpoint.
 func post(w http.ResponseWriter, r *http.Request, body []byte, endpoint func(http.ResponseWriter, *http.Request, *request)) {
 	var req request
-	if err := json.Unmarshal(body, &req); err != nil {
+	var top map[string]json.RawMessage
+	err := json.Unmarshal(body, &top)
+	if err == nil {
+		exact := map[string]json.RawMessage{}
+		for _, f := range requestFields {
+			if v, ok := top[f]; ok {
+				exact[f] = v
+			}
+		}
+		b, _ := json.Marshal(exact)
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "We could not parse the JSON body of your request: "+err.Error())
 		return
 	}
@@ -457,7 +483,7 @@ func (s *Server) responses(w http.ResponseWriter, r *http.Request, req *request)
 // generate returns how many tokens to produce under limit and the resulting
 // finish reason ("stop", or "length" when limit cut generation short).
 func (s *Server) generate(limit *int) (int, string) {
-	if limit != nil && *limit < s.opts.CompletionTokens {
+	if limit != nil && !s.opts.IgnoreMaxTokens && *limit < s.opts.CompletionTokens {
 		return max(*limit, 0), "length"
 	}
 	return s.opts.CompletionTokens, "stop"
