@@ -70,8 +70,15 @@ func seedDemo(ctx context.Context, e *env, d deps, clock *demo.Clock, o demoFlag
 		return "", err
 	}
 	if has {
-		if _, err := d.accounts.UserByEmail(ctx, demo.OwnerEmail); err == nil {
-			return fmt.Sprintf("Demo data is already here: sign in as %s (password as when it was made).\n", demo.OwnerEmail), nil
+		if u, err := d.accounts.UserByEmail(ctx, demo.OwnerEmail); err == nil {
+			msg := fmt.Sprintf("Demo data is already here: sign in as %s (password as when it was made).\n", demo.OwnerEmail) + operatorNote
+			if u.Operator {
+				// Made by an older Spectra, whose demo owner was an operator.
+				e.log.Warn("the demo owner is an operator, with the demo's password: make a new demo database, or never expose this one",
+					"email", demo.OwnerEmail)
+				msg += "Warning: on this older demo database " + demo.OwnerEmail + " is an operator (sees every workspace); make a new demo database.\n"
+			}
+			return msg, nil
 		}
 		e.log.Warn("not seeding demo data: this database already has accounts")
 		return "", nil
@@ -90,9 +97,14 @@ func seedDemo(ctx context.Context, e *env, d deps, clock *demo.Clock, o demoFlag
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	e.log.Info("demo data written", "events", res.Events, "members", res.Members, "took", time.Since(start).Round(time.Millisecond))
-	return fmt.Sprintf("Demo workspace %q: %d requests over %d days, %d members.\nSign in as %s with password %s\n",
-		demo.WorkspaceName, res.Events, o.days, res.Members, res.OwnerEmail, res.Password), nil
+	return fmt.Sprintf("Demo workspace %q: %d requests over %d days, %d members.\nSign in as %s (the workspace's owner) with password %s\n",
+		demo.WorkspaceName, res.Events, o.days, res.Members, res.OwnerEmail, res.Password) + operatorNote, nil
 }
+
+// operatorNote follows the demo's sign-in: the demo's password is published, so no demo
+// account is an operator, and operators come in with the admin token.
+const operatorNote = "The demo accounts are not operators. Operators use the admin token (printed on the first start, or " +
+	envAdminToken + ") as 'Authorization: Bearer <token>', in the API and the dashboard.\n"
 
 // printSetupLink prints the one-time link that creates the first owner, when no
 // account exists yet (token is "" otherwise).

@@ -290,7 +290,9 @@ func (s *seeder) createWorkspace(ctx context.Context) error {
 
 func (s *seeder) join(ctx context.Context, i int) error {
 	p := people[i]
-	u, err := s.d.Accounts.CreateUser(ctx, p.email, p.name, s.o.Password, i == owner)
+	// Nobody in the demo is an operator: their password is published, and an operator
+	// sees every workspace of the deployment. Operators come in with the admin token.
+	u, err := s.d.Accounts.CreateUser(ctx, p.email, p.name, s.o.Password, false)
 	if err != nil {
 		return err
 	}

@@ -181,8 +181,16 @@ func TestSeed(t *testing.T) {
 	if len(members) != res.Members || len(roles) != 5 || roles[team.RoleOwner] != 1 {
 		t.Errorf("members %+v", members)
 	}
-	if u, _ := e.deps.Accounts.UserByEmail(ctx, "demo@example.com"); !u.Operator {
-		t.Error("the demo owner is not an operator")
+	// Issue 11: the demo's password is published, so no demo account is an operator
+	// (who would see every workspace of the deployment); the owner owns the demo
+	// workspace only.
+	for _, m := range members {
+		if u, _ := e.deps.Accounts.UserByEmail(ctx, m.Email); u.Operator {
+			t.Errorf("%s is an operator", m.Email)
+		}
+	}
+	if m, err := e.deps.Accounts.Member(ctx, res.WorkspaceID, mustUser(t, e.deps.Accounts, "demo@example.com")); err != nil || m.Role != team.RoleOwner {
+		t.Errorf("the demo owner's membership: %+v %v", m, err)
 	}
 
 	// Keys per member and per project; one rotated; last use recorded.
@@ -358,4 +366,14 @@ func TestSeedBudgets(t *testing.T) {
 	if rep, err := e.db.Verify(ctx); err != nil || !rep.OK() {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
+}
+
+// mustUser returns the id of the user with this email.
+func mustUser(t *testing.T, a *team.Accounts, email string) string {
+	t.Helper()
+	u, err := a.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }
