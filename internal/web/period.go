@@ -36,13 +36,30 @@ const maxCustomDays = 400
 
 const dateLayout = "2006-01-02"
 
-func midnight(t time.Time, loc *time.Location) time.Time {
-	t = t.In(loc)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+// dayStart is the first instant of the calendar day y-m-d (normalised, so d may be out
+// of range) in loc. Where the clocks skip midnight (a DST change at 00:00, as in
+// America/Havana), time.Date answers 23:00 of the day before, and stepping a day from
+// there lands on the same instant again; the day then starts when the clocks jump.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	want := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if t.Year() != want.Year() || t.YearDay() != want.YearDay() {
+		if _, end := t.ZoneBounds(); end.After(t) {
+			t = end
+		}
+	}
+	return t
 }
 
+// midnight is the start of t's day in loc.
+func midnight(t time.Time, loc *time.Location) time.Time {
+	t = t.In(loc)
+	return dayStart(t.Year(), t.Month(), t.Day(), loc)
+}
+
+// addDays is the start of the day n days after t's day, in t's location.
 func addDays(t time.Time, n int) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day()+n, 0, 0, 0, 0, t.Location())
+	return dayStart(t.Year(), t.Month(), t.Day()+n, t.Location())
 }
 
 func ceilHour(t time.Time) time.Time {
@@ -72,15 +89,19 @@ func parsePeriod(q url.Values, def string, now time.Time, loc *time.Location) (P
 	case "30d":
 		p = Period{Key: key, Label: "Last 30 days", Start: addDays(today, -29), End: addDays(today, 1), PrevLabel: "previous 30 days"}
 	case "month":
-		first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, loc)
-		p = Period{Key: key, Label: today.Format("January 2006"), Start: first, End: first.AddDate(0, 1, 0), PrevLabel: "same point last month"}
-		p.PrevStart = first.AddDate(0, -1, 0)
+		first := dayStart(today.Year(), today.Month(), 1, loc)
+		p = Period{Key: key, Label: today.Format("January 2006"), Start: first, End: dayStart(today.Year(), today.Month()+1, 1, loc),
+			PrevLabel: "same point last month"}
+		p.PrevStart = dayStart(today.Year(), today.Month()-1, 1, loc)
 	case "custom":
-		from, err1 := time.ParseInLocation(dateLayout, q.Get("from"), loc)
-		to, err2 := time.ParseInLocation(dateLayout, q.Get("to"), loc)
+		// The dates are read as dates, then placed at the start of that day in loc.
+		fromDate, err1 := time.Parse(dateLayout, q.Get("from"))
+		toDate, err2 := time.Parse(dateLayout, q.Get("to"))
 		if err1 != nil || err2 != nil {
 			return Period{}, errs.E(errs.Invalid, "invalid_period", "a custom period needs from and to dates as YYYY-MM-DD")
 		}
+		from := dayStart(fromDate.Year(), fromDate.Month(), fromDate.Day(), loc)
+		to := dayStart(toDate.Year(), toDate.Month(), toDate.Day(), loc)
 		if to.Before(from) {
 			return Period{}, errs.E(errs.Invalid, "invalid_period", "the period ends before it starts")
 		}
@@ -143,5 +164,5 @@ func (p Period) Query() url.Values {
 // monthStart is the first moment of t's month in loc.
 func monthStart(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
+	return dayStart(t.Year(), t.Month(), 1, loc)
 }

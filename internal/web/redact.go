@@ -13,7 +13,7 @@ const Redacted = "<redacted>"
 var secretWildcards = map[string]bool{"token": true}
 
 // secretPrefixes are paths whose remainder is a secret even when no route matched (a
-// mistyped invitation link still carries a real token).
+// mistyped invitation link still carries a real token), wherever they appear in a path.
 var secretPrefixes = []string{"/invite/"}
 
 // LoggedPath is the path of r as logs may write it: every segment that a secret
@@ -23,8 +23,9 @@ var secretPrefixes = []string{"/invite/"}
 func LoggedPath(r *http.Request) string {
 	path := r.URL.EscapedPath()
 	for _, p := range secretPrefixes {
-		if strings.HasPrefix(path, p) && len(path) > len(p) {
-			return p + Redacted
+		// Anywhere in the path: "/x/../invite/<token>" is redirected to the link itself.
+		if i := strings.Index(path, p); i >= 0 && len(path) > i+len(p) {
+			return path[:i+len(p)] + Redacted
 		}
 	}
 	if r.Pattern == "" {
