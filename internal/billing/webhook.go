@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -51,35 +52,9 @@ func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signa
 		s.log.Error("billing: Stripe webhook refused: SPECTRA_STRIPE_WEBHOOK_SECRET is not set")
 		return WebhookResult{}, ErrWebhookNotConfigured
 	}
-	// The age check must read the very timestamp the signature covers. stripe-go signs
-	// "<last t=>.<payload>", so a header with a second t= could pair a fresh timestamp
-	// for the age check with an old, genuinely signed one: one t= or nothing.
-	at, err := signedAt(signature)
-	if errors.Is(err, ErrInvalidSignature) {
-		s.log.Warn("billing: Stripe webhook refused: bad signature", "err", "no Stripe-Signature header")
-		return WebhookResult{}, err
-	}
+	ev, err := verifyEvent(payload, signature, s.cfg.StripeWebhookSecret, s.now(), s.cfg.WebhookTolerance, s.log)
 	if err != nil {
-		s.log.Warn("billing: Stripe webhook refused: the Stripe-Signature header does not carry exactly one t= timestamp",
-			"t_fields", strings.Count(","+signature, ",t="))
 		return WebhookResult{}, err
-	}
-	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.cfg.StripeWebhookSecret,
-		webhook.ConstructEventOptions{IgnoreTolerance: true, IgnoreAPIVersionMismatch: true})
-	if err != nil {
-		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrNoValidSignature) {
-			s.log.Warn("billing: Stripe webhook refused: bad signature", "err", err)
-			return WebhookResult{}, ErrInvalidSignature
-		}
-		s.log.Warn("billing: Stripe webhook refused: payload is not an event", "err", err)
-		return WebhookResult{}, ErrInvalidPayload
-	}
-	// stripe-go's own tolerance check reads the wall clock and lets any future
-	// timestamp through; this one reads the service's clock, both ways.
-	if now := s.now(); now.Sub(at) > s.cfg.WebhookTolerance || at.Sub(now) > s.cfg.WebhookTolerance {
-		s.log.Warn("billing: Stripe webhook refused: signature timestamp outside the tolerance",
-			"event_id", ev.ID, "signed_at", at, "tolerance", s.cfg.WebhookTolerance.String())
-		return WebhookResult{}, ErrSignatureTooOld
 	}
 	res, err := s.applyEvent(ctx, ev)
 	res.EventID, res.Type = ev.ID, string(ev.Type)
@@ -89,6 +64,46 @@ func (s *Service) HandleStripeWebhook(ctx context.Context, payload []byte, signa
 	}
 	s.log.Info("billing: Stripe webhook", "event_id", ev.ID, "type", ev.Type, "outcome", res.Outcome, "reason", res.Reason)
 	return res, nil
+}
+
+// verifyEvent checks one webhook call and returns its event: the Stripe-Signature
+// header carries exactly one t= timestamp (ErrSignatureTimestamp otherwise), a v1
+// signature of "<t>.<payload>" with secret (checked by stripe-go: ErrInvalidSignature),
+// the payload is a Stripe event (ErrInvalidPayload), and t is within tolerance of now,
+// either way (ErrSignatureTooOld). It logs each refusal at warning level on log.
+//
+// The age check must read the very timestamp the signature covers. stripe-go signs
+// "<last t=>.<payload>", so a header with a second t= could pair a fresh timestamp for
+// the age check with an old, genuinely signed one: one t= or nothing. stripe-go's own
+// tolerance check is not used: it reads the wall clock and lets any future timestamp
+// through; this one reads the service's clock, both ways.
+func verifyEvent(payload []byte, signature, secret string, now time.Time, tolerance time.Duration, log *slog.Logger) (stripe.Event, error) {
+	at, err := signedAt(signature)
+	if errors.Is(err, ErrInvalidSignature) {
+		log.Warn("billing: Stripe webhook refused: bad signature", "err", "no Stripe-Signature header")
+		return stripe.Event{}, err
+	}
+	if err != nil {
+		log.Warn("billing: Stripe webhook refused: the Stripe-Signature header does not carry exactly one t= timestamp",
+			"t_fields", strings.Count(","+signature, ",t="))
+		return stripe.Event{}, err
+	}
+	ev, err := webhook.ConstructEventWithOptions(payload, signature, secret,
+		webhook.ConstructEventOptions{IgnoreTolerance: true, IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrNoValidSignature) {
+			log.Warn("billing: Stripe webhook refused: bad signature", "err", err)
+			return stripe.Event{}, ErrInvalidSignature
+		}
+		log.Warn("billing: Stripe webhook refused: payload is not an event", "err", err)
+		return stripe.Event{}, ErrInvalidPayload
+	}
+	if now.Sub(at) > tolerance || at.Sub(now) > tolerance {
+		log.Warn("billing: Stripe webhook refused: signature timestamp outside the tolerance",
+			"event_id", ev.ID, "signed_at", at, "tolerance", tolerance.String())
+		return stripe.Event{}, ErrSignatureTooOld
+	}
+	return ev, nil
 }
 
 // ErrSignatureTimestamp refuses a Stripe-Signature header that does not carry exactly
