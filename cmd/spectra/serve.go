@@ -196,6 +196,9 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	if err := d.gateway.Flush(shutCtx); err != nil {
 		log.Error("gateway: settle in-flight usage", "err", err)
 	}
+	if err := d.gateway.Close(); err != nil {
+		log.Error("gateway: close the settle journal", "err", err)
+	}
 	stopLoops()
 	wg.Wait()
 	d.budgets.Wait() // alert evaluations started by the last ingestions
@@ -247,7 +250,8 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	}
 	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
 		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
-		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets, NodeID: cfg.Services.NodeID})
+		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets, NodeID: cfg.Services.NodeID,
+		JournalDir: cfg.Services.DataDir})
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}

@@ -23,6 +23,7 @@ type ServiceConfig struct {
 	HoldTTL          time.Duration // SPECTRA_HOLD_TTL: how long a gateway hold lives (Go duration)
 	NodeID           string        // SPECTRA_NODE_ID: this gateway node's stable id (nodeid.go)
 	NodeIDFrom       string        // where NodeID came from, for the start-up log
+	DataDir          string        // SPECTRA_DATA_DIR: the gateway's settle journal (datadir.go)
 
 	// Dashboard.
 	SecureCookies bool // SPECTRA_SECURE_COOKIES: true behind TLS (default: true when SPECTRA_PUBLIC_URL is https)
@@ -81,6 +82,9 @@ func (c *Config) readServices(env lookupEnv) error {
 	}
 	var err error
 	if s.NodeID, s.NodeIDFrom, err = nodeID(get(envNodeID), c.Addr, osHostname); err != nil {
+		return err
+	}
+	if s.DataDir, err = dataDir(get(envDataDir), c.Database, osGetenv); err != nil {
 		return err
 	}
 	public := strings.TrimRight(get(envPublicURL), "/")

@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+	"spectra/internal/store"
+)
+
+// journaled starts another gateway of e, with its settle journal in dir, and serves it.
+// New replays whatever dir holds.
+func (e *env) journaled(dir, node string, waitSync ...bool) (*Gateway, *httptest.Server) {
+	e.t.Helper()
+	g, err := New(Config{Team: e.team, Ledger: e.ledger, Metering: e.metering, Store: e.db, Now: e.clock.Now,
+		Log: quietLog, DefaultMaxTokens: 1000, HoldTTL: 10 * time.Minute, NodeID: node, JournalDir: dir,
+		JournalSync: len(waitSync) > 0 && waitSync[0]})
+	must(e.t, err)
+	mux := http.NewServeMux()
+	g.Register(mux)
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	return g, srv
+}
+
+// die stops g as kill -9 would: its batch settles never run and its journal is left as
+// it is on disk.
+func die(g *Gateway) {
+	g.settler.journal.abandon()
+}
+
+// chargedOnce checks that request id is one event, and that the balance is the grant
+// less its cost once.
+func (e *env) chargedOnce(id string, grant, cost money.Amount) {
+	e.t.Helper()
+	n := 0
+	for _, ev := range e.events() {
+		if ev.ID == id {
+			n++
+			if ev.Cost != cost {
+				e.t.Errorf("request %s charged %s, the client was told %s", id, ev.Cost, cost)
+			}
+		}
+	}
+	if n != 1 {
+		e.t.Fatalf("request %s is %d events, want 1 (%d events in all)", id, n, len(e.events()))
+	}
+	if b := e.balance(); b.Balance != grant-cost {
+		e.t.Errorf("balance %s, want %s less %s once", b.Balance, grant, cost)
+	}
+	rep, err := e.db.Verify(context.Background())
+	must(e.t, err)
+	if !rep.OK() {
+		e.t.Errorf("verify: %+v", rep)
+	}
+}
+
+// An answered request whose batch settle never ran (the node died first) is charged
+// exactly once when the node starts again, and not again at a further start.
+func TestAnsweredRequestChargedAfterCrash(t *testing.T) {
+	bothModes(t, func(t *testing.T, waitSync bool) { testAnsweredRequestChargedAfterCrash(t, waitSync) })
+}
+
+func testAnsweredRequestChargedAfterCrash(t *testing.T, waitSync bool) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		const grant = 10 * money.Scale
+		e := newEnv(t, db, clk, envOpts{grant: grant})
+		dir := t.TempDir()
+		g1, srv1 := e.journaled(dir, "node-1", waitSync)
+		g1.settler.stall = make(chan struct{}) // its batches never commit
+		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
+		must(t, err)
+		if n := len(e.events()); n != 0 {
+			t.Fatalf("%d events before the settle ran", n)
+		}
+		die(g1)
+
+		g2, _ := e.journaled(dir, "node-1")
+		e.chargedOnce(id, grant, cost)
+		must(t, g2.Flush(context.Background()))
+		must(t, g2.Close())
+		g3, _ := e.journaled(dir, "node-1")
+		e.chargedOnce(id, grant, cost)
+		must(t, g3.Close())
+	})
+}
+
+// A request whose settle was committed before the node died is found again in the
+// journal at the next start, and is not charged a second time.
+func TestSettledRequestNotChargedTwiceAfterReplay(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		const grant = 10 * money.Scale
+		e := newEnv(t, db, clk, envOpts{grant: grant})
+		dir := t.TempDir()
+		g1, srv1 := e.journaled(dir, "node-1")
+		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
+		must(t, err)
+		must(t, g1.Flush(context.Background()))
+		e.chargedOnce(id, grant, cost)
+		if st, err := os.Stat(g1.settler.journal.cur.path); err != nil || st.Size() == 0 {
+			t.Fatalf("the committed record is no longer in the journal (%v): the replay would not be tested", err)
+		}
+		die(g1)
+
+		g2, _ := e.journaled(dir, "node-1")
+		e.chargedOnce(id, grant, cost)
+		must(t, g2.Close())
+	})
+}
+
+// A replayed request is charged at the price in effect when it was made, even when a
+// new price took effect before the replay.
+func TestReplayChargesThePriceOfTheRequestTime(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		const grant = 10 * money.Scale
+		e := newEnv(t, db, clk, envOpts{grant: grant})
+		dir := t.TempDir()
+		g1, srv1 := e.journaled(dir, "node-1")
+		g1.settler.stall = make(chan struct{})
+		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
+		must(t, err)
+		die(g1)
+
+		p := testPrice
+		p.Input, p.Output, p.EffectiveFrom = 10*testPrice.Input, 10*testPrice.Output, clk.Now().Add(time.Minute)
+		must(t, db.AddPrice(context.Background(), pricing.Price(p)))
+		clk.Advance(2 * time.Minute)
+		e.metering.Invalidate()
+		g2, _ := e.journaled(dir, "node-1")
+		e.chargedOnce(id, grant, cost)
+		must(t, g2.Close())
+	})
+}
