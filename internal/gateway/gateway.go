@@ -23,7 +23,6 @@ import (
 	"spectra/internal/gateway/upstream"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
-	"spectra/internal/money"
 	"spectra/internal/team"
 )
 
@@ -33,10 +32,8 @@ type Store interface {
 	upstream.Store
 	// SetKeyLimits changes a key's allowed models, rpm and tpm (nil fields stay).
 	SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (team.APIKey, error)
-	// AdjustHold sets an active hold's amount and expiry; when guarded (always when it
-	// grows) the wallet's available balance after it must stay at or above −overdraft
-	// limit (ledger.ErrInsufficient); ledger.ErrHoldNotFound when it is not active.
-	AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) error
+	// LeaseStore keeps the nodes' leases (ledger/lease.go).
+	ledger.LeaseStore
 }
 
 // Config is what New needs. Team, Ledger, Metering and Store are required.
@@ -157,7 +154,7 @@ func New(c Config) (*Gateway, error) {
 		maxOut: int64(c.DefaultMaxTokens), holdTTL: c.HoldTTL, nodeID: c.NodeID,
 		keys:   &keyCache{team: c.Team, now: c.Now, entries: map[string]cachedKey{}},
 		reg:    &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log},
-		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.Now, c.HoldTTL, c.Log),
+		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.NodeID, c.Now, c.HoldTTL, c.Log),
 		limits: newLimiter(c.Now),
 		client: &http.Client{Transport: c.Transport},
 		budget: newBudgetGuard(c.Budgets, c.Now),
@@ -165,6 +162,12 @@ func New(c Config) (*Gateway, error) {
 	g.settler.g = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Before serving: give back the leases this node's previous run left behind.
+	if n, err := g.book.start(ctx); err != nil {
+		return nil, errors.New("gateway: release this node's leases: " + err.Error())
+	} else if n > 0 {
+		c.Log.Info("released the leases this node's previous run left behind", "node", c.NodeID, "leases", n)
+	}
 	if err := g.reg.load(ctx); err != nil {
 		return nil, err
 	}
@@ -177,7 +180,7 @@ func New(c Config) (*Gateway, error) {
 // NodeID is the id this node's leases are tagged with (Config.NodeID).
 func (g *Gateway) NodeID() string { return g.nodeID }
 
-// leaseOps joins the ledger service and the store's AdjustHold for the hold book.
+// leaseOps joins the ledger service (Release) and the store's leases for the hold book.
 type leaseOps struct {
 	*ledger.Service
 	Store

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"spectra/internal/errs"
@@ -15,71 +16,105 @@ import (
 )
 
 // The hold book keeps per-request holds in memory, carved out of one ledger hold per
-// wallet and node (the lease), so that a request costs no database write before it is
-// forwarded. The guarantee, and why it holds, is written out in docs/benchmarks.md
-// ("The hold book: what is guaranteed"). In short, for every wallet this node serves:
+// wallet and node (the lease, tagged with the node's id), so that a request costs no
+// database write before it is forwarded. The guarantee, and why it holds, is written out
+// in docs/benchmarks.md ("The hold book: what is guaranteed"). In short, for every
+// wallet this node serves:
 //
 //	leased ≥ inflight + settled
 //
 // where leased is the lease's amount in the database (a ledger hold, guarded like any
 // other hold against balance − held ≥ −overdraft limit), inflight is the sum of the
 // estimates of this node's open requests, and settled is the cost of the requests this
-// node has settled (committed to the ledger) since the lease was last resized. A request
+// node has settled (committed to the ledger) since the lease was last changed. A request
 // is admitted in memory only while the inequality stays true with its estimate added to
 // inflight; otherwise the lease is resized in the database first, by a guarded update
 // that sees every committed settle and every other node's lease. So the database always
 // holds at least everything this node may still spend, and no node can take money
 // another node has admitted a request against.
+//
+// The book publishes each wallet's inflight to its lease row (publish), at most every
+// publishEvery while it changes, and in the same write gives back the settled costs
+// (leased − settled, which leaves the node's room as it was) and room it no longer
+// needs. What users see as held counts a lease only up to its published inflight
+// (store.shownHeldSQL), so held is what requests in flight may cost, and returns to 0
+// one publication after the last request settles. A node that cannot grow its lease
+// while other nodes' leases hold unused room gets ledger.ErrReclaimPending: the store
+// has flagged those leases, their nodes shrink them to their inflight at their next
+// publication, and the node retries for a short while before refusing. At start, a
+// node releases the leases its previous run left behind (start).
 
 // leaseLedger is what the hold book needs from the ledger.
 type leaseLedger interface {
-	Reserve(ctx context.Context, workspaceID, holdID string, amount money.Amount, ttl time.Duration) (ledger.Hold, error)
+	ledger.LeaseStore
 	Release(ctx context.Context, holdID string) error
-	AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) error
 }
 
 // holdBook is the per-node book of in-memory holds.
 type holdBook struct {
 	ledger leaseLedger
+	node   string // this node's id, on every lease it takes
 	now    func() time.Time
 	log    *slog.Logger
 	ttl    time.Duration // every admitted request stays covered for at least ttl
 	renew  time.Duration // a lease lives ttl+renew and is renewed after renew/2
-	window time.Duration // a lease's headroom is the spend of about this long
+	window time.Duration // a lease's headroom is the estimates admitted over about this long
 	linger time.Duration // an idle lease is released after this
 
-	mu      sync.Mutex
-	wallets map[string]*wallet
+	// publishEvery is how often a changed wallet's inflight is published (0: only when
+	// publish is called, as tests do); a node waiting for room reclaimed from other
+	// nodes retries every reclaimPoll, at most reclaimTries times.
+	publishEvery time.Duration
+	reclaimPoll  time.Duration
+	reclaimTries int
+
+	mu         sync.Mutex
+	wallets    map[string]*wallet
+	publishing atomic.Bool // the publisher runs
+	kicked     atomic.Bool // something changed since the publisher last looked
 }
 
-func newHoldBook(l leaseLedger, now func() time.Time, ttl time.Duration, log *slog.Logger) *holdBook {
-	return &holdBook{ledger: l, now: now, log: log, ttl: ttl, renew: max(ttl/2, time.Second),
-		window: 2 * time.Second, linger: 5 * time.Second, wallets: map[string]*wallet{}}
+func newHoldBook(l leaseLedger, node string, now func() time.Time, ttl time.Duration, log *slog.Logger) *holdBook {
+	return &holdBook{ledger: l, node: node, now: now, log: log, ttl: ttl, renew: max(ttl/2, time.Second),
+		window: time.Second, linger: 5 * time.Second, wallets: map[string]*wallet{},
+		publishEvery: 200 * time.Millisecond, reclaimPoll: 50 * time.Millisecond, reclaimTries: 40}
+}
+
+// start releases the leases a previous run of this node left behind (it crashed, or was
+// killed, before giving them back). Call it before the node admits any request.
+func (b *holdBook) start(ctx context.Context) (int, error) {
+	return b.ledger.ReleaseNodeLeases(ctx, b.node)
 }
 
 // wallet is the book's state for one workspace's wallet.
 type wallet struct {
 	id string
 
-	mu       sync.Mutex
-	dead     bool         // removed from the book; look it up again
-	lease    string       // the ledger hold id, "" when there is none
-	leased   money.Amount // its amount in the ledger
-	expires  time.Time    // its expiry in the ledger
-	inflight money.Amount // Σ estimates of open holds
-	settled  money.Amount // Σ costs settled since the lease was last resized
-	open     int          // open holds
-	op       *leaseOp     // the resize in progress, if any
-	consumed money.Amount // estimates admitted since the last resize (sizes the headroom)
-	lastOp   time.Time
-	starved  time.Time // when the ledger last refused a larger lease
-	gen      uint64    // bumped on every hold change; an idle release checks it
+	mu        sync.Mutex
+	dead      bool         // removed from the book; look it up again
+	lease     string       // the ledger hold id, "" when there is none
+	leased    money.Amount // its amount in the ledger
+	expires   time.Time    // its expiry in the ledger
+	inflight  money.Amount // Σ estimates of open holds
+	published money.Amount // the inflight last written to the lease
+	settled   money.Amount // Σ costs settled since the lease was last changed
+	open      int          // open holds
+	op        *leaseOp     // the change in progress, if any
+	consumed  money.Amount // estimates admitted since the last resize (sizes the headroom)
+	last      money.Amount // the last estimate admitted
+	lastOp    time.Time
+	starved   time.Time // when the ledger last refused a larger lease
+	gen       uint64    // bumped on every hold change; an idle release checks it
 }
 
-// leaseOp is a resize of the lease in progress. While it runs, requests are admitted
-// only within both the old and the new size, so whichever the ledger ends with covers them.
+// leaseOp is a change of the lease in progress. While it runs, requests are admitted
+// only within both the old size and min, so whichever the ledger ends with covers them.
 type leaseOp struct {
-	target    money.Amount
+	min, want money.Amount // the lease ends with an amount in [min, want] (want ≥ min)
+	release   bool         // give the lease back
+	publish   bool         // a publication (no guard needed)
+	reclaimed bool         // answers a reclaim request
+	inflight  money.Amount // published with it
 	settledAt money.Amount // settled when the op began: the ledger's balance includes these
 	expires   time.Time
 	done      chan struct{}
@@ -119,8 +154,7 @@ func (b *holdBook) wallet(id string) *wallet {
 func (b *holdBook) reserveIn(ctx context.Context, w *wallet, amount money.Amount) (_ *hold, retry bool, _ error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Right after the ledger refused a larger lease, ask only for what is needed.
-	exact := !w.starved.IsZero() && b.now().Sub(w.starved) < b.window
+	polls := 0
 	for {
 		if w.dead {
 			return nil, true, nil
@@ -129,9 +163,13 @@ func (b *holdBook) reserveIn(ctx context.Context, w *wallet, amount money.Amount
 		if amount <= 0 || w.fits(amount, now, b.ttl) { // a free request needs no cover
 			w.inflight += amount
 			w.consumed += amount
+			if amount > 0 {
+				w.last = amount
+			}
 			w.open++
 			w.gen++
 			b.maybeRenew(w, now)
+			b.kick()
 			return &hold{w: w, amount: amount}, false, nil
 		}
 		if op := w.op; op != nil {
@@ -145,16 +183,27 @@ func (b *holdBook) reserveIn(ctx context.Context, w *wallet, amount money.Amount
 			w.mu.Lock()
 			continue
 		}
-		target := w.inflight + amount
-		if !exact {
-			target += w.headroom(amount, now, b.window)
-		}
-		err := b.resize(w, target, now)
+		// Grow to what is needed now, and as much headroom as the ledger will give
+		// (it shares what is left of the wallet among the nodes' leases).
+		need := max(w.inflight+amount, w.leased-w.settled)
+		err := b.resize(w, need, need+w.headroom(amount, now, b.window), amount, now)
 		switch {
 		case err == nil:
 			continue
-		case errs.Is(err, ledger.ErrInsufficient.Code) && !exact:
-			exact = true // try once more for exactly what is needed
+		case errors.Is(err, ledger.ErrReclaimPending) && polls < b.reclaimTries:
+			// Other nodes hold room they do not use: they were asked for it back and
+			// give it at their next publication. Wait a little and try again.
+			polls++
+			w.mu.Unlock()
+			t := time.NewTimer(b.reclaimPoll)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				w.mu.Lock()
+				return nil, false, ctx.Err()
+			}
+			w.mu.Lock()
 			continue
 		case errs.Is(err, ledger.ErrInsufficient.Code):
 			return nil, false, errInsufficient
@@ -171,23 +220,22 @@ func (w *wallet) fits(amount money.Amount, now time.Time, ttl time.Duration) boo
 	}
 	room := w.leased - w.settled - w.inflight
 	if op := w.op; op != nil {
-		room = min(room, op.target-(w.settled-op.settledAt)-w.inflight)
+		room = min(room, op.min-(w.settled-op.settledAt)-w.inflight)
 	}
 	return amount <= room
 }
 
-// headroom is the extra a growing lease takes beyond what is needed now: the estimates
-// admitted over about one window at the recent rate, and at least 4 requests like this one.
+// headroom is the extra a growing lease asks for beyond what is needed now: the
+// estimates admitted over about one window at the rate since the last resize, and at
+// least 4 requests like this one (or the last one). It is counted in estimates, which
+// is what admitting a request takes from the lease, not in costs.
 func (w *wallet) headroom(amount money.Amount, now time.Time, window time.Duration) money.Amount {
-	h := satAmount(amount, 4)
-	if dt := now.Sub(w.lastOp); dt > 0 && w.consumed > 0 && !w.lastOp.IsZero() {
-		var rate money.Amount
-		if dt < window {
-			rate = satAmount(w.consumed, int64(min(window/dt, 1000)))
-		} else {
-			rate = w.consumed / money.Amount(dt/window)
-		}
-		h = max(h, rate)
+	h := satAmount(max(amount, w.last), 4)
+	if dt := now.Sub(w.lastOp); !w.lastOp.IsZero() && dt > 0 && w.consumed > 0 {
+		// consumed × window / dt, with dt at least window/8 so that a burst right after
+		// a resize is not extrapolated without bound.
+		dt = max(dt, window/8)
+		h = max(h, mulDivAmount(w.consumed, int64(window), int64(dt)))
 	}
 	return h
 }
@@ -203,11 +251,13 @@ func (b *holdBook) maybeRenew(w *wallet, now time.Time) {
 	if room >= head/2 && !w.expires.Before(now.Add(b.ttl+b.renew/2)) {
 		return
 	}
-	op := w.begin(w.inflight+max(head, w.inflight), now, b.ttl+b.renew)
+	// Keep at least the room the node has (no guard needed), and ask for the headroom.
+	want := w.inflight + head
+	op := w.begin(min(w.leased-w.settled, want), want, now, b.ttl+b.renew)
 	go func() {
-		lease, err := b.exec(w, op)
+		lease, amount, err := b.exec(w, op)
 		w.mu.Lock()
-		w.finish(op, lease, err, b.now())
+		w.finish(op, lease, amount, err, b.now())
 		w.mu.Unlock()
 		if err != nil && !errs.Is(err, ledger.ErrInsufficient.Code) {
 			b.log.Error("renew gateway lease", "workspace", w.id, "err", err)
@@ -215,79 +265,90 @@ func (b *holdBook) maybeRenew(w *wallet, now time.Time) {
 	}()
 }
 
-// resize sets the lease to target in the ledger, waiting for it. Called with w.mu held;
-// it is released while the ledger works.
-func (b *holdBook) resize(w *wallet, target money.Amount, now time.Time) error {
-	op := w.begin(target, now, b.ttl+b.renew)
+// resize sets the lease to between lo and hi in the ledger, waiting for it, and
+// publishes the inflight with coming (the request it is for) added. Called with w.mu
+// held; it is released while the ledger works.
+func (b *holdBook) resize(w *wallet, lo, hi, coming money.Amount, now time.Time) error {
+	op := w.begin(lo, hi, now, b.ttl+b.renew)
+	op.inflight += coming
 	w.mu.Unlock()
-	lease, err := b.exec(w, op)
+	lease, amount, err := b.exec(w, op)
 	w.mu.Lock()
-	w.finish(op, lease, err, b.now())
+	w.finish(op, lease, amount, err, b.now())
 	return err
 }
 
-func (w *wallet) begin(target money.Amount, now time.Time, life time.Duration) *leaseOp {
-	op := &leaseOp{target: target, settledAt: w.settled, expires: now.Add(life), done: make(chan struct{})}
+// begin starts a change of the lease to an amount in [lo, hi]; lo = hi = 0 releases it.
+// Called with w.mu held.
+func (w *wallet) begin(lo, hi money.Amount, now time.Time, life time.Duration) *leaseOp {
+	op := &leaseOp{min: lo, want: max(lo, hi), release: hi <= 0, inflight: w.inflight, settledAt: w.settled,
+		expires: now.Add(life), done: make(chan struct{})}
 	w.op = op
 	return op
 }
 
-// exec performs op in the ledger and returns the lease id afterwards ("" for none).
-func (b *holdBook) exec(w *wallet, op *leaseOp) (string, error) {
+// exec performs op in the ledger and returns the lease id ("" for none) and amount after.
+func (b *holdBook) exec(w *wallet, op *leaseOp) (string, money.Amount, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w.mu.Lock()
-	lease := w.lease
+	lease, covered := w.lease, w.leased-op.settledAt
 	w.mu.Unlock()
-	if op.target == 0 {
+	if op.release {
 		if lease == "" {
-			return "", nil
+			return "", 0, nil
 		}
 		err := b.ledger.Release(ctx, lease)
 		if errs.Is(err, ledger.ErrHoldNotFound.Code) {
 			err = nil // already gone (expired): nothing is held
 		}
-		return "", err
+		return "", 0, err
 	}
+	l := ledger.Lease{Min: op.min, Want: op.want, Inflight: op.inflight, ExpiresAt: op.expires}
 	if lease != "" {
-		// The resize is guarded unless it only gives up room: the room this node has is
-		// the lease minus the costs already charged against it (op.settledAt).
-		w.mu.Lock()
-		guarded := op.target > w.leased-op.settledAt
-		w.mu.Unlock()
-		err := b.ledger.AdjustHold(ctx, lease, op.target, op.expires, guarded)
+		// Up to covered (the lease minus the costs already charged against it) the
+		// node's own room covers the lease; above it the ledger's guard decides.
+		l.ID, l.Covered = lease, covered
+		amount, err := b.ledger.ResizeLease(ctx, l)
 		if !errs.Is(err, ledger.ErrHoldNotFound.Code) {
-			return lease, err
+			return lease, amount, err
 		}
 		// The sweeper released it (this node stalled past its expiry): take a new one.
 	}
-	lease = ids.New("lease")
-	_, err := b.ledger.Reserve(ctx, w.id, lease, op.target, op.expires.Sub(b.now()))
+	l.ID, l.WorkspaceID, l.Node, l.Covered = ids.New("lease"), w.id, b.node, 0
+	amount, err := b.ledger.ReserveLease(ctx, l)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return lease, nil
+	return l.ID, amount, nil
 }
 
 // finish applies op's outcome. Called with w.mu held.
-func (w *wallet) finish(op *leaseOp, lease string, err error, now time.Time) {
+func (w *wallet) finish(op *leaseOp, lease string, amount money.Amount, err error, now time.Time) {
 	defer close(op.done)
 	w.op = nil
 	if err == nil {
-		w.lease, w.leased, w.expires = lease, op.target, op.expires
+		w.lease, w.leased, w.expires = lease, amount, op.expires
 		if lease == "" {
 			w.leased = 0
 		}
 		w.settled -= op.settledAt
-		w.consumed, w.lastOp, w.starved = 0, now, time.Time{}
+		w.published = op.inflight
+		if !op.publish {
+			w.consumed, w.lastOp, w.starved = 0, now, time.Time{}
+		}
 		return
 	}
 	if errs.Is(err, ledger.ErrInsufficient.Code) {
+		// Refused: the ledger is as it was (a reclaim request may have been written).
 		w.starved = now
+		if lease == w.lease {
+			return
+		}
 	}
-	// The ledger refused or failed. What it holds now is either the old lease or (when a
-	// failure hid a commit) the new one: keep the smaller, and forget a lease whose
-	// fate is unknown.
+	// The ledger failed. What it holds now is either the old lease or (when a failure
+	// hid a commit) the new one: keep the smaller, and forget a lease whose fate is
+	// unknown.
 	switch {
 	case lease == "":
 		w.lease, w.leased = "", 0
@@ -295,7 +356,7 @@ func (w *wallet) finish(op *leaseOp, lease string, err error, now time.Time) {
 	case lease != w.lease:
 		w.lease, w.leased, w.settled = "", 0, 0
 	default:
-		w.leased = min(w.leased, op.target)
+		w.leased = min(w.leased, op.min)
 	}
 }
 
@@ -319,9 +380,128 @@ func (b *holdBook) close(h *hold, cost money.Amount) {
 	w.gen++
 	idle, gen := w.open == 0, w.gen
 	w.mu.Unlock()
+	b.kick()
 	if idle {
 		time.AfterFunc(b.linger, func() { b.releaseIdle(w, gen) })
 	}
+}
+
+// kick tells the publisher that a wallet changed, starting it if it is not running.
+func (b *holdBook) kick() {
+	if b.publishEvery <= 0 {
+		return
+	}
+	b.kicked.Store(true)
+	if !b.publishing.Load() && b.publishing.CompareAndSwap(false, true) {
+		go b.publisher()
+	}
+}
+
+// publisher publishes every publishEvery while this node holds a lease or something
+// changed, and stops when neither is true.
+func (b *holdBook) publisher() {
+	t := time.NewTicker(b.publishEvery)
+	defer t.Stop()
+	for range t.C {
+		b.kicked.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		active, err := b.publish(ctx)
+		cancel()
+		if err != nil {
+			b.log.Error("publish gateway leases", "err", err)
+		}
+		if !active && !b.kicked.Load() {
+			b.publishing.Store(false)
+			// A kick that saw this publisher running before it stopped is seen here.
+			if !b.kicked.Load() || !b.publishing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}
+}
+
+// publish writes, in one transaction, every lease whose wallet changed since: its
+// inflight (what users see as held), the costs settled against it given back (leased −
+// settled: the node's room stays as it was), room beyond twice the headroom given back,
+// and, for a lease another node asked for, everything beyond its inflight. It reports
+// whether this node still holds a lease.
+func (b *holdBook) publish(ctx context.Context) (active bool, _ error) {
+	b.mu.Lock()
+	ws := make([]*wallet, 0, len(b.wallets))
+	for _, w := range b.wallets {
+		ws = append(ws, w)
+	}
+	b.mu.Unlock()
+	for _, w := range ws {
+		w.mu.Lock()
+		active = active || w.lease != "" || w.op != nil
+		w.mu.Unlock()
+	}
+	if !active {
+		return false, nil
+	}
+	asked := map[string]bool{}
+	ids, err := b.ledger.LeaseReclaims(ctx, b.node)
+	if err != nil {
+		return true, err
+	}
+	for _, id := range ids {
+		asked[id] = true
+	}
+	now := b.now()
+	var changes []ledger.Lease
+	var owners []*wallet
+	var ops []*leaseOp
+	for _, w := range ws {
+		w.mu.Lock()
+		for w.op != nil && asked[w.lease] { // answer a reclaim now, not a publication later
+			op := w.op
+			w.mu.Unlock()
+			<-op.done
+			w.mu.Lock()
+		}
+		if w.lease == "" || w.op != nil || w.dead {
+			w.mu.Unlock()
+			continue
+		}
+		keep := w.leased - w.settled // the node's room as it is
+		target := keep
+		reclaimed := asked[w.lease]
+		if head := max(w.headroom(0, now, b.window), 0); reclaimed {
+			target = min(w.inflight, keep)
+		} else if keep > w.inflight+2*head {
+			target = w.inflight + head
+		}
+		if !reclaimed && target == w.leased && w.inflight == w.published {
+			w.mu.Unlock()
+			continue
+		}
+		op := w.begin(target, target, now, b.ttl+b.renew)
+		op.publish, op.reclaimed = true, reclaimed
+		changes = append(changes, ledger.Lease{ID: w.lease, Min: target, Want: target, Inflight: op.inflight,
+			ExpiresAt: op.expires, Covered: keep, Reclaimed: reclaimed})
+		owners, ops = append(owners, w), append(ops, op)
+		w.mu.Unlock()
+	}
+	if len(changes) == 0 {
+		return true, nil
+	}
+	outs, err := b.ledger.PublishLeases(ctx, changes)
+	now = b.now()
+	for i, w := range owners {
+		e := err
+		if e == nil {
+			e = outs[i]
+		}
+		lease := changes[i].ID
+		if errs.Is(e, ledger.ErrHoldNotFound.Code) {
+			lease = "" // swept: the next request takes a new lease
+		}
+		w.mu.Lock()
+		w.finish(ops[i], lease, changes[i].Min, e, now)
+		w.mu.Unlock()
+	}
+	return true, err
 }
 
 // releaseIdle gives an idle lease back to the wallet, unless it was used since gen.
@@ -337,7 +517,7 @@ func (b *holdBook) releaseIdle(w *wallet, gen uint64) {
 // drop releases w's lease and removes w from the book. Called with w.mu held and w idle.
 func (b *holdBook) drop(w *wallet) error {
 	if w.lease != "" {
-		if err := b.resize(w, 0, b.now()); err != nil {
+		if err := b.resize(w, 0, 0, 0, b.now()); err != nil {
 			b.log.Error("release gateway lease", "workspace", w.id, "err", err)
 			return err
 		}
@@ -398,6 +578,22 @@ func (b *holdBook) state(workspaceID string) bookState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return bookState{Lease: w.lease, Leased: w.leased, Inflight: w.inflight, Settled: w.settled, Open: w.open}
+}
+
+// mulDivAmount is a×num/den (den > 0), saturating instead of overflowing.
+func mulDivAmount(a money.Amount, num, den int64) money.Amount {
+	if a <= 0 || num <= 0 || den <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(a), uint64(num))
+	if hi >= uint64(den) {
+		return money.Max
+	}
+	q, _ := bits.Div64(hi, lo, uint64(den))
+	if q > uint64(money.Max) {
+		return money.Max
+	}
+	return money.Amount(q)
 }
 
 // satAmount is a×k, saturating instead of overflowing.

@@ -105,7 +105,12 @@ func (r TransferRequest) Same(t Transfer) bool {
 	return r.Kind == t.Kind && r.From == t.From && r.To == t.To && r.Amount == t.Amount && r.Note == t.Note
 }
 
-// Balance is a wallet's state. Available = Balance − Held.
+// Balance is a wallet's state. Available = Balance − Held. Held is what the requests in
+// flight may still cost (their estimates) plus every other hold: a gateway node's lease
+// counts only up to the estimates its node has in flight, never its unused room (see
+// Lease). The guard of new holds counts leases whole, so it may refuse a hold a little
+// before Available reaches −OverdraftLimit; a gateway then asks the other nodes for
+// their room back (ErrReclaimPending).
 type Balance struct {
 	WorkspaceID    string       `json:"workspace_id"`
 	Balance        money.Amount `json:"balance"`

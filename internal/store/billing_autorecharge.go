@@ -88,7 +88,7 @@ func (db *DB) AutoRechargeState(ctx context.Context, workspaceID string) (billin
 	var st billing.AutoRechargeState
 	var enabled, armed int
 	var paused int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT r.enabled, r.armed, r.threshold, a.balance - a.held, w.timezone, r.paused_until
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT r.enabled, r.armed, r.threshold, a.balance - `+shownHeldSQL("a.held", "a.id")+`, w.timezone, r.paused_until
 		FROM billing_auto_recharge r JOIN accounts a ON a.id = ? JOIN workspaces w ON w.id = r.workspace_id
 		WHERE r.workspace_id = ?`), string(ledger.Wallet(workspaceID)), workspaceID).
 		Scan(&enabled, &armed, &st.Threshold, &st.Available, &st.Timezone, &paused)
@@ -102,8 +102,9 @@ func (db *DB) AutoRechargeState(ctx context.Context, workspaceID string) (billin
 	return st, err == nil, err
 }
 
-// availableSQL is the available balance of the wallet named by the query's next "?".
-const availableSQL = `(SELECT balance - held FROM accounts WHERE id = ?)`
+// availableSQL is the available balance of the wallet named by the query's next "?"
+// (held as shown: gateway leases only up to their in-flight estimates, leases.go).
+var availableSQL = `(SELECT balance - ` + shownHeldSQL("held", "accounts.id") + ` FROM accounts WHERE id = ?)`
 
 // Rearm arms auto-recharge again when the available balance is back at the threshold.
 func (db *DB) Rearm(ctx context.Context, workspaceID string, at time.Time) (bool, error) {

@@ -14,9 +14,8 @@ import (
 // AdjustHold sets an active hold's amount and expiry in one transaction, with a guarded
 // update of the wallet's held amount: when guarded (and always when the hold grows), the
 // change only succeeds if the wallet's available balance after it (balance − held) is at
-// or above −overdraft limit. An unguarded decrease always succeeds. The gateway's hold
-// book uses it to resize its per-node lease: it guards every resize that gives the node
-// new room, including one that keeps the amount but forgets costs already charged.
+// or above −overdraft limit. An unguarded decrease always succeeds. (The gateway's
+// leases have their own methods, with the same guard: leases.go.)
 // Errors: ledger.ErrInsufficient, ledger.ErrHoldNotFound (not active: settled, released
 // or expired), errs.Invalid.
 func (db *DB) AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) error {

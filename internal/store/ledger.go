@@ -133,7 +133,9 @@ type querier interface {
 
 func (db *DB) walletBalance(ctx context.Context, q querier, workspaceID string) (ledger.Balance, error) {
 	b := ledger.Balance{WorkspaceID: workspaceID}
-	err := q.QueryRowContext(ctx, db.q(`SELECT balance, held, overdraft_limit FROM accounts WHERE id = ?`), string(ledger.Wallet(workspaceID))).
+	// Held as shown: every hold, each gateway lease only up to the in-flight estimates
+	// its node published (leases.go), so that it is what requests in flight may cost.
+	err := q.QueryRowContext(ctx, db.q(`SELECT a.balance, `+shownHeldSQL("a.held", "a.id")+`, a.overdraft_limit FROM accounts a WHERE a.id = ?`), string(ledger.Wallet(workspaceID))).
 		Scan(&b.Balance, &b.Held, &b.OverdraftLimit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, errWorkspaceNotFound
