@@ -77,7 +77,7 @@ type holdBook struct {
 func newHoldBook(l leaseLedger, node string, now func() time.Time, ttl time.Duration, log *slog.Logger) *holdBook {
 	return &holdBook{ledger: l, node: node, now: now, log: log, ttl: ttl, renew: max(ttl/2, time.Second),
 		window: time.Second, linger: 5 * time.Second, wallets: map[string]*wallet{},
-		publishEvery: 200 * time.Millisecond, reclaimPoll: 50 * time.Millisecond, reclaimTries: 40}
+		publishEvery: 100 * time.Millisecond, reclaimPoll: 50 * time.Millisecond, reclaimTries: 40}
 }
 
 // start releases the leases a previous run of this node left behind (it crashed, or was
