@@ -10,7 +10,12 @@ import (
 )
 
 // envDataDir names the directory of this node's own files: the gateway's settle journal.
-const envDataDir = "SPECTRA_DATA_DIR"
+// envJournalSync, true, makes every answer wait for the journal's fsync (it survives a
+// crash of the machine, not only of the process, at the price of a disk sync per answer).
+const (
+	envDataDir     = "SPECTRA_DATA_DIR"
+	envJournalSync = "SPECTRA_JOURNAL_SYNC"
+)
 
 // dataDir picks the directory of the gateway's settle journal: SPECTRA_DATA_DIR when
 // set; for SQLite, the database's path with ".settle" appended (next to it, one per

@@ -39,3 +39,19 @@ func TestDataDir(t *testing.T) {
 		t.Errorf("no HOME: %v, want an error naming %s", err, envDataDir)
 	}
 }
+
+func TestJournalConfig(t *testing.T) {
+	cfg, err := parseServe(t, nil, map[string]string{"SPECTRA_DATABASE_URL": "sqlite:/data/s.db", envJournalSync: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Services.DataDir != "/data/s.db.settle" || !cfg.Services.JournalSync {
+		t.Errorf("data dir %q, journal sync %v", cfg.Services.DataDir, cfg.Services.JournalSync)
+	}
+	if def, err := parseServe(t, nil, nil); err != nil || def.Services.JournalSync || def.Services.DataDir != "spectra.db.settle" {
+		t.Errorf("defaults: %q, %v, %v", def.Services.DataDir, def.Services.JournalSync, err)
+	}
+	if _, err := parseServe(t, nil, map[string]string{envJournalSync: "sometimes"}); err == nil || !strings.Contains(err.Error(), envJournalSync) {
+		t.Errorf("a bad %s: %v", envJournalSync, err)
+	}
+}

@@ -251,7 +251,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
 		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
 		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets, NodeID: cfg.Services.NodeID,
-		JournalDir: cfg.Services.DataDir})
+		JournalDir: cfg.Services.DataDir, JournalSync: cfg.Services.JournalSync})
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}

@@ -24,6 +24,7 @@ type ServiceConfig struct {
 	NodeID           string        // SPECTRA_NODE_ID: this gateway node's stable id (nodeid.go)
 	NodeIDFrom       string        // where NodeID came from, for the start-up log
 	DataDir          string        // SPECTRA_DATA_DIR: the gateway's settle journal (datadir.go)
+	JournalSync      bool          // SPECTRA_JOURNAL_SYNC: answers wait for the journal's fsync (datadir.go)
 
 	// Dashboard.
 	SecureCookies bool // SPECTRA_SECURE_COOKIES: true behind TLS (default: true when SPECTRA_PUBLIC_URL is https)
@@ -86,6 +87,11 @@ func (c *Config) readServices(env lookupEnv) error {
 	}
 	if s.DataDir, err = dataDir(get(envDataDir), c.Database, osGetenv); err != nil {
 		return err
+	}
+	if v := get(envJournalSync); v != "" {
+		if s.JournalSync, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%s=%q: must be true or false", envJournalSync, v)
+		}
 	}
 	public := strings.TrimRight(get(envPublicURL), "/")
 	s.SecureCookies = strings.HasPrefix(public, "https://")

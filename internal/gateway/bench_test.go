@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,8 +33,11 @@ const benchBody = `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"system
 // latency of the fake upstream called directly and through the gateway at the same fixed
 // rate (GATEWAY_BENCH_RATE, default 1000 requests/s), interleaved in one-second blocks
 // for GATEWAY_BENCH_SECONDS (default 10) each; then the throughput of both with 32
-// closed-loop workers. Every gateway request is held and settled in the ledger; the run
-// ends by checking that each one became exactly one usage event and that verify is OK.
+// closed-loop workers. Every gateway request is held and settled in the ledger, its usage
+// event first written to the settle journal in the test's temporary directory
+// (GATEWAY_BENCH_JOURNAL: "written", the default, as serve runs it; "synced" waits for
+// each group's fsync, as JournalSync does; "off" keeps no journal); the run ends by
+// checking that each one became exactly one usage event and that verify is OK.
 //
 //	go test ./internal/gateway -run '^$' -bench AddedLatency -benchtime 1x
 func BenchmarkGatewayAddedLatency(b *testing.B) {
@@ -56,10 +60,17 @@ func BenchmarkGatewayAddedLatency(b *testing.B) {
 
 	up := fakeupstream.New(fakeupstream.Options{Models: []string{testModel}})
 	defer up.Close()
+	mode := cmp.Or(os.Getenv("GATEWAY_BENCH_JOURNAL"), "written")
+	journalDir := b.TempDir()
+	if mode == "off" {
+		journalDir = ""
+	}
 	g, err := New(Config{Team: ts, Ledger: ls, Metering: ms, Store: db, Now: now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SecretKey: make([]byte, 32),
-		Upstreams: []Upstream{{Name: "fake", BaseURL: up.URL, Models: []string{testModel}}}})
+		Upstreams: []Upstream{{Name: "fake", BaseURL: up.URL, Models: []string{testModel}}}, JournalDir: journalDir,
+		JournalSync: mode == "synced"})
 	must(b, err)
+	defer g.Close()
 	mux := http.NewServeMux()
 	g.Register(mux)
 	gw := httptest.NewServer(mux)
@@ -126,6 +137,12 @@ func BenchmarkGatewayAddedLatency(b *testing.B) {
 	}
 
 	us := func(x time.Duration) float64 { return float64(x.Microseconds()) }
+	b.Logf("settle journal: %s", mode)
+	if j := g.settler.journal; j != nil {
+		j.mu.Lock()
+		b.Logf("  %d syncs for %d requests", j.syncs, sent)
+		j.mu.Unlock()
+	}
 	b.Logf("fixed rate %d/s, %d s each, interleaved:", rate, seconds)
 	b.Logf("  direct   %s", d)
 	b.Logf("  gateway  %s", gr)
@@ -194,4 +211,53 @@ func BenchmarkLedgerRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(q(reserve).Quantile(0.99).Microseconds()), "reserve-p99-µs")
 	b.ReportMetric(float64(q(settle).Quantile(0.5).Microseconds()), "settle-p50-µs")
 	b.ReportMetric(float64(q(settle).Quantile(0.99).Microseconds()), "settle-p99-µs")
+}
+
+// BenchmarkSettleJournal measures what the settle journal adds to a request: the time of
+// one append (journal.append, as settleAsync calls it before the answer's last byte), in
+// both modes, at GATEWAY_BENCH_RATE appends per second for GATEWAY_BENCH_SECONDS, each
+// event marked committed right after (as the batch settle does).
+//
+//	go test ./internal/gateway -run '^$' -bench SettleJournal -benchtime 1x -v
+func BenchmarkSettleJournal(b *testing.B) {
+	rate := envInt("GATEWAY_BENCH_RATE", 1000)
+	seconds := envInt("GATEWAY_BENCH_SECONDS", 10)
+	for _, mode := range []string{"written", "synced"} {
+		b.Run(mode, func(b *testing.B) {
+			j, err := openJournal(context.Background(), b.TempDir(), "bench", mode == "synced",
+				func(context.Context, []metering.Event) (metering.IngestResult, error) {
+					return metering.IngestResult{}, nil
+				},
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			must(b, err)
+			defer j.close()
+			ev := metering.Event{ID: "req_0123456789abcdef", WorkspaceID: "ws_0123456789abcdef", KeyID: "key_0123456789abcdef",
+				Project: "proj", Member: "mem", Model: testModel, Timestamp: time.Now(), Usage: pricing.Usage{Input: 30, Output: 64},
+				Source: "gateway", Endpoint: "/v1/chat/completions", Status: 200, LatencyMS: 1}
+			var mu sync.Mutex
+			var lat []time.Duration
+			b.ResetTimer()
+			res := loadtest.Rate(context.Background(), rate, rate*seconds, func(context.Context) error {
+				t0 := time.Now()
+				seg, err := j.append(ev)
+				d := time.Since(t0)
+				if err != nil {
+					return err
+				}
+				j.done([]*segment{seg})
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+				return nil
+			})
+			b.StopTimer()
+			q := loadtest.Merge(loadtest.Result{Latencies: lat})
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			b.Logf("%s: %d appends at %d/s, %d syncs, %d errors: p50=%s p90=%s p99=%s max=%s", mode, len(lat), rate, j.syncs,
+				res.Errors, q.Quantile(0.5), q.Quantile(0.9), q.Quantile(0.99), q.Quantile(1))
+			b.ReportMetric(float64(q.Quantile(0.5).Microseconds()), "append-p50-µs")
+			b.ReportMetric(float64(q.Quantile(0.99).Microseconds()), "append-p99-µs")
+		})
+	}
 }

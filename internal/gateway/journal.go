@@ -22,25 +22,37 @@ import (
 
 // The settle journal makes a finished request's charge survive the node. Before the
 // answer's last byte leaves, settleAsync appends the request's usage event to this
-// node's journal, a local append-only file, and waits until it is on disk; the batch
-// settle then commits it to the database as before. When the node starts, it replays
-// every event left in its journal (and in the journals of dead nodes in the same
-// directory) through metering.Ingest, which is idempotent by event id: an event that was
-// committed before the crash comes back as a Duplicate and is not charged again.
+// node's journal, a local append-only file; the batch settle then commits it to the
+// database as before. When the node starts, it replays every event left in its journal
+// (and in the journals of dead nodes in the same directory) through metering.Ingest,
+// which is idempotent by event id: an event that was committed before the crash comes
+// back as a Duplicate and is not charged again. Replayed events are priced at their
+// own timestamp, like any event, and charge the wallet directly: the holds of the
+// requests died with the node (its lease is released at its start, holdbook.go).
 //
-// Appends are group-committed: the first appender to find no write in progress becomes
-// the leader, writes every record queued so far and syncs the file once, while the
-// others wait; records that arrive meanwhile go out together in the next sync.
+// How far "appended" goes is the journal's mode:
+//   - written (the default): append returns once the record is written to the
+//     operating system (one write(2)), which keeps it when the process dies however it
+//     dies (kill -9, a panic, the OOM killer); a background syncer fsyncs right behind,
+//     grouping whatever was written during the previous sync. A crash of the machine
+//     itself can lose the records of the last sync interval (a disk sync, usually well
+//     under a millisecond), as SQLite's synchronous=NORMAL can lose its last commits.
+//   - synced (Config.JournalSync): append returns once the record is fsynced,
+//     group-committed: the first appender to find no sync running becomes the leader,
+//     writes every record queued so far and syncs once, while the others wait; records
+//     that arrive meanwhile go out together in the next sync. This survives a machine
+//     crash too, at the price of a disk sync in every answer's latency.
 //
 // On disk: a directory (Config.JournalDir) holds, per node, a lock file
 // settle-NODE.lock (an exclusive flock: one live process per node id) and segment files
 // settle-NODE-SEQ.journal. Each record is a little-endian uint32 payload length, the
 // CRC-32C of the payload, and the payload (the event in JSON). A record cut short or
 // failing its checksum ends the segment's replay: it can only be the last write of a
-// process that died before its sync returned, so its answer never got its last byte.
-// A segment whose records are all committed is truncated (the current one, once it
-// passes journalTruncateBytes) or removed (an older one); a new segment is started once
-// the current one passes journalRotateBytes.
+// process (or machine) that died before append returned, so its answer never got its
+// last byte. A segment whose records are all committed is truncated (the current one,
+// once it passes journalTruncateBytes) or removed (an older one, and every one at a
+// clean shutdown); a new segment is started once the current one passes
+// journalRotateBytes.
 type journal struct {
 	dir  string
 	name string // the node id, made safe for a file name
