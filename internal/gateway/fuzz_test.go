@@ -200,8 +200,11 @@ func FuzzStream(f *testing.F) {
 		if sr.read != int64(len(body)) || relayed > 2*len(body)+2 {
 			t.Fatalf("read %d of %d bytes, relayed %d", sr.read, len(body), relayed)
 		}
-		if m.textBytes < 0 || m.textBytes > int64(len(body))*3 || m.metered() < m.output() {
-			t.Fatalf("text bytes %d, metered %d, output %d, of a %d-byte body", m.textBytes, m.metered(), m.output(), len(body))
+		if m.textBytes < 0 || m.textBytes > int64(len(body))*3 || m.deltas > int64(len(body)) {
+			t.Fatalf("text bytes %d, deltas %d, of a %d-byte body", m.textBytes, m.deltas, len(body))
+		}
+		if outCap >= 0 && outCap < 1<<40 && m.past(outCap) != (m.deltas > outCap || 2*m.output() > 3*outCap) {
+			t.Fatalf("past(%d) = %v with %d deltas and output %d", outCap, m.past(outCap), m.deltas, m.output())
 		}
 		u, estimated := m.result(c.prompt)
 		if err := u.Validate(); err != nil || estimated == m.reported {

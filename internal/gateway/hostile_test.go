@@ -163,8 +163,9 @@ func TestStreamEndedAtItsHold(t *testing.T) {
 			}
 		}
 		must(t, s.Err())
+		// Cut after the sixth delta (more than the 5 held): " tok1"…" tok6" is 30 bytes.
 		out := int64((text.Len() + 3) / 4)
-		if finish != "length" || usage.CompletionTokens != out || out <= 5 || out > 5+2 {
+		if finish != "length" || usage.CompletionTokens != out || out != 8 || out > 5+5/2+2 {
 			t.Fatalf("finish %q usage %+v, text %q (%d tokens by ⌈bytes/4⌉)", finish, usage, text.String(), out)
 		}
 		e.flush()
@@ -190,6 +191,24 @@ func TestStreamEndedAtItsHold(t *testing.T) {
 			t.Fatalf("responses stream: %s", b)
 		}
 		waitCancelled(t, e.up, 3)
+		e.verify()
+	})
+}
+
+// A provider that honours the limit ends the stream itself at it, with its own usage:
+// Spectra's ⌈bytes/4⌉ (above the true count for text of more than 4 bytes a token, as
+// here) does not cut it short.
+func TestStreamAtItsLimitNotCutShort(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{grant: 10 * money.Scale, upstream: fakeupstream.Options{CompletionTokens: 100}})
+		resp, b := e.post("/v1/chat/completions", `{"model":"gpt-4o","max_tokens":5,"stream":true,"stream_options":{"include_usage":true},`+hostileMessages+`}`)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"completion_tokens":5,`) || !strings.Contains(string(b), `"finish_reason":"length"`) {
+			t.Fatalf("%s", b)
+		}
+		e.flush()
+		if ev := e.events()[0]; ev.Estimated || ev.Usage.Output != 5 {
+			t.Fatalf("event %+v: the provider's own end was cut short", ev)
+		}
 		e.verify()
 	})
 }

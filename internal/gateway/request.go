@@ -80,12 +80,11 @@ func parseRequest(ep endpoint, body []byte) (*request, error) {
 	}
 	r := &request{}
 	limits := ep.limitFields()
-	seen := make(map[string]struct{}, 16)
+	var seen names
 	err := eachMember(t, func(name string, v []byte) error {
-		if _, dup := seen[name]; dup {
+		if !seen.add(name) {
 			return errDuplicateKey(name)
 		}
-		seen[name] = struct{}{}
 		switch name {
 		case "model":
 			s, err := stringValue(name, v)
@@ -141,12 +140,11 @@ func (r *request) streamOptions(v []byte) error {
 	if v[0] != '{' {
 		return errInvalidType("stream_options", "an object")
 	}
-	seen := map[string]bool{}
+	var seen names
 	return eachMember(v, func(name string, v []byte) error {
-		if seen[name] {
+		if !seen.add(name) {
 			return errDuplicateKey("stream_options." + name)
 		}
-		seen[name] = true
 		switch {
 		case name == "include_usage":
 			b, err := boolValue("stream_options.include_usage", v)
@@ -180,6 +178,38 @@ func (r *request) maxOutput(ep endpoint, ceiling int64) int64 {
 
 // explicitMax is the request's own output limit (0 when it sets none), for rate limits.
 func (r *request) explicitMax() int64 { return r.Limit }
+
+// names is a set of member names: a small array while there are few, a map beyond.
+type names struct {
+	few  [16]string
+	n    int
+	many map[string]struct{}
+}
+
+// add adds name and reports whether it was new.
+func (s *names) add(name string) bool {
+	if s.many == nil {
+		for _, f := range s.few[:s.n] {
+			if f == name {
+				return false
+			}
+		}
+		if s.n < len(s.few) {
+			s.few[s.n] = name
+			s.n++
+			return true
+		}
+		s.many = make(map[string]struct{}, 2*len(s.few))
+		for _, f := range s.few {
+			s.many[f] = struct{}{}
+		}
+	}
+	if _, ok := s.many[name]; ok {
+		return false
+	}
+	s.many[name] = struct{}{}
+	return true
+}
 
 // eachMember calls fn with the decoded name and the raw value of each member of the JSON
 // object at the start of b, which must be valid JSON (json.Valid).

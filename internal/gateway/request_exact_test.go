@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -99,5 +100,18 @@ func TestParseRequestFields(t *testing.T) {
 	}
 	if r, err = parseRequest(epChat, []byte(`{"model":"a\"b","stream":null,"stream_options":null}`)); err != nil || r.Model != `a"b` || r.Stream || r.clientUsage {
 		t.Fatalf("%+v %v", r, err)
+	}
+	// Duplicates are found among many names too.
+	many := `{"model":"m"`
+	for i := range 40 {
+		many += fmt.Sprintf(`,"x%d":%d`, i, i)
+	}
+	if _, err := parseRequest(epChat, []byte(many+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dup := range []string{`"x3"`, `"x39"`, `"model"`} {
+		if _, err := parseRequest(epChat, []byte(many+`,`+dup+`:1}`)); err == nil || err.(*apiError).Code != "duplicate_key" {
+			t.Fatalf("duplicate %s: %v", dup, err)
+		}
 	}
 }

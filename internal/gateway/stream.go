@@ -94,12 +94,13 @@ func (d *departure) stop() {
 // settled as soon as its usage is known (the usage chunk, or the end marker), before
 // that event is written to the client; otherwise when the upstream ends.
 //
-// A stream whose metered output (metered: ⌈bytes/4⌉ of its text, at least one token per
-// text delta) goes past the output its hold covers (c.outCap) is ended by Spectra: the
-// chunk that went past it is the last one relayed, the upstream request is closed, and
-// the client gets a closing chunk with finish_reason "length", the usage chunk if it
-// asked for one, and [DONE] (for the Responses API, a response.incomplete event). It is
-// charged the prompt estimate and ⌈bytes/4⌉ of the text it got, recorded as estimated.
+// A stream that goes past the output its hold covers (c.outCap; see streamMeter.past:
+// more text deltas than that, or ⌈bytes/4⌉ of its text above 1.5 times it) is ended by
+// Spectra: the chunk that went past it is the last one relayed, the upstream request is
+// closed, and the client gets a closing chunk with finish_reason "length", the usage
+// chunk if it asked for one, and [DONE] (for the Responses API, a response.incomplete
+// event). It is charged the prompt estimate and ⌈bytes/4⌉ of the text it got, recorded
+// as estimated: at most 1.5 times the output held, plus the last chunk.
 //
 // When the client goes away before the answer has finished, the upstream request is
 // cancelled and the request is charged for the prompt and the text streamed so far,
@@ -157,7 +158,7 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 		if !drop {
 			write(raw)
 		}
-		if !settled && c.outCap > 0 && m.metered() > c.outCap {
+		if !settled && c.outCap > 0 && m.past(c.outCap) {
 			cut = true
 		}
 	}

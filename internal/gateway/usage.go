@@ -280,11 +280,16 @@ func (m *streamMeter) output() int64 {
 	return (m.textBytes + outputTextBytes - 1) / outputTextBytes
 }
 
-// metered is the output a stream is cut off at (see Gateway.stream): the text's
-// ⌈bytes/4⌉, but at least one token per delta that carried text (OpenAI-compatible
-// servers stream about one token per delta, so text of fewer than 4 bytes a token does
-// not slip past the hold).
-func (m *streamMeter) metered() int64 { return max(m.output(), m.deltas) }
+// past reports whether a stream has gone past the output its hold covers (capacity
+// tokens; see Gateway.stream): more deltas that carried text than that (each carries at
+// least one token, and OpenAI-compatible servers stream about one token per delta), or
+// text whose ⌈bytes/4⌉ is more than one and a half times it (so that huge deltas cannot
+// carry a stream past its hold, while the ⌈bytes/4⌉ estimate of ordinary text, which
+// runs above its true token count when tokens average more than 4 bytes, never ends a
+// stream that a provider is about to end itself at its limit).
+func (m *streamMeter) past(capacity int64) bool {
+	return m.deltas > capacity || m.output() > capacity+capacity/2
+}
 
 // result is the usage to record: the reported one, or the prompt estimate plus ⌈bytes/4⌉
 // of the text streamed (estimated).

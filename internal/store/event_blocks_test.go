@@ -157,7 +157,6 @@ func TestEventBlocksMigration(t *testing.T) {
 			}
 			e := &coreEnv{db: db, clock: &coreClock{t: coreT0}}
 			e.meter = metering.NewService(db, db, e.clock.Now)
-			e.addPrice(t, "m", 1_000_000)
 			ws := e.workspace(t, 0)
 			ts := coreT0.Add(-time.Hour).UnixMicro()
 			legacy := []metering.Event{
@@ -184,6 +183,7 @@ func TestEventBlocksMigration(t *testing.T) {
 			if _, err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
+			e.addPrice(t, "m", 1_000_000) // with today's columns
 			got, err := db.Events(ctx, metering.EventFilter{WorkspaceID: ws, Limit: 10})
 			if err != nil || len(got) != 2 {
 				t.Fatalf("after migrating: %+v %v", got, err)
