@@ -33,8 +33,9 @@ import (
 // holds at least everything this node may still spend, and no node can take money
 // another node has admitted a request against.
 //
-// The book publishes each wallet's inflight to its lease row (publish), at most every
-// publishEvery while it changes, and in the same write gives back the settled costs
+// The book publishes each wallet's inflight to its lease row (publish), a few
+// milliseconds after a batch of settles and every publishEvery while anything else
+// changes, and in the same write gives back the settled costs
 // (leased − settled, which leaves the node's room as it was) and room it no longer
 // needs. What users see as held counts a lease only up to its published inflight
 // (store.shownHeldSQL), so held is what requests in flight may cost, and returns to 0
@@ -70,13 +71,22 @@ type holdBook struct {
 
 	mu         sync.Mutex
 	wallets    map[string]*wallet
-	publishing atomic.Bool // the publisher runs
-	kicked     atomic.Bool // something changed since the publisher last looked
+	publishing atomic.Bool   // the publisher runs
+	kicked     atomic.Bool   // something changed since the publisher last looked
+	soon       chan struct{} // a settle asks for a publication now
 }
+
+// settleGather is how long a publication asked for by a settle waits for the rest of
+// its batch's settles; minSoonGap bounds how often settles have a node publish (at most
+// 50 times a second).
+const (
+	settleGather = 2 * time.Millisecond
+	minSoonGap   = 20 * time.Millisecond
+)
 
 func newHoldBook(l leaseLedger, node string, now func() time.Time, ttl time.Duration, log *slog.Logger) *holdBook {
 	return &holdBook{ledger: l, node: node, now: now, log: log, ttl: ttl, renew: max(ttl/2, time.Second),
-		window: time.Second, linger: 5 * time.Second, wallets: map[string]*wallet{},
+		window: time.Second, linger: 5 * time.Second, wallets: map[string]*wallet{}, soon: make(chan struct{}, 1),
 		publishEvery: 100 * time.Millisecond, reclaimPoll: 50 * time.Millisecond, reclaimTries: 40}
 }
 
@@ -361,7 +371,17 @@ func (w *wallet) finish(op *leaseOp, lease string, amount money.Amount, err erro
 }
 
 // settle closes h after its cost was committed to the ledger.
-func (b *holdBook) settle(h *hold, cost money.Amount) { b.close(h, cost) }
+// The publication that follows comes promptly (soon), so that held and available stop
+// counting the request's estimate within milliseconds of its cost being charged.
+func (b *holdBook) settle(h *hold, cost money.Amount) {
+	b.close(h, cost)
+	if b.publishEvery > 0 {
+		select {
+		case b.soon <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+}
 
 // release closes h without a charge (the request failed, or its settle did).
 func (b *holdBook) release(h *hold) { b.close(h, 0) }
@@ -402,7 +422,16 @@ func (b *holdBook) kick() {
 func (b *holdBook) publisher() {
 	t := time.NewTicker(b.publishEvery)
 	defer t.Stop()
-	for range t.C {
+	var last time.Time
+	for {
+		select {
+		case <-t.C:
+		case <-b.soon:
+			// Settles come in batches: let this one finish, then publish it, at most
+			// once per minSoonGap.
+			time.Sleep(max(settleGather, minSoonGap-time.Since(last)))
+		}
+		last = time.Now()
 		b.kicked.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		active, err := b.publish(ctx)

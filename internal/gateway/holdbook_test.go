@@ -491,3 +491,27 @@ func TestReclaimBetweenNodes(t *testing.T) {
 		e.verify()
 	})
 }
+
+// With the node's own publisher (no publish called by the test), held returns to 0 after
+// the last request settles, while the lease is still there (issue 11, item 6).
+func TestHeldReturnsToZeroOnItsOwn(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{grant: 100_000_000})
+		e.gw.book.linger = time.Hour // the lease stays: held must go to 0 by publication
+		ctx := context.Background()
+		for i := range 5 {
+			if _, err := e.cl().Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: testModel,
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(fmt.Sprintf("hello %d", i))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "held back at 0", func() bool { return e.balance().Held == 0 && e.gw.book.state(e.ws.ID).Open == 0 })
+		if st := e.gw.book.state(e.ws.ID); st.Lease == "" || st.Leased == 0 {
+			t.Fatalf("the lease was given back: %+v", st)
+		}
+		if b := e.balance(); b.Available != b.Balance || b.Balance >= 100_000_000 {
+			t.Fatalf("%+v", b)
+		}
+		e.verify()
+	})
+}
