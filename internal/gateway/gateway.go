@@ -162,17 +162,19 @@ func New(c Config) (*Gateway, error) {
 	g.settler.g = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Before serving: give back the leases this node's previous run left behind.
-	if n, err := g.book.start(ctx); err != nil {
-		return nil, errors.New("gateway: release this node's leases: " + err.Error())
-	} else if n > 0 {
-		c.Log.Info("released the leases this node's previous run left behind", "node", c.NodeID, "leases", n)
-	}
 	if err := g.reg.load(ctx); err != nil {
 		return nil, err
 	}
 	if err := g.openJournal(c.JournalDir, c.JournalSync); err != nil {
 		return nil, err
+	}
+	// Before serving, and only once the journal is this node's (it refuses a node id
+	// that a live process holds) and replayed: give back the leases this node's previous
+	// run left behind.
+	if n, err := g.book.start(ctx); err != nil {
+		return nil, errors.New("gateway: release this node's leases: " + err.Error())
+	} else if n > 0 {
+		c.Log.Info("released the leases this node's previous run left behind", "node", c.NodeID, "leases", n)
 	}
 	return g, nil
 }
