@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"spectra/internal/errs"
@@ -273,11 +274,40 @@ func (db *DB) PublishLeases(ctx context.Context, ls []ledger.Lease) ([]error, er
 	}
 	out := make([]error, len(ls))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Wallets first, in id order, then their leases: the order every lease change
+		// (and ingestion) takes its locks in, so that two never wait on each other.
+		accounts := make([]string, len(ls))
 		for i, l := range ls {
 			out[i] = nil
-			var account string
+			err := tx.QueryRowContext(ctx, db.q(`SELECT account_id FROM holds WHERE id = ? AND status = 'held'`), l.ID).Scan(&accounts[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				out[i] = ledger.ErrHoldNotFound
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if db.dialect == Postgres {
+			locked := map[string]bool{}
+			order := slices.Sorted(slices.Values(accounts))
+			for _, a := range order {
+				if a == "" || locked[a] {
+					continue
+				}
+				locked[a] = true
+				if _, err := db.lockWallet(ctx, tx, a); err != nil {
+					return err
+				}
+			}
+		}
+		for i, l := range ls {
+			if out[i] != nil {
+				continue
+			}
+			account := accounts[i]
 			var old int64
-			err := tx.QueryRowContext(ctx, db.q(`SELECT account_id, amount FROM holds WHERE id = ? AND status = 'held'`), l.ID).Scan(&account, &old)
+			err := tx.QueryRowContext(ctx, db.q(`SELECT amount FROM holds WHERE id = ? AND status = 'held'`), l.ID).Scan(&old)
 			if errors.Is(err, sql.ErrNoRows) {
 				out[i] = ledger.ErrHoldNotFound
 				continue

@@ -237,6 +237,20 @@ func (db *DB) Release(ctx context.Context, holdID string) error {
 func (db *DB) closeHold(ctx context.Context, tx *sql.Tx, holdID, status string, now time.Time) (bool, error) {
 	var account string
 	var amount int64
+	if db.dialect == Postgres {
+		// The wallet first, then the hold: the order lease changes take their locks in
+		// (leases.go), so that a release and a reclaim never wait on each other.
+		err := tx.QueryRowContext(ctx, db.q(`SELECT account_id FROM holds WHERE id = ? AND status = 'held'`), holdID).Scan(&account)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if _, err := db.lockWallet(ctx, tx, account); err != nil {
+			return false, err
+		}
+	}
 	err := tx.QueryRowContext(ctx, db.q(`UPDATE holds SET status = ?, closed_at = ? WHERE id = ? AND status = 'held' RETURNING account_id, amount`),
 		status, micros(now), holdID).Scan(&account, &amount)
 	if errors.Is(err, sql.ErrNoRows) {
