@@ -346,6 +346,11 @@ func (w *wallet) finish(op *leaseOp, lease string, amount money.Amount, err erro
 		w.published = op.inflight
 		if !op.publish {
 			w.consumed, w.lastOp, w.starved = 0, now, time.Time{}
+			if amount < op.want {
+				// The ledger capped the headroom (the wallet is nearly empty): no
+				// background renewals for a while, each would be a write for nothing.
+				w.starved = now
+			}
 		}
 		return
 	}
