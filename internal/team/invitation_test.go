@@ -263,7 +263,8 @@ func TestConcurrentAcceptsOneWins(t *testing.T) {
 		for err := range errc {
 			if err == nil {
 				ok++
-			} else if !strings.Contains(err.Error(), "invitation_used") && !strings.Contains(err.Error(), "email_taken") {
+			} else if !strings.Contains(err.Error(), "invitation_used") && !strings.Contains(err.Error(), "email_taken") &&
+				!strings.Contains(err.Error(), "password_check_busy") { // 8 accepts, 2 hashing slots: a loaded machine may refuse some
 				t.Errorf("unexpected error %v", err)
 			}
 		}

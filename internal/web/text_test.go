@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"spectra/internal/team"
@@ -26,6 +28,17 @@ func TestTextRuleInPaths(t *testing.T) {
 		} {
 			if st, body := c.get(path); st != http.StatusBadRequest {
 				t.Errorf("GET %s: %d, want 400: %.300s", path, st, body)
+			}
+		}
+		// Ids in a form's path: the key, budget, webhook and invitation routes.
+		for _, path := range []string{
+			w + "/keys/k%00/revoke",
+			w + "/budgets/b%00/delete",
+			w + "/settings/webhooks/h%00/delete",
+			w + "/members/invitations/i%00/revoke",
+		} {
+			if st, body := c.post(path, url.Values{}); st != http.StatusBadRequest || !strings.Contains(body, "invalid_text") {
+				t.Errorf("POST %s: %d, want 400 invalid_text: %.300s", path, st, body)
 			}
 		}
 	})

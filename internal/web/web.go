@@ -15,6 +15,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/budget"
+	"spectra/internal/httpjson"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/notify"
@@ -186,6 +187,12 @@ func (s *Server) secureHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
+		// A NUL or control character in a path id (a key, budget, webhook or invitation)
+		// or a query parameter is refused before any handler looks it up.
+		if err := httpjson.RequestText(r); err != nil {
+			s.fail(w, r, nil, nil, err)
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
 }
