@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -45,6 +46,12 @@ func (db *DB) Migrations() ([]Migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// afterMigration holds Go steps run in a migration's transaction, after its SQL, by
+// version. A migration that needs Go (a backfill computed in Go) registers its step here.
+var afterMigration = map[int]func(db *DB, ctx context.Context, tx *sql.Tx) error{
+	6: (*DB).backfillDaily, // rollups_daily.go
 }
 
 // Migrate applies every migration not yet applied, each in its own transaction, and

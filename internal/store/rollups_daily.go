@@ -256,11 +256,6 @@ func (db *DB) backfillDaily(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// afterMigration holds Go steps run in a migration's transaction, after its SQL.
-var afterMigration = map[int]func(db *DB, ctx context.Context, tx *sql.Tx) error{
-	6: (*DB).backfillDaily,
-}
-
 // SetWorkspaceTimezone changes a workspace's timezone and rebuilds its daily rollups
 // from the hourly ones by the new zone's days, in one transaction. It returns
 // invalid_timezone for a name that is not an IANA zone and workspace_not_found.
