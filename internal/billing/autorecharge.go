@@ -10,6 +10,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/ids"
+	"spectra/internal/money"
 )
 
 // AutoRecharge returns a workspace's auto-recharge settings and state, with how much it
@@ -54,7 +55,7 @@ func (s *Service) SetAutoRecharge(ctx context.Context, workspaceID string, set A
 			return AutoRecharge{}, err
 		}
 		if set.MonthlyCap < set.Amount {
-			return AutoRecharge{}, errs.E(errs.Invalid, "invalid_monthly_cap", "monthly_cap must be at least one charge (%s)", FormatAmount(set.Amount, s.cfg.Currency))
+			return AutoRecharge{}, errs.E(errs.Invalid, "invalid_monthly_cap", "monthly_cap must be at least one charge (%s)", money.FormatExact(set.Amount, s.cfg.Currency))
 		}
 		cur, err := s.store.AutoRecharge(ctx, ws.ID)
 		if err != nil {

@@ -38,9 +38,9 @@ func (s *Service) CheckAmount(a money.Amount) error {
 	case a <= 0:
 		return errs.E(errs.Invalid, "invalid_amount", "amount must be greater than zero")
 	case a < s.cfg.MinRecharge:
-		return errs.E(errs.Invalid, "amount_below_minimum", "the smallest recharge is %s", FormatAmount(s.cfg.MinRecharge, s.cfg.Currency))
+		return errs.E(errs.Invalid, "amount_below_minimum", "the smallest recharge is %s", money.FormatExact(s.cfg.MinRecharge, s.cfg.Currency))
 	case a > s.cfg.MaxRecharge:
-		return errs.E(errs.Invalid, "amount_above_maximum", "the largest recharge is %s", FormatAmount(s.cfg.MaxRecharge, s.cfg.Currency))
+		return errs.E(errs.Invalid, "amount_above_maximum", "the largest recharge is %s", money.FormatExact(s.cfg.MaxRecharge, s.cfg.Currency))
 	}
 	_, err := ToMinor(a, s.cfg.Currency)
 	return err

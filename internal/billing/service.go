@@ -145,7 +145,7 @@ type RechargeOptions struct {
 // Options returns the recharge bounds, presets and whether card payments are available.
 func (s *Service) Options() RechargeOptions {
 	o := RechargeOptions{Currency: s.cfg.Currency, MinRecharge: s.cfg.MinRecharge, MaxRecharge: s.cfg.MaxRecharge,
-		Presets: slices.Clone(s.cfg.Presets), MinorDigits: MinorDigits(s.cfg.Currency), StripeReady: s.stripe != nil,
+		Presets: slices.Clone(s.cfg.Presets), MinorDigits: money.MinorDigits(s.cfg.Currency), StripeReady: s.stripe != nil,
 		TaxRateBP: s.cfg.TaxRateBasisPoints, TaxName: s.cfg.TaxName}
 	if s.stripe == nil {
 		o.StripeReason = ErrStripeNotConfigured.Message

@@ -13,6 +13,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"spectra/internal/errs"
+	"spectra/internal/money"
 )
 
 // Webhook outcomes.
@@ -183,7 +184,7 @@ func (s *Service) checkoutFailed(ctx context.Context, sess *stripe.CheckoutSessi
 	if wsID != "" && strings.EqualFold(string(sess.Currency), s.cfg.Currency) {
 		amount, _ := FromMinor(sess.AmountTotal, s.cfg.Currency)
 		n := Notice{WorkspaceID: wsID, Kind: NoticePaymentFailed,
-			Message: "Your payment of " + FormatAmount(amount, s.cfg.Currency) + " did not go through; your balance was not recharged."}
+			Message: "Your payment of " + money.FormatExact(amount, s.cfg.Currency) + " did not go through; your balance was not recharged."}
 		if err := s.addNotice(ctx, n); err != nil {
 			s.log.Warn("billing: notice for a failed Checkout payment", "workspace_id", wsID, "err", err)
 		}

@@ -1,7 +1,7 @@
 // Package invoicepdf draws Spectra's billing documents (receipts, statements, credit notes)
 // as PDF. It lives outside internal/billing because page geometry is measured in
 // millimetres as floats, and no float belongs in a money package: every amount here is
-// printed from exact micro-units by billing.FormatAmount.
+// printed from exact micro-units by money.FormatExact.
 package invoicepdf
 
 import (
@@ -23,7 +23,7 @@ const (
 	pdfLineH  = 5.0
 )
 
-// Render draws a document as a PDF. Every amount is printed exactly (billing.FormatAmount:
+// Render draws a document as a PDF. Every amount is printed exactly (money.FormatExact:
 // decimal strings from micro-units, never floats), so the printed total reads back equal
 // to the ledger. The output depends only on the document: rendering it twice gives the
 // same bytes. Text outside Windows-1252 (the core PDF fonts) prints as "?".
@@ -96,7 +96,7 @@ func (r *pdfDoc) fit(s string, w float64) string {
 
 func (r *pdfDoc) date(t time.Time) string { return t.In(r.loc).Format("2 January 2006") }
 
-func (r *pdfDoc) money(a money.Amount) string { return billing.FormatAmount(a, r.inv.Currency) }
+func (r *pdfDoc) money(a money.Amount) string { return money.FormatExact(a, r.inv.Currency) }
 
 func (r *pdfDoc) header() {
 	inv := r.inv

@@ -62,7 +62,7 @@ func TestReceiptPDF(t *testing.T) {
 	wantLine(t, text, `^\s*Receipt\s*$`)
 	wantLine(t, text, `Number\s+SPEC-2026-000123`)
 	wantLine(t, text, `Total paid\s+USD 1,234\.567891\s*$`)
-	wantLine(t, text, `VAT 20% \(included\)\s+USD `+regexp.QuoteMeta(strings.TrimPrefix(billing.FormatAmount(tax, "USD"), "USD ")))
+	wantLine(t, text, `VAT 20% \(included\)\s+USD `+regexp.QuoteMeta(strings.TrimPrefix(money.FormatExact(tax, "USD"), "USD ")))
 	wantLine(t, text, `Net\s+USD 1,028\.806576`)
 	wantLine(t, text, `Acme Café GmbH`) // Windows-1252 covers Western European names
 	wantLine(t, text, `Reference\s+BANK-REF-42`)
@@ -93,4 +93,18 @@ func TestStatementPDF(t *testing.T) {
 	wantLine(t, text, `small-model\s+5\s+10\s+0\s+0\s+3\s+USD 0\.000003`)
 	wantLine(t, text, `search\s+1,200\s+USD 17\.500001`)
 	wantLine(t, text, `Total usage\s+USD 17\.500004\s*$`)
+}
+
+// A JPY receipt prints whole yen, the decimals the dashboard shows for the same amount.
+func TestReceiptPDFZeroDecimalCurrency(t *testing.T) {
+	total := money.Amount(1_500 * money.Scale)
+	inv := billing.Invoice{ID: "inv_3", Number: "SPEC-2026-000125", Kind: billing.KindReceipt, WorkspaceID: "ws_1", Currency: "JPY",
+		Total: total, Subtotal: total, Seller: pdfSeller, Buyer: billing.Party{Name: "Acme KK"}, Timezone: "Asia/Tokyo",
+		PaymentMethod: billing.MethodManual, Lines: []billing.Line{{Kind: billing.LinePayment, Description: "Prepaid balance top-up", Amount: total}},
+		IssuedAt: time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)}
+	text := pdfText(t, inv)
+	wantLine(t, text, `Total paid\s+JPY 1,500\s*$`)
+	if got := money.Format(total, "JPY"); got != "¥1,500" {
+		t.Errorf("the dashboard shows %q for the same amount", got)
+	}
 }

@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// Formatting amounts for people (the dashboard, alert emails): currency symbol,
-// thousands separators, cents. Integers only, like the rest of the package; the exact
-// form is String.
+// Formatting amounts for people (the dashboard, alert emails, invoices): currency
+// symbol or code, thousands separators, the currency's minor digits (MinorDigits).
+// Integers only, like the rest of the package; the machine form is String.
 
 // GroupDigits inserts a comma every three digits of a run of decimal digits: "1234567"
 // → "1,234,567".
@@ -41,9 +41,10 @@ func Symbol(code string) string {
 	return code + " "
 }
 
-// Format formats a for people: "$1,234.56", rounded half-up to cents. An amount
-// that is not zero but rounds to zero cents shows its significant micro-units instead
-// ("$0.0042"), so a small charge never reads as free.
+// Format formats a for people: "$1,234.56", "¥1,500", rounded half-up to the
+// currency's minor unit (MinorDigits). An amount that is not zero but rounds to zero
+// shows its significant micro-units instead ("$0.0042"), so a small charge never reads
+// as free.
 func Format(a Amount, currency string) string {
 	neg := a < 0
 	u := uint64(a)
@@ -51,17 +52,22 @@ func Format(a Amount, currency string) string {
 		u = uint64(-(a + 1)) + 1
 	}
 	whole, frac := u/Scale, u%Scale
+	digits := MinorDigits(currency)
+	unit := uint64(MinorUnit(currency))
+	minor := (frac + unit/2) / unit // half-up to the minor unit
 	var s string
-	cents := (frac + 5_000) / 10_000 // half-up to 2 decimals
 	switch {
-	case whole == 0 && cents == 0 && frac != 0:
+	case whole == 0 && minor == 0 && frac != 0:
 		d := strings.TrimRight(strconv.FormatUint(frac+Scale, 10)[1:], "0")
-		s = GroupDigits(strconv.FormatUint(whole, 10)) + "." + d
+		s = "0." + d
 	default:
-		if cents == 100 {
-			whole, cents = whole+1, 0
+		if minor == Scale/unit {
+			whole, minor = whole+1, 0
 		}
-		s = GroupDigits(strconv.FormatUint(whole, 10)) + "." + strconv.FormatUint(cents+100, 10)[1:]
+		s = GroupDigits(strconv.FormatUint(whole, 10))
+		if digits > 0 {
+			s += "." + strconv.FormatUint(minor+Scale/unit, 10)[1:]
+		}
 	}
 	if neg {
 		return "−" + Symbol(currency) + s
@@ -69,20 +75,43 @@ func Format(a Amount, currency string) string {
 	return Symbol(currency) + s
 }
 
-// FormatFine formats a small amount with all its significant micro-units (at
-// least cents): "$0.021543", "$1.50". For per-request costs.
-func FormatFine(a Amount, currency string) string {
+// exact returns a's digits, never rounded: the whole part grouped by thousands, then
+// the currency's minor digits and more only where the micro-units need them.
+func exact(a Amount, currency string) (neg bool, digits string) {
 	str := a.String()
-	neg := strings.HasPrefix(str, "-")
+	neg = strings.HasPrefix(str, "-")
 	str = strings.TrimPrefix(str, "-")
 	whole, frac, _ := strings.Cut(str, ".")
 	frac = strings.TrimRight(frac, "0")
-	for len(frac) < 2 {
-		frac += "0"
+	if keep := MinorDigits(currency); len(frac) < keep {
+		frac += strings.Repeat("0", keep-len(frac))
 	}
-	whole = GroupDigits(whole)
+	digits = GroupDigits(whole)
+	if frac != "" {
+		digits += "." + frac
+	}
+	return neg, digits
+}
+
+// FormatFine formats an amount with all its significant micro-units (at least the
+// currency's minor digits): "$0.021543", "$1.50", "¥1,500". For per-request costs.
+func FormatFine(a Amount, currency string) string {
+	neg, s := exact(a, currency)
 	if neg {
-		return "−" + Symbol(currency) + whole + "." + frac
+		return "−" + Symbol(currency) + s
 	}
-	return Symbol(currency) + whole + "." + frac
+	return Symbol(currency) + s
+}
+
+// FormatExact shows an amount exactly for documents (invoices, receipts, error
+// messages): the ISO code, thousands separators, the currency's minor digits and more
+// only where the micro-units need them, never rounded. E.g. FormatExact(1234567891,
+// "USD") = "USD 1,234.567891", 50_000_000 → "USD 50.00", and in JPY 1500_000_000 →
+// "JPY 1,500", the decimals Format shows for the same currency.
+func FormatExact(a Amount, currency string) string {
+	neg, s := exact(a, currency)
+	if neg {
+		s = "-" + s
+	}
+	return strings.ToUpper(currency) + " " + s
 }

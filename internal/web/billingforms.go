@@ -64,7 +64,7 @@ type billingPanel struct {
 // decimal writes a as a plain decimal with the currency's usual decimals (more only
 // when the micro-units need them): 50_000_000 → "50.00".
 func decimal(a money.Amount, currency string) string {
-	s := billing.FormatAmount(a, currency)
+	s := money.FormatExact(a, currency)
 	s = strings.TrimPrefix(s, strings.ToUpper(currency)+" ")
 	return strings.ReplaceAll(s, ",", "")
 }
