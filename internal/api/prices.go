@@ -23,7 +23,8 @@ type priceRequest struct {
 	EffectiveFrom   *string `json:"effective_from"`
 }
 
-// price builds the version the request describes for model.
+// price builds the version the request describes for model, created now; its
+// EffectiveFrom is zero (from now) unless the request sets effective_from.
 func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) {
 	p := pricing.Price{Model: model, CreatedAt: now.UTC().Truncate(time.Microsecond)}
 	fields := []struct {
@@ -57,15 +58,14 @@ func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) 
 		}
 		p.MaxOutputTokens = *b.MaxOutputTokens
 	}
-	p.EffectiveFrom = p.CreatedAt
-	if b.EffectiveFrom != nil {
+	if b.EffectiveFrom != nil { // else zero: metering.Service.PutPrice makes it now
 		t, err := time.Parse(time.RFC3339Nano, *b.EffectiveFrom)
 		if err != nil {
 			return p, errs.E(errs.Invalid, "invalid_effective_from", "effective_from must be an RFC 3339 time such as 2025-01-01T00:00:00Z")
 		}
 		p.EffectiveFrom = t.UTC().Truncate(time.Microsecond)
 	}
-	return p, p.Validate()
+	return p, nil
 }
 
 // amountProblem says what is wrong with an amount that money.Parse refused.
@@ -78,41 +78,27 @@ func amountProblem(err error) string {
 	return "not a decimal amount"
 }
 
-func samePrices(a, b pricing.Price) bool {
-	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
-		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens
-}
-
-// putPrice adds a price version: 201 with the new version, or 200 with the existing one
-// when the request repeats it — the same effective_from and prices, or, without
-// effective_from, the same prices as the version in effect now.
+// putPrice adds a price version (metering.Service.PutPrice): 201 with the new version,
+// or 200 with the existing one when the request repeats it — the same effective_from and
+// prices, or, without effective_from, the same prices as the version in effect now.
 func (s *Server) putPrice(w http.ResponseWriter, r *http.Request) error {
 	var body priceRequest
 	if err := decodeBody(w, r, MaxBody, &body); err != nil {
 		return err
 	}
-	now := s.now()
-	p, err := body.price(r.PathValue("model"), now)
+	p, err := body.price(r.PathValue("model"), s.now())
 	if err != nil {
 		return err
 	}
-	cat, err := s.prices.Catalog(r.Context())
+	stored, created, err := s.metering.PutPrice(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	at := p.EffectiveFrom
-	if body.EffectiveFrom == nil {
-		at = now
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
-	if cur, err := cat.At(p.Model, at); err == nil && samePrices(cur, p) && (body.EffectiveFrom == nil || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
-		WriteJSON(w, http.StatusOK, cur)
-		return nil
-	}
-	if err := s.prices.AddPrice(r.Context(), p); err != nil {
-		return err
-	}
-	s.metering.Invalidate()
-	WriteJSON(w, http.StatusCreated, p)
+	WriteJSON(w, status, stored)
 	return nil
 }
 

@@ -32,7 +32,7 @@ type Deps struct {
 	Accounts *team.Accounts
 	Ledger   *ledger.Service
 	Metering *metering.Service
-	Prices   pricing.Store
+	Prices   pricing.Store // read only: prices are written through Metering.PutPrice
 	// Billing, when set, records the top-ups as bank transfers with their receipts (as a
 	// deployment does); without it they are plain ledger credits.
 	Billing *billing.Service
@@ -189,11 +189,10 @@ func (s *seeder) prices(ctx context.Context) error {
 		if _, err := cat.At(p.Model, from); err == nil {
 			continue
 		}
-		if err := s.d.Prices.AddPrice(ctx, p); err != nil {
+		if _, _, err := s.d.Metering.PutPrice(ctx, p); err != nil {
 			return fmt.Errorf("demo price for %s: %w", p.Model, err)
 		}
 	}
-	s.d.Metering.Invalidate()
 	s.catalog, err = s.d.Metering.Catalog(ctx)
 	return err
 }

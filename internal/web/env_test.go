@@ -154,11 +154,13 @@ func (e *env) seedFixture() fixture {
 	must(err)
 	_, err = e.accounts.AddMember(ctx, other.ID, f.outsider.ID, team.RoleOwner)
 	must(err)
-	must(e.db.AddPrice(ctx, pricing.Price{Model: "gpt-test", Input: 2_500_000, CachedInput: 1_250_000, Output: 10_000_000,
-		EffectiveFrom: testNow.AddDate(0, -6, 0)}))
-	must(e.db.AddPrice(ctx, pricing.Price{Model: "mini-test", Input: 150_000, Output: 600_000, Request: 7,
-		EffectiveFrom: testNow.AddDate(0, -6, 0)}))
-	e.metering.Invalidate()
+	for _, p := range []pricing.Price{
+		{Model: "gpt-test", Input: 2_500_000, CachedInput: 1_250_000, Output: 10_000_000, EffectiveFrom: testNow.AddDate(0, -6, 0)},
+		{Model: "mini-test", Input: 150_000, Output: 600_000, Request: 7, EffectiveFrom: testNow.AddDate(0, -6, 0)},
+	} {
+		_, _, err := e.metering.PutPrice(ctx, p)
+		must(err)
+	}
 	for _, k := range []struct {
 		name, member string
 		ws           string

@@ -174,11 +174,10 @@ func (e *Env) Balance(t testing.TB, workspaceID string) ledger.Balance {
 func (e *Env) Spend(t testing.TB, workspaceID string, amount money.Amount) {
 	t.Helper()
 	from := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := e.DB.AddPrice(context.Background(), pricing.Price{Model: "billingtest-spend", Input: money.Scale, CachedInput: money.Scale,
+	if _, _, err := e.Meter.PutPrice(context.Background(), pricing.Price{Model: "billingtest-spend", Input: money.Scale, CachedInput: money.Scale,
 		EffectiveFrom: from, CreatedAt: from}); err != nil {
 		t.Fatal(err)
 	}
-	e.Meter.Invalidate()
 	res, err := e.Meter.Ingest(context.Background(), []metering.Event{{ID: ids.New("spend"), WorkspaceID: workspaceID,
 		Model: "billingtest-spend", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Input: int64(amount)}}})
 	if err != nil || res.Accepted != 1 || res.Events[0].Cost != amount {
@@ -191,10 +190,9 @@ func (e *Env) Price(t testing.TB, model, input, output string, from time.Time) {
 	t.Helper()
 	p := pricing.Price{Model: model, Input: must(money.Parse(input)), CachedInput: must(money.Parse(input)),
 		Output: must(money.Parse(output)), EffectiveFrom: from, CreatedAt: from}
-	if err := e.DB.AddPrice(context.Background(), p); err != nil {
+	if _, _, err := e.Meter.PutPrice(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	e.Meter.Invalidate()
 }
 
 func must(a money.Amount, err error) money.Amount {
