@@ -96,72 +96,50 @@ func New(d Deps) *Server {
 	return s
 }
 
-// handlerFunc is a handler that reports failure by returning an error, written by WriteError.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+// routes is every route the API serves, in one table that says who may call each (see
+// authorize): anyone, the operator, or the operator and a workspace key whose kind and
+// member's role allow the action.
+func (s *Server) routes() []httpjson.Route {
+	return []httpjson.Route{
+		{Pattern: "GET /healthz", Need: team.ActPublic, Handle: s.healthz},
+		{Pattern: "GET /readyz", Need: team.ActPublic, Handle: s.readyz},
+		{Pattern: "GET /metrics", Need: team.ActPublic, Handle: s.serveMetrics},
+		{Pattern: "GET /api/v1/openapi.json", Need: team.ActPublic, Handle: s.serveOpenAPI},
 
-// route is one line of the routing table.
-type route struct {
-	pattern string // a net/http ServeMux pattern with its method
-	access  access
-	handle  handlerFunc
-}
+		{Pattern: "PUT /api/v1/prices/{model...}", Need: team.ActOperate, Handle: s.putPrice},
+		{Pattern: "GET /api/v1/prices", Need: team.ActOperate, Handle: s.listPrices},
 
-// routes is every route the API serves, in one table.
-func (s *Server) routes() []route {
-	return []route{
-		{"GET /healthz", public, s.healthz},
-		{"GET /readyz", public, s.readyz},
-		{"GET /metrics", public, s.serveMetrics},
-		{"GET /api/v1/openapi.json", public, s.serveOpenAPI},
+		{Pattern: "POST /api/v1/workspaces", Need: team.ActOperate, Handle: s.createWorkspace},
+		{Pattern: "GET /api/v1/workspaces", Need: team.ActOperate, Handle: s.listWorkspaces},
+		{Pattern: "GET /api/v1/workspaces/{id}", Need: team.ActViewUsage, Handle: s.getWorkspace},
 
-		{"PUT /api/v1/prices/{model...}", operatorOnly, s.putPrice},
-		{"GET /api/v1/prices", operatorOnly, s.listPrices},
+		{Pattern: "POST /api/v1/workspaces/{id}/keys", Need: team.ActOperate, Handle: s.createKey},
+		{Pattern: "GET /api/v1/workspaces/{id}/keys", Need: team.ActViewUsage, Handle: s.listKeys},
+		{Pattern: "DELETE /api/v1/workspaces/{id}/keys/{key_id}", Need: team.ActOperate, Handle: s.revokeKey},
 
-		{"POST /api/v1/workspaces", operatorOnly, s.createWorkspace},
-		{"GET /api/v1/workspaces", operatorOnly, s.listWorkspaces},
-		{"GET /api/v1/workspaces/{id}", workspaceReader, s.getWorkspace},
+		{Pattern: "GET /api/v1/workspaces/{id}/members", Need: team.ActViewUsage, Handle: s.listMembers},
+		{Pattern: "PATCH /api/v1/workspaces/{id}/members/{user_id}", Need: team.ActOperate, Handle: s.setMemberRole},
+		{Pattern: "DELETE /api/v1/workspaces/{id}/members/{user_id}", Need: team.ActOperate, Handle: s.removeMember},
+		{Pattern: "POST /api/v1/workspaces/{id}/invitations", Need: team.ActOperate, Handle: s.invite},
+		{Pattern: "GET /api/v1/workspaces/{id}/invitations", Need: team.ActViewUsage, Handle: s.listInvitations},
+		{Pattern: "DELETE /api/v1/workspaces/{id}/invitations/{invitation_id}", Need: team.ActOperate, Handle: s.revokeInvitation},
 
-		{"POST /api/v1/workspaces/{id}/keys", operatorOnly, s.createKey},
-		{"GET /api/v1/workspaces/{id}/keys", workspaceReader, s.listKeys},
-		{"DELETE /api/v1/workspaces/{id}/keys/{key_id}", operatorOnly, s.revokeKey},
+		{Pattern: "POST /api/v1/workspaces/{id}/grants", Need: team.ActOperate, Handle: s.grant},
+		{Pattern: "GET /api/v1/workspaces/{id}/balance", Need: team.ActViewBilling, Handle: s.balance},
+		{Pattern: "GET /api/v1/workspaces/{id}/transactions", Need: team.ActViewBilling, Handle: s.transactions},
+		{Pattern: "GET /api/v1/workspaces/{id}/usage", Need: team.ActViewUsage, Handle: s.usage},
 
-		{"GET /api/v1/workspaces/{id}/members", workspaceReader, s.listMembers},
-		{"PATCH /api/v1/workspaces/{id}/members/{user_id}", operatorOnly, s.setMemberRole},
-		{"DELETE /api/v1/workspaces/{id}/members/{user_id}", operatorOnly, s.removeMember},
-		{"POST /api/v1/workspaces/{id}/invitations", operatorOnly, s.invite},
-		{"GET /api/v1/workspaces/{id}/invitations", workspaceReader, s.listInvitations},
-		{"DELETE /api/v1/workspaces/{id}/invitations/{invitation_id}", operatorOnly, s.revokeInvitation},
+		{Pattern: "POST /api/v1/events", Need: team.ActUseKeys, Handle: s.ingestEvents},
 
-		{"POST /api/v1/workspaces/{id}/grants", operatorOnly, s.grant},
-		{"GET /api/v1/workspaces/{id}/balance", workspaceReader, s.balance},
-		{"GET /api/v1/workspaces/{id}/transactions", workspaceReader, s.transactions},
-		{"GET /api/v1/workspaces/{id}/usage", workspaceReader, s.usage},
-
-		{"POST /api/v1/events", ingester, s.ingestEvents},
-
-		{"GET /v1/organization/usage/completions", orgReader, s.orgCompletions},
-		{"GET /v1/organization/costs", orgReader, s.orgCosts},
+		{Pattern: "GET /v1/organization/usage/completions", Need: team.ActViewUsage, Handle: s.orgCompletions},
+		{Pattern: "GET /v1/organization/costs", Need: team.ActViewUsage, Handle: s.orgCosts},
 	}
 }
 
 // Register mounts every route on mux, plus a JSON 404/405 for anything else under /api/.
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.guard(rt.access, rt.handle)))
+		mux.Handle(rt.Pattern, s.instrument(rt.Pattern, httpjson.Serve(s.log, s.guard(rt.Need, rt.Handle))))
 	}
 	mux.Handle("/api/", s.instrument("unmatched", s.unmatched(mux)))
-}
-
-// serve runs h and writes its error, if any. A request whose path or query breaks the
-// text rule is refused first (400 invalid_text), whatever the route.
-func (s *Server) serve(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := httpjson.RequestText(r); err != nil {
-			WriteError(w, s.log, err)
-			return
-		}
-		if err := h(w, r); err != nil {
-			WriteError(w, s.log, err)
-		}
-	})
 }

@@ -7,18 +7,8 @@ import (
 	"strings"
 
 	"spectra/internal/errs"
+	"spectra/internal/httpjson"
 	"spectra/internal/team"
-)
-
-// access says who may call a route.
-type access int
-
-const (
-	public          access = iota // anyone, no token read
-	operatorOnly                  // the operator token
-	workspaceReader               // the operator, or an admin key of the workspace {id}
-	ingester                      // the operator, or an inference key
-	orgReader                     // the operator (with ?workspace_id=), or an admin key
 )
 
 // principal is who made a request: the operator, or the holder of a workspace key.
@@ -76,46 +66,46 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	return principal{key: k}, nil
 }
 
-// authorize checks that p may call a route of access a. A key used on another
-// workspace's URL is forbidden_workspace whatever the route. A key never does more
-// than its member's current role allows (key_role_forbidden).
-func authorize(p principal, a access, r *http.Request) error {
+// authorize checks that p may call a route that needs need (never team.ActPublic,
+// which is not guarded). The operator may call every route. A key used on another
+// workspace's URL is forbidden_workspace whatever the route; a route for the operator
+// is operator_required; team.ActUseKeys (sending events) takes an inference key, every
+// other action an admin key. A key never does more than its member's current role
+// allows (key_role_forbidden).
+func authorize(p principal, need team.Action, r *http.Request) error {
 	if p.operator {
 		return nil
 	}
 	if id := r.PathValue("id"); id != "" && id != p.key.WorkspaceID {
 		return errForbiddenWS
 	}
-	switch a {
-	case workspaceReader, orgReader:
-		if p.key.Kind != team.KindAdmin {
-			return errAdminKeyRequired
-		}
-		return p.key.RoleAllows(team.ActViewUsage)
-	case ingester:
-		if p.key.Kind != team.KindInference {
-			return errInferenceRequired
-		}
-		return p.key.RoleAllows(team.ActUseKeys)
+	switch {
+	case need == team.ActOperate:
+		return errOperatorRequired
+	case need == team.ActUseKeys && p.key.Kind != team.KindInference:
+		return errInferenceRequired
+	case need != team.ActUseKeys && p.key.Kind != team.KindAdmin:
+		return errAdminKeyRequired
 	}
-	return errOperatorRequired
+	return p.key.RoleAllows(need)
 }
 
-// guard authenticates and authorises a request for a route of access a, then runs h.
-func (s *Server) guard(a access, h handlerFunc) http.Handler {
-	return s.serve(func(w http.ResponseWriter, r *http.Request) error {
-		if a == public {
-			return h(w, r)
-		}
+// guard authenticates and authorises a request for a route that needs need, then runs
+// h with the caller in its context.
+func (s *Server) guard(need team.Action, h httpjson.HandlerFunc) httpjson.HandlerFunc {
+	if need == team.ActPublic {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
-		if err := authorize(p, a, r); err != nil {
+		if err := authorize(p, need, r); err != nil {
 			return err
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+	}
 }
 
 // RequireOperator lets a request through only with the operator's admin token; anything

@@ -11,7 +11,7 @@ import (
 // unmatched answers requests under /api/ that no route takes: 405 with an Allow header
 // when the path exists with other methods, else 404, both as JSON errors.
 func (s *Server) unmatched(mux *http.ServeMux) http.Handler {
-	return s.serve(func(w http.ResponseWriter, r *http.Request) error {
+	return httpjson.Serve(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			probe := r.Clone(r.Context())

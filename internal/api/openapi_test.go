@@ -12,7 +12,7 @@ import (
 func TestOpenAPICoversRoutes(t *testing.T) {
 	var ops []string
 	for _, rt := range New(Deps{}).routes() {
-		ops = append(ops, strings.Replace(rt.pattern, "{model...}", "{model}", 1))
+		ops = append(ops, strings.Replace(rt.Pattern, "{model...}", "{model}", 1))
 	}
 	if doc := openapitest.Check(t, openAPIDoc, ops); !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Fatalf("openapi %q, want 3.1", doc.OpenAPI)

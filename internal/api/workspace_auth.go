@@ -6,14 +6,14 @@ import (
 	"spectra/internal/team"
 )
 
-// Workspace reports whether r may act on workspace id, for transports that register
-// their own routes (billing): nil for the operator and for an admin key of that
-// workspace, else an *errs.Error (401 unauthenticated, 403 another workspace's key or
-// an inference key). need is "read" or "billing"; admin keys are the workspace's API
-// credentials for both, so they may also start a checkout or redeem a code, as long as
-// the role of the key's member allows it (403 key_role_forbidden: a demoted admin's
-// admin key reads, but no longer pays).
-func (s *Server) Workspace(r *http.Request, id, need string) error {
+// Workspace reports whether r may do need on workspace id, for the transports that
+// mount their own route tables (billing, budgets, webhooks: httpjson.Guards.Workspace):
+// nil for the operator, and for an admin key of that workspace whose member's current
+// role allows need; else an *errs.Error (401 unauthenticated, 403 forbidden_workspace
+// for another workspace's key, admin_key_required for an inference key, or
+// key_role_forbidden: a demoted admin's admin key still reads, but no longer pays or
+// manages webhooks). Admin keys are the workspace's API credentials for every action.
+func (s *Server) Workspace(r *http.Request, id string, need team.Action) error {
 	p, err := s.authenticate(r)
 	if err != nil {
 		return err
@@ -27,8 +27,5 @@ func (s *Server) Workspace(r *http.Request, id, need string) error {
 	if p.key.Kind != team.KindAdmin {
 		return errAdminKeyRequired
 	}
-	if need == "billing" {
-		return p.key.RoleAllows(team.ActManageBilling)
-	}
-	return p.key.RoleAllows(team.ActViewBilling)
+	return p.key.RoleAllows(need)
 }

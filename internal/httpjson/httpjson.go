@@ -1,8 +1,9 @@
 // Package httpjson is the JSON half shared by every transport (api and the *http
-// packages): the one mapping of error kinds to HTTP statuses, writing a value or an
-// error {"error":{"code":"…","message":"…"}}, and decoding one strict JSON request body.
-// It imports only internal/errs, internal/text and the standard library, so any
-// transport may use it.
+// packages): the route scaffold (a Route table whose Need is a team.Action, guarded and
+// served by Mount), the one mapping of error kinds to HTTP statuses, writing a value or
+// an error {"error":{"code":"…","message":"…"}}, and decoding one strict JSON request
+// body. It imports only internal/errs, internal/text, internal/team (for the Action
+// vocabulary) and the standard library, so any transport may use it.
 package httpjson
 
 import (

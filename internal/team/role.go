@@ -31,15 +31,23 @@ type Action string
 
 // Actions.
 const (
-	ActViewUsage     Action = "view_usage"      // usage, requests, keys and members lists
-	ActManageOwnKeys Action = "manage_own_keys" // create and revoke keys whose MemberID is oneself
-	ActUseKeys       Action = "use_keys"        // hold an inference key and use it (the gateway, sending events)
-	ActManageKeys    Action = "manage_keys"     // create and revoke any key of the workspace
-	ActManageMembers Action = "manage_members"  // add, remove and change the role of members (owners: see ActManageOwners)
-	ActViewBilling   Action = "view_billing"    // the balance, the ledger's transactions, invoices
-	ActManageBilling Action = "manage_billing"  // recharge, auto-recharge, billing details
-	ActManageOwners  Action = "manage_owners"   // make a member an owner, or change or remove an owner
-	ActManageBudgets Action = "manage_budgets"  // create and delete budgets, set the low-balance line
+	ActViewUsage      Action = "view_usage"      // usage, requests, keys and members lists
+	ActManageOwnKeys  Action = "manage_own_keys" // create and revoke keys whose MemberID is oneself
+	ActUseKeys        Action = "use_keys"        // hold an inference key and use it (the gateway, sending events)
+	ActManageKeys     Action = "manage_keys"     // create and revoke any key of the workspace
+	ActManageMembers  Action = "manage_members"  // add, remove and change the role of members (owners: see ActManageOwners)
+	ActViewBilling    Action = "view_billing"    // the balance, the ledger's transactions, invoices
+	ActManageBilling  Action = "manage_billing"  // recharge, auto-recharge, billing details
+	ActManageOwners   Action = "manage_owners"   // make a member an owner, or change or remove an owner
+	ActManageBudgets  Action = "manage_budgets"  // create and delete budgets, set the low-balance line
+	ActManageWebhooks Action = "manage_webhooks" // add, change, delete, rotate and test webhook endpoints (their URLs and secrets)
+)
+
+// Needs of routes that no role governs, so that every route table says who may call
+// each route in this one vocabulary. No role has them: a route's guard handles them.
+const (
+	ActPublic  Action = "public"  // anyone, with no credential read (health, metrics, a signed webhook)
+	ActOperate Action = "operate" // only the deployment's operator (its admin token, or the dashboard's operator)
 )
 
 // Every role reads usage and billing: the balance, its runway and the Invoices entry
@@ -50,9 +58,9 @@ var permissions = map[Role]map[Action]bool{
 	RoleMember:  {ActViewUsage: true, ActViewBilling: true, ActManageOwnKeys: true, ActUseKeys: true},
 	RoleBilling: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageBudgets: true},
 	RoleAdmin: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
-		ActManageKeys: true, ActManageMembers: true, ActManageBudgets: true},
+		ActManageKeys: true, ActManageMembers: true, ActManageBudgets: true, ActManageWebhooks: true},
 	RoleOwner: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
-		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true},
+		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true, ActManageWebhooks: true},
 }
 
 // Can reports whether role r may do a. An unknown role may do nothing.

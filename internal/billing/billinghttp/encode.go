@@ -1,7 +1,6 @@
 package billinghttp
 
 import (
-	"log/slog"
 	"net/http"
 
 	"spectra/internal/errs"
@@ -12,13 +11,20 @@ import (
 // MaxBody is the largest request body billing reads (Stripe's events included).
 const MaxBody = 1 << 20
 
-// writeError writes err as a JSON error (httpjson.WriteError), with Retry-After: 900
-// on a 429 (too many redemption attempts: try again in 15 minutes).
-func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
-	if httpjson.Status(errs.KindOf(err)) == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "900")
+// retryAfter makes each route's handler answer a 429 (too many redemption attempts)
+// with Retry-After: 900 (try again in 15 minutes); the scaffold writes the error itself.
+func retryAfter(routes []httpjson.Route) []httpjson.Route {
+	for i, rt := range routes {
+		h := rt.Handle
+		routes[i].Handle = func(w http.ResponseWriter, r *http.Request) error {
+			err := h(w, r)
+			if err != nil && httpjson.Status(errs.KindOf(err)) == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "900")
+			}
+			return err
+		}
 	}
-	httpjson.WriteError(w, log, err)
+	return routes
 }
 
 // created is 201 when something was made now, 200 for an idempotent replay.

@@ -14,12 +14,13 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/httpjson/httpjsontest"
 	"spectra/internal/ids"
+	"spectra/internal/team"
 )
 
 // fakeAuth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace.
 type fakeAuth struct{ httpjsontest.Auth }
 
-var auth = fakeAuth{httpjsontest.Auth{Strong: billinghttp.NeedBilling,
+var auth = fakeAuth{httpjsontest.Auth{Strong: team.ActManageBilling, As: "billing",
 	OtherWorkspace: errs.E(errs.NotFound, "workspace_not_found", "no such workspace"),
 	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}}
 

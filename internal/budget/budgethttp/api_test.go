@@ -26,7 +26,7 @@ import (
 )
 
 // auth accepts "Bearer operator", and "Bearer <need>:<workspace id>".
-var auth = httpjsontest.Auth{Strong: budgethttp.NeedManage,
+var auth = httpjsontest.Auth{Strong: team.ActManageBudgets, As: "billing",
 	OtherWorkspace: errs.E(errs.NotFound, "workspace_not_found", "no such workspace"),
 	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}
 
@@ -78,8 +78,8 @@ func (e *env) do(method, path, token, body string) response {
 
 var want = httpjsontest.Want
 
-func (e *env) manager() string { return budgethttp.NeedManage + ":" + e.ws }
-func (e *env) reader() string  { return budgethttp.NeedRead + ":" + e.ws }
+func (e *env) manager() string { return "billing:" + e.ws }
+func (e *env) reader() string  { return "read:" + e.ws }
 
 func TestBudgetLifecycle(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {

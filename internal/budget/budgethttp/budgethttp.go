@@ -14,64 +14,47 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/httpjson"
 	"spectra/internal/money"
+	"spectra/internal/team"
 )
 
 // Auth decides who may call the routes; the API implements it (api.Server).
 type Auth interface {
-	// Workspace returns nil when the request may act on workspace id with the given need
-	// (NeedRead or NeedManage); else an *errs.Error (401/403/404).
-	Workspace(r *http.Request, workspaceID string, need string) error
+	// Workspace returns nil when the request may do need (team.ActViewBilling or
+	// team.ActManageBudgets) on workspace id; else an *errs.Error (401/403/404).
+	Workspace(r *http.Request, workspaceID string, need team.Action) error
 }
-
-// Needs passed to Auth.Workspace.
-const (
-	NeedRead   = "read"    // see budgets, alerts, settings and the forecast
-	NeedManage = "billing" // create, change and delete budgets and the low-balance line (cost control)
-)
 
 // MaxBody is the largest request body read.
 const MaxBody = 64 << 10
 
-type route struct {
-	pattern string
-	need    string
-	handle  func(w http.ResponseWriter, r *http.Request) error
-}
-
 type server struct {
-	svc  *budget.Service
-	auth Auth
-	log  *slog.Logger
+	svc *budget.Service
+	log *slog.Logger
 }
 
 // Register mounts every budget route on mux.
 func Register(mux *http.ServeMux, svc *budget.Service, auth Auth) {
-	s := &server{svc: svc, auth: auth, log: svc.Logger()}
-	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.guard(rt))
-	}
+	s := &server{svc: svc, log: svc.Logger()}
+	httpjson.Mount(mux, s.log, s.routes(), httpjson.Guards{Workspace: auth.Workspace})
 }
 
 // Patterns returns every route served, for OpenAPI coverage tests and documentation.
-func Patterns() []string {
-	var out []string
-	for _, rt := range (&server{}).routes() {
-		out = append(out, rt.pattern)
-	}
-	return out
-}
+func Patterns() []string { return httpjson.Patterns((&server{}).routes()) }
 
-func (s *server) routes() []route {
-	return []route{
-		{"POST /api/v1/workspaces/{id}/budgets", NeedManage, s.create},
-		{"GET /api/v1/workspaces/{id}/budgets", NeedRead, s.list},
-		{"GET /api/v1/workspaces/{id}/budgets/{budget_id}", NeedRead, s.get},
-		{"PATCH /api/v1/workspaces/{id}/budgets/{budget_id}", NeedManage, s.update},
-		{"DELETE /api/v1/workspaces/{id}/budgets/{budget_id}", NeedManage, s.remove},
-		{"GET /api/v1/workspaces/{id}/alerts", NeedRead, s.alerts},
-		{"GET /api/v1/workspaces/{id}/alert-settings", NeedRead, s.getSettings},
-		{"PUT /api/v1/workspaces/{id}/alert-settings", NeedManage, s.putSettings},
-		{"GET /api/v1/workspaces/{id}/usage/forecast", NeedRead, s.forecast},
+// routes is every route served, in one table that says who may call each: view_billing
+// to see budgets, alerts, settings and the forecast, manage_budgets to create, change
+// and delete budgets and set the low-balance line (cost control).
+func (s *server) routes() []httpjson.Route {
+	return []httpjson.Route{
+		{Pattern: "POST /api/v1/workspaces/{id}/budgets", Need: team.ActManageBudgets, Handle: s.create},
+		{Pattern: "GET /api/v1/workspaces/{id}/budgets", Need: team.ActViewBilling, Handle: s.list},
+		{Pattern: "GET /api/v1/workspaces/{id}/budgets/{budget_id}", Need: team.ActViewBilling, Handle: s.get},
+		{Pattern: "PATCH /api/v1/workspaces/{id}/budgets/{budget_id}", Need: team.ActManageBudgets, Handle: s.update},
+		{Pattern: "DELETE /api/v1/workspaces/{id}/budgets/{budget_id}", Need: team.ActManageBudgets, Handle: s.remove},
+		{Pattern: "GET /api/v1/workspaces/{id}/alerts", Need: team.ActViewBilling, Handle: s.alerts},
+		{Pattern: "GET /api/v1/workspaces/{id}/alert-settings", Need: team.ActViewBilling, Handle: s.getSettings},
+		{Pattern: "PUT /api/v1/workspaces/{id}/alert-settings", Need: team.ActManageBudgets, Handle: s.putSettings},
+		{Pattern: "GET /api/v1/workspaces/{id}/usage/forecast", Need: team.ActViewBilling, Handle: s.forecast},
 	}
 }
 
@@ -80,21 +63,6 @@ func (s *server) routes() []route {
 //
 //go:embed openapi.json
 var OpenAPI []byte
-
-func (s *server) guard(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := httpjson.RequestText(r) // before auth, which looks the workspace up
-		if err == nil {
-			err = s.auth.Workspace(r, r.PathValue("id"), rt.need)
-		}
-		if err == nil {
-			err = rt.handle(w, r)
-		}
-		if err != nil {
-			httpjson.WriteError(w, s.log, err)
-		}
-	})
-}
 
 // budgetView is a budget with its status and currency.
 type budgetView struct {

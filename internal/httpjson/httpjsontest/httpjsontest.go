@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"spectra/internal/errs"
+	"spectra/internal/team"
 )
 
 // Response is a finished response, its body read.
@@ -73,20 +74,23 @@ func Want(t testing.TB, r Response, status int, code string) {
 	}
 }
 
-// Auth is a fake of a transport's Auth. It accepts the token "operator" everywhere, and
-// "<have>:<workspace id>" for that workspace, where a route whose need is Strong takes
-// have == Strong. No token is 401 unauthorized.
+// Auth is a fake of the transports' workspace guard (httpjson.Guards.Workspace). It
+// accepts the token "operator" everywhere, and "<have>:<workspace id>" for that
+// workspace, where a route whose need is Strong takes have == As (Strong's name when As
+// is empty). No token is 401 unauthorized.
 type Auth struct {
-	// Strong is the need only a token "Strong:<workspace id>" meets.
-	Strong string
+	// Strong is the need only a token "<As>:<workspace id>" meets.
+	Strong team.Action
+	// As is the token prefix that meets Strong; "" means string(Strong).
+	As string
 	// OtherWorkspace is returned for a token of another workspace.
 	OtherWorkspace error
 	// Weak is returned for a token of the workspace without Strong on a Strong route.
 	Weak error
 }
 
-// Workspace implements the transports' Auth.Workspace.
-func (a Auth) Workspace(r *http.Request, workspaceID, need string) error {
+// Workspace implements httpjson.Guards.Workspace.
+func (a Auth) Workspace(r *http.Request, workspaceID string, need team.Action) error {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch tok {
 	case "operator":
@@ -98,7 +102,11 @@ func (a Auth) Workspace(r *http.Request, workspaceID, need string) error {
 	if ws != workspaceID {
 		return a.OtherWorkspace
 	}
-	if need == a.Strong && have != a.Strong {
+	strong := a.As
+	if strong == "" {
+		strong = string(a.Strong)
+	}
+	if need == a.Strong && have != strong {
 		return a.Weak
 	}
 	return nil

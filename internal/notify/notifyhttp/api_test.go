@@ -24,7 +24,7 @@ import (
 
 // auth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace:
 // "read:ws" may only read, "manage:ws" may do everything.
-var auth = httpjsontest.Auth{Strong: notifyhttp.NeedManage,
+var auth = httpjsontest.Auth{Strong: team.ActManageWebhooks, As: "manage",
 	OtherWorkspace: errs.E(errs.Forbidden, "forbidden_workspace", "another workspace"),
 	Weak:           errs.E(errs.Forbidden, "admin_key_required", "needs an admin key")}
 

@@ -12,20 +12,15 @@ import (
 	"spectra/internal/errs"
 	"spectra/internal/httpjson"
 	"spectra/internal/notify"
+	"spectra/internal/team"
 )
 
 // Auth decides who may call the routes; api.Server implements it.
 type Auth interface {
-	// Workspace returns nil when the request may act on workspace id with the given need;
-	// else an *errs.Error (401/403/404).
-	Workspace(r *http.Request, workspaceID string, need string) error
+	// Workspace returns nil when the request may do need (team.ActViewBilling or
+	// team.ActManageWebhooks) on workspace id; else an *errs.Error (401/403/404).
+	Workspace(r *http.Request, workspaceID string, need team.Action) error
 }
-
-// Needs passed to Auth.Workspace.
-const (
-	NeedRead   = "read"   // list endpoints and deliveries
-	NeedManage = "manage" // create, change, delete, rotate, test (an admin key or the operator)
-)
 
 // Page sizes of the deliveries lists.
 const (
@@ -33,16 +28,9 @@ const (
 	MaxBody           = 64 << 10
 )
 
-type route struct {
-	pattern string
-	need    string
-	handle  func(w http.ResponseWriter, r *http.Request) error
-}
-
 type server struct {
-	svc  *notify.Service
-	auth Auth
-	log  *slog.Logger
+	svc *notify.Service
+	log *slog.Logger
 }
 
 // Register mounts every webhook route on mux.
@@ -50,50 +38,30 @@ func Register(mux *http.ServeMux, svc *notify.Service, auth Auth, log *slog.Logg
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{svc: svc, auth: auth, log: log}
-	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.guard(rt.need, rt.handle))
-	}
+	s := &server{svc: svc, log: log}
+	httpjson.Mount(mux, s.log, s.routes(), httpjson.Guards{Workspace: auth.Workspace})
 }
 
 // Patterns returns every route this package serves, for OpenAPI coverage tests.
-func Patterns() []string {
-	var out []string
-	for _, rt := range (&server{}).routes() {
-		out = append(out, rt.pattern)
-	}
-	return out
-}
+func Patterns() []string { return httpjson.Patterns((&server{}).routes()) }
 
 const base = "/api/v1/workspaces/{id}/webhooks"
 
-func (s *server) routes() []route {
-	return []route{
-		{"POST " + base, NeedManage, s.create},
-		{"GET " + base, NeedRead, s.list},
-		{"GET " + base + "/{webhook_id}", NeedRead, s.get},
-		{"PATCH " + base + "/{webhook_id}", NeedManage, s.update},
-		{"DELETE " + base + "/{webhook_id}", NeedManage, s.delete},
-		{"POST " + base + "/{webhook_id}/rotate-secret", NeedManage, s.rotate},
-		{"POST " + base + "/{webhook_id}/test", NeedManage, s.test},
-		{"GET " + base + "/{webhook_id}/deliveries", NeedRead, s.deliveries},
-		{"GET /api/v1/workspaces/{id}/deliveries", NeedRead, s.deliveries},
+// routes is every route served, in one table that says who may call each: view_billing
+// to list endpoints and deliveries, manage_webhooks to create, change, delete, rotate
+// and test endpoints.
+func (s *server) routes() []httpjson.Route {
+	return []httpjson.Route{
+		{Pattern: "POST " + base, Need: team.ActManageWebhooks, Handle: s.create},
+		{Pattern: "GET " + base, Need: team.ActViewBilling, Handle: s.list},
+		{Pattern: "GET " + base + "/{webhook_id}", Need: team.ActViewBilling, Handle: s.get},
+		{Pattern: "PATCH " + base + "/{webhook_id}", Need: team.ActManageWebhooks, Handle: s.update},
+		{Pattern: "DELETE " + base + "/{webhook_id}", Need: team.ActManageWebhooks, Handle: s.delete},
+		{Pattern: "POST " + base + "/{webhook_id}/rotate-secret", Need: team.ActManageWebhooks, Handle: s.rotate},
+		{Pattern: "POST " + base + "/{webhook_id}/test", Need: team.ActManageWebhooks, Handle: s.test},
+		{Pattern: "GET " + base + "/{webhook_id}/deliveries", Need: team.ActViewBilling, Handle: s.deliveries},
+		{Pattern: "GET /api/v1/workspaces/{id}/deliveries", Need: team.ActViewBilling, Handle: s.deliveries},
 	}
-}
-
-func (s *server) guard(need string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := httpjson.RequestText(r) // before auth, which looks the workspace up
-		if err == nil {
-			err = s.auth.Workspace(r, r.PathValue("id"), need)
-		}
-		if err == nil {
-			err = h(w, r)
-		}
-		if err != nil {
-			httpjson.WriteError(w, s.log, err)
-		}
-	})
 }
 
 // withSecret is an endpoint with its signing secret, answered once.
