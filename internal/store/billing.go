@@ -16,10 +16,11 @@ var _ billing.Store = (*DB)(nil)
 // RecordPayment posts a top-up and issues its receipt in one transaction. The receipt's
 // source key is the transfer's id, so a replay finds it; a transfer posted earlier
 // without a receipt (by ledger.Service.Credit) gets its receipt now.
-func (db *DB) RecordPayment(ctx context.Context, p billing.PaymentRecord) (billing.Payment, bool, error) {
+func (db *DB) RecordPayment(ctx context.Context, p billing.PaymentRecord) (_ billing.Payment, _ bool, err error) {
+	defer wrapErr(&err, "record payment")
 	var out billing.Payment
 	var created bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, created, err = db.recordPaymentTx(ctx, tx, p)
 		return err
@@ -48,7 +49,8 @@ func (db *DB) recordPaymentTx(ctx context.Context, tx *sql.Tx, p billing.Payment
 }
 
 // CreateCodes stores a batch of redemption codes.
-func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) error {
+func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error) {
+	defer wrapErr(&err, "create codes")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(codes); start += 200 {
 			chunk := codes[start:min(start+200, len(codes))]
@@ -67,7 +69,7 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) error {
 
 const codeColumns = `id, batch_id, hash, hint, amount, expires_at, note, created_at, redeemed_at, redeemed_by FROM billing_codes`
 
-func scanCode(row interface{ Scan(...any) error }) (billing.Code, error) {
+func scanCode(row scanner) (billing.Code, error) {
 	var c billing.Code
 	var expires, created int64
 	var redeemed sql.NullInt64
@@ -78,7 +80,8 @@ func scanCode(row interface{ Scan(...any) error }) (billing.Code, error) {
 }
 
 // CodeByHash finds a code by the hash of its text.
-func (db *DB) CodeByHash(ctx context.Context, hash string) (billing.Code, error) {
+func (db *DB) CodeByHash(ctx context.Context, hash string) (_ billing.Code, err error) {
+	defer wrapErr(&err, "code by hash")
 	c, err := scanCode(db.read.QueryRowContext(ctx, db.q(`SELECT `+codeColumns+` WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, billing.ErrCodeNotFound
@@ -88,9 +91,10 @@ func (db *DB) CodeByHash(ctx context.Context, hash string) (billing.Code, error)
 
 // RedeemCode marks a code redeemed with one guarded update and records its payment in
 // the same transaction: of concurrent attempts, exactly one matches the row.
-func (db *DB) RedeemCode(ctx context.Context, codeID string, now time.Time, p billing.PaymentRecord) (billing.Payment, error) {
+func (db *DB) RedeemCode(ctx context.Context, codeID string, now time.Time, p billing.PaymentRecord) (_ billing.Payment, err error) {
+	defer wrapErr(&err, "redeem code")
 	var out billing.Payment
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE billing_codes SET redeemed_at = ?, redeemed_by = ?
 			WHERE id = ? AND redeemed_at IS NULL AND expires_at > ?`), micros(now), p.Transfer.WorkspaceID, codeID, micros(now))
 		if err != nil {
@@ -116,7 +120,8 @@ func (db *DB) RedeemCode(ctx context.Context, codeID string, now time.Time, p bi
 
 // AddRedeemFailure records a failed redemption under each scope, and forgets the
 // scopes' failures older than a day.
-func (db *DB) AddRedeemFailure(ctx context.Context, scopes []string, at time.Time) error {
+func (db *DB) AddRedeemFailure(ctx context.Context, scopes []string, at time.Time) (err error) {
+	defer wrapErr(&err, "add redeem failure")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for _, s := range scopes {
 			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM billing_redeem_failures WHERE scope = ? AND at < ?`), s, micros(at.Add(-24*time.Hour))); err != nil {
@@ -131,16 +136,18 @@ func (db *DB) AddRedeemFailure(ctx context.Context, scopes []string, at time.Tim
 }
 
 // RedeemFailures counts a scope's failed redemptions at or after since.
-func (db *DB) RedeemFailures(ctx context.Context, scope string, since time.Time) (int, error) {
+func (db *DB) RedeemFailures(ctx context.Context, scope string, since time.Time) (_ int, err error) {
+	defer wrapErr(&err, "redeem failures")
 	var n int
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM billing_redeem_failures WHERE scope = ? AND at >= ?`), scope, micros(since)).Scan(&n)
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM billing_redeem_failures WHERE scope = ? AND at >= ?`), scope, micros(since)).Scan(&n)
 	return n, err
 }
 
 // BillingDetails returns a workspace's buyer details, empty when none were saved.
-func (db *DB) BillingDetails(ctx context.Context, workspaceID string) (billing.Party, error) {
+func (db *DB) BillingDetails(ctx context.Context, workspaceID string) (_ billing.Party, err error) {
+	defer wrapErr(&err, "billing details")
 	var p billing.Party
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT name, email, line1, line2, city, postal_code, region, country, tax_id
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT name, email, line1, line2, city, postal_code, region, country, tax_id
 		FROM billing_details WHERE workspace_id = ?`), workspaceID).
 		Scan(&p.Name, &p.Email, &p.Line1, &p.Line2, &p.City, &p.PostalCode, &p.Region, &p.Country, &p.TaxID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -150,7 +157,8 @@ func (db *DB) BillingDetails(ctx context.Context, workspaceID string) (billing.P
 }
 
 // SetBillingDetails saves a workspace's buyer details.
-func (db *DB) SetBillingDetails(ctx context.Context, workspaceID string, p billing.Party, at time.Time) error {
+func (db *DB) SetBillingDetails(ctx context.Context, workspaceID string, p billing.Party, at time.Time) (err error) {
+	defer wrapErr(&err, "set billing details")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.workspaceExists(ctx, tx, workspaceID); err != nil {
 			return err
@@ -175,7 +183,8 @@ func (db *DB) workspaceExists(ctx context.Context, tx *sql.Tx, id string) error 
 }
 
 // AddNotice stores a notice for a workspace's owners.
-func (db *DB) AddNotice(ctx context.Context, n billing.Notice) error {
+func (db *DB) AddNotice(ctx context.Context, n billing.Notice) (err error) {
+	defer wrapErr(&err, "add notice")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.workspaceExists(ctx, tx, n.WorkspaceID); err != nil {
 			return err
@@ -191,32 +200,30 @@ func (db *DB) addNoticeTx(ctx context.Context, tx *sql.Tx, n billing.Notice) err
 }
 
 // Notices returns a workspace's notices, newest first.
-func (db *DB) Notices(ctx context.Context, workspaceID string, includeDismissed bool) ([]billing.Notice, error) {
+func (db *DB) Notices(ctx context.Context, workspaceID string, includeDismissed bool) (_ []billing.Notice, err error) {
+	defer wrapErr(&err, "notices")
 	query := `SELECT id, workspace_id, kind, message, created_at, dismissed_at FROM billing_notices WHERE workspace_id = ?`
 	if !includeDismissed {
 		query += ` AND dismissed_at IS NULL`
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(query+` ORDER BY created_at DESC, id DESC LIMIT 100`), workspaceID)
-	if err != nil {
-		return nil, err
+	return collect(rows, err, scanNotice)
+}
+
+func scanNotice(row scanner) (billing.Notice, error) {
+	var n billing.Notice
+	var created int64
+	var dismissed sql.NullInt64
+	if err := row.Scan(&n.ID, &n.WorkspaceID, &n.Kind, &n.Message, &created, &dismissed); err != nil {
+		return n, err
 	}
-	defer rows.Close()
-	out := []billing.Notice{}
-	for rows.Next() {
-		var n billing.Notice
-		var created int64
-		var dismissed sql.NullInt64
-		if err := rows.Scan(&n.ID, &n.WorkspaceID, &n.Kind, &n.Message, &created, &dismissed); err != nil {
-			return nil, err
-		}
-		n.CreatedAt, n.DismissedAt = fromMicros(created), nullMicros(dismissed)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	n.CreatedAt, n.DismissedAt = fromMicros(created), nullMicros(dismissed)
+	return n, nil
 }
 
 // DismissNotice hides a notice; dismissing twice is not an error.
-func (db *DB) DismissNotice(ctx context.Context, workspaceID, id string, at time.Time) error {
+func (db *DB) DismissNotice(ctx context.Context, workspaceID, id string, at time.Time) (err error) {
+	defer wrapErr(&err, "dismiss notice")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM billing_notices WHERE id = ? AND workspace_id = ?`), id, workspaceID).Scan(&one)

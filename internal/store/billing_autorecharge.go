@@ -12,11 +12,12 @@ import (
 )
 
 // AutoRecharge returns a workspace's auto-recharge row, or a disabled, armed one when none.
-func (db *DB) AutoRecharge(ctx context.Context, workspaceID string) (billing.AutoRecharge, error) {
+func (db *DB) AutoRecharge(ctx context.Context, workspaceID string) (_ billing.AutoRecharge, err error) {
+	defer wrapErr(&err, "auto recharge")
 	ar := billing.AutoRecharge{WorkspaceID: workspaceID, Armed: true}
 	var enabled, armed int
 	var updated, paused int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT enabled, threshold, amount, monthly_cap, armed, stripe_customer, stripe_payment_method,
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT enabled, threshold, amount, monthly_cap, armed, stripe_customer, stripe_payment_method,
 		disabled_reason, paused_until, updated_at FROM billing_auto_recharge WHERE workspace_id = ?`), workspaceID).
 		Scan(&enabled, &ar.Threshold, &ar.Amount, &ar.MonthlyCap, &armed, &ar.StripeCustomer, &ar.StripePaymentMethod, &ar.DisabledReason, &paused, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -37,8 +38,9 @@ func (db *DB) AutoRecharge(ctx context.Context, workspaceID string) (billing.Aut
 
 // SetAutoRecharge saves a workspace's settings. Saving arms auto-recharge again and
 // clears the reason Spectra turned it off and any pause.
-func (db *DB) SetAutoRecharge(ctx context.Context, workspaceID string, s billing.AutoRechargeSettings, at time.Time) (billing.AutoRecharge, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) SetAutoRecharge(ctx context.Context, workspaceID string, s billing.AutoRechargeSettings, at time.Time) (_ billing.AutoRecharge, err error) {
+	defer wrapErr(&err, "set auto recharge")
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.workspaceExists(ctx, tx, workspaceID); err != nil {
 			return err
 		}
@@ -57,7 +59,8 @@ func (db *DB) SetAutoRecharge(ctx context.Context, workspaceID string, s billing
 
 // SetStripeCustomer saves a workspace's Stripe customer; another customer than the saved
 // one forgets the saved card (it belongs to the old customer).
-func (db *DB) SetStripeCustomer(ctx context.Context, workspaceID, customerID string, at time.Time) error {
+func (db *DB) SetStripeCustomer(ctx context.Context, workspaceID, customerID string, at time.Time) (err error) {
+	defer wrapErr(&err, "set stripe customer")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.workspaceExists(ctx, tx, workspaceID); err != nil {
 			return err
@@ -71,7 +74,8 @@ func (db *DB) SetStripeCustomer(ctx context.Context, workspaceID, customerID str
 }
 
 // SetPaymentMethod saves the customer and card auto-recharge charges.
-func (db *DB) SetPaymentMethod(ctx context.Context, workspaceID, customerID, paymentMethodID string, at time.Time) error {
+func (db *DB) SetPaymentMethod(ctx context.Context, workspaceID, customerID, paymentMethodID string, at time.Time) (err error) {
+	defer wrapErr(&err, "set payment method")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.workspaceExists(ctx, tx, workspaceID); err != nil {
 			return err
@@ -84,11 +88,12 @@ func (db *DB) SetPaymentMethod(ctx context.Context, workspaceID, customerID, pay
 }
 
 // AutoRechargeState reads settings and the wallet's available balance in one query.
-func (db *DB) AutoRechargeState(ctx context.Context, workspaceID string) (billing.AutoRechargeState, bool, error) {
+func (db *DB) AutoRechargeState(ctx context.Context, workspaceID string) (_ billing.AutoRechargeState, _ bool, err error) {
+	defer wrapErr(&err, "auto recharge state")
 	var st billing.AutoRechargeState
 	var enabled, armed int
 	var paused int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT r.enabled, r.armed, r.threshold, a.balance - `+shownHeldSQL("a.held", "a.id")+`, w.timezone, r.paused_until
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT r.enabled, r.armed, r.threshold, a.balance - `+shownHeldSQL("a.held", "a.id")+`, w.timezone, r.paused_until
 		FROM billing_auto_recharge r JOIN accounts a ON a.id = ? JOIN workspaces w ON w.id = r.workspace_id
 		WHERE r.workspace_id = ?`), string(ledger.Wallet(workspaceID)), workspaceID).
 		Scan(&enabled, &armed, &st.Threshold, &st.Available, &st.Timezone, &paused)
@@ -107,9 +112,10 @@ func (db *DB) AutoRechargeState(ctx context.Context, workspaceID string) (billin
 var availableSQL = `(SELECT balance - ` + shownHeldSQL("held", "accounts.id") + ` FROM accounts WHERE id = ?)`
 
 // Rearm arms auto-recharge again when the available balance is back at the threshold.
-func (db *DB) Rearm(ctx context.Context, workspaceID string, at time.Time) (bool, error) {
+func (db *DB) Rearm(ctx context.Context, workspaceID string, at time.Time) (_ bool, err error) {
+	defer wrapErr(&err, "rearm")
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE billing_auto_recharge SET armed = 1, updated_at = ?
 			WHERE workspace_id = ? AND armed = 0 AND enabled = 1 AND threshold <= `+availableSQL),
 			micros(at), workspaceID, string(ledger.Wallet(workspaceID)))
@@ -123,10 +129,11 @@ func (db *DB) Rearm(ctx context.Context, workspaceID string, at time.Time) (bool
 }
 
 // StartAutoCharge disarms and records a charge, once per crossing (see billing.Store).
-func (db *DB) StartAutoCharge(ctx context.Context, r billing.AutoChargeStart) (billing.AutoCharge, billing.StartOutcome, error) {
+func (db *DB) StartAutoCharge(ctx context.Context, r billing.AutoChargeStart) (_ billing.AutoCharge, _ billing.StartOutcome, err error) {
+	defer wrapErr(&err, "start auto charge")
 	var ch billing.AutoCharge
 	var outcome billing.StartOutcome
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		ch, outcome = billing.AutoCharge{ID: r.ChargeID, WorkspaceID: r.WorkspaceID, Status: "pending", CreatedAt: fromMicros(micros(r.Now))}, billing.NotArmed
 		var monthlyCap int64
 		err := tx.QueryRowContext(ctx, db.q(`UPDATE billing_auto_recharge SET armed = 0, crossing = crossing + 1, updated_at = ?
@@ -171,12 +178,14 @@ func autoChargedSince(ctx context.Context, db *DB, q querier, workspaceID string
 }
 
 // AutoChargedSince sums a workspace's pending and succeeded charges since a time.
-func (db *DB) AutoChargedSince(ctx context.Context, workspaceID string, since time.Time) (money.Amount, error) {
+func (db *DB) AutoChargedSince(ctx context.Context, workspaceID string, since time.Time) (_ money.Amount, err error) {
+	defer wrapErr(&err, "auto charged since")
 	return autoChargedSince(ctx, db, db.read, workspaceID, since)
 }
 
 // SetAutoChargeIntent links a charge to its PaymentIntent.
-func (db *DB) SetAutoChargeIntent(ctx context.Context, chargeID, intentID string, at time.Time) error {
+func (db *DB) SetAutoChargeIntent(ctx context.Context, chargeID, intentID string, at time.Time) (err error) {
+	defer wrapErr(&err, "set auto charge intent")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`UPDATE billing_auto_charges SET payment_intent = ?, updated_at = ? WHERE id = ?`), intentID, micros(at), chargeID)
 		return err
@@ -185,7 +194,8 @@ func (db *DB) SetAutoChargeIntent(ctx context.Context, chargeID, intentID string
 
 // SucceedAutoCharge marks a charge succeeded (also one marked failed on an ambiguous
 // error: the money was taken after all).
-func (db *DB) SucceedAutoCharge(ctx context.Context, chargeID, intentID string, at time.Time) error {
+func (db *DB) SucceedAutoCharge(ctx context.Context, chargeID, intentID string, at time.Time) (err error) {
+	defer wrapErr(&err, "succeed auto charge")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`UPDATE billing_auto_charges SET status = 'succeeded', payment_intent = ?, updated_at = ? WHERE id = ?`),
 			intentID, micros(at), chargeID)
@@ -195,9 +205,10 @@ func (db *DB) SucceedAutoCharge(ctx context.Context, chargeID, intentID string, 
 
 // FailAutoCharge marks a pending charge failed, turns the workspace's auto-recharge off
 // and stores the notice, in one transaction; false when the charge was not pending.
-func (db *DB) FailAutoCharge(ctx context.Context, chargeID, reason string, n billing.Notice, at time.Time) (bool, error) {
+func (db *DB) FailAutoCharge(ctx context.Context, chargeID, reason string, n billing.Notice, at time.Time) (_ bool, err error) {
+	defer wrapErr(&err, "fail auto charge")
 	var first bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		first = false
 		var ws string
 		err := tx.QueryRowContext(ctx, db.q(`UPDATE billing_auto_charges SET status = 'failed', failure = ?, updated_at = ?

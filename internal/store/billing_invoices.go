@@ -18,10 +18,11 @@ import (
 )
 
 // IssueInvoice numbers and stores a document once per source key.
-func (db *DB) IssueInvoice(ctx context.Context, inv billing.Invoice) (billing.Invoice, bool, error) {
+func (db *DB) IssueInvoice(ctx context.Context, inv billing.Invoice) (_ billing.Invoice, _ bool, err error) {
+	defer wrapErr(&err, "issue invoice")
 	var out billing.Invoice
 	var created bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, created, err = db.issueTx(ctx, tx, inv)
 		return err
@@ -131,7 +132,7 @@ const invoiceColumns = `id, number, series, kind, workspace_id, source_key, curr
 	seller, buyer, timezone, period, period_start, period_end, transfer_id, payment_method, payment_reference,
 	original_id, original_number, note, issued_at FROM billing_invoices`
 
-func scanInvoice(row interface{ Scan(...any) error }) (billing.Invoice, error) {
+func scanInvoice(row scanner) (billing.Invoice, error) {
 	var inv billing.Invoice
 	var kind, seller, buyer, method string
 	var start, end, transfer sql.NullInt64
@@ -165,12 +166,14 @@ func (db *DB) invoiceBySource(ctx context.Context, q billingQueryer, key string)
 }
 
 // InvoiceBySource returns the document issued under a source key, and whether there is one.
-func (db *DB) InvoiceBySource(ctx context.Context, key string) (billing.Invoice, bool, error) {
+func (db *DB) InvoiceBySource(ctx context.Context, key string) (_ billing.Invoice, _ bool, err error) {
+	defer wrapErr(&err, "invoice by source")
 	return db.invoiceBySource(ctx, db.read, key)
 }
 
 // Invoice returns one document of a workspace with its lines.
-func (db *DB) Invoice(ctx context.Context, workspaceID, id string) (billing.Invoice, error) {
+func (db *DB) Invoice(ctx context.Context, workspaceID, id string) (_ billing.Invoice, err error) {
+	defer wrapErr(&err, "invoice")
 	inv, err := scanInvoice(db.read.QueryRowContext(ctx, db.q(`SELECT `+invoiceColumns+` WHERE id = ? AND workspace_id = ?`), id, workspaceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return inv, billing.ErrInvoiceNotFound
@@ -191,26 +194,23 @@ type billingQueryer interface {
 func (db *DB) invoiceLines(ctx context.Context, q billingQueryer, invoiceID string) ([]billing.Line, error) {
 	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, description, requests, input_tokens, cached_input_tokens, cache_write_tokens,
 		output_tokens, reasoning_tokens, amount FROM billing_invoice_lines WHERE invoice_id = ? ORDER BY position`), invoiceID)
-	if err != nil {
-		return nil, err
+	return collect(rows, err, scanLine)
+}
+
+func scanLine(row scanner) (billing.Line, error) {
+	var l billing.Line
+	var kind string
+	if err := row.Scan(&kind, &l.Description, &l.Requests, &l.InputTokens, &l.CachedInputTokens, &l.CacheWriteTokens,
+		&l.OutputTokens, &l.ReasoningTokens, &l.Amount); err != nil {
+		return l, err
 	}
-	defer rows.Close()
-	out := []billing.Line{}
-	for rows.Next() {
-		var l billing.Line
-		var kind string
-		if err := rows.Scan(&kind, &l.Description, &l.Requests, &l.InputTokens, &l.CachedInputTokens, &l.CacheWriteTokens,
-			&l.OutputTokens, &l.ReasoningTokens, &l.Amount); err != nil {
-			return nil, err
-		}
-		l.Kind = billing.LineKind(kind)
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	l.Kind = billing.LineKind(kind)
+	return l, nil
 }
 
 // Invoices returns a page of a workspace's documents, newest first, without lines.
-func (db *DB) Invoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.Invoice, error) {
+func (db *DB) Invoices(ctx context.Context, f billing.InvoiceFilter) (_ []billing.Invoice, err error) {
+	defer wrapErr(&err, "invoices")
 	var where strings.Builder
 	args := []any{f.WorkspaceID}
 	where.WriteString(`workspace_id = ?`)
@@ -227,25 +227,14 @@ func (db *DB) Invoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.
 	}
 	args = append(args, f.Limit)
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+invoiceColumns+` WHERE `+where.String()+` ORDER BY issued_at DESC, number DESC LIMIT ?`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []billing.Invoice{}
-	for rows.Next() {
-		inv, err := scanInvoice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanInvoice)
 }
 
 // CreditedTotal sums the credit notes issued against a document.
-func (db *DB) CreditedTotal(ctx context.Context, invoiceID string) (money.Amount, error) {
+func (db *DB) CreditedTotal(ctx context.Context, invoiceID string) (_ money.Amount, err error) {
+	defer wrapErr(&err, "credited total")
 	var sum int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(total), 0) FROM billing_invoices WHERE original_id = ?`), invoiceID).Scan(&sum)
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(total), 0) FROM billing_invoices WHERE original_id = ?`), invoiceID).Scan(&sum)
 	return money.Amount(sum), err
 }
 

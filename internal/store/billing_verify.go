@@ -9,7 +9,8 @@ import (
 // has exactly one receipt whose total is the transfer's amount, every document's lines
 // add up to its total, and every numbering series runs from 1 to its counter without a
 // gap. Verify does not call it; `spectra verify` can add its checks to its report.
-func (db *DB) VerifyBilling(ctx context.Context) ([]Check, error) {
+func (db *DB) VerifyBilling(ctx context.Context) (_ []Check, err error) {
+	defer wrapErr(&err, "verify billing")
 	checks := []struct {
 		name, count, problems string
 		describe              func(v []any) string
@@ -55,25 +56,20 @@ func (db *DB) VerifyBilling(ctx context.Context) ([]Check, error) {
 			return out, fmt.Errorf("%s: %w", c.name, err)
 		}
 		rows, err := db.read.QueryContext(ctx, c.problems)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", c.name, err)
-		}
-		for rows.Next() {
+		res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
 			v := make([]any, 4)
-			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
-				rows.Close()
-				return out, err
+			if err := row.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
+				return "", err
 			}
 			for i := range v {
 				if b, ok := v[i].([]byte); ok {
 					v[i] = string(b)
 				}
 			}
-			res.Problems = append(res.Problems, c.describe(v))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return out, err
+			return c.describe(v), nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", c.name, err)
 		}
 		out = append(out, res)
 	}

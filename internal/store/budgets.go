@@ -14,7 +14,7 @@ import (
 
 const budgetColumns = `id, workspace_id, name, scope, scope_id, amount, period, thresholds, hard_limit, created_at, updated_at FROM budgets`
 
-func scanBudget(row interface{ Scan(...any) error }) (budget.Budget, error) {
+func scanBudget(row scanner) (budget.Budget, error) {
 	var b budget.Budget
 	var thresholds string
 	var hard int
@@ -42,7 +42,8 @@ func joinThresholds(t []int) string {
 }
 
 // CreateBudget stores a new budget.
-func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
+func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) (err error) {
+	defer wrapErr(&err, "create budget")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO budgets (id, workspace_id, name, scope, scope_id, amount, period, thresholds, hard_limit, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), b.ID, b.WorkspaceID, b.Name, string(b.Scope), b.ScopeID, int64(b.Amount),
@@ -52,7 +53,8 @@ func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
 }
 
 // Budget returns one budget of a workspace, or budget.ErrNotFound.
-func (db *DB) Budget(ctx context.Context, workspaceID, id string) (budget.Budget, error) {
+func (db *DB) Budget(ctx context.Context, workspaceID, id string) (_ budget.Budget, err error) {
+	defer wrapErr(&err, "budget")
 	b, err := scanBudget(db.read.QueryRowContext(ctx, db.q(`SELECT `+budgetColumns+` WHERE workspace_id = ? AND id = ?`), workspaceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, budget.ErrNotFound
@@ -61,25 +63,15 @@ func (db *DB) Budget(ctx context.Context, workspaceID, id string) (budget.Budget
 }
 
 // Budgets returns a workspace's budgets, oldest first.
-func (db *DB) Budgets(ctx context.Context, workspaceID string) ([]budget.Budget, error) {
+func (db *DB) Budgets(ctx context.Context, workspaceID string) (_ []budget.Budget, err error) {
+	defer wrapErr(&err, "budgets")
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+budgetColumns+` WHERE workspace_id = ? ORDER BY created_at, id`), workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []budget.Budget{}
-	for rows.Next() {
-		b, err := scanBudget(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanBudget)
 }
 
 // UpdateBudget replaces a budget's mutable fields.
-func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
+func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) (err error) {
+	defer wrapErr(&err, "update budget")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE budgets SET name = ?, amount = ?, period = ?, thresholds = ?, hard_limit = ?, updated_at = ?
 			WHERE workspace_id = ? AND id = ?`), b.Name, int64(b.Amount), string(b.Period), joinThresholds(b.Thresholds),
@@ -95,7 +87,8 @@ func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
 }
 
 // DeleteBudget removes a budget.
-func (db *DB) DeleteBudget(ctx context.Context, workspaceID, id string) error {
+func (db *DB) DeleteBudget(ctx context.Context, workspaceID, id string) (err error) {
+	defer wrapErr(&err, "delete budget")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM budgets WHERE workspace_id = ? AND id = ?`), workspaceID, id)
 		if err != nil {
@@ -109,27 +102,17 @@ func (db *DB) DeleteBudget(ctx context.Context, workspaceID, id string) error {
 }
 
 // WatchedWorkspaces returns the workspaces with a budget or a low-balance line, sorted.
-func (db *DB) WatchedWorkspaces(ctx context.Context) ([]string, error) {
+func (db *DB) WatchedWorkspaces(ctx context.Context) (_ []string, err error) {
+	defer wrapErr(&err, "watched workspaces")
 	rows, err := db.read.QueryContext(ctx, `SELECT workspace_id FROM budgets UNION SELECT workspace_id FROM low_balance_state WHERE line > 0 ORDER BY 1`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var ws string
-		if err := rows.Scan(&ws); err != nil {
-			return nil, err
-		}
-		out = append(out, ws)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // InsertAlert stores a unless its dedupe key is taken, and reports whether it did.
-func (db *DB) InsertAlert(ctx context.Context, a budget.Alert) (bool, error) {
+func (db *DB) InsertAlert(ctx context.Context, a budget.Alert) (_ bool, err error) {
+	defer wrapErr(&err, "insert alert")
 	var stored bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		stored, err = db.insertAlert(ctx, tx, a)
 		return err
@@ -153,36 +136,34 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, a budget.Alert) (bool
 }
 
 // WorkspaceAlerts returns a workspace's alerts, newest first.
-func (db *DB) WorkspaceAlerts(ctx context.Context, workspaceID string, limit int) ([]budget.Alert, error) {
+func (db *DB) WorkspaceAlerts(ctx context.Context, workspaceID string, limit int) (_ []budget.Alert, err error) {
+	defer wrapErr(&err, "workspace alerts")
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id, workspace_id, kind, budget_id, threshold, period_start, dedupe_key, subject, body, payload, created_at, dispatched_at
 		FROM alerts WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), workspaceID, limit)
-	if err != nil {
-		return nil, err
+	return collect(rows, err, scanAlert)
+}
+
+func scanAlert(row scanner) (budget.Alert, error) {
+	var a budget.Alert
+	var budgetID sql.NullString
+	var payload string
+	var start, created int64
+	var dispatched sql.NullInt64
+	if err := row.Scan(&a.ID, &a.WorkspaceID, &a.Kind, &budgetID, &a.Threshold, &start, &a.DedupeKey, &a.Subject, &a.Body,
+		&payload, &created, &dispatched); err != nil {
+		return a, err
 	}
-	defer rows.Close()
-	out := []budget.Alert{}
-	for rows.Next() {
-		var a budget.Alert
-		var budgetID sql.NullString
-		var payload string
-		var start, created int64
-		var dispatched sql.NullInt64
-		if err := rows.Scan(&a.ID, &a.WorkspaceID, &a.Kind, &budgetID, &a.Threshold, &start, &a.DedupeKey, &a.Subject, &a.Body,
-			&payload, &created, &dispatched); err != nil {
-			return nil, err
-		}
-		a.BudgetID, a.Payload = budgetID.String, []byte(payload)
-		a.PeriodStart, a.CreatedAt, a.DispatchedAt = fromMicros(start), fromMicros(created), nullMicros(dispatched)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	a.BudgetID, a.Payload = budgetID.String, []byte(payload)
+	a.PeriodStart, a.CreatedAt, a.DispatchedAt = fromMicros(start), fromMicros(created), nullMicros(dispatched)
+	return a, nil
 }
 
 // LowBalance returns a workspace's low-balance state; unset is off and armed.
-func (db *DB) LowBalance(ctx context.Context, workspaceID string) (budget.LowBalance, error) {
+func (db *DB) LowBalance(ctx context.Context, workspaceID string) (_ budget.LowBalance, err error) {
+	defer wrapErr(&err, "low balance")
 	l := budget.LowBalance{WorkspaceID: workspaceID, Armed: true}
 	var armed int
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT line, armed, crossings FROM low_balance_state WHERE workspace_id = ?`), workspaceID).
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT line, armed, crossings FROM low_balance_state WHERE workspace_id = ?`), workspaceID).
 		Scan(&l.Line, &armed, &l.Crossings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, nil
@@ -192,7 +173,8 @@ func (db *DB) LowBalance(ctx context.Context, workspaceID string) (budget.LowBal
 }
 
 // SetLowBalanceLine sets a workspace's line and re-arms it, keeping its crossing count.
-func (db *DB) SetLowBalanceLine(ctx context.Context, workspaceID string, line money.Amount, now time.Time) error {
+func (db *DB) SetLowBalanceLine(ctx context.Context, workspaceID string, line money.Amount, now time.Time) (err error) {
+	defer wrapErr(&err, "set low balance line")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO low_balance_state (workspace_id, line, armed, crossings, updated_at) VALUES (?, ?, 1, 0, ?)
 			ON CONFLICT (workspace_id) DO UPDATE SET line = excluded.line, armed = 1, updated_at = excluded.updated_at`),
@@ -203,9 +185,10 @@ func (db *DB) SetLowBalanceLine(ctx context.Context, workspaceID string, line mo
 
 // CrossLowBalance disarms an armed, set line (counting the crossing) and stores the
 // crossing's alert, in one transaction.
-func (db *DB) CrossLowBalance(ctx context.Context, workspaceID string, now time.Time, build func(crossing int64) budget.Alert) (bool, error) {
+func (db *DB) CrossLowBalance(ctx context.Context, workspaceID string, now time.Time, build func(crossing int64) budget.Alert) (_ bool, err error) {
+	defer wrapErr(&err, "cross low balance")
 	var crossed bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		crossed = false
 		var n int64
 		err := tx.QueryRowContext(ctx, db.q(`UPDATE low_balance_state SET armed = 0, crossings = crossings + 1, updated_at = ?
@@ -226,7 +209,8 @@ func (db *DB) CrossLowBalance(ctx context.Context, workspaceID string, now time.
 }
 
 // RearmLowBalance arms a disarmed line.
-func (db *DB) RearmLowBalance(ctx context.Context, workspaceID string, now time.Time) error {
+func (db *DB) RearmLowBalance(ctx context.Context, workspaceID string, now time.Time) (err error) {
+	defer wrapErr(&err, "rearm low balance")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`UPDATE low_balance_state SET armed = 1, updated_at = ? WHERE workspace_id = ? AND armed = 0`), micros(now), workspaceID)
 		return err
