@@ -16,7 +16,7 @@ const invitationColumns = `i.id, i.workspace_id, w.name, i.email, i.role, i.invi
 	i.accepted_at, COALESCE(i.accepted_by, ''), i.revoked_at, i.token_hash
 	FROM invitations i JOIN workspaces w ON w.id = i.workspace_id`
 
-func scanInvitation(row interface{ Scan(...any) error }) (team.Invitation, string, error) {
+func scanInvitation(row scanner) (team.Invitation, string, error) {
 	var inv team.Invitation
 	var role, hash string
 	var created, expires int64
@@ -39,9 +39,10 @@ func (db *DB) invitation(ctx context.Context, q querier, id string) (team.Invita
 
 // CreateInvitation stores an invitation, replacing any open one of the same email in the
 // workspace, and refuses an email that is already a member.
-func (db *DB) CreateInvitation(ctx context.Context, inv team.Invitation, tokenHash string) (team.Invitation, error) {
+func (db *DB) CreateInvitation(ctx context.Context, inv team.Invitation, tokenHash string) (_ team.Invitation, err error) {
+	defer wrapErr(&err, "create invitation")
 	var out team.Invitation
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if ok, err := db.lockWorkspace(ctx, tx, inv.WorkspaceID); err != nil {
 			return err
 		} else if !ok {
@@ -71,13 +72,15 @@ func (db *DB) CreateInvitation(ctx context.Context, inv team.Invitation, tokenHa
 }
 
 // Invitation returns one invitation and the hash of its token.
-func (db *DB) Invitation(ctx context.Context, id string) (team.Invitation, string, error) {
+func (db *DB) Invitation(ctx context.Context, id string) (_ team.Invitation, _ string, err error) {
+	defer wrapErr(&err, "invitation")
 	return db.invitation(ctx, db.read, id)
 }
 
 // Invitations returns a workspace's invitations, newest first; with pendingAt, only the
 // open ones.
-func (db *DB) Invitations(ctx context.Context, workspaceID string, pendingAt *time.Time) ([]team.Invitation, error) {
+func (db *DB) Invitations(ctx context.Context, workspaceID string, pendingAt *time.Time) (_ []team.Invitation, err error) {
+	defer wrapErr(&err, "invitations")
 	query := `SELECT ` + invitationColumns + ` WHERE i.workspace_id = ?`
 	args := []any{workspaceID}
 	if pendingAt != nil {
@@ -85,25 +88,17 @@ func (db *DB) Invitations(ctx context.Context, workspaceID string, pendingAt *ti
 		args = append(args, micros(*pendingAt))
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(query+` ORDER BY i.created_at DESC, i.id DESC`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []team.Invitation{}
-	for rows.Next() {
-		inv, _, err := scanInvitation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(row scanner) (team.Invitation, error) {
+		inv, _, err := scanInvitation(row)
+		return inv, err
+	})
 }
 
 // RevokeInvitation marks an unanswered invitation revoked.
-func (db *DB) RevokeInvitation(ctx context.Context, workspaceID, id string, at time.Time) (team.Invitation, error) {
+func (db *DB) RevokeInvitation(ctx context.Context, workspaceID, id string, at time.Time) (_ team.Invitation, err error) {
+	defer wrapErr(&err, "revoke invitation")
 	var out team.Invitation
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE invitations SET revoked_at = ? WHERE id = ? AND workspace_id = ? AND accepted_at IS NULL AND revoked_at IS NULL`),
 			micros(at), id, workspaceID)
 		if err != nil {
@@ -130,9 +125,10 @@ func (db *DB) RevokeInvitation(ctx context.Context, workspaceID, id string, at t
 
 // AcceptInvitation consumes an open invitation (a guarded update), creates newUser when
 // given, and adds the member, in one transaction.
-func (db *DB) AcceptInvitation(ctx context.Context, id, tokenHash, userID string, newUser *team.User, passwordHash string, at time.Time) (team.Member, error) {
+func (db *DB) AcceptInvitation(ctx context.Context, id, tokenHash, userID string, newUser *team.User, passwordHash string, at time.Time) (_ team.Member, err error) {
+	defer wrapErr(&err, "accept invitation")
 	var out team.Member
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		// Lock the workspace first, as every membership change does, so that concurrent
 		// changes of one workspace queue in one order.
 		inv, _, err := db.invitation(ctx, tx, id)

@@ -16,7 +16,7 @@ var _ team.AccountStore = (*DB)(nil)
 
 const userColumns = `id, email, name, operator, created_at FROM users`
 
-func scanUser(row interface{ Scan(...any) error }, extra ...any) (team.User, error) {
+func scanUser(row scanner, extra ...any) (team.User, error) {
 	var u team.User
 	var operator int
 	var created int64
@@ -39,12 +39,14 @@ func insertUser(ctx context.Context, db *DB, tx *sql.Tx, u team.User, passwordHa
 }
 
 // CreateUser stores u with its password hash; a taken email is team.ErrEmailTaken.
-func (db *DB) CreateUser(ctx context.Context, u team.User, passwordHash string) error {
+func (db *DB) CreateUser(ctx context.Context, u team.User, passwordHash string) (err error) {
+	defer wrapErr(&err, "create user")
 	return db.tx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, db, tx, u, passwordHash) })
 }
 
 // User returns one user.
-func (db *DB) User(ctx context.Context, id string) (team.User, error) {
+func (db *DB) User(ctx context.Context, id string) (_ team.User, err error) {
+	defer wrapErr(&err, "user")
 	u, err := scanUser(db.read.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, team.ErrUserNotFound
@@ -53,7 +55,8 @@ func (db *DB) User(ctx context.Context, id string) (team.User, error) {
 }
 
 // UserByEmail returns the user with this normalised email and their password hash.
-func (db *DB) UserByEmail(ctx context.Context, email string) (team.User, string, error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (_ team.User, _ string, err error) {
+	defer wrapErr(&err, "user by email")
 	var hash string
 	u, err := scanUser(db.read.QueryRowContext(ctx, db.q(`SELECT id, email, name, operator, created_at, password_hash FROM users WHERE email = ?`), email), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -63,14 +66,16 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (team.User, string,
 }
 
 // HasUsers reports whether any user exists.
-func (db *DB) HasUsers(ctx context.Context) (bool, error) {
+func (db *DB) HasUsers(ctx context.Context) (_ bool, err error) {
+	defer wrapErr(&err, "has users")
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) u`).Scan(&n)
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) u`).Scan(&n)
 	return n > 0, err
 }
 
 // SetPasswordHash replaces a user's password hash and deletes all their sessions.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, passwordHash string) error {
+func (db *DB) SetPasswordHash(ctx context.Context, userID, passwordHash string) (err error) {
+	defer wrapErr(&err, "set password hash")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ? WHERE id = ?`), passwordHash, userID)
 		if err != nil {
@@ -85,7 +90,8 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, passwordHash string) 
 }
 
 // CreateSession stores s under tokenHash.
-func (db *DB) CreateSession(ctx context.Context, tokenHash string, s team.Session) error {
+func (db *DB) CreateSession(ctx context.Context, tokenHash string, s team.Session) (err error) {
+	defer wrapErr(&err, "create session")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
 			tokenHash, s.UserID, s.CSRFToken, micros(s.CreatedAt), micros(s.ExpiresAt))
@@ -94,10 +100,11 @@ func (db *DB) CreateSession(ctx context.Context, tokenHash string, s team.Sessio
 }
 
 // Session returns the session stored under tokenHash, or team.ErrInvalidSession.
-func (db *DB) Session(ctx context.Context, tokenHash string) (team.Session, error) {
+func (db *DB) Session(ctx context.Context, tokenHash string) (_ team.Session, err error) {
+	defer wrapErr(&err, "session")
 	var s team.Session
 	var created, expires int64
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = ?`), tokenHash).
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = ?`), tokenHash).
 		Scan(&s.UserID, &s.CSRFToken, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, team.ErrInvalidSession
@@ -107,7 +114,8 @@ func (db *DB) Session(ctx context.Context, tokenHash string) (team.Session, erro
 }
 
 // ExtendSession moves a session's expiry forward (never backwards).
-func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expiresAt time.Time) error {
+func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expiresAt time.Time) (err error) {
+	defer wrapErr(&err, "extend session")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET expires_at = ? WHERE token_hash = ? AND expires_at < ?`),
 			micros(expiresAt), tokenHash, micros(expiresAt))
@@ -116,7 +124,8 @@ func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expiresAt tim
 }
 
 // DeleteSession deletes one session.
-func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+func (db *DB) DeleteSession(ctx context.Context, tokenHash string) (err error) {
+	defer wrapErr(&err, "delete session")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE token_hash = ?`), tokenHash)
 		return err
@@ -124,7 +133,8 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 }
 
 // DeleteUserSessions deletes every session of a user.
-func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
+func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (err error) {
+	defer wrapErr(&err, "delete user sessions")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE user_id = ?`), userID)
 		return err
@@ -132,9 +142,10 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 }
 
 // DeleteExpiredSessions deletes sessions that expired at or before now.
-func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (_ int, err error) {
+	defer wrapErr(&err, "delete expired sessions")
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE expires_at <= ?`), micros(now))
 		if err != nil {
 			return err
@@ -148,7 +159,7 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 const memberColumns = `m.workspace_id, w.name, m.user_id, u.email, u.name, m.role, m.created_at
 	FROM members m JOIN users u ON u.id = m.user_id JOIN workspaces w ON w.id = m.workspace_id`
 
-func scanMember(row interface{ Scan(...any) error }) (team.Member, error) {
+func scanMember(row scanner) (team.Member, error) {
 	var m team.Member
 	var role string
 	var created int64
@@ -168,33 +179,24 @@ func (db *DB) member(ctx context.Context, q querier, workspaceID, userID string)
 
 func (db *DB) members(ctx context.Context, where string, arg string) ([]team.Member, error) {
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+memberColumns+` WHERE `+where+` ORDER BY m.created_at, m.workspace_id, m.user_id`), arg)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []team.Member{}
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanMember)
 }
 
 // Member returns one membership, or team.ErrMemberNotFound.
-func (db *DB) Member(ctx context.Context, workspaceID, userID string) (team.Member, error) {
+func (db *DB) Member(ctx context.Context, workspaceID, userID string) (_ team.Member, err error) {
+	defer wrapErr(&err, "member")
 	return db.member(ctx, db.read, workspaceID, userID)
 }
 
 // Members returns a workspace's members, oldest membership first.
-func (db *DB) Members(ctx context.Context, workspaceID string) ([]team.Member, error) {
+func (db *DB) Members(ctx context.Context, workspaceID string) (_ []team.Member, err error) {
+	defer wrapErr(&err, "members")
 	return db.members(ctx, `m.workspace_id = ?`, workspaceID)
 }
 
 // Memberships returns a user's memberships, oldest first.
-func (db *DB) Memberships(ctx context.Context, userID string) ([]team.Member, error) {
+func (db *DB) Memberships(ctx context.Context, userID string) (_ []team.Member, err error) {
+	defer wrapErr(&err, "memberships")
 	return db.members(ctx, `m.user_id = ?`, userID)
 }
 
@@ -215,9 +217,10 @@ func (db *DB) lockWorkspace(ctx context.Context, tx *sql.Tx, workspaceID string)
 }
 
 // AddMember stores a membership and returns it with the user's email and name.
-func (db *DB) AddMember(ctx context.Context, m team.Member) (team.Member, error) {
+func (db *DB) AddMember(ctx context.Context, m team.Member) (_ team.Member, err error) {
+	defer wrapErr(&err, "add member")
 	var out team.Member
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM users WHERE id = ?`), m.UserID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -275,9 +278,10 @@ func (db *DB) guardOwner(ctx context.Context, tx *sql.Tx, workspaceID, userID st
 }
 
 // SetRole changes a member's role, keeping at least one owner.
-func (db *DB) SetRole(ctx context.Context, workspaceID, userID string, role team.Role) (team.Member, error) {
+func (db *DB) SetRole(ctx context.Context, workspaceID, userID string, role team.Role) (_ team.Member, err error) {
+	defer wrapErr(&err, "set role")
 	var out team.Member
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.guardOwner(ctx, tx, workspaceID, userID, role == team.RoleOwner); err != nil {
 			return err
 		}
@@ -293,9 +297,10 @@ func (db *DB) SetRole(ctx context.Context, workspaceID, userID string, role team
 
 // RemoveMember deletes a membership and revokes the member's keys of that workspace in
 // one transaction, keeping at least one owner. It returns the ids of the keys it revoked.
-func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) ([]string, error) {
+func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at time.Time) (_ []string, err error) {
+	defer wrapErr(&err, "remove member")
 	var revoked []string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		revoked = nil
 		if err := db.guardOwner(ctx, tx, workspaceID, userID, false); err != nil {
 			return err
@@ -305,18 +310,8 @@ func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at t
 		}
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND member_id = ? AND revoked_at IS NULL RETURNING id`),
 			micros(at), workspaceID, userID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			revoked = append(revoked, id)
-		}
-		return rows.Err()
+		revoked, err = collect(rows, err, scanString)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -328,7 +323,8 @@ func (db *DB) RemoveMember(ctx context.Context, workspaceID, userID string, at t
 // CompleteSetup creates the first user, their workspace and their ownership of it, and
 // consumes the setup token, in one transaction. Deleting the token row first is the
 // guard: of two concurrent setups, the second waits on that row and then finds it gone.
-func (db *DB) CompleteSetup(ctx context.Context, setupTokenHash string, u team.User, passwordHash string, w team.Workspace) error {
+func (db *DB) CompleteSetup(ctx context.Context, setupTokenHash string, u team.User, passwordHash string, w team.Workspace) (err error) {
+	defer wrapErr(&err, "complete setup")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM settings WHERE name = ? AND value = ?`), team.SetupTokenSetting, setupTokenHash)
 		if err != nil {

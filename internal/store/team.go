@@ -17,7 +17,8 @@ var errWorkspaceNotFound = errs.E(errs.NotFound, "workspace_not_found", "no such
 var errKeyNotFound = errs.E(errs.NotFound, "key_not_found", "no such key")
 
 // CreateWorkspace stores w and opens its wallet.
-func (db *DB) CreateWorkspace(ctx context.Context, w team.Workspace) error {
+func (db *DB) CreateWorkspace(ctx context.Context, w team.Workspace) (err error) {
+	defer wrapErr(&err, "create workspace")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO workspaces (id, name, timezone, created_at) VALUES (?, ?, ?, ?)`),
 			w.ID, w.Name, w.Timezone, micros(w.CreatedAt)); err != nil {
@@ -31,7 +32,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, w team.Workspace) error {
 
 const workspaceColumns = `w.id, w.name, w.timezone, a.overdraft_limit, w.created_at FROM workspaces w JOIN accounts a ON a.id = 'wallet:' || w.id`
 
-func scanWorkspace(row interface{ Scan(...any) error }) (team.Workspace, error) {
+func scanWorkspace(row scanner) (team.Workspace, error) {
 	var w team.Workspace
 	var created int64
 	err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.OverdraftLimit, &created)
@@ -40,7 +41,8 @@ func scanWorkspace(row interface{ Scan(...any) error }) (team.Workspace, error) 
 }
 
 // Workspace returns one workspace.
-func (db *DB) Workspace(ctx context.Context, id string) (team.Workspace, error) {
+func (db *DB) Workspace(ctx context.Context, id string) (_ team.Workspace, err error) {
+	defer wrapErr(&err, "workspace")
 	w, err := scanWorkspace(db.read.QueryRowContext(ctx, db.q(`SELECT `+workspaceColumns+` WHERE w.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return w, errWorkspaceNotFound
@@ -49,25 +51,15 @@ func (db *DB) Workspace(ctx context.Context, id string) (team.Workspace, error) 
 }
 
 // Workspaces returns every workspace, oldest first.
-func (db *DB) Workspaces(ctx context.Context) ([]team.Workspace, error) {
+func (db *DB) Workspaces(ctx context.Context) (_ []team.Workspace, err error) {
+	defer wrapErr(&err, "workspaces")
 	rows, err := db.read.QueryContext(ctx, `SELECT `+workspaceColumns+` ORDER BY w.created_at, w.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []team.Workspace{}
-	for rows.Next() {
-		w, err := scanWorkspace(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanWorkspace)
 }
 
 // CreateKey stores k with the hash of its secret.
-func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) error {
+func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) (err error) {
+	defer wrapErr(&err, "create key")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at, allowed_models, rpm, tpm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt), encodeModels(k.AllowedModels), k.RPM, k.TPM)
@@ -77,7 +69,7 @@ func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) error {
 
 const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at, allowed_models, rpm, tpm FROM api_keys`
 
-func scanKey(row interface{ Scan(...any) error }) (team.APIKey, error) {
+func scanKey(row scanner) (team.APIKey, error) {
 	var k team.APIKey
 	var kind string
 	var created int64
@@ -95,25 +87,15 @@ func scanKey(row interface{ Scan(...any) error }) (team.APIKey, error) {
 }
 
 // Keys returns a workspace's keys, newest first.
-func (db *DB) Keys(ctx context.Context, workspaceID string) ([]team.APIKey, error) {
+func (db *DB) Keys(ctx context.Context, workspaceID string) (_ []team.APIKey, err error) {
+	defer wrapErr(&err, "keys")
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+keyColumns+` WHERE workspace_id = ? ORDER BY created_at DESC, id`), workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []team.APIKey{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanKey)
 }
 
 // KeyByHash finds a key by the hash of its secret.
-func (db *DB) KeyByHash(ctx context.Context, hash string) (team.APIKey, error) {
+func (db *DB) KeyByHash(ctx context.Context, hash string) (_ team.APIKey, err error) {
+	defer wrapErr(&err, "key by hash")
 	k, err := scanKey(db.read.QueryRowContext(ctx, db.q(`SELECT `+keyColumns+` WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, errKeyNotFound
@@ -122,9 +104,10 @@ func (db *DB) KeyByHash(ctx context.Context, hash string) (team.APIKey, error) {
 }
 
 // RevokeKey marks a key revoked (the first revocation time is kept).
-func (db *DB) RevokeKey(ctx context.Context, workspaceID, keyID string, at time.Time) (team.APIKey, error) {
+func (db *DB) RevokeKey(ctx context.Context, workspaceID, keyID string, at time.Time) (_ team.APIKey, err error) {
+	defer wrapErr(&err, "revoke key")
 	var k team.APIKey
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND id = ?`), micros(at), workspaceID, keyID)
 		if err != nil {
 			return err
@@ -139,7 +122,8 @@ func (db *DB) RevokeKey(ctx context.Context, workspaceID, keyID string, at time.
 }
 
 // TouchKeys records last-used times; a time never moves backwards.
-func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) (err error) {
+	defer wrapErr(&err, "touch keys")
 	if len(used) == 0 {
 		return nil
 	}
@@ -155,12 +139,13 @@ func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) error {
 
 // SetKeyLimits changes a key's gateway settings (allowed models, rpm, tpm); the fields of
 // l that are nil stay as they are. errs.NotFound (key_not_found), or an errs.Invalid error.
-func (db *DB) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (team.APIKey, error) {
+func (db *DB) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (_ team.APIKey, err error) {
+	defer wrapErr(&err, "set key limits")
 	if err := l.Validate(); err != nil {
 		return team.APIKey{}, err
 	}
 	var k team.APIKey
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		old, err := scanKey(tx.QueryRowContext(ctx, db.q(`SELECT `+keyColumns+` WHERE workspace_id = ? AND id = ?`), workspaceID, keyID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errKeyNotFound
