@@ -18,7 +18,6 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/mail"
-	"spectra/internal/team"
 	"spectra/internal/text"
 )
 
@@ -258,7 +257,3 @@ type MailerFunc func(ctx context.Context, m Message) error
 
 // Send calls f.
 func (f MailerFunc) Send(ctx context.Context, m Message) error { return f(ctx, m) }
-
-// CanManage reports whether a member with role may add, change, delete, rotate and
-// test a workspace's webhook endpoints: owners and admins. (The operator acts as an owner.)
-func CanManage(role team.Role) bool { return role == team.RoleOwner || role == team.RoleAdmin }

@@ -8,6 +8,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/notify"
+	"spectra/internal/team"
 )
 
 // endpointRow is one webhook endpoint of the settings page.
@@ -69,7 +70,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, rq *request) e
 }
 
 func (s *Server) settingsPage(r *http.Request, rq *request) (settingsData, error) {
-	d := settingsData{pageBase: rq.base("Settings", "settings"), Enabled: s.notify != nil, CanManage: notify.CanManage(rq.Role),
+	d := settingsData{pageBase: rq.base("Settings", "settings"), Enabled: s.notify != nil, CanManage: rq.Can(team.ActManageWebhooks),
 		EventTypes: notify.EventTypes}
 	if s.notify == nil {
 		return d, nil
@@ -120,20 +121,18 @@ func (s *Server) settingsPage(r *http.Request, rq *request) (settingsData, error
 // dateTime formats t in the workspace's time zone.
 func (rq *request) dateTime(t time.Time) string { return t.In(rq.Loc).Format(layoutDateTime) }
 
-// manageWebhooks refuses viewers who may not manage webhooks, and deployments without them.
-func (s *Server) manageWebhooks(rq *request) error {
+// manageWebhooks refuses deployments without webhooks (the route table lets only
+// roles with manage_webhooks through).
+func (s *Server) manageWebhooks() error {
 	if s.notify == nil {
 		return errNoNotify
-	}
-	if !notify.CanManage(rq.Role) {
-		return errs.E(errs.Forbidden, "role_forbidden", "only owners and admins manage webhooks")
 	}
 	return nil
 }
 
 // createWebhook adds an endpoint; the signing secret is shown on this response only.
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := s.manageWebhooks(rq); err != nil {
+	if err := s.manageWebhooks(); err != nil {
 		return err
 	}
 	u, desc := strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description"))
@@ -168,7 +167,7 @@ func (s *Server) showSecret(w http.ResponseWriter, r *http.Request, rq *request,
 
 // setWebhookEnabled enables or disables an endpoint (form field enabled=true|false).
 func (s *Server) setWebhookEnabled(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := s.manageWebhooks(rq); err != nil {
+	if err := s.manageWebhooks(); err != nil {
 		return err
 	}
 	on := r.PostFormValue("enabled") == "true"
@@ -185,7 +184,7 @@ func (s *Server) setWebhookEnabled(w http.ResponseWriter, r *http.Request, rq *r
 
 // deleteWebhook deletes an endpoint and its deliveries.
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := s.manageWebhooks(rq); err != nil {
+	if err := s.manageWebhooks(); err != nil {
 		return err
 	}
 	if err := s.notify.DeleteEndpoint(r.Context(), rq.Workspace.ID, r.PathValue("hook")); err != nil {
@@ -198,7 +197,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, rq *reque
 
 // rotateWebhook gives an endpoint a new secret, shown on this response only.
 func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := s.manageWebhooks(rq); err != nil {
+	if err := s.manageWebhooks(); err != nil {
 		return err
 	}
 	e, secret, err := s.notify.RotateSecret(r.Context(), rq.Workspace.ID, r.PathValue("hook"))
@@ -211,7 +210,7 @@ func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, rq *reque
 
 // testWebhook queues a test event to an endpoint.
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := s.manageWebhooks(rq); err != nil {
+	if err := s.manageWebhooks(); err != nil {
 		return err
 	}
 	if _, err := s.notify.SendTest(r.Context(), rq.Workspace.ID, r.PathValue("hook")); err != nil {
