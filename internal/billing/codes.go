@@ -126,6 +126,10 @@ func hashCode(canon string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// RedeemWindow is how long a failed redemption counts towards the limit: a client
+// refused with ErrTooManyAttempts may try again after at most this long.
+func (s *Service) RedeemWindow() time.Duration { return s.cfg.RedeemWindow }
+
 // Redeem credits a redemption code to a workspace. A code credits once, ever: the
 // redemption is one guarded update and the credit, in one transaction, so concurrent
 // attempts credit once. Failed attempts are counted per workspace and per client IP;

@@ -262,7 +262,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	// check of the limit, so concurrent wrong passwords cannot all slip under it.
 	try := s.limiter.take("ip:"+clientIP(r), "email:"+strings.ToLower(email))
 	if try == nil {
-		w.Header().Set("Retry-After", "900")
+		retryAfter(w, s.loginWait)
 		d.Error, d.ErrorCode = sentence(errRateLimited.Message), errRateLimited.Code
 		return s.render(w, r, http.StatusTooManyRequests, "login", d)
 	}

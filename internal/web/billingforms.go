@@ -114,14 +114,14 @@ func (rq *request) reloadBar(ctx context.Context) {
 
 // rejection turns a domain error into a flash with its status; an internal error is
 // returned as is, for the error page.
-func rejection(w http.ResponseWriter, err error) (*flash, error) {
+func (s *Server) rejection(w http.ResponseWriter, err error) (*flash, error) {
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Kind == errs.Internal {
 		return nil, err
 	}
 	st := statusOf(err)
 	if st == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "900")
+		retryAfter(w, s.rateLimitWait(err))
 	}
 	return &flash{Text: userMessage(err), Status: st}, nil
 }
@@ -197,7 +197,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, rq *request) e
 		sess, err = s.bill.Checkout(r.Context(), rq.Workspace.ID, amount)
 	}
 	if err != nil {
-		f, ferr := rejection(w, err)
+		f, ferr := s.rejection(w, err)
 		if ferr != nil {
 			return ferr
 		}
@@ -222,7 +222,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	p, err := s.bill.Redeem(r.Context(), rq.Workspace.ID, r.PostFormValue("code"), clientIP(r))
 	if err != nil {
-		f, ferr := rejection(w, err)
+		f, ferr := s.rejection(w, err)
 		if ferr != nil {
 			return ferr
 		}
@@ -258,7 +258,7 @@ func (s *Server) setAutoRecharge(w http.ResponseWriter, r *http.Request, rq *req
 		_, err = s.bill.SetAutoRecharge(r.Context(), rq.Workspace.ID, set)
 	}
 	if err != nil {
-		f, ferr := rejection(w, err)
+		f, ferr := s.rejection(w, err)
 		if ferr != nil {
 			return ferr
 		}
@@ -281,7 +281,7 @@ func (s *Server) setBillingDetails(w http.ResponseWriter, r *http.Request, rq *r
 	p := billing.Party{Name: v("name"), Email: v("email"), Line1: v("line1"), Line2: v("line2"), City: v("city"),
 		PostalCode: v("postal_code"), Region: v("region"), Country: v("country"), TaxID: v("tax_id")}
 	if _, err := s.bill.SetBillingDetails(r.Context(), rq.Workspace.ID, p); err != nil {
-		f, ferr := rejection(w, err)
+		f, ferr := s.rejection(w, err)
 		if ferr != nil {
 			return ferr
 		}

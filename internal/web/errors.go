@@ -3,10 +3,13 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"spectra/internal/api"
+	"spectra/internal/billing"
 	"spectra/internal/errs"
 )
 
@@ -46,12 +49,26 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *viewer, rq *req
 	}
 	d := errorData{pageBase: base, Status: status, Code: errs.CodeOf(err), Message: userMessage(err)}
 	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "900")
+		retryAfter(w, s.rateLimitWait(err))
 	}
 	if rerr := s.render(w, r, status, "error", d); rerr != nil {
 		s.log.Error("render error page", "err", rerr)
 		http.Error(w, d.Message, status)
 	}
+}
+
+// rateLimitWait is how long a client refused with err (429) should wait: the billing
+// redemption window for too many failed redemptions, the sign-in window otherwise.
+func (s *Server) rateLimitWait(err error) time.Duration {
+	if s.bill != nil && errors.Is(err, billing.ErrTooManyAttempts) {
+		return s.bill.RedeemWindow()
+	}
+	return s.loginWait
+}
+
+// retryAfter sets a 429's Retry-After header to wait, in whole seconds (at least 1).
+func retryAfter(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
 }
 
 // notFound answers any unknown dashboard URL.

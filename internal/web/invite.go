@@ -102,7 +102,7 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) error {
 		// As at sign-in: the attempt is counted before the password is checked.
 		try := s.limiter.take("ip:"+clientIP(r), "email:"+strings.ToLower(d.Inv.Email))
 		if try == nil {
-			w.Header().Set("Retry-After", "900")
+			retryAfter(w, s.loginWait)
 			d.ErrorCode = errRateLimited.Code
 			return fail(http.StatusTooManyRequests, sentence(errRateLimited.Message))
 		}
