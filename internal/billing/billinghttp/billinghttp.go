@@ -13,7 +13,7 @@ import (
 	"spectra/internal/team"
 )
 
-// Auth decides who may call billing's routes; the API (or the dashboard) implements it.
+// Auth decides who may call billing's routes; the JSON API (api.Server) implements it.
 type Auth interface {
 	// RequireOperator lets a request through only for the operator.
 	RequireOperator(http.Handler) http.Handler
