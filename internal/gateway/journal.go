@@ -33,10 +33,10 @@ import (
 // How far "appended" goes is the journal's mode:
 //   - written (the default): append returns once the record is written to the
 //     operating system (one write(2)), which keeps it when the process dies however it
-//     dies (kill -9, a panic, the OOM killer); a background syncer fsyncs right behind,
-//     grouping whatever was written during the previous sync. A crash of the machine
-//     itself can lose the records of the last sync interval (a disk sync, usually well
-//     under a millisecond), as SQLite's synchronous=NORMAL can lose its last commits.
+//     dies (kill -9, a panic, the OOM killer); a background syncer fsyncs behind it, at
+//     most every journalSyncEvery, whatever was written meanwhile. A crash of the machine
+//     itself can lose the records of the last sync interval (~10 ms), as SQLite's
+//     synchronous=NORMAL can lose its last commits.
 //   - synced (Config.JournalSync): append returns once the record is fsynced,
 //     group-committed: the first appender to find no sync running becomes the leader,
 //     writes every record queued so far and syncs once, while the others wait; records
@@ -49,7 +49,8 @@ import (
 // CRC-32C of the payload, and the payload (the event in JSON). A record cut short or
 // failing its checksum ends the segment's replay: it can only be the last write of a
 // process (or machine) that died before append returned, so its answer never got its
-// last byte. A segment whose records are all committed is truncated (the current one,
+// last byte. Segments are preallocated (journalRotateBytes of zeros, which end a replay)
+// and written in place, so that an append does not change the file's size. A segment whose records are all committed is truncated (the current one,
 // once it passes journalTruncateBytes) or removed (an older one, and every one at a
 // clean shutdown); a new segment is started once the current one passes
 // journalRotateBytes.
