@@ -115,11 +115,11 @@ func TestConfigErrors(t *testing.T) {
 // Commands that do not serve take no --addr or --currency, and ignore their variables.
 func TestConfigPerCommand(t *testing.T) {
 	var cfg Config
-	fs, finish := newFlagSet("spectra verify", true, false, &cfg, io.Discard)
+	fs, _ := newFlagSet("spectra verify", true, false, &cfg, io.Discard)
 	if err := fs.Parse([]string{"--addr", ":1"}); err == nil {
 		t.Error("verify accepted --addr")
 	}
-	fs, finish = newFlagSet("spectra verify", true, false, &cfg, io.Discard)
+	fs, finish := newFlagSet("spectra verify", true, false, &cfg, io.Discard)
 	if err := fs.Parse([]string{"--database", "x.db"}); err != nil {
 		t.Fatal(err)
 	}

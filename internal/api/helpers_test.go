@@ -309,8 +309,6 @@ func ev(id, model string, at time.Time, input, cached, output int64) map[string]
 		"input_tokens": input, "cached_input_tokens": cached, "output_tokens": output}
 }
 
-func str(s string) *string { return &s }
-
 // doHeader sends a bodiless request with a raw Authorization header.
 func (e *env) doHeader(method, path, authorization string) response {
 	e.t.Helper()

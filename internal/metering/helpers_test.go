@@ -88,26 +88,6 @@ func (e *env) balance(t *testing.T, ws string) ledger.Balance {
 	return b
 }
 
-// price adds model at one micro-unit per output token (1.00 per million), effective long ago.
-func (e *env) price(t *testing.T, model string) {
-	t.Helper()
-	if err := e.db.AddPrice(context.Background(), pricing.Price{Model: model, Output: 1_000_000,
-		EffectiveFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// charge ingests one event costing cost micro-units (see price), settling holdID when set.
-func (e *env) charge(t *testing.T, ws, id string, cost int64, holdID string) metering.IngestResult {
-	t.Helper()
-	res, err := e.meter.Ingest(context.Background(), []metering.Event{{ID: id, WorkspaceID: ws, Model: "unit",
-		Timestamp: e.clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: cost}, HoldID: holdID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
 // verify fails the test when the store's own recomputation finds a difference.
 func (e *env) verify(t *testing.T) {
 	t.Helper()
