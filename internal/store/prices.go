@@ -10,7 +10,8 @@ import (
 
 // AddPrice stores a new price version. The same version again is accepted and changes
 // nothing; another price for the same model and effective_from is a conflict.
-func (db *DB) AddPrice(ctx context.Context, p pricing.Price) error {
+func (db *DB) AddPrice(ctx context.Context, p pricing.Price) (err error) {
+	defer wrapErr(&err, "add price")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO prices (model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from) DO NOTHING`),
@@ -39,25 +40,26 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) error {
 
 // Catalog returns every price version; its Version is the number of versions (they are
 // never edited or removed), which ApplyEvents checks so that no event is priced with a stale catalog.
-func (db *DB) Catalog(ctx context.Context) (*pricing.Catalog, error) {
+func (db *DB) Catalog(ctx context.Context) (_ *pricing.Catalog, err error) {
+	defer wrapErr(&err, "catalog")
 	rows, err := db.read.QueryContext(ctx, `SELECT id, model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at FROM prices`)
+	ps, err := collect(rows, err, scanPrice)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ps []pricing.Price
-	for rows.Next() {
-		var p pricing.Price
-		var id, from, created int64
-		var maxOut sql.NullInt64
-		if err := rows.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &maxOut, &from, &created); err != nil {
-			return nil, err
-		}
-		p.MaxOutputTokens = maxOut.Int64
-		p.EffectiveFrom, p.CreatedAt = fromMicros(from), fromMicros(created)
-		ps = append(ps, p)
+	return pricing.NewCatalog(int64(len(ps)), ps), nil
+}
+
+func scanPrice(row scanner) (pricing.Price, error) {
+	var p pricing.Price
+	var id, from, created int64
+	var maxOut sql.NullInt64
+	if err := row.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &maxOut, &from, &created); err != nil {
+		return p, err
 	}
-	return pricing.NewCatalog(int64(len(ps)), ps), rows.Err()
+	p.MaxOutputTokens = maxOut.Int64
+	p.EffectiveFrom, p.CreatedAt = fromMicros(from), fromMicros(created)
+	return p, nil
 }
 
 // nullPositive stores 0 (not set) as NULL.

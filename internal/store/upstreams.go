@@ -11,7 +11,8 @@ import (
 
 // PutUpstream stores r, replacing an upstream of the same name (its created_at is kept),
 // and reports whether it was created now.
-func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (bool, error) {
+func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (_ bool, err error) {
+	defer wrapErr(&err, "put upstream")
 	models, err := json.Marshal(r.Models)
 	if err != nil {
 		return false, err
@@ -42,31 +43,29 @@ func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (bool, error) 
 }
 
 // Upstreams returns every stored upstream, ordered by name.
-func (db *DB) Upstreams(ctx context.Context) ([]upstream.Record, error) {
+func (db *DB) Upstreams(ctx context.Context) (_ []upstream.Record, err error) {
+	defer wrapErr(&err, "upstreams")
 	rows, err := db.read.QueryContext(ctx, `SELECT name, base_url, secret, models, created_at, updated_at FROM upstreams ORDER BY name`)
-	if err != nil {
-		return nil, err
+	return collect(rows, err, scanUpstream)
+}
+
+func scanUpstream(row scanner) (upstream.Record, error) {
+	var r upstream.Record
+	var models string
+	var created, updated int64
+	if err := row.Scan(&r.Name, &r.BaseURL, &r.Secret, &models, &created, &updated); err != nil {
+		return r, err
 	}
-	defer rows.Close()
-	out := []upstream.Record{}
-	for rows.Next() {
-		var r upstream.Record
-		var models string
-		var created, updated int64
-		if err := rows.Scan(&r.Name, &r.BaseURL, &r.Secret, &models, &created, &updated); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(models), &r.Models); err != nil {
-			return nil, fmt.Errorf("upstream %s: decode models: %w", r.Name, err)
-		}
-		r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
-		out = append(out, r)
+	if err := json.Unmarshal([]byte(models), &r.Models); err != nil {
+		return r, fmt.Errorf("upstream %s: decode models: %w", r.Name, err)
 	}
-	return out, rows.Err()
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return r, nil
 }
 
 // DeleteUpstream removes an upstream (upstream.ErrNotFound when there is none).
-func (db *DB) DeleteUpstream(ctx context.Context, name string) error {
+func (db *DB) DeleteUpstream(ctx context.Context, name string) (err error) {
+	defer wrapErr(&err, "delete upstream")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM upstreams WHERE name = ?`), name)
 		if err != nil {

@@ -36,7 +36,8 @@ func filterSQL(where *strings.Builder, args *[]any, f metering.Filter) {
 // Rollups sums hourly rollup rows over the dimensions not grouped. It reads rollups
 // only, never raw events: rollups_hourly_dim when the query groups and filters by at most
 // one dimension (a few rows per hour), rollups_hourly otherwise. Rows come in no order.
-func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) ([]metering.RollupRow, error) {
+func (db *DB) Rollups(ctx context.Context, q metering.RollupQuery) (_ []metering.RollupRow, err error) {
+	defer wrapErr(&err, "rollups")
 	return db.rollupsFrom(ctx, db.read, q, hourlyTables)
 }
 
@@ -111,22 +112,14 @@ func (db *DB) rollupsFrom(ctx context.Context, rq rollupReader, q metering.Rollu
 		SUM(output_tokens), SUM(reasoning_tokens), SUM(cost) FROM ` + t.full + ` WHERE ` + where.String() +
 		` GROUP BY ` + strings.Join(groupCols, ", ")
 	rows, err := rq.QueryContext(ctx, db.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []metering.RollupRow
-	for rows.Next() {
+	return collect(rows, err, func(row scanner) (metering.RollupRow, error) {
 		var r metering.RollupRow
 		var hour int64
-		if err := rows.Scan(&hour, &r.Model, &r.KeyID, &r.Project, &r.Member, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
-			&r.CacheWriteTokens, &r.OutputTokens, &r.ReasoningTokens, &r.Cost); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&hour, &r.Model, &r.KeyID, &r.Project, &r.Member, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
+			&r.CacheWriteTokens, &r.OutputTokens, &r.ReasoningTokens, &r.Cost)
 		r.Hour = fromMicros(hour)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // singleDimension reports whether rollups_hourly_dim answers q — q groups by at most one
@@ -175,18 +168,13 @@ func (db *DB) dimRollups(ctx context.Context, rq rollupReader, q metering.Rollup
 		}
 	}
 	rows, err := rq.QueryContext(ctx, db.q(`SELECT `+cols+` FROM `+t.dim+` WHERE `+where.String()+group), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []metering.RollupRow
-	for rows.Next() {
+	return collect(rows, err, func(row scanner) (metering.RollupRow, error) {
 		var r metering.RollupRow
 		var hour int64
 		var v string
-		if err := rows.Scan(&hour, &v, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
+		if err := row.Scan(&hour, &v, &r.Requests, &r.InputTokens, &r.CachedInputTokens,
 			&r.CacheWriteTokens, &r.OutputTokens, &r.ReasoningTokens, &r.Cost); err != nil {
-			return nil, err
+			return r, err
 		}
 		r.Hour = fromMicros(hour)
 		if grouped {
@@ -201,7 +189,6 @@ func (db *DB) dimRollups(ctx context.Context, rq rollupReader, q metering.Rollup
 				r.Member = v
 			}
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }

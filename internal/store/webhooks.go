@@ -16,7 +16,7 @@ var _ notify.Store = (*DB)(nil)
 
 const endpointColumns = `id, workspace_id, url, description, enabled, event_types, secret, created_at, updated_at FROM webhook_endpoints`
 
-func scanEndpoint(row interface{ Scan(...any) error }) (notify.Endpoint, error) {
+func scanEndpoint(row scanner) (notify.Endpoint, error) {
 	var e notify.Endpoint
 	var enabled int
 	var types string
@@ -32,7 +32,8 @@ func scanEndpoint(row interface{ Scan(...any) error }) (notify.Endpoint, error) 
 }
 
 // CreateEndpoint stores a new webhook endpoint.
-func (db *DB) CreateEndpoint(ctx context.Context, e notify.Endpoint) error {
+func (db *DB) CreateEndpoint(ctx context.Context, e notify.Endpoint) (err error) {
+	defer wrapErr(&err, "create endpoint")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM workspaces WHERE id = ?`), e.WorkspaceID).Scan(&one)
@@ -49,7 +50,8 @@ func (db *DB) CreateEndpoint(ctx context.Context, e notify.Endpoint) error {
 }
 
 // Endpoint returns one endpoint of a workspace, or notify.ErrEndpointNotFound.
-func (db *DB) Endpoint(ctx context.Context, workspaceID, id string) (notify.Endpoint, error) {
+func (db *DB) Endpoint(ctx context.Context, workspaceID, id string) (_ notify.Endpoint, err error) {
+	defer wrapErr(&err, "endpoint")
 	e, err := scanEndpoint(db.read.QueryRowContext(ctx, db.q(`SELECT `+endpointColumns+` WHERE workspace_id = ? AND id = ?`), workspaceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, notify.ErrEndpointNotFound
@@ -58,7 +60,8 @@ func (db *DB) Endpoint(ctx context.Context, workspaceID, id string) (notify.Endp
 }
 
 // Endpoints returns a workspace's endpoints, oldest first.
-func (db *DB) Endpoints(ctx context.Context, workspaceID string) ([]notify.Endpoint, error) {
+func (db *DB) Endpoints(ctx context.Context, workspaceID string) (_ []notify.Endpoint, err error) {
+	defer wrapErr(&err, "endpoints")
 	return db.endpoints(ctx, db.read, workspaceID)
 }
 
@@ -66,23 +69,12 @@ func (db *DB) endpoints(ctx context.Context, q interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }, workspaceID string) ([]notify.Endpoint, error) {
 	rows, err := q.QueryContext(ctx, db.q(`SELECT `+endpointColumns+` WHERE workspace_id = ? ORDER BY created_at, id`), workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []notify.Endpoint{}
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanEndpoint)
 }
 
 // UpdateEndpoint saves an endpoint's settable fields and secret.
-func (db *DB) UpdateEndpoint(ctx context.Context, e notify.Endpoint) error {
+func (db *DB) UpdateEndpoint(ctx context.Context, e notify.Endpoint) (err error) {
+	defer wrapErr(&err, "update endpoint")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE webhook_endpoints SET url = ?, description = ?, enabled = ?, event_types = ?, secret = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`),
 			e.URL, e.Description, boolInt(e.Enabled), strings.Join(e.EventTypes, ","), e.Secret, micros(e.UpdatedAt), e.WorkspaceID, e.ID)
@@ -97,7 +89,8 @@ func (db *DB) UpdateEndpoint(ctx context.Context, e notify.Endpoint) error {
 }
 
 // DeleteEndpoint deletes an endpoint and its deliveries.
-func (db *DB) DeleteEndpoint(ctx context.Context, workspaceID, id string) error {
+func (db *DB) DeleteEndpoint(ctx context.Context, workspaceID, id string) (err error) {
+	defer wrapErr(&err, "delete endpoint")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM deliveries WHERE workspace_id = ? AND endpoint_id = ?`), workspaceID, id); err != nil {
 			return err
@@ -114,30 +107,20 @@ func (db *DB) DeleteEndpoint(ctx context.Context, workspaceID, id string) error 
 }
 
 // UndispatchedAlerts returns the ids of up to limit undispatched alerts, oldest first.
-func (db *DB) UndispatchedAlerts(ctx context.Context, limit int) ([]string, error) {
+func (db *DB) UndispatchedAlerts(ctx context.Context, limit int) (_ []string, err error) {
+	defer wrapErr(&err, "undispatched alerts")
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id FROM alerts WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT ?`), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // DispatchAlert claims an alert by a guarded update of its dispatched_at and, in the
 // same transaction, inserts the deliveries plan makes of it. Of concurrent callers only
 // the first claims it; the others see no row updated and insert nothing.
 func (db *DB) DispatchAlert(ctx context.Context, id string, at time.Time, roles []string,
-	plan func(a notify.Alert, endpoints []notify.Endpoint, emails []string) []notify.Delivery) (bool, error) {
+	plan func(a notify.Alert, endpoints []notify.Endpoint, emails []string) []notify.Delivery) (_ bool, err error) {
+	defer wrapErr(&err, "dispatch alert")
 	claimed := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		claimed = false
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE alerts SET dispatched_at = ? WHERE id = ? AND dispatched_at IS NULL`), micros(at), id)
 		if err != nil {
@@ -184,19 +167,7 @@ func recipientEmails(ctx context.Context, db *DB, tx *sql.Tx, workspaceID string
 	}
 	rows, err := tx.QueryContext(ctx, db.q(`SELECT u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = ? AND m.role IN (`+
 		strings.TrimSuffix(strings.Repeat("?,", len(roles)), ",")+`) ORDER BY u.email`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 func nullString(s string) any {
@@ -221,14 +192,15 @@ func insertDelivery(ctx context.Context, db *DB, tx *sql.Tx, d notify.Delivery) 
 }
 
 // QueueDelivery inserts one delivery.
-func (db *DB) QueueDelivery(ctx context.Context, d notify.Delivery) error {
+func (db *DB) QueueDelivery(ctx context.Context, d notify.Delivery) (err error) {
+	defer wrapErr(&err, "queue delivery")
 	return db.tx(ctx, func(tx *sql.Tx) error { return insertDelivery(ctx, db, tx, d) })
 }
 
 const deliveryColumns = `d.id, d.alert_id, d.message_id, d.event_type, d.workspace_id, d.channel, d.endpoint_id, d.address, d.subject, d.body,
 	d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status, d.last_error, d.delivered_at, d.lease_until, d.created_at`
 
-func scanDelivery(row interface{ Scan(...any) error }, extra ...any) (notify.Delivery, error) {
+func scanDelivery(row scanner, extra ...any) (notify.Delivery, error) {
 	var d notify.Delivery
 	var alert, endpoint sql.NullString
 	var next, last, delivered, lease sql.NullInt64
@@ -246,23 +218,12 @@ func scanDelivery(row interface{ Scan(...any) error }, extra ...any) (notify.Del
 
 // ClaimDeliveries leases due pending deliveries, each by a guarded update that also
 // counts the attempt: of concurrent claimers, one wins each delivery.
-func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]notify.Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) (_ []notify.Delivery, err error) {
+	defer wrapErr(&err, "claim deliveries")
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?`),
 		micros(now), micros(now), limit)
+	due, err := collect(rows, err, scanString)
 	if err != nil {
-		return nil, err
-	}
-	var due []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		due = append(due, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	var out []notify.Delivery
@@ -298,7 +259,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 }
 
 // CompleteDelivery records an attempt's outcome while the claim still holds.
-func (db *DB) CompleteDelivery(ctx context.Context, o notify.Outcome) (bool, error) {
+func (db *DB) CompleteDelivery(ctx context.Context, o notify.Outcome) (_ bool, err error) {
+	defer wrapErr(&err, "complete delivery")
 	var next, delivered any
 	switch o.Status {
 	case notify.StatusPending:
@@ -307,7 +269,7 @@ func (db *DB) CompleteDelivery(ctx context.Context, o notify.Outcome) (bool, err
 		delivered = micros(o.At)
 	}
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE deliveries SET status = ?, next_attempt_at = ?, delivered_at = ?, last_status = ?, last_error = ?, lease_until = NULL WHERE id = ? AND attempts = ? AND lease_until = ? AND status = 'pending'`),
 			o.Status, next, delivered, o.HTTPStatus, truncate(o.Error, 500), o.ID, o.Attempts, micros(o.LeaseUntil))
 		if err != nil {
@@ -327,7 +289,8 @@ func truncate(s string, n int) string {
 }
 
 // Deliveries lists deliveries newest first, after the cursor's delivery when given.
-func (db *DB) Deliveries(ctx context.Context, f notify.DeliveryFilter) ([]notify.Delivery, error) {
+func (db *DB) Deliveries(ctx context.Context, f notify.DeliveryFilter) (_ []notify.Delivery, err error) {
+	defer wrapErr(&err, "deliveries")
 	where, args := `d.workspace_id = ?`, []any{f.WorkspaceID}
 	if f.EndpointID != "" {
 		where += ` AND d.endpoint_id = ?`
@@ -347,25 +310,14 @@ func (db *DB) Deliveries(ctx context.Context, f notify.DeliveryFilter) ([]notify
 	}
 	args = append(args, f.Limit)
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM deliveries d WHERE `+where+` ORDER BY d.created_at DESC, d.id DESC LIMIT ?`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []notify.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(row scanner) (notify.Delivery, error) { return scanDelivery(row) })
 }
 
 // PruneDeliveries deletes finished deliveries created before before.
-func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (_ int, err error) {
+	defer wrapErr(&err, "prune deliveries")
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM deliveries WHERE status IN ('delivered', 'failed') AND created_at < ?`), micros(before))
 		if err != nil {
 			return err
