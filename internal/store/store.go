@@ -31,8 +31,11 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is an open Spectra database. It implements the Store interfaces of the domain
-// packages (ledger, pricing, metering, team).
+// DB is an open Spectra database: the one implementation of every domain package's
+// store interface — ledger.Store and ledger.LeaseStore, pricing.Store, metering.Store,
+// team.Store, team.AccountStore and team.InvitationStore, budget.Store, billing.Store,
+// notify.Store, and the gateway's upstream.Store and gateway.Store (upstreams, key limits
+// and leases).
 type DB struct {
 	dialect Dialect
 	write   *sql.DB // SQLite: one connection, so writers queue in Go instead of failing with SQLITE_BUSY
