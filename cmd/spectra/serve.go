@@ -20,6 +20,7 @@ import (
 	"spectra/internal/budget/budgethttp"
 	"spectra/internal/demo"
 	"spectra/internal/gateway"
+	"spectra/internal/gateway/gatewayhttp"
 	"spectra/internal/invoicepdf"
 	"spectra/internal/ledger"
 	"spectra/internal/mail"
@@ -75,13 +76,13 @@ type deps struct {
 func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gateway.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
 	budgethttp.Register(mux, d.budgets, a)
 	notifyhttp.Register(mux, d.notify, a, d.log.With("component", "notify"))
 	d.gateway.Register(mux)
-	d.gateway.RegisterAdmin(mux, a.RequireOperator)
+	gatewayhttp.Register(mux, d.gateway, a)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})

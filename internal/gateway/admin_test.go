@@ -4,45 +4,30 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"spectra/internal/errs"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
 	"spectra/internal/store"
+	"spectra/internal/team"
 )
 
-// admin sends an operator request and returns the status and body.
-func (e *env) admin(method, path, body string) (int, []byte) {
-	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	must(e.t, err)
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
-	resp, err := http.DefaultClient.Do(req)
-	must(e.t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-func wantAdminError(t *testing.T, status int, b []byte, wantStatus int, code string) {
+// wantCode fails t unless err has code ("" for none).
+func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	var v struct {
-		Error struct{ Code, Message string } `json:"error"`
-	}
-	json.Unmarshal(b, &v)
-	if status != wantStatus || v.Error.Code != code {
-		t.Fatalf("got %d %s, want %d %s", status, b, wantStatus, code)
+	if errs.CodeOf(err) != code || (code == "") != (err == nil) {
+		t.Fatalf("got %v, want %q", err, code)
 	}
 }
 
 // Operators register, list and delete upstreams; secrets are sealed at rest and never
-// shown back; a model is routed as soon as its upstream is registered.
+// shown back; a model is routed as soon as its upstream is registered. (The routes are
+// gateway/gatewayhttp's, tested there.)
 func TestUpstreamAdmin(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		key := bytes.Repeat([]byte{7}, 32)
@@ -51,24 +36,17 @@ func TestUpstreamAdmin(t *testing.T) {
 		ctx := context.Background()
 		must(t, db.AddPrice(ctx, pricing.Price{Model: "gpt-4o-mini", Input: 150_000, Output: 600_000, EffectiveFrom: clk.Now().Add(-time.Hour)}))
 
-		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/upstreams", nil)
-		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
-		resp.Body.Close()
-		if resp.StatusCode != 401 {
-			t.Fatalf("no operator token: %d", resp.StatusCode)
-		}
-
 		resp2, b := e.post("/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[]}`)
 		wantError(t, resp2, b, 404, "model_not_found")
 
-		body := `{"name":"second","base_url":"` + e.up.URL + `/","api_key":"` + upstreamKey + `","models":["gpt-4o-mini","gpt-4o-mini"]}`
-		status, b := e.admin("POST", "/api/v1/upstreams", body)
-		if status != 201 || bytes.Contains(b, []byte(upstreamKey)) || !bytes.Contains(b, []byte(`"has_api_key":true`)) {
-			t.Fatalf("create: %d %s", status, b)
+		u := Upstream{Name: "second", BaseURL: e.up.URL + "/", APIKey: upstreamKey, Models: []string{"gpt-4o-mini", "gpt-4o-mini"}}
+		v, created, err := e.gw.PutUpstream(ctx, u)
+		must(t, err)
+		if vb, _ := json.Marshal(v); !created || bytes.Contains(vb, []byte(upstreamKey)) || !v.HasAPIKey || v.CreatedAt == nil {
+			t.Fatalf("create: %v %s", created, vb)
 		}
-		if status, b = e.admin("POST", "/api/v1/upstreams", body); status != 200 {
-			t.Fatalf("replace: %d %s", status, b)
+		if _, created, err = e.gw.PutUpstream(ctx, u); err != nil || created {
+			t.Fatalf("replace: %v %v", created, err)
 		}
 		recs, err := db.Upstreams(ctx)
 		must(t, err)
@@ -85,35 +63,32 @@ func TestUpstreamAdmin(t *testing.T) {
 			t.Fatalf("routed request: %d %s", resp2.StatusCode, b)
 		}
 
-		status, b = e.admin("GET", "/api/v1/upstreams", "")
-		if status != 200 || bytes.Contains(b, []byte(upstreamKey)) || bytes.Contains(b, []byte(`"api_key"`)) ||
-			!bytes.Contains(b, []byte(`"source":"file"`)) || !bytes.Contains(b, []byte(`"name":"second"`)) {
-			t.Fatalf("list: %d %s", status, b)
+		list, err := e.gw.Upstreams(ctx)
+		must(t, err)
+		lb, _ := json.Marshal(map[string]any{"upstreams": list})
+		if bytes.Contains(lb, []byte(upstreamKey)) || bytes.Contains(lb, []byte(`"api_key"`)) ||
+			!bytes.Contains(lb, []byte(`"source":"file"`)) || !bytes.Contains(lb, []byte(`"name":"second"`)) {
+			t.Fatalf("list: %s", lb)
 		}
 
 		for _, c := range []struct {
-			body, code string
-			status     int
+			u    Upstream
+			code string
 		}{
-			{`{"name":"Bad Name","base_url":"http://x/v1","models":["m"]}`, "invalid_upstream_name", 400},
-			{`{"name":"x","base_url":"ftp://x/v1","models":["m"]}`, "invalid_base_url", 400},
-			{`{"name":"x","base_url":"http://u:p@x/v1","models":["m"]}`, "invalid_base_url", 400},
-			{`{"name":"x","base_url":"http://x/v1","models":[]}`, "invalid_models", 400},
-			{`{"name":"x","base_url":"http://x/v1","models":["bad model"]}`, "invalid_models", 400},
-			{`{"name":"x","base_url":"http://x/v1","models":["m"],"extra":1}`, "invalid_json", 400},
-			{`{"name":"from-file","base_url":"http://x/v1","models":["m"]}`, "upstream_from_file", 409},
+			{Upstream{Name: "Bad Name", BaseURL: "http://x/v1", Models: []string{"m"}}, "invalid_upstream_name"},
+			{Upstream{Name: "x", BaseURL: "ftp://x/v1", Models: []string{"m"}}, "invalid_base_url"},
+			{Upstream{Name: "x", BaseURL: "http://u:p@x/v1", Models: []string{"m"}}, "invalid_base_url"},
+			{Upstream{Name: "x", BaseURL: "http://x/v1", Models: []string{}}, "invalid_models"},
+			{Upstream{Name: "x", BaseURL: "http://x/v1", Models: []string{"bad model"}}, "invalid_models"},
+			{Upstream{Name: "from-file", BaseURL: "http://x/v1", Models: []string{"m"}}, "upstream_from_file"},
 		} {
-			status, b := e.admin("POST", "/api/v1/upstreams", c.body)
-			wantAdminError(t, status, b, c.status, c.code)
+			_, _, err := e.gw.PutUpstream(ctx, c.u)
+			wantCode(t, err, c.code)
 		}
 
-		if status, b = e.admin("DELETE", "/api/v1/upstreams/second", ""); status != 204 {
-			t.Fatalf("delete: %d %s", status, b)
-		}
-		status, b = e.admin("DELETE", "/api/v1/upstreams/second", "")
-		wantAdminError(t, status, b, 404, "upstream_not_found")
-		status, b = e.admin("DELETE", "/api/v1/upstreams/from-file", "")
-		wantAdminError(t, status, b, 409, "upstream_from_file")
+		must(t, e.gw.DeleteUpstream(ctx, "second"))
+		wantCode(t, e.gw.DeleteUpstream(ctx, "second"), "upstream_not_found")
+		wantCode(t, e.gw.DeleteUpstream(ctx, "from-file"), "upstream_from_file")
 		resp2, b = e.post("/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[]}`)
 		wantError(t, resp2, b, 404, "model_not_found")
 		e.verify()
@@ -136,9 +111,10 @@ func TestUpstreamSecretsWithoutKey(t *testing.T) {
 		_, err = db.PutUpstream(context.Background(), recs[0])
 		must(t, err)
 		must(t, e.gw.reg.load(context.Background()))
-		status, b := e.admin("GET", "/api/v1/upstreams", "")
-		if status != 200 || !bytes.Contains(b, []byte(`"error":"`+errNoSecretKey.Error())) {
-			t.Fatalf("list: %s", b)
+		list, err := e.gw.Upstreams(context.Background())
+		must(t, err)
+		if len(list) != 1 || list[0].Error != errNoSecretKey.Error() || !list[0].HasAPIKey {
+			t.Fatalf("list: %+v", list)
 		}
 		resp, b := e.post("/v1/chat/completions", fixedBody)
 		wantError(t, resp, b, 404, "model_not_found")
@@ -200,40 +176,46 @@ func TestLoadUpstreamsFile(t *testing.T) {
 	}
 }
 
-// PATCH /api/v1/workspaces/{id}/keys/{key_id} changes allowed models, rpm and tpm.
+// SetKeyLimits (PATCH /api/v1/workspaces/{id}/keys/{key_id}) changes allowed models,
+// rpm and tpm, and applies at once on this node.
 func TestPatchKeyLimits(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		e := newEnv(t, db, clk, envOpts{grant: money.Scale})
-		path := "/api/v1/workspaces/" + e.ws.ID + "/keys/" + e.key.ID
-		status, b := e.admin("PATCH", path, `{"rpm":5,"allowed_models":["gpt-4o","gpt-4o"]}`)
-		if status != 200 || !bytes.Contains(b, []byte(`"rpm":5`)) || !bytes.Contains(b, []byte(`"allowed_models":["gpt-4o"]`)) || !bytes.Contains(b, []byte(`"tpm":0`)) {
-			t.Fatalf("patch: %d %s", status, b)
+		ctx := context.Background()
+		patch := func(ws, id string, l team.KeyLimits) ([]byte, error) {
+			k, err := e.gw.SetKeyLimits(ctx, ws, id, l)
+			b, _ := json.Marshal(k)
+			return b, err
 		}
-		status, b = e.admin("PATCH", path, `{"tpm":1000}`)
-		if status != 200 || !bytes.Contains(b, []byte(`"rpm":5`)) || !bytes.Contains(b, []byte(`"tpm":1000`)) {
-			t.Fatalf("partial patch: %d %s", status, b)
+		n := func(v int) *int { return &v }
+		b, err := patch(e.ws.ID, e.key.ID, team.KeyLimits{RPM: n(5), AllowedModels: &[]string{"gpt-4o", "gpt-4o"}})
+		if err != nil || !bytes.Contains(b, []byte(`"rpm":5`)) || !bytes.Contains(b, []byte(`"allowed_models":["gpt-4o"]`)) || !bytes.Contains(b, []byte(`"tpm":0`)) {
+			t.Fatalf("patch: %v %s", err, b)
 		}
-		// A change through PATCH applies at once on this node (the key cache forgets it).
-		if status, _ = e.admin("PATCH", path, `{"allowed_models":["text-embedding-3-small"]}`); status != 200 {
-			t.Fatal("patch models")
+		b, err = patch(e.ws.ID, e.key.ID, team.KeyLimits{TPM: n(1000)})
+		if err != nil || !bytes.Contains(b, []byte(`"rpm":5`)) || !bytes.Contains(b, []byte(`"tpm":1000`)) {
+			t.Fatalf("partial patch: %v %s", err, b)
 		}
+		// A change applies at once on this node (the key cache forgets it).
+		_, err = patch(e.ws.ID, e.key.ID, team.KeyLimits{AllowedModels: &[]string{"text-embedding-3-small"}})
+		must(t, err)
 		resp, rb := e.post("/v1/chat/completions", fixedBody)
 		wantError(t, resp, rb, 403, "model_not_allowed")
 		for _, c := range []struct {
-			path, body, code string
-			status           int
+			ws, id string
+			l      team.KeyLimits
+			code   string
 		}{
-			{path, `{"rpm":-1}`, "invalid_rpm", 400},
-			{path, `{"tpm":-5}`, "invalid_tpm", 400},
-			{path, `{"allowed_models":["bad model"]}`, "invalid_allowed_models", 400},
-			{path, `{"name":"renamed"}`, "invalid_json", 400},
-			{"/api/v1/workspaces/" + e.ws.ID + "/keys/key_nope", `{"rpm":1}`, "key_not_found", 404},
-			{"/api/v1/workspaces/ws_other/keys/" + e.key.ID, `{"rpm":1}`, "key_not_found", 404},
+			{e.ws.ID, e.key.ID, team.KeyLimits{RPM: n(-1)}, "invalid_rpm"},
+			{e.ws.ID, e.key.ID, team.KeyLimits{TPM: n(-5)}, "invalid_tpm"},
+			{e.ws.ID, e.key.ID, team.KeyLimits{AllowedModels: &[]string{"bad model"}}, "invalid_allowed_models"},
+			{e.ws.ID, "key_nope", team.KeyLimits{RPM: n(1)}, "key_not_found"},
+			{"ws_other", e.key.ID, team.KeyLimits{RPM: n(1)}, "key_not_found"},
 		} {
-			status, b := e.admin("PATCH", c.path, c.body)
-			wantAdminError(t, status, b, c.status, c.code)
+			_, err := patch(c.ws, c.id, c.l)
+			wantCode(t, err, c.code)
 		}
-		keys, err := e.team.Keys(context.Background(), e.ws.ID)
+		keys, err := e.team.Keys(ctx, e.ws.ID)
 		must(t, err)
 		if k := keys[0]; k.RPM != 5 || k.TPM != 1000 || len(k.AllowedModels) != 1 {
 			t.Fatalf("stored key %+v", k)

@@ -5,9 +5,9 @@
 // so that requests, tokens and balance always agree.
 //
 // Routes (Register): POST /v1/chat/completions, /v1/completions, /v1/embeddings,
-// /v1/responses, and GET /v1/models. Operator routes (RegisterAdmin): POST/GET
-// /api/v1/upstreams, DELETE /api/v1/upstreams/{name}, PATCH
-// /api/v1/workspaces/{id}/keys/{key_id}.
+// /v1/responses, and GET /v1/models. The operator's upstream and key-limit routes are
+// served by gateway/gatewayhttp over PutUpstream, Upstreams, DeleteUpstream and
+// SetKeyLimits.
 package gateway
 
 import (
@@ -213,14 +213,6 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 		mux.Handle(path, g.methodNotAllowed("POST"))
 	}
 	mux.Handle("/v1/models", g.methodNotAllowed("GET, HEAD"))
-}
-
-// RegisterAdmin adds the operator's routes to mux, each wrapped in requireOperator.
-func (g *Gateway) RegisterAdmin(mux *http.ServeMux, requireOperator func(http.Handler) http.Handler) {
-	mux.Handle("POST /api/v1/upstreams", requireOperator(http.HandlerFunc(g.putUpstream)))
-	mux.Handle("GET /api/v1/upstreams", requireOperator(http.HandlerFunc(g.listUpstreams)))
-	mux.Handle("DELETE /api/v1/upstreams/{name}", requireOperator(http.HandlerFunc(g.deleteUpstream)))
-	mux.Handle("PATCH /api/v1/workspaces/{id}/keys/{key_id}", requireOperator(http.HandlerFunc(g.patchKey)))
 }
 
 // Flush waits until every finished request's settle is committed, then gives the

@@ -115,7 +115,6 @@ func newEnv(t *testing.T, db *store.DB, clk *clock, o envOpts) *env {
 	must(t, e.gw.reg.load(ctx))
 	mux := http.NewServeMux()
 	e.gw.Register(mux)
-	e.gw.RegisterAdmin(mux, requireOperator)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(func() { e.gw.Flush(context.Background()) })
@@ -133,19 +132,6 @@ func (e *env) newGateway(o envOpts) *Gateway {
 func upstreamRecord(g *Gateway, name, base string, models []string) upstream.Record {
 	now := g.now()
 	return upstream.Record{Name: name, BaseURL: base, Secret: g.box.seal(name, upstreamKey), Models: models, CreatedAt: now, UpdatedAt: now}
-}
-
-// operatorToken stands in for internal/api's RequireOperator.
-const operatorToken = "op-token"
-
-func requireOperator(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+operatorToken {
-			http.Error(w, `{"error":{"code":"unauthorized","message":"operator token required"}}`, http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // client is the official OpenAI client pointed at the gateway, without retries.

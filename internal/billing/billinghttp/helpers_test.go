@@ -2,7 +2,6 @@ package billinghttp_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,27 +16,10 @@ import (
 	"spectra/internal/team"
 )
 
-// fakeAuth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace.
-type fakeAuth struct{ httpjsontest.Auth }
-
-var auth = fakeAuth{httpjsontest.Auth{Strong: team.ActManageBilling, As: "billing",
+// auth accepts "Bearer operator", and "Bearer <need>:<workspace id>" for a workspace.
+var auth = httpjsontest.Auth{Strong: team.ActManageBilling, As: "billing",
 	OtherWorkspace: errs.E(errs.NotFound, "workspace_not_found", "no such workspace"),
-	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}}
-
-func (fakeAuth) RequireOperator(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Header.Get("Authorization") {
-		case "Bearer operator":
-			next.ServeHTTP(w, r)
-		case "":
-			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"error":{"code":"unauthorized","message":"sign in"}}`)
-		default:
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `{"error":{"code":"operator_required","message":"operator only"}}`)
-		}
-	})
-}
+	Weak:           errs.E(errs.Forbidden, "billing_role_required", "needs the owner, admin or billing role")}
 
 // server is an Env served over HTTP.
 type server struct {

@@ -111,3 +111,21 @@ func (a Auth) Workspace(r *http.Request, workspaceID string, need team.Action) e
 	}
 	return nil
 }
+
+// RequireOperator is a fake of the transports' operator guard (httpjson.Guards.Operator):
+// the token "operator" passes; no token is 401 unauthorized, any other 403
+// operator_required.
+func (Auth) RequireOperator(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("Authorization") {
+		case "Bearer operator":
+			next.ServeHTTP(w, r)
+		case "":
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"code":"unauthorized","message":"sign in"}}`)
+		default:
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"error":{"code":"operator_required","message":"operator only"}}`)
+		}
+	})
+}
