@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -361,7 +362,7 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	}
 
 	// 4. One usage transfer per wallet, in a fixed order so concurrent groups never deadlock.
-	for _, ws := range slices.Sorted(mapsKeys(changes)) {
+	for _, ws := range slices.Sorted(maps.Keys(changes)) {
 		if err := db.postUsage(ctx, tx, ws, changes[ws], usageKey(ws), now); err != nil {
 			return err
 		}
@@ -374,14 +375,4 @@ func outcomeFor(storedHash, hash string) metering.Outcome {
 		return metering.Duplicate
 	}
 	return metering.Conflict
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

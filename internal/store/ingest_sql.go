@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -181,7 +182,7 @@ func chunksOf(sizes []int, n int, fn func(start, end int) error) error {
 func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]money.Amount, error) {
 	known := make(map[string]money.Amount, len(wallets))
 	list := make([]string, 0, len(wallets))
-	for _, ws := range slices.Sorted(mapsKeys(wallets)) {
+	for _, ws := range slices.Sorted(maps.Keys(wallets)) {
 		list = append(list, string(ledger.Wallet(ws)))
 	}
 	scan := func(rows *sql.Rows, err error) error {

@@ -115,7 +115,7 @@ func (db *DB) upsertDailyRollups(ctx context.Context, tx *sql.Tx, hourly map[rol
 	for k := range hourly {
 		wsSet[k.ws] = true
 	}
-	workspaces := slices.Sorted(mapsKeys(wsSet))
+	workspaces := slices.Sorted(maps.Keys(wsSet))
 	zones, err := db.workspaceZones(ctx, tx, workspaces)
 	if err != nil {
 		return err
