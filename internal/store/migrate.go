@@ -24,7 +24,8 @@ type Migration struct {
 }
 
 // Migrations returns the embedded migrations for the dialect, in order.
-func (db *DB) Migrations() ([]Migration, error) {
+func (db *DB) Migrations() (_ []Migration, err error) {
+	defer wrapErr(&err, "migrations")
 	dir := "migrations/" + string(db.dialect)
 	files, err := fs.ReadDir(migrations, dir)
 	if err != nil {
@@ -57,7 +58,8 @@ var afterMigration = map[int]func(db *DB, ctx context.Context, tx *sql.Tx) error
 // Migrate applies every migration not yet applied, each in its own transaction, and
 // creates the system accounts. It returns the names applied now. On PostgreSQL an
 // advisory lock keeps nodes that start together from migrating twice.
-func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+func (db *DB) Migrate(ctx context.Context) (_ []string, err error) {
+	defer wrapErr(&err, "migrate")
 	ms, err := db.Migrations()
 	if err != nil {
 		return nil, err
@@ -78,18 +80,16 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	applied := map[int]bool{}
 	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	if err := eachRow(rows, err, func(row scanner) error {
 		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, err
+		if err := row.Scan(&v); err != nil {
+			return err
 		}
 		applied[v] = true
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	rows.Close()
 	var done []string
 	for _, m := range ms {
 		if applied[m.Version] {

@@ -51,13 +51,9 @@ func sqliteZones(rows int) string {
 func (db *DB) workspaceZones(ctx context.Context, tx *sql.Tx, workspaces []string) (map[string]*time.Location, error) {
 	out := make(map[string]*time.Location, len(workspaces))
 	scan := func(rows *sql.Rows, err error) error {
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(rows, err, func(row scanner) error {
 			var ws, tz string
-			if err := rows.Scan(&ws, &tz); err != nil {
+			if err := row.Scan(&ws, &tz); err != nil {
 				return err
 			}
 			loc, err := metering.LoadZone(tz)
@@ -65,8 +61,8 @@ func (db *DB) workspaceZones(ctx context.Context, tx *sql.Tx, workspaces []strin
 				return fmt.Errorf("workspace %s: timezone %q: %w", ws, tz, err)
 			}
 			out[ws] = loc
-		}
-		return rows.Err()
+			return nil
+		})
 	}
 	if db.dialect == Postgres {
 		return out, scan(tx.QueryContext(ctx, db.q(pgZones), workspaces))
@@ -154,23 +150,23 @@ type rollupReader interface {
 // rollupKey.hour).
 func (db *DB) foldHourly(ctx context.Context, q rollupReader, query, ws string, loc *time.Location, from, to time.Time) (map[rollupKey]*metering.Totals, error) {
 	rows, err := q.QueryContext(ctx, db.q(query), ws, micros(ceilHourUTC(from)), micros(ceilHourUTC(to)))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	f := &dayFolder{loc: loc, memo: map[int64]int64{}}
 	out := map[rollupKey]*metering.Totals{}
-	for rows.Next() {
+	err = eachRow(rows, err, func(row scanner) error {
 		k := rollupKey{ws: ws}
 		var t metering.Totals
-		if err := rows.Scan(&k.hour, &k.project, &k.keyID, &k.member, &k.model, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
+		if err := row.Scan(&k.hour, &k.project, &k.keyID, &k.member, &k.model, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
 			&t.CacheWriteTokens, &t.OutputTokens, &t.ReasoningTokens, &t.Cost); err != nil {
-			return nil, err
+			return err
 		}
 		k.hour = f.day(k.hour)
 		addTotals(out, k, t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func ceilHourUTC(t time.Time) time.Time {
@@ -223,25 +219,21 @@ func (db *DB) rebuildDaily(ctx context.Context, tx *sql.Tx, ws string, loc *time
 	})
 }
 
+// workspaceZone is a workspace and the name of its timezone.
+type workspaceZone struct{ id, tz string }
+
+func scanWorkspaceZone(row scanner) (workspaceZone, error) {
+	var w workspaceZone
+	err := row.Scan(&w.id, &w.tz)
+	return w, err
+}
+
 // backfillDaily fills the daily rollups of every workspace from its hourly ones, each by
 // its timezone. Migration 0006 runs it in its transaction.
 func (db *DB) backfillDaily(ctx context.Context, tx *sql.Tx) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, timezone FROM workspaces ORDER BY id`)
+	list, err := collect(rows, err, scanWorkspaceZone)
 	if err != nil {
-		return err
-	}
-	type wz struct{ id, tz string }
-	var list []wz
-	for rows.Next() {
-		var w wz
-		if err := rows.Scan(&w.id, &w.tz); err != nil {
-			rows.Close()
-			return err
-		}
-		list = append(list, w)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, w := range list {
@@ -259,7 +251,8 @@ func (db *DB) backfillDaily(ctx context.Context, tx *sql.Tx) error {
 // SetWorkspaceTimezone changes a workspace's timezone and rebuilds its daily rollups
 // from the hourly ones by the new zone's days, in one transaction. It returns
 // invalid_timezone for a name that is not an IANA zone and workspace_not_found.
-func (db *DB) SetWorkspaceTimezone(ctx context.Context, workspaceID, tz string) error {
+func (db *DB) SetWorkspaceTimezone(ctx context.Context, workspaceID, tz string) (err error) {
+	defer wrapErr(&err, "set workspace timezone")
 	loc, err := metering.LoadZone(tz)
 	if err != nil || tz == "" || strings.EqualFold(tz, "local") {
 		return errs.E(errs.Invalid, "invalid_timezone", "timezone %q is not an IANA time zone", tz)
@@ -280,9 +273,10 @@ func (db *DB) SetWorkspaceTimezone(ctx context.Context, workspaceID, tz string) 
 
 // RollupZone returns the timezone whose days the workspace's daily rollups count: its
 // own ("" for an unknown workspace, which has no rows).
-func (db *DB) RollupZone(ctx context.Context, workspaceID string) (string, error) {
+func (db *DB) RollupZone(ctx context.Context, workspaceID string) (_ string, err error) {
+	defer wrapErr(&err, "rollup zone")
 	var tz string
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT timezone FROM workspaces WHERE id = ?`), workspaceID).Scan(&tz)
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT timezone FROM workspaces WHERE id = ?`), workspaceID).Scan(&tz)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -291,7 +285,8 @@ func (db *DB) RollupZone(ctx context.Context, workspaceID string) (string, error
 
 // DailyRollups answers q (Start and End day starts of zone) from the daily rollups, in
 // one read snapshot with the check that they are still kept in zone.
-func (db *DB) DailyRollups(ctx context.Context, q metering.RollupQuery, zone string) ([]metering.RollupRow, bool, error) {
+func (db *DB) DailyRollups(ctx context.Context, q metering.RollupQuery, zone string) (_ []metering.RollupRow, _ bool, err error) {
+	defer wrapErr(&err, "daily rollups")
 	var opts *sql.TxOptions
 	if db.dialect == Postgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -335,21 +330,8 @@ func (db *DB) verifyDaily(ctx context.Context) ([]Check, error) {
 		}
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT id, timezone FROM workspaces ORDER BY id`)
+	list, err := collect(rows, err, scanWorkspaceZone)
 	if err != nil {
-		return nil, err
-	}
-	type wz struct{ id, tz string }
-	var list []wz
-	for rows.Next() {
-		var w wz
-		if err := rows.Scan(&w.id, &w.tz); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		list = append(list, w)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	day := func(v int64) string { return fromMicros(v).Format(time.RFC3339) }

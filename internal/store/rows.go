@@ -37,6 +37,22 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	return out, nil
 }
 
+// eachRow calls fn with every row of a query's result, closes the rows and returns the
+// first error: the query's (err), fn's or the iteration's. It is collect for loops that
+// fold rows into something other than a list (a map, a sum).
+func eachRow(rows *sql.Rows, err error, fn func(scanner) error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // scanString scans a one-column row of text.
 func scanString(row scanner) (string, error) {
 	var s string

@@ -144,7 +144,7 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers (for /readyz).
-func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error { return wrap("ping", db.write.PingContext(ctx)) }
 
 // q rebinds a query written with "?" placeholders for the database in use.
 func (db *DB) q(query string) string {

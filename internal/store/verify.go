@@ -48,7 +48,8 @@ const dimEvents = `
 // Verify recomputes every wallet balance and held amount from entries and holds, every
 // transfer's balance, and every rollup from the events (the daily ones from the hourly
 // ones, by each workspace's timezone), and reports each difference.
-func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
+func (db *DB) Verify(ctx context.Context) (_ VerifyReport, err error) {
+	defer wrapErr(&err, "verify")
 	var rep VerifyReport
 	type check struct {
 		name, count, problems string
@@ -174,29 +175,24 @@ func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 			return rep, fmt.Errorf("%s: %w", c.name, err)
 		}
 		rows, err := db.read.QueryContext(ctx, c.problems)
-		if err != nil {
-			return rep, fmt.Errorf("%s: %w", c.name, err)
-		}
-		for rows.Next() {
+		res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
 			vals := make([]any, c.cols)
 			ptrs := make([]any, c.cols)
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return rep, err
+			if err := row.Scan(ptrs...); err != nil {
+				return "", err
 			}
 			for i, v := range vals {
 				if b, ok := v.([]byte); ok {
 					vals[i] = string(b)
 				}
 			}
-			res.Problems = append(res.Problems, c.describe(vals))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return rep, err
+			return c.describe(vals), nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", c.name, err)
 		}
 		rep.Checks = append(rep.Checks, res)
 	}
