@@ -120,6 +120,7 @@ type answer struct {
 	id     string       // X-Request-Id
 	cost   money.Amount // X-Spectra-Cost
 	err    error        // transport failure: no complete answer
+	body   string       // of an answer other than 200
 }
 
 var clusterClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
@@ -143,6 +144,9 @@ func chat(base, secret string) answer {
 		return answer{err: err}
 	}
 	a := answer{status: resp.StatusCode, id: resp.Header.Get("X-Request-Id")}
+	if resp.StatusCode != http.StatusOK {
+		a.body = string(b)
+	}
 	if resp.StatusCode == http.StatusOK {
 		var v struct {
 			Choices []any `json:"choices"`
@@ -483,10 +487,18 @@ func TestClusterKillPostgres(t *testing.T) {
 				continue
 			}
 			refusedInARow++
-			bal, held, avail := balanceOf(t, api, token, ws)
-			if avail >= clusterCost {
-				t.Errorf("node %d refused a request of %s with nothing in flight while the wallet has %s available (balance %s, held %s)",
-					i%len(nodes), clusterCost, avail, bal, held)
+			// Nothing is in flight now: once the nodes have published that (held 0),
+			// the balance is what the wallet truly has available.
+			bal, held, _ := balanceOf(t, api, token, ws)
+			for deadline := time.Now().Add(2 * time.Second); held != 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				bal, held, _ = balanceOf(t, api, token, ws)
+			}
+			if held != 0 {
+				t.Errorf("held %s with nothing in flight", held)
+			} else if bal >= clusterCost {
+				t.Errorf("node %d refused a request of %s with nothing in flight while the wallet's balance, all of it available, is %s: %s",
+					i%len(nodes), clusterCost, bal, a.body)
 			}
 		}
 		t.Logf("credit for 300 requests: %d admitted under load by 24 clients, %d in all; %d refusals", concurrent, len(r.answered), r.refused)
