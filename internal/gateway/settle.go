@@ -81,6 +81,7 @@ func (g *Gateway) openJournal(dir string, waitSync bool) error {
 		return err
 	}
 	g.settler.journal = j
+	g.log.Info("settle journal", "dir", dir, "sync", waitSync)
 	return nil
 }
 
