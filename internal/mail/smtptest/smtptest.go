@@ -434,7 +434,7 @@ func parse(m *Message) {
 	} else {
 		m.Subject = msg.Header.Get("Subject")
 	}
-	var body io.Reader = msg.Body
+	body := msg.Body
 	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
 		body = quotedprintable.NewReader(body)
 	}
