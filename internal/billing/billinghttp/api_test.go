@@ -131,7 +131,7 @@ func TestCheckoutRoute(t *testing.T) {
 }
 
 func TestRedeemRoute(t *testing.T) {
-	each(t, billingtest.Options{}, func(t *testing.T, s *server) {
+	each(t, billingtest.Options{Configure: func(c *billing.Config) { c.RedeemWindow = 5 * time.Minute }}, func(t *testing.T, s *server) {
 		ws := s.Workspace(t, "Acme", "").ID
 		r := s.do(t, "POST", "/api/v1/redemption-codes", "operator", `{"amount":"20.00","count":3,"expires_at":"2026-12-31T00:00:00Z","note":"promo"}`)
 		want(t, r, 201, "")
@@ -153,8 +153,8 @@ func TestRedeemRoute(t *testing.T) {
 		}
 		r = s.do(t, "POST", "/api/v1/workspaces/"+ws+"/redeem", tok, fmt.Sprintf(`{"code":%q}`, codes[1]))
 		want(t, r, 429, "too_many_attempts")
-		if r.Header.Get("Retry-After") == "" {
-			t.Error("429 without Retry-After")
+		if got := r.Header.Get("Retry-After"); got != "300" { // the 5-minute window; was always 900
+			t.Errorf("429 with Retry-After %q, want 300", got)
 		}
 		for body, code := range map[string]string{
 			`{"amount":"0","count":1,"expires_at":"2030-01-01T00:00:00Z"}`: "invalid_amount",

@@ -42,7 +42,7 @@ func Patterns() []string { return httpjson.Patterns((&server{}).routes()) }
 // balances, documents and settings, manage_billing to pay, redeem and change settings,
 // and the operator for payments, codes, statements and credit notes.
 func (s *server) routes() []httpjson.Route {
-	return retryAfter([]httpjson.Route{
+	return s.retryAfter([]httpjson.Route{
 		{Pattern: "POST /webhooks/stripe", Need: team.ActPublic, Handle: s.stripeWebhook},
 
 		{Pattern: "GET /api/v1/workspaces/{id}/billing", Need: team.ActViewBilling, Handle: s.overview},

@@ -2,6 +2,8 @@ package billinghttp
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"spectra/internal/errs"
 	"spectra/internal/httpjson"
@@ -12,14 +14,15 @@ import (
 const MaxBody = 1 << 20
 
 // retryAfter makes each route's handler answer a 429 (too many redemption attempts)
-// with Retry-After: 900 (try again in 15 minutes); the scaffold writes the error itself.
-func retryAfter(routes []httpjson.Route) []httpjson.Route {
+// with a Retry-After of the redemption window (billing.Service.RedeemWindow, in
+// seconds); the scaffold writes the error itself.
+func (s *server) retryAfter(routes []httpjson.Route) []httpjson.Route {
 	for i, rt := range routes {
 		h := rt.Handle
 		routes[i].Handle = func(w http.ResponseWriter, r *http.Request) error {
 			err := h(w, r)
 			if err != nil && httpjson.Status(errs.KindOf(err)) == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "900")
+				w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((s.svc.RedeemWindow()+time.Second-1)/time.Second)), 10))
 			}
 			return err
 		}
