@@ -335,18 +335,7 @@ func (db *DB) blockIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) 
 	out := make([]int64, 0, n)
 	if db.dialect == Postgres {
 		rows, err := tx.QueryContext(ctx, `SELECT nextval('event_blocks_seq') FROM generate_series(1, $1)`, n)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			out = append(out, id)
-		}
-		return out, rows.Err()
+		return collect(rows, err, scanInt64)
 	}
 	// SQLite writes are serialized (one write connection, BEGIN IMMEDIATE).
 	var last int64
@@ -384,20 +373,15 @@ func (db *DB) claimKeys(ctx context.Context, tx *sql.Tx, keys []int64, blocks []
 		ks[j], bs[j] = keys[i], blocks[i]
 	}
 	rows, err := tx.QueryContext(ctx, `INSERT INTO event_ids (k, block) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING k`, ks, bs)
-	if err != nil {
-		return nil, err
-	}
 	got := make(map[int64]bool, n)
-	for rows.Next() {
+	if err := eachRow(rows, err, func(row scanner) error {
 		var k int64
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return nil, err
+		if err := row.Scan(&k); err != nil {
+			return err
 		}
 		got[k] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	claimed := make([]bool, n)
@@ -413,19 +397,23 @@ func (db *DB) keyBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (map[int6
 		return db.sqliteKeyBlocks(ctx, tx, keys)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT k, block FROM event_ids WHERE k = ANY($1::bigint[])`, keys)
-	if err != nil {
+	out := make(map[int64]int64, len(keys))
+	if err := eachRow(rows, err, scanKeyBlock(out)); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := make(map[int64]int64, len(keys))
-	for rows.Next() {
+	return out, nil
+}
+
+// scanKeyBlock scans (k, block) rows into out.
+func scanKeyBlock(out map[int64]int64) func(scanner) error {
+	return func(row scanner) error {
 		var k, b int64
-		if err := rows.Scan(&k, &b); err != nil {
-			return nil, err
+		if err := row.Scan(&k, &b); err != nil {
+			return err
 		}
 		out[k] = b
+		return nil
 	}
-	return out, rows.Err()
 }
 
 // blockCache reads stored blocks once per transaction.
@@ -667,7 +655,8 @@ func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBloc
 // time asked for (hi) are those whose newest event is before hi + blockSpan and whose
 // oldest is at or before hi; once the page is full, the walk stops at the first block
 // whose newest event is older than the page's oldest.
-func (db *DB) Events(ctx context.Context, f metering.EventFilter) ([]metering.Event, error) {
+func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.Event, err error) {
+	defer wrapErr(&err, "events")
 	if f.Limit <= 0 {
 		return []metering.Event{}, nil
 	}

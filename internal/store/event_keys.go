@@ -144,18 +144,17 @@ func (db *DB) readIndexedKeys(ctx context.Context, tx *sql.Tx) (*keyFilter, int6
 	}
 	f := newKeyFilter(int(n) + 1<<20)
 	rows, err := tx.QueryContext(ctx, `SELECT k FROM event_ids`)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	if err := eachRow(rows, err, func(row scanner) error {
 		var k int64
-		if err := rows.Scan(&k); err != nil {
-			return nil, 0, err
+		if err := row.Scan(&k); err != nil {
+			return err
 		}
 		f.add(k)
+		return nil
+	}); err != nil {
+		return nil, 0, err
 	}
-	return f, n, rows.Err()
+	return f, n, nil
 }
 
 // readTail adds to recent (a new map when nil) the keys of the events of blocks
@@ -169,35 +168,26 @@ func (db *DB) readTail(ctx context.Context, tx *sql.Tx, after, upto int64, recen
 	}
 	overflow := map[eventKey]bool{}
 	rows, err := tx.QueryContext(ctx, `SELECT workspace_id, id FROM event_id_overflow WHERE block > ? AND block <= ?`, after, upto)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	if err := eachRow(rows, err, func(row scanner) error {
 		var k eventKey
-		if err := rows.Scan(&k.ws, &k.id); err != nil {
-			rows.Close()
-			return nil, err
+		if err := row.Scan(&k.ws, &k.id); err != nil {
+			return err
 		}
 		overflow[k] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT seq, workspace_id, ingested_at, data FROM event_blocks WHERE seq > ? AND seq <= ? ORDER BY seq`, after, upto)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	if err := eachRow(rows, err, func(row scanner) error {
 		var seq, ingested int64
 		var ws, data string
-		if err := rows.Scan(&seq, &ws, &ingested, &data); err != nil {
-			return nil, err
+		if err := row.Scan(&seq, &ws, &ingested, &data); err != nil {
+			return err
 		}
 		evs, err := decodeBlock(ws, ingested, data)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range evs {
 			if overflow[eventKey{ws, evs[i].ID}] {
@@ -208,8 +198,11 @@ func (db *DB) readTail(ctx context.Context, tx *sql.Tx, after, upto int64, recen
 				recent[k] = seq
 			}
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	return recent, rows.Err()
+	return recent, nil
 }
 
 // sqliteClaim claims the keys not taken yet, in the open transaction; for each, whether it did.
@@ -281,18 +274,7 @@ func (db *DB) indexedBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (map[
 			args = append(args, k)
 		}
 		rows, err := db.ingestQuery(ctx, tx, sqliteKeysIn(end-start), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k, b int64
-			if err := rows.Scan(&k, &b); err != nil {
-				return err
-			}
-			out[k] = b
-		}
-		return rows.Err()
+		return eachRow(rows, err, scanKeyBlock(out))
 	})
 	return out, err
 }

@@ -60,6 +60,13 @@ func scanString(row scanner) (string, error) {
 	return s, err
 }
 
+// scanInt64 scans a one-column row of an integer.
+func scanInt64(row scanner) (int64, error) {
+	var n int64
+	err := row.Scan(&n)
+	return n, err
+}
+
 // opError is an error that left the store, with the operation that failed.
 type opError struct {
 	op  string
