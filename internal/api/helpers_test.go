@@ -27,29 +27,11 @@ var t0 = time.Date(2025, 3, 12, 12, 0, 0, 0, time.UTC)
 
 const operatorToken = "op-token-for-tests"
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // env is a running API over a fresh database.
 type env struct {
 	t     *testing.T
 	url   string
-	clock *clock
+	clock *storetest.Clock
 	db    *store.DB
 	accts *team.Accounts
 	reg   *prometheus.Registry
@@ -58,7 +40,7 @@ type env struct {
 
 // each runs fn on a fresh API over SQLite and over PostgreSQL.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	clk := &clock{t: t0}
+	clk := storetest.NewClock(t0)
 	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) {
 		clk.Set(t0)
 		fn(t, newEnv(t, db, clk))
@@ -67,7 +49,7 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // newEnv serves the API over db; edits change its Deps first (a deployment without a
 // part, say).
-func newEnv(t *testing.T, db *store.DB, clk *clock, edits ...func(*api.Deps)) *env {
+func newEnv(t *testing.T, db *store.DB, clk *storetest.Clock, edits ...func(*api.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	ts := team.NewService(db, clk.Now)

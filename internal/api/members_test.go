@@ -195,7 +195,7 @@ func TestInvitationsAPI(t *testing.T) {
 // TestMembersUnavailable: a server without accounts (no members or invitations) answers
 // the members routes with 503 feature_unavailable.
 func TestMembersUnavailable(t *testing.T) {
-	clk := &clock{t: t0}
+	clk := storetest.NewClock(t0)
 	e := newEnv(t, storetest.SQLite(t, storetest.Options{Now: clk.Now}), clk, func(d *api.Deps) { d.Accounts, d.Invitations = nil, nil })
 	ws := e.workspace(map[string]any{"name": "Acme"}).ID
 	for _, c := range []struct{ method, path, body string }{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,23 +19,6 @@ import (
 	"spectra/internal/team"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // node is one Spectra node's services over a shared database.
 type node struct {
 	team     *team.Service
@@ -48,7 +30,7 @@ type node struct {
 type env struct {
 	t     *testing.T
 	db    *store.DB
-	clock *clock
+	clock *storetest.Clock
 	node
 	ws      team.Workspace
 	alerted *atomic.Int64 // OnAlert calls of every node
@@ -60,7 +42,7 @@ var t0 = time.Date(2026, 3, 11, 15, 0, 0, 0, time.UTC)
 const testModel = "m1"
 
 func each(t *testing.T, tz string, fn func(t *testing.T, e *env)) {
-	clk := &clock{t: t0}
+	clk := storetest.NewClock(t0)
 	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) {
 		clk.Set(t0)
 		e := &env{t: t, db: db, clock: clk, alerted: new(atomic.Int64)}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +25,9 @@ import (
 	"spectra/internal/team"
 )
 
-// clock is a manual clock shared by every service of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the test kit's clock (storetest.Clock), shared by every service of a test. It is
+// an alias, not a type of its own, so the package's tests can keep saying *clock.
+type clock = storetest.Clock
 
 // testPrice is the price of testModel: $2.50 / $1.25 cached / $10 output per million
 // tokens, plus a fee of $0.000100 per request.
@@ -202,7 +187,7 @@ func must(t testing.TB, err error) {
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, db *store.DB, clk *clock)) {
-	clk := &clock{t: time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)}
+	clk := storetest.NewClock(time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC))
 	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) { fn(t, db, clk) })
 }
 

@@ -154,7 +154,7 @@ func TestReserveSameIDHoldsOnce(t *testing.T) {
 		if h1.ID != "req-1" || h1.WorkspaceID != ws || h1.Amount != 4*money.Scale || !h1.ExpiresAt.Equal(e.clock.Now().Add(time.Minute)) {
 			t.Errorf("hold = %+v", h1)
 		}
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		h2, err := e.ledger.Reserve(ctx, ws, "req-1", 5*money.Scale, time.Hour)
 		if err != nil || h2 != h1 {
 			t.Errorf("the same id again = %+v, %v; want the first hold %+v", h2, err, h1)

@@ -21,7 +21,7 @@ func TestGrantIdempotent(t *testing.T) {
 			first.WorkspaceID != ws || first.Note != "welcome" || !first.CreatedAt.Equal(e.clock.Now()) {
 			t.Errorf("transfer = %+v", first)
 		}
-		e.clock.Add(1)
+		e.clock.Advance(1)
 		again, created, err := e.ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "welcome")
 		if err != nil || created {
 			t.Fatalf("replay: created=%v err=%v", created, err)
@@ -189,7 +189,7 @@ func TestEntriesPages(t *testing.T) {
 				}
 				want = append(want, -money.Amount(cost))
 			}
-			e.clock.Add(1e9)
+			e.clock.Advance(1e9)
 		}
 		var all []ledger.Entry
 		var before int64

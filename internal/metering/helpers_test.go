@@ -2,7 +2,6 @@ package metering_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,45 +16,19 @@ import (
 	"spectra/internal/team"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 var clockStart = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func newClock() *clock { return &clock{t: clockStart} }
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is one store with the services the tests drive.
 type env struct {
 	db     *store.DB
-	clock  *clock
+	clock  *storetest.Clock
 	ledger *ledger.Service
 	meter  *metering.Service
 }
 
 // each runs fn on SQLite and PostgreSQL with a fresh store and services on a test clock.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	c := newClock()
+	c := storetest.NewClock(clockStart)
 	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
 		c.Set(clockStart) // each store starts at the same time
 		fn(t, &env{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)})

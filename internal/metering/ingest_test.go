@@ -96,7 +96,7 @@ func TestIngestExactlyOnce(t *testing.T) {
 			e.verify(t)
 		}
 		check("after the batch")
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 		res = e.ingest(t, slices.Clone(events))
 		if res.Accepted != 0 || res.Duplicates != 40 || len(res.Rejected) != 0 {
 			t.Fatalf("replay: %+v", res)
@@ -222,7 +222,7 @@ func TestLaterConflict(t *testing.T) {
 		}
 		before := e.balance(t, ws)
 		usage := e.usageTotal(t, ws)
-		e.clock.Add(24 * time.Hour * 400) // years later, as far as the store cares
+		e.clock.Advance(24 * time.Hour * 400) // years later, as far as the store cares
 		for name, change := range map[string]func(*metering.Event){
 			"tokens":    func(ev *metering.Event) { ev.Usage.Output++ },
 			"model":     func(ev *metering.Event) { ev.Model = "gpt-y" },

@@ -36,7 +36,7 @@ func TestPutPrice(t *testing.T) {
 		}
 
 		// The same prices again, later and without effective_from: the version in effect.
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 		got, created, err = e.meter.PutPrice(ctx, p)
 		if err != nil || created || got != first {
 			t.Fatalf("repeat: %+v %v %v; want %+v, not created", got, created, err, first)
@@ -46,7 +46,7 @@ func TestPutPrice(t *testing.T) {
 		if got, created, err = e.meter.PutPrice(ctx, p); err != nil || !created || !got.EffectiveFrom.Equal(e.clock.Now()) {
 			t.Fatalf("new prices: %+v %v %v", got, created, err)
 		}
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 		p.MaxOutputTokens = 0
 		if _, created, err = e.meter.PutPrice(ctx, p); err != nil || !created {
 			t.Fatalf("without max_output_tokens: %v %v", created, err)
@@ -58,7 +58,7 @@ func TestPutPrice(t *testing.T) {
 		if _, created, err = e.meter.PutPrice(ctx, q); err != nil || !created {
 			t.Fatalf("future: %v %v", created, err)
 		}
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		if got, created, err = e.meter.PutPrice(ctx, q); err != nil || created || !got.EffectiveFrom.Equal(at) {
 			t.Fatalf("future repeat: %+v %v %v", got, created, err)
 		}

@@ -2,7 +2,6 @@ package team_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,36 +11,16 @@ import (
 	"spectra/internal/team"
 )
 
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	db       *store.DB
-	clock    *clock
+	clock    *storetest.Clock
 	accounts *team.Accounts
 	team     *team.Service
 }
 
 // each runs fn on SQLite and PostgreSQL with fresh services over one test clock.
 func each(t *testing.T, fn func(t *testing.T, f fixture)) {
-	c := newClock()
+	c := storetest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
 		fn(t, fixture{db: db, clock: c, accounts: team.NewAccounts(db, c.Now), team: team.NewService(db, c.Now)})
 	})
