@@ -133,7 +133,8 @@ func (c *committer) commit(group []*applyReq) {
 }
 
 // ApplyEvents applies prepared, priced events exactly once each. See metering.Store.
-func (db *DB) ApplyEvents(ctx context.Context, catalogVersion int64, events []metering.Event) ([]metering.Outcome, error) {
+func (db *DB) ApplyEvents(ctx context.Context, catalogVersion int64, events []metering.Event) (_ []metering.Outcome, err error) {
+	defer wrapErr(&err, "apply events")
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -201,7 +202,8 @@ func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
 
 // IndexEventKeys writes every recent event key to event_ids now instead of in the
 // background (SQLite; a no-op on PostgreSQL, which writes them as it stores events).
-func (db *DB) IndexEventKeys(ctx context.Context) error {
+func (db *DB) IndexEventKeys(ctx context.Context) (err error) {
+	defer wrapErr(&err, "index event keys")
 	return db.requestSweep(ctx, true)
 }
 

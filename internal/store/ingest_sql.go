@@ -186,19 +186,15 @@ func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[strin
 		list = append(list, string(ledger.Wallet(ws)))
 	}
 	scan := func(rows *sql.Rows, err error) error {
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(rows, err, func(row scanner) error {
 			var ws string
 			var balance int64
-			if err := rows.Scan(&ws, &balance); err != nil {
+			if err := row.Scan(&ws, &balance); err != nil {
 				return err
 			}
 			known[ws] = money.Amount(balance)
-		}
-		return rows.Err()
+			return nil
+		})
 	}
 	if db.dialect == Postgres {
 		return known, scan(tx.QueryContext(ctx, db.q(pgWallets), list))
@@ -246,20 +242,15 @@ func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []holdRef, now t
 		}
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE holds SET status = 'settled', closed_at = ?
 			WHERE status = 'held' AND (id, account_id) IN (VALUES `+placeholders(len(chunk), 2)+`) RETURNING account_id, amount`), args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		if err := eachRow(rows, err, func(row scanner) error {
 			var account string
 			var amount int64
-			if err := rows.Scan(&account, &amount); err != nil {
-				rows.Close()
-				return nil, err
+			if err := row.Scan(&account, &amount); err != nil {
+				return err
 			}
 			released[ledger.WorkspaceOf(ledger.AccountID(account))] += money.Amount(amount)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}
