@@ -2,49 +2,47 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
+	"spectra/internal/background"
 	"spectra/internal/billing"
+	"spectra/internal/notify"
 )
 
-// every runs job at once and then every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, job func(context.Context)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		job(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// jobs are the background loops serve runs until shutdown: one entry each, every one
+// a service's one-pass method run by background.Loop (a pass at start, then every
+// interval; see package background). To add a job, give its service a one-pass method
+// and add it here.
+func jobs(d deps) []background.Job {
+	return []background.Job{
+		{Name: "hold-sweeper", Every: sweepInterval, Run: func(ctx context.Context) error { return releaseExpired(ctx, d.ledger.ReleaseExpired, d.log) }},
+		{Name: "key-usage", Every: flushInterval, Run: d.team.FlushUsage, AtStop: true}, // buffered last-used times are written at shutdown too
+		{Name: "notify", Every: notify.DefaultPoll, Wake: d.notify.Nudged(), Run: d.notify.Work},
+		{Name: "budgets", Every: budgetSweepInterval, Run: d.budgets.Sweep},
+		{Name: "statements", Every: statementInterval, Run: func(ctx context.Context) error { return issueStatements(ctx, d) }},
+		{Name: "auto-recharge", Every: autoRechargeInterval, Run: d.billing.CheckAutoRecharges},
 	}
+}
+
+// releaseExpired runs one pass of the hold sweeper and logs how many holds it released.
+func releaseExpired(ctx context.Context, release func(context.Context) (int, error), log *slog.Logger) error {
+	n, err := release(ctx)
+	if n > 0 {
+		log.Info("released expired holds", "count", n)
+	}
+	return err
 }
 
 // issueStatements issues last month's usage statements. It is idempotent, and only
 // issues a workspace's statement once the month has ended in the workspace's timezone.
-func issueStatements(ctx context.Context, d deps) {
+func issueStatements(ctx context.Context, d deps) error {
 	month := billing.MonthOf(d.now(), time.UTC).Prev()
 	run, err := d.billing.IssueStatements(ctx, month)
 	if err != nil {
-		d.log.Error("issue statements", "month", month, "err", err)
-		return
+		return fmt.Errorf("issue statements for %s: %w", month, err)
 	}
 	d.log.Debug("statements", "month", month, "run", run)
-}
-
-// checkAutoRecharge charges, once per crossing, each workspace whose available balance
-// fell below its auto-recharge threshold. A workspace without auto-recharge costs one
-// indexed read.
-func checkAutoRecharge(ctx context.Context, d deps) {
-	wss, err := d.team.Workspaces(ctx)
-	if err != nil {
-		d.log.Error("auto-recharge: list workspaces", "err", err)
-		return
-	}
-	for _, ws := range wss {
-		if err := d.billing.CheckAutoRecharge(ctx, ws.ID); err != nil {
-			d.log.Error("auto-recharge", "workspace", ws.ID, "err", err)
-		}
-	}
+	return nil
 }

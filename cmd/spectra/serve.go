@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spectra/internal/api"
+	"spectra/internal/background"
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
 	"spectra/internal/budget"
@@ -93,22 +93,6 @@ func routes(mux *http.ServeMux, d deps) error {
 	return nil
 }
 
-// loops are the background jobs serve runs until shutdown: one line each.
-func loops(d deps) []func(context.Context) {
-	return []func(context.Context){
-		func(ctx context.Context) { d.ledger.RunSweeper(ctx, sweepInterval, d.log.With("loop", "hold-sweeper")) },
-		func(ctx context.Context) { d.team.RunUsageFlusher(ctx, flushInterval, d.log.With("loop", "key-usage")) },
-		func(ctx context.Context) { d.notify.Run(ctx, notify.DefaultPoll) },
-		func(ctx context.Context) { d.budgets.Run(ctx, budgetSweepInterval) },
-		func(ctx context.Context) {
-			every(ctx, statementInterval, func(ctx context.Context) { issueStatements(ctx, d) })
-		},
-		func(ctx context.Context) {
-			every(ctx, autoRechargeInterval, func(ctx context.Context) { checkAutoRecharge(ctx, d) })
-		},
-	}
-}
-
 // serve opens and migrates the database, serves HTTP until ctx ends, then shuts down
 // gracefully: stop accepting, let in-flight requests finish (up to shutdownTimeout),
 // stop the background loops, close the database.
@@ -165,11 +149,7 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	for _, loop := range loops(d) {
-		wg.Go(func() { loop(loopCtx) })
-	}
+	loops := background.Start(ctx, log, jobs(d)...) // see jobs.go
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -200,8 +180,7 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	if err := d.gateway.Close(); err != nil {
 		log.Error("gateway: close the settle journal", "err", err)
 	}
-	stopLoops()
-	wg.Wait()
+	loops.Stop()     // cancels every background job and waits for it
 	d.budgets.Wait() // alert evaluations started by the last ingestions
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr

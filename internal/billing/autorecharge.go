@@ -78,6 +78,24 @@ func (s *Service) SetAutoRecharge(ctx context.Context, workspaceID string, set A
 	return s.AutoRecharge(ctx, ws.ID)
 }
 
+// CheckAutoRecharges runs CheckAutoRecharge for every workspace: one pass of the
+// auto-recharge job that cmd runs in the background. A workspace without auto-recharge
+// costs one indexed read. One workspace's failure does not stop the others; the
+// failures are returned together, each naming its workspace.
+func (s *Service) CheckAutoRecharges(ctx context.Context) error {
+	wss, err := s.teams.Workspaces(ctx)
+	if err != nil {
+		return fmt.Errorf("auto-recharge: list workspaces: %w", err)
+	}
+	var failed []error
+	for _, ws := range wss {
+		if err := s.CheckAutoRecharge(ctx, ws.ID); err != nil {
+			failed = append(failed, fmt.Errorf("auto-recharge of workspace %s: %w", ws.ID, err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
 // CheckAutoRecharge is called after a wallet's available balance changed (the gateway
 // and ingestion call it after settling; billing after every credit). It is one indexed
 // read when nothing is to be done. When the available balance is below the threshold and

@@ -242,19 +242,3 @@ func (s *Service) Sweep(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Run sweeps every interval until ctx ends.
-func (s *Service) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("budget sweep", "err", err)
-			}
-		}
-	}
-}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"spectra/internal/money"
@@ -59,21 +58,8 @@ func (s *Service) Release(ctx context.Context, holdID string) error {
 	return s.store.Release(ctx, holdID)
 }
 
-// RunSweeper releases expired holds every interval until ctx ends.
-func (s *Service) RunSweeper(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.store.ReleaseExpired(ctx, s.now())
-			if err != nil {
-				log.Error("release expired holds", "err", err)
-			} else if n > 0 {
-				log.Info("released expired holds", "count", n)
-			}
-		}
-	}
+// ReleaseExpired releases every hold that has expired by now and returns how many
+// (one pass of the hold sweeper that cmd runs in the background).
+func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
+	return s.store.ReleaseExpired(ctx, s.now())
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,36 +14,39 @@ import (
 	"spectra/internal/ids"
 )
 
-// Run dispatches alerts and sends due deliveries until ctx ends: at once when nudged,
-// else every poll.
-func (s *Service) Run(ctx context.Context, poll time.Duration) {
-	if poll <= 0 {
-		poll = DefaultPoll
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	var pruned time.Time
-	for {
-		if now := s.now(); now.Sub(pruned) >= pruneInterval {
-			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("notify: prune deliveries", "err", err)
-			}
-			pruned = now
-		}
-		if _, err := s.Dispatch(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("notify: dispatch alerts", "err", err)
-		}
-		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("notify: send deliveries", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.nudge:
+// Work is one pass of the outbox, which cmd runs in the background every DefaultPoll
+// and at once on a nudge (see Nudged): prune old deliveries (at most once per
+// pruneInterval), dispatch alerts into deliveries, send the due deliveries. A step's
+// failure does not skip the next steps; the failures are returned together.
+func (s *Service) Work(ctx context.Context) error {
+	var errPrune, errDispatch, errSend error
+	if now := s.now(); s.pruneDue(now) {
+		if _, errPrune = s.Prune(ctx); errPrune != nil {
+			errPrune = fmt.Errorf("notify: prune deliveries: %w", errPrune)
 		}
 	}
+	if _, errDispatch = s.Dispatch(ctx); errDispatch != nil {
+		errDispatch = fmt.Errorf("notify: dispatch alerts: %w", errDispatch)
+	}
+	if _, errSend = s.SendDue(ctx); errSend != nil {
+		errSend = fmt.Errorf("notify: send deliveries: %w", errSend)
+	}
+	return errors.Join(errPrune, errDispatch, errSend)
 }
+
+// pruneDue reports whether a prune is due at now, and if so counts it as done.
+func (s *Service) pruneDue(now time.Time) bool {
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
+	if now.Sub(s.pruned) < pruneInterval {
+		return false
+	}
+	s.pruned = now
+	return true
+}
+
+// Nudged receives when Nudge was called: the background loop runs Work at once.
+func (s *Service) Nudged() <-chan struct{} { return s.nudge }
 
 // Prune deletes finished deliveries older than Retention (pending ones are kept,
 // whatever their age) and reports how many.

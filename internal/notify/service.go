@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"spectra/internal/errs"
@@ -70,6 +71,8 @@ type Service struct {
 	lease       time.Duration
 	log         *slog.Logger
 	nudge       chan struct{}
+	pruneMu     sync.Mutex
+	pruned      time.Time // when Work last pruned deliveries
 }
 
 // New returns a Service over cfg.

@@ -2,7 +2,6 @@ package team
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -193,23 +192,4 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 	s.touched = map[string]time.Time{}
 	s.mu.Unlock()
 	return s.store.TouchKeys(ctx, used)
-}
-
-// RunUsageFlusher flushes last-used times every interval until ctx ends, then once more.
-func (s *Service) RunUsageFlusher(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := s.FlushUsage(context.WithoutCancel(ctx)); err != nil {
-				log.Error("flush key usage", "err", err)
-			}
-			return
-		case <-t.C:
-			if err := s.FlushUsage(ctx); err != nil {
-				log.Error("flush key usage", "err", err)
-			}
-		}
-	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"spectra/internal/background"
 	"spectra/internal/browsertest"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
@@ -21,10 +22,8 @@ func TestBrowserWebhooks(t *testing.T) {
 	e, svc := newNotifyEnv(t, storetest.SQLite)
 	f := e.seedFixture()
 	rc := newHookReceiver(t)
-	loop, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(loop, 200*time.Millisecond); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	loop := background.Start(context.Background(), nil, background.Job{Name: "notify", Every: 200 * time.Millisecond, Wake: svc.Nudged(), Run: svc.Work})
+	t.Cleanup(loop.Stop)
 	base := e.ts.URL
 	ws := "/w/" + f.ws + "/"
 
