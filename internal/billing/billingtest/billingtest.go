@@ -34,26 +34,6 @@ const (
 	WebhookSecret = "whsec_test_spectra"
 )
 
-// Clock is a settable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now reads the clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // Logs is a concurrency-safe buffer of JSON log lines.
 type Logs struct {
 	mu  sync.Mutex
@@ -92,7 +72,7 @@ func (l *Logs) Lines(parts ...string) []string {
 // Env is one store with the services billing needs.
 type Env struct {
 	DB      *store.DB
-	Clock   *Clock
+	Clock   *storetest.Clock
 	Logs    *Logs
 	Stripe  *stripestub.Server
 	Config  billing.Config
@@ -112,7 +92,7 @@ type Options struct {
 
 // Each runs fn on SQLite and on PostgreSQL, each with a fresh Env.
 func Each(t *testing.T, opts Options, fn func(t *testing.T, e *Env)) {
-	c := &Clock{t: Start}
+	c := storetest.NewClock(Start)
 	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
 		c.Set(Start)
 		fn(t, New(t, db, c, opts))
@@ -120,7 +100,7 @@ func Each(t *testing.T, opts Options, fn func(t *testing.T, e *Env)) {
 }
 
 // New builds an Env on db, whose clock must be c.
-func New(t testing.TB, db *store.DB, c *Clock, opts Options) *Env {
+func New(t testing.TB, db *store.DB, c *storetest.Clock, opts Options) *Env {
 	t.Helper()
 	e := &Env{DB: db, Clock: c, Logs: &Logs{}, Stripe: stripestub.New(t)}
 	e.Ledger = ledger.NewService(db, c.Now)
