@@ -40,9 +40,10 @@ import (
 // needs. What users see as held counts a lease only up to its published inflight
 // (store.shownHeldSQL), so held is what requests in flight may cost, and returns to 0
 // one publication after the last request settles. A node that cannot grow its lease
-// while other nodes' leases hold unused room gets ledger.ErrReclaimPending: the store
-// has flagged those leases, their nodes shrink them to their inflight at their next
-// publication, and the node retries for a short while before refusing. At start, a
+// while other nodes' leases may hold unused room (counted whole: their published figures
+// lag their nodes' settles) gets ledger.ErrReclaimPending: the store has flagged those
+// leases, their nodes shrink them to their inflight at their next publication, and the
+// node retries for a short while (reclaimTries) before refusing. At start, a
 // node releases the leases its previous run left behind (start).
 
 // leaseLedger is what the hold book needs from the ledger.

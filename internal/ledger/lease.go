@@ -16,10 +16,13 @@ import (
 // as in flight (Lease.Inflight): the rest of it is the node's room to admit without a
 // database write, not money anyone is spending, and is never shown.
 //
-// When a node cannot fit a request and other nodes' leases hold room they do not use
-// (amount above their published in-flight), the store flags those leases (reclaim) and
-// answers ErrReclaimPending; the owning nodes see the flag on their next publication
-// and shrink to what they have in flight, and the asking node retries.
+// When a node cannot fit a request and other nodes' leases may hold room they do not use
+// (what the database knows of a lease lags its node by up to one publication: costs
+// settled and requests ended since then, so each counts whole), the store flags those
+// leases (reclaim) and answers ErrReclaimPending; the owning nodes see the flag on their
+// next publication and shrink to what they have in flight, and the asking node retries.
+// Only when the other leases, whole, could not cover the request either is the answer
+// ErrInsufficient at once.
 
 // Lease is one change to a node's lease: its creation (ReserveLease) or a resize and
 // publication (ResizeLease, PublishLeases).
@@ -52,8 +55,8 @@ func (l Lease) Amount() money.Amount { return max(l.Min, l.Want) }
 // by LeaseShare × the number of the wallet's leases.
 const LeaseShare = 2
 
-// ErrReclaimPending is ErrInsufficient (same code) when other nodes' leases hold room
-// they do not use: they were asked to give it back, and a retry shortly may succeed.
+// ErrReclaimPending is ErrInsufficient (same code) when other nodes' leases may hold
+// room they do not use: they were asked to give it back, and a retry shortly may succeed.
 var ErrReclaimPending = errs.E(errs.PaymentRequired, "insufficient_balance", "the workspace's available balance does not cover this request; recharge to continue")
 
 // LeaseStore keeps the gateway nodes' leases. Implemented by internal/store; every

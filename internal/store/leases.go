@@ -72,17 +72,21 @@ func (db *DB) countLeases(ctx context.Context, tx *sql.Tx, account string) (int6
 // node's next publication.
 
 // refuse is the guard's answer to a lease that needs shortfall more than the guard
-// allows. Other leases of the account may hold room their nodes do not use: room beyond
-// their published in-flight, and costs settled since their node last published (the
-// published figure lags by up to one publication). So each other lease counts whole,
-// except one whose node answered a reclaim since its last publication, which counts
-// beyond its in-flight only. When they add up to the shortfall, those not yet asked are
-// flagged and the answer is ledger.ErrReclaimPending; otherwise ledger.ErrInsufficient.
-// The flags are written in tx, which must then commit (err is for the transaction).
+// allows. Other leases of the account may hold room their nodes do not use, and what the
+// database knows of them always lags: costs settled since their node last published are
+// still counted in them (given back at its next publication), and the in-flight a node
+// published, even in answer to a reclaim, may have settled since. So every other lease
+// counts whole. When they add up to the shortfall, each is flagged (again, if its node
+// had answered an earlier reclaim: its answer may be stale) and the answer is
+// ledger.ErrReclaimPending: their nodes shrink them to what they truly have in flight at
+// their next publication, and the asking node retries, for a bounded time. Only when
+// even all of them could not cover the shortfall is the answer ledger.ErrInsufficient
+// at once: then no true available balance covers the request. The flags are written in
+// tx, which must then commit (err is for the transaction).
 func (db *DB) refuse(ctx context.Context, tx *sql.Tx, account, self string, shortfall int64) (refusal, err error) {
 	var spare int64
-	err = tx.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(CASE WHEN reclaim = 2 THEN amount - inflight ELSE amount END), 0) FROM holds
-		WHERE account_id = ? AND status = 'held' AND node_id IS NOT NULL AND id <> ? AND amount > 0 AND (reclaim <> 2 OR amount > inflight)`),
+	err = tx.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(amount), 0) FROM holds
+		WHERE account_id = ? AND status = 'held' AND node_id IS NOT NULL AND id <> ? AND amount > 0`),
 		account, self).Scan(&spare)
 	if err != nil {
 		return nil, err
@@ -91,7 +95,7 @@ func (db *DB) refuse(ctx context.Context, tx *sql.Tx, account, self string, shor
 		return ledger.ErrInsufficient, nil
 	}
 	if _, err = tx.ExecContext(ctx, db.q(`UPDATE holds SET reclaim = 1
-		WHERE account_id = ? AND status = 'held' AND node_id IS NOT NULL AND id <> ? AND amount > 0 AND (reclaim = 0 OR (reclaim = 2 AND amount > inflight))`),
+		WHERE account_id = ? AND status = 'held' AND node_id IS NOT NULL AND id <> ? AND amount > 0 AND reclaim <> 1`),
 		account, self); err != nil {
 		return nil, err
 	}

@@ -173,8 +173,9 @@ func TestLeaseReclaim(t *testing.T) {
 		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l2", WorkspaceID: ws, Node: "n2", Min: 300, ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
-		// Beyond what anyone has: a plain refusal, no flag.
-		if _, err := db.ResizeLease(ctx, ledger.Lease{ID: "l2", Min: 901, Covered: 300, ExpiresAt: exp}); err == nil || errors.Is(err, ledger.ErrReclaimPending) || !errs.Is(err, "insufficient_balance") {
+		// Beyond what every other lease together could give back (n1's 100): a plain
+		// refusal, no flag.
+		if _, err := db.ResizeLease(ctx, ledger.Lease{ID: "l2", Min: 1_001, Covered: 300, ExpiresAt: exp}); err == nil || errors.Is(err, ledger.ErrReclaimPending) || !errs.Is(err, "insufficient_balance") {
 			t.Fatalf("over everything: %v", err)
 		}
 		if ids, _ := db.LeaseReclaims(ctx, "n1"); len(ids) != 0 {
@@ -190,6 +191,59 @@ func TestLeaseReclaim(t *testing.T) {
 		}
 		if ids, _ := db.LeaseReclaims(ctx, "n1"); len(ids) != 1 {
 			t.Fatalf("n1 not asked: %v", ids)
+		}
+		verifyOK(t, db)
+	})
+}
+
+// A node that answered a reclaim (its lease shrunk to its in-flight) may settle that
+// in-flight before its next publication: the answer is stale then, and the room comes
+// back. A lease that cannot grow counts such a lease whole and asks it again, instead of
+// refusing at once while the wallet's true available balance covers the request (issue
+// 11, item 5: TestClusterKillPostgres saw a 402 with nothing in flight and one request's
+// worth available, which another node then admitted).
+func TestLeaseReclaimAfterStaleAnswer(t *testing.T) {
+	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws, ls := leaseEnv(t, db, 1_000)
+		exp := time.Now().Add(time.Hour)
+		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l1", WorkspaceID: ws, Node: "n1", Min: 900, Inflight: 100, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l2", WorkspaceID: ws, Node: "n2", Min: 300, ExpiresAt: exp}); !errors.Is(err, ledger.ErrReclaimPending) {
+			t.Fatalf("want reclaim pending, got %v", err)
+		}
+		// n1 answers with its request (estimate 100) still in flight; n2 gets its lease.
+		if outs, err := db.PublishLeases(ctx, []ledger.Lease{{ID: "l1", Min: 100, Inflight: 100, Covered: 900, ExpiresAt: exp, Reclaimed: true}}); err != nil || outs[0] != nil {
+			t.Fatalf("answer: %v %v", outs, err)
+		}
+		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l2", WorkspaceID: ws, Node: "n2", Min: 300, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		// n1's request settles for 60; n1 has not published since. Nothing is in flight
+		// anywhere, so 940 is truly available, and n2 needs all of it: the guard allows
+		// 840 (n1's lease still holds 100), n1's lease can give back the 100.
+		if _, _, err := db.Transfer(ctx, ledger.TransferRequest{Key: "spend", Kind: ledger.KindRefund, From: ledger.Wallet(ws),
+			To: ledger.Refunds, Amount: 60, WorkspaceID: ws}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ResizeLease(ctx, ledger.Lease{ID: "l2", Min: 940, Covered: 300, ExpiresAt: exp}); !errors.Is(err, ledger.ErrReclaimPending) {
+			t.Fatalf("with n1's answer stale: %v, want reclaim pending", err)
+		}
+		if ids, err := db.LeaseReclaims(ctx, "n1"); err != nil || len(ids) != 1 || ids[0] != "l1" {
+			t.Fatalf("n1 not asked again: %v %v", ids, err)
+		}
+		// n1 answers again (nothing in flight, 40 of room left after its cost): n2 fits.
+		if outs, err := db.PublishLeases(ctx, []ledger.Lease{{ID: "l1", Min: 0, Covered: 40, ExpiresAt: exp, Reclaimed: true}}); err != nil || outs[0] != nil {
+			t.Fatalf("answer: %v %v", outs, err)
+		}
+		if got, err := db.ResizeLease(ctx, ledger.Lease{ID: "l2", Min: 940, Covered: 300, ExpiresAt: exp}); err != nil || got != 940 {
+			t.Fatalf("after n1's second answer: %s %v", got, err)
+		}
+		wantBalance(t, ls, ws, 940, 0)
+		// Beyond the balance, with no other lease holding anything: a plain refusal.
+		if _, err := db.ResizeLease(ctx, ledger.Lease{ID: "l2", Min: 941, Covered: 940, ExpiresAt: exp}); err == nil || errors.Is(err, ledger.ErrReclaimPending) || !errs.Is(err, "insufficient_balance") {
+			t.Fatalf("over the balance: %v", err)
 		}
 		verifyOK(t, db)
 	})
