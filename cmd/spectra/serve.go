@@ -180,8 +180,9 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	if err := d.gateway.Close(); err != nil {
 		log.Error("gateway: close the settle journal", "err", err)
 	}
-	loops.Stop()     // cancels every background job and waits for it
-	d.budgets.Wait() // alert evaluations started by the last ingestions
+	loops.Stop()              // cancels every background job and waits for it
+	d.gateway.StopRefreshes() // the caches' background reads (keys, upstreams, budgets' spend)
+	d.budgets.Close()         // its cache's background reads, and the alert evaluations started by the last ingestions
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

@@ -59,6 +59,14 @@ func (s *Service) drain() {
 // and shutdown).
 func (s *Service) Wait() { s.inflight.Wait() }
 
+// Close stops the service's background work at shutdown: it cancels the cache's
+// background refreshes and waits for them (refreshes asked for later run on a
+// cancelled context), then waits for the evaluations started by ingestion (Wait).
+func (s *Service) Close() {
+	s.refresh.Close()
+	s.Wait()
+}
+
 // Evaluate records an alert for every threshold a budget of the workspace has reached in
 // its current period, and for a crossing of the low-balance line. Each alert is stored
 // exactly once, whichever node (or the sweep) sees the crossing first: budget alerts by

@@ -14,6 +14,7 @@ import (
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/money"
+	"spectra/internal/refresh"
 	"spectra/internal/team"
 )
 
@@ -59,6 +60,8 @@ type Service struct {
 	dirty    map[string]bool // workspaces waiting for evaluation
 	running  bool
 	inflight sync.WaitGroup
+
+	refresh *refresh.Group // loadFast's background reads
 }
 
 // cached is a workspace's budgets, time zone and low-balance line.
@@ -68,8 +71,6 @@ type cached struct {
 	budgets []Budget
 	low     LowBalance
 	hard    bool // some budget has a hard limit
-
-	refreshing bool // loadFast is reading a fresh entry
 }
 
 // New returns a Service and registers it to evaluate alerts after each ingestion.
@@ -90,7 +91,8 @@ func New(c Config) (*Service, error) {
 		c.CacheTTL = time.Second
 	}
 	s := &Service{store: c.Store, metering: c.Metering, ledger: c.Ledger, team: c.Team, currency: c.Currency,
-		now: c.Now, log: c.Log, onAlert: c.OnAlert, ttl: c.CacheTTL, cache: map[string]*cached{}, fired: map[string]bool{}, dirty: map[string]bool{}}
+		now: c.Now, log: c.Log, onAlert: c.OnAlert, ttl: c.CacheTTL, cache: map[string]*cached{}, fired: map[string]bool{}, dirty: map[string]bool{},
+		refresh: refresh.New(refreshTimeout)}
 	c.Metering.OnIngested(s.ingested)
 	return s, nil
 }
@@ -450,30 +452,25 @@ func (s *Service) load(ctx context.Context, workspaceID string) (*cached, error)
 	return c, nil
 }
 
-// loadFast is load that answers a stale entry at once and refreshes it in the background.
+// refreshTimeout bounds one background read of a workspace's cache entry.
+const refreshTimeout = 10 * time.Second
+
+// loadFast is load that answers a stale entry at once and refreshes it in the
+// background (one read at a time per workspace).
 func (s *Service) loadFast(ctx context.Context, workspaceID string) (*cached, error) {
 	now := s.now()
 	s.mu.Lock()
 	c := s.cache[workspaceID]
-	refresh := c != nil && (now.Sub(c.loaded) >= s.ttl || now.Sub(c.loaded) < 0) && !c.refreshing
-	if refresh {
-		c.refreshing = true
-	}
 	s.mu.Unlock()
 	if c == nil {
 		return s.load(ctx, workspaceID)
 	}
-	if refresh {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
+	if now.Sub(c.loaded) >= s.ttl || now.Sub(c.loaded) < 0 {
+		s.refresh.Go(workspaceID, func(ctx context.Context) {
 			if _, err := s.load(ctx, workspaceID); err != nil {
 				s.log.Warn("budget cache refresh", "workspace", workspaceID, "err", err)
-				s.mu.Lock()
-				c.refreshing = false
-				s.mu.Unlock()
 			}
-		}()
+		})
 	}
 	return c, nil
 }

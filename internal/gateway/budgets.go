@@ -8,6 +8,7 @@ import (
 
 	"spectra/internal/budget"
 	"spectra/internal/money"
+	"spectra/internal/refresh"
 	"spectra/internal/team"
 )
 
@@ -26,8 +27,9 @@ import (
 // requests: the overshoot is bounded by the requests in flight on the other nodes when
 // the limit was reached.
 type budgetGuard struct {
-	svc *budget.Service // nil: no budgets are enforced
-	now func() time.Time
+	svc     *budget.Service // nil: no budgets are enforced
+	now     func() time.Time
+	refresh *refresh.Group // runs the spend reads
 
 	mu    sync.Mutex
 	books map[string]*budgetBook // by budget id and period
@@ -60,8 +62,8 @@ type budgetTicket struct {
 	books    []*budgetBook
 }
 
-func newBudgetGuard(svc *budget.Service, now func() time.Time) *budgetGuard {
-	return &budgetGuard{svc: svc, now: now, books: map[string]*budgetBook{}}
+func newBudgetGuard(svc *budget.Service, now func() time.Time, rg *refresh.Group) *budgetGuard {
+	return &budgetGuard{svc: svc, now: now, refresh: rg, books: map[string]*budgetBook{}}
 }
 
 // errBudgetExceeded is the refusal of a request by hard budget b.
@@ -171,9 +173,7 @@ func (bk *budgetBook) fresh(ctx context.Context, bg *budgetGuard) error {
 // spend, and starts the queued read when it ends.
 func (bk *budgetBook) start(r *spendRead, bg *budgetGuard) {
 	r.base = bk.settled
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	bg.refresh.Run(func(ctx context.Context) {
 		spent, err := bg.svc.Spent(ctx, bk.b, bk.b.PeriodAt(bg.now(), bk.loc))
 		bk.mu.Lock()
 		r.spent, r.err = spent, err
@@ -188,5 +188,5 @@ func (bk *budgetBook) start(r *spendRead, bg *budgetGuard) {
 		}
 		bk.mu.Unlock()
 		close(r.done)
-	}()
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"spectra/internal/gateway/upstream"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/refresh"
 	"spectra/internal/team"
 )
 
@@ -97,6 +98,9 @@ type Gateway struct {
 	limits *limiter
 	client *http.Client
 	budget *budgetGuard
+	// refresh runs the background reads of the key cache, the upstream table and the
+	// hard budgets' spend; StopRefreshes cancels and waits for them.
+	refresh *refresh.Group
 
 	settler settler
 	pending sync.WaitGroup // requests being relayed and settles not yet committed
@@ -149,15 +153,17 @@ func New(c Config) (*Gateway, error) {
 	if c.Transport == nil {
 		c.Transport = newTransport()
 	}
+	rg := refresh.New(refreshTimeout)
 	g := &Gateway{
 		team: c.Team, metering: c.Metering, store: c.Store, now: c.Now, log: c.Log, box: box,
 		maxOut: int64(c.DefaultMaxTokens), holdTTL: c.HoldTTL, nodeID: c.NodeID,
-		keys:   &keyCache{team: c.Team, now: c.Now, entries: map[string]cachedKey{}},
-		reg:    &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log},
-		book:   newHoldBook(leaseOps{c.Ledger, c.Store}, c.NodeID, c.Now, c.HoldTTL, c.Log),
-		limits: newLimiter(c.Now),
-		client: &http.Client{Transport: c.Transport},
-		budget: newBudgetGuard(c.Budgets, c.Now),
+		keys:    &keyCache{team: c.Team, now: c.Now, refresh: rg, entries: map[string]cachedKey{}},
+		reg:     &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log, refresh: rg},
+		book:    newHoldBook(leaseOps{c.Ledger, c.Store}, c.NodeID, c.Now, c.HoldTTL, c.Log),
+		limits:  newLimiter(c.Now),
+		client:  &http.Client{Transport: c.Transport},
+		budget:  newBudgetGuard(c.Budgets, c.Now, rg),
+		refresh: rg,
 	}
 	g.settler.g = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -178,6 +184,16 @@ func New(c Config) (*Gateway, error) {
 	}
 	return g, nil
 }
+
+// refreshTimeout bounds one background read of a cache (a key, the upstreams, a
+// budget's spend).
+const refreshTimeout = 10 * time.Second
+
+// StopRefreshes cancels the gateway's background cache reads (the key cache, the
+// upstream table, the hard budgets' spend) and waits until they have returned. serve
+// calls it at shutdown, once requests have drained (Flush); reads asked for later run
+// on a cancelled context.
+func (g *Gateway) StopRefreshes() { g.refresh.Close() }
 
 // NodeID is the id this node's leases are tagged with (Config.NodeID).
 func (g *Gateway) NodeID() string { return g.nodeID }

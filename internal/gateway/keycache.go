@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"spectra/internal/refresh"
 	"spectra/internal/team"
 )
 
@@ -16,8 +17,9 @@ import (
 // once, see Gateway.ForgetKeys). The same holds for the role of a key's member, which
 // bounds what the key may do (Gateway.ForgetMemberKeys). Only valid keys are cached.
 type keyCache struct {
-	team *team.Service
-	now  func() time.Time
+	team    *team.Service
+	now     func() time.Time
+	refresh *refresh.Group // the gateway's background refreshes
 
 	mu      sync.Mutex
 	entries map[string]cachedKey // by the hash of the secret
@@ -25,9 +27,8 @@ type keyCache struct {
 }
 
 type cachedKey struct {
-	key        team.APIKey
-	expires    time.Time
-	refreshing bool
+	key     team.APIKey
+	expires time.Time
 }
 
 const (
@@ -59,14 +60,12 @@ func (c *keyCache) lookup(ctx context.Context, secret string) (team.APIKey, erro
 	c.mu.Lock()
 	e, ok := c.entries[h]
 	if ok && now.Before(e.expires) {
-		// Past half its life, one request refreshes the entry in the background, so a
-		// busy key never waits for the database.
-		if !e.refreshing && e.expires.Sub(now) < keyCacheTTL/2 {
-			e.refreshing = true
-			c.entries[h] = e
-			go c.fetch(context.WithoutCancel(ctx), h, secret)
-		}
 		c.mu.Unlock()
+		// Past half its life, the entry is refreshed in the background (one read at a
+		// time per key), so a busy key never waits for the database.
+		if e.expires.Sub(now) < keyCacheTTL/2 {
+			c.refresh.Go("key:"+h, func(ctx context.Context) { c.fetch(ctx, h, secret) })
+		}
 		return e.key, nil
 	}
 	c.mu.Unlock()

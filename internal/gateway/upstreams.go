@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"spectra/internal/gateway/upstream"
+	"spectra/internal/refresh"
 )
 
 // Upstream is an OpenAI-compatible provider: a base URL, a secret and the models it serves.
@@ -71,7 +71,7 @@ type registry struct {
 	byModel  map[string]*entry
 	loadedAt time.Time
 
-	loading atomic.Bool
+	refresh *refresh.Group // the gateway's background refreshes
 }
 
 // entry is one usable upstream.
@@ -134,15 +134,12 @@ func (r *registry) route(model string) (*entry, bool) {
 	e, ok := r.byModel[model]
 	stale := r.now().Sub(r.loadedAt) > refreshEvery
 	r.mu.RUnlock()
-	if stale && r.loading.CompareAndSwap(false, true) {
-		go func() {
-			defer r.loading.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+	if stale {
+		r.refresh.Go("upstreams", func(ctx context.Context) {
 			if err := r.load(ctx); err != nil {
 				r.log.Error("reload upstreams", "err", err)
 			}
-		}()
+		})
 	}
 	return e, ok
 }
