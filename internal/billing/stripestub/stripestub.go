@@ -2,14 +2,23 @@
 // (Checkout sessions and PaymentIntents), served by net/http/httptest, plus helpers that
 // build Stripe-signed webhook payloads with stripe-go's own test helper. Point
 // billing.Config.StripeAPIURL at Server.URL.
+//
+// The stand-in keeps what Stripe's own stripe-mock cannot: state (a session paid, a card
+// declined, an idempotent replay) and webhooks. Every request it receives is also sent to
+// stripe-mock, which checks it against Stripe's published API description; a request
+// stripe-mock refuses fails the test. Without stripe-mock installed the requests go
+// unchecked, unless SPECTRA_REQUIRE_STRIPE_MOCK=1, which makes that a failure (CI).
 package stripestub
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +54,9 @@ type Server struct {
 	DeclineMessage string
 	// IntentStatus, when set, is the status new PaymentIntents get (e.g. "processing").
 	IntentStatus string
+
+	checked bool                 // requests are sent to stripe-mock too
+	errorf  func(string, ...any) // reports a request stripe-mock refused: the test's Errorf
 }
 
 type reply struct {
@@ -52,9 +64,18 @@ type reply struct {
 	body   []byte
 }
 
-// New starts a stand-in, closed when the test ends.
+// New starts a stand-in, closed when the test ends. It fails the test when stripe-mock
+// is missing and SPECTRA_REQUIRE_STRIPE_MOCK=1.
 func New(t testing.TB) *Server {
-	s := &Server{sessions: map[string]map[string]any{}, replies: map[string]reply{}}
+	s := &Server{sessions: map[string]map[string]any{}, replies: map[string]reply{}, errorf: t.Errorf}
+	switch {
+	case mockPath() != "":
+		s.checked = true
+	case os.Getenv(RequireStripeMockEnv) == "1":
+		t.Fatalf("%s=1 but stripe-mock is not installed (go install github.com/stripe/stripe-mock@%s)", RequireStripeMockEnv, StripeMockVersion)
+	default:
+		t.Log("stripe-mock is not installed: the Stripe requests of this test are not checked against Stripe's API description")
+	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -112,6 +133,11 @@ func clone(m map[string]any) map[string]any {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if s.checked {
+		s.checkWithStripeMock(r, body)
+	}
 	r.ParseForm()
 	req := Request{Method: r.Method, Path: r.URL.Path, Form: r.PostForm, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Authorization: r.Header.Get("Authorization")}
@@ -144,6 +170,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.replies[req.IdempotencyKey] = rep
 	}
 	write(w, rep)
+}
+
+// checkWithStripeMock sends the request to stripe-mock and fails the test when
+// stripe-mock refuses it.
+func (s *Server) checkWithStripeMock(r *http.Request, body []byte) {
+	base, err := StripeMockURL()
+	if err != nil {
+		s.errorf("stripestub: %v", err)
+		return
+	}
+	refused, err := check(base, r, body)
+	switch {
+	case err != nil:
+		s.errorf("stripestub: send %s %s to stripe-mock: %v", r.Method, r.URL.Path, err)
+	case refused != "":
+		s.errorf("stripe-mock refuses %s %s (%s): %s", r.Method, r.URL.Path, body, refused)
+	}
 }
 
 func (s *Server) createSession(f url.Values) reply {
