@@ -5,67 +5,25 @@ import (
 	"testing"
 	"time"
 
-	"spectra/internal/errs"
-	"spectra/internal/ids"
-	"spectra/internal/ledger"
 	"spectra/internal/metering"
-	"spectra/internal/money"
 	"spectra/internal/pricing"
-	"spectra/internal/store"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
-var clockStart = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// env is one store with the services the tests drive.
-type env struct {
-	db     *store.DB
-	clock  *storetest.Clock
-	ledger *ledger.Service
-	meter  *metering.Service
-}
+// env is storetest's shared environment (a fresh store, the core services, one test
+// clock), plus this package's helpers.
+type env struct{ *storetest.Env }
 
 // each runs fn on SQLite and PostgreSQL with a fresh store and services on a test clock.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	c := storetest.NewClock(clockStart)
-	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
-		c.Set(clockStart) // each store starts at the same time
-		fn(t, &env{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)})
-	})
-}
-
-// workspace creates a workspace with the given overdraft limit and returns its id.
-func (e *env) workspace(t *testing.T, limit money.Amount) string {
-	t.Helper()
-	id := ids.New("ws")
-	if err := e.db.CreateWorkspace(context.Background(), team.Workspace{ID: id, Name: "test", Timezone: "UTC", OverdraftLimit: limit, CreatedAt: e.clock.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func (e *env) grant(t *testing.T, ws string, amount money.Amount) {
-	t.Helper()
-	if _, _, err := e.ledger.Grant(context.Background(), ws, amount, ids.New("g"), ""); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (e *env) balance(t *testing.T, ws string) ledger.Balance {
-	t.Helper()
-	b, err := e.ledger.Balance(context.Background(), ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	storetest.EachEnv(t, func(t *testing.T, se *storetest.Env) { fn(t, &env{se}) })
 }
 
 // price adds model at one micro-unit per output token (1.00 per million), effective long ago.
 func (e *env) price(t *testing.T, model string) {
 	t.Helper()
-	if err := e.db.AddPrice(context.Background(), pricing.Price{Model: model, Output: 1_000_000,
-		EffectiveFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: e.clock.Now()}); err != nil {
+	if err := e.DB.AddPrice(context.Background(), pricing.Price{Model: model, Output: 1_000_000,
+		EffectiveFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: e.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,32 +31,10 @@ func (e *env) price(t *testing.T, model string) {
 // charge ingests one event costing cost micro-units (see price), settling holdID when set.
 func (e *env) charge(t *testing.T, ws, id string, cost int64, holdID string) metering.IngestResult {
 	t.Helper()
-	res, err := e.meter.Ingest(context.Background(), []metering.Event{{ID: id, WorkspaceID: ws, Model: "unit",
-		Timestamp: e.clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: cost}, HoldID: holdID}})
+	res, err := e.Meter.Ingest(context.Background(), []metering.Event{{ID: id, WorkspaceID: ws, Model: "unit",
+		Timestamp: e.Clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: cost}, HoldID: holdID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
-}
-
-// verify fails the test when the store's own recomputation finds a difference.
-func (e *env) verify(t *testing.T) {
-	t.Helper()
-	rep, err := e.db.Verify(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("verify: %+v", rep)
-	}
-}
-
-func wantCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error; want %s", code)
-	}
-	if got := errs.CodeOf(err); got != code {
-		t.Fatalf("got %v; want %s", err, code)
-	}
 }

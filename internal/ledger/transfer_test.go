@@ -7,22 +7,23 @@ import (
 
 	"spectra/internal/ledger"
 	"spectra/internal/money"
+	"spectra/internal/store/storetest"
 )
 
 func TestGrantIdempotent(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		ws := e.workspace(t, 0)
-		first, created, err := e.ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "welcome")
+		ws := e.Workspace(t, 0)
+		first, created, err := e.Ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "welcome")
 		if err != nil || !created {
 			t.Fatalf("first grant: created=%v err=%v", created, err)
 		}
 		if first.Kind != ledger.KindGrant || first.From != ledger.Grants || first.To != ledger.Wallet(ws) || first.Amount != 25*money.Scale ||
-			first.WorkspaceID != ws || first.Note != "welcome" || !first.CreatedAt.Equal(e.clock.Now()) {
+			first.WorkspaceID != ws || first.Note != "welcome" || !first.CreatedAt.Equal(e.Clock.Now()) {
 			t.Errorf("transfer = %+v", first)
 		}
-		e.clock.Advance(1)
-		again, created, err := e.ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "welcome")
+		e.Clock.Advance(1)
+		again, created, err := e.Ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "welcome")
 		if err != nil || created {
 			t.Fatalf("replay: created=%v err=%v", created, err)
 		}
@@ -30,69 +31,69 @@ func TestGrantIdempotent(t *testing.T) {
 			t.Errorf("replay returned %+v; want the first transfer %+v", again, first)
 		}
 		for name, replay := range map[string]func() error{
-			"different amount": func() error { _, _, err := e.ledger.Grant(ctx, ws, 26*money.Scale, "req-1", "welcome"); return err },
-			"different note":   func() error { _, _, err := e.ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "other"); return err },
+			"different amount": func() error { _, _, err := e.Ledger.Grant(ctx, ws, 26*money.Scale, "req-1", "welcome"); return err },
+			"different note":   func() error { _, _, err := e.Ledger.Grant(ctx, ws, 25*money.Scale, "req-1", "other"); return err },
 		} {
 			if err := replay(); err != ledger.ErrConflict {
 				t.Errorf("%s: %v; want idempotency_conflict", name, err)
 			}
 		}
-		if b := e.balance(t, ws); b.Balance != 25*money.Scale || b.Available != 25*money.Scale || b.Held != 0 {
+		if b := e.Balance(t, ws); b.Balance != 25*money.Scale || b.Available != 25*money.Scale || b.Held != 0 {
 			t.Errorf("balance = %+v; want one credit of 25", b)
 		}
-		entries, err := e.ledger.Entries(ctx, ws, 0, 10)
+		entries, err := e.Ledger.Entries(ctx, ws, 0, 10)
 		if err != nil || len(entries) != 1 || entries[0].TransferID != first.ID || entries[0].BalanceAfter != 25*money.Scale {
 			t.Errorf("entries = %+v, %v; want one", entries, err)
 		}
 		// The same key for another workspace is another grant (keys are per workspace).
-		other := e.workspace(t, 0)
-		if _, created, err := e.ledger.Grant(ctx, other, 1, "req-1", ""); err != nil || !created {
+		other := e.Workspace(t, 0)
+		if _, created, err := e.Ledger.Grant(ctx, other, 1, "req-1", ""); err != nil || !created {
 			t.Errorf("the same key on another workspace: created=%v err=%v", created, err)
 		}
 		// A payment credit with the grant's key is a separate key space too.
-		if _, created, err := e.ledger.Credit(ctx, ws, 5*money.Scale, "req-1", "bank transfer"); err != nil || !created {
+		if _, created, err := e.Ledger.Credit(ctx, ws, 5*money.Scale, "req-1", "bank transfer"); err != nil || !created {
 			t.Errorf("credit: created=%v err=%v", created, err)
 		}
-		if _, created, err := e.ledger.Credit(ctx, ws, 5*money.Scale, "req-1", "bank transfer"); err != nil || created {
+		if _, created, err := e.Ledger.Credit(ctx, ws, 5*money.Scale, "req-1", "bank transfer"); err != nil || created {
 			t.Errorf("credit replay: created=%v err=%v", created, err)
 		}
-		if b := e.balance(t, ws); b.Balance != 30*money.Scale {
+		if b := e.Balance(t, ws); b.Balance != 30*money.Scale {
 			t.Errorf("balance after credit = %s", b.Balance)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
 func TestTransferRejections(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		ws := e.workspace(t, 0)
-		_, _, err := e.ledger.Grant(ctx, "ws_nope", money.Scale, "k", "")
-		wantCode(t, err, "workspace_not_found")
-		_, _, err = e.ledger.Credit(ctx, "ws_nope", money.Scale, "k", "")
-		wantCode(t, err, "workspace_not_found")
-		_, err = e.ledger.Balance(ctx, "ws_nope")
-		wantCode(t, err, "workspace_not_found")
-		_, err = e.ledger.Entries(ctx, "ws_nope", 0, 10)
-		wantCode(t, err, "workspace_not_found")
-		_, _, err = e.db.Transfer(ctx, ledger.TransferRequest{Key: "x", Kind: ledger.KindGrant, From: "system:nope", To: ledger.Wallet(ws), Amount: 1})
-		wantCode(t, err, "account_not_found")
-		_, _, err = e.ledger.Grant(ctx, ws, 0, "k0", "")
-		wantCode(t, err, "invalid_amount")
-		_, _, err = e.ledger.Grant(ctx, ws, -1, "k0", "")
-		wantCode(t, err, "invalid_amount")
-		_, _, err = e.db.Transfer(ctx, ledger.TransferRequest{Key: "", Kind: ledger.KindGrant, From: ledger.Grants, To: ledger.Wallet(ws), Amount: 1})
-		wantCode(t, err, "invalid_idempotency_key")
-		_, _, err = e.db.Transfer(ctx, ledger.TransferRequest{Key: "k", Kind: ledger.KindGrant, From: ledger.Wallet(ws), To: ledger.Wallet(ws), Amount: 1})
-		wantCode(t, err, "invalid_transfer")
+		ws := e.Workspace(t, 0)
+		_, _, err := e.Ledger.Grant(ctx, "ws_nope", money.Scale, "k", "")
+		storetest.WantCode(t, err, "workspace_not_found")
+		_, _, err = e.Ledger.Credit(ctx, "ws_nope", money.Scale, "k", "")
+		storetest.WantCode(t, err, "workspace_not_found")
+		_, err = e.Ledger.Balance(ctx, "ws_nope")
+		storetest.WantCode(t, err, "workspace_not_found")
+		_, err = e.Ledger.Entries(ctx, "ws_nope", 0, 10)
+		storetest.WantCode(t, err, "workspace_not_found")
+		_, _, err = e.DB.Transfer(ctx, ledger.TransferRequest{Key: "x", Kind: ledger.KindGrant, From: "system:nope", To: ledger.Wallet(ws), Amount: 1})
+		storetest.WantCode(t, err, "account_not_found")
+		_, _, err = e.Ledger.Grant(ctx, ws, 0, "k0", "")
+		storetest.WantCode(t, err, "invalid_amount")
+		_, _, err = e.Ledger.Grant(ctx, ws, -1, "k0", "")
+		storetest.WantCode(t, err, "invalid_amount")
+		_, _, err = e.DB.Transfer(ctx, ledger.TransferRequest{Key: "", Kind: ledger.KindGrant, From: ledger.Grants, To: ledger.Wallet(ws), Amount: 1})
+		storetest.WantCode(t, err, "invalid_idempotency_key")
+		_, _, err = e.DB.Transfer(ctx, ledger.TransferRequest{Key: "k", Kind: ledger.KindGrant, From: ledger.Wallet(ws), To: ledger.Wallet(ws), Amount: 1})
+		storetest.WantCode(t, err, "invalid_transfer")
 		// Nothing of the failures was written (a failed grant does not burn its key either).
-		if entries, _ := e.ledger.Entries(ctx, ws, 0, 10); len(entries) != 0 {
+		if entries, _ := e.Ledger.Entries(ctx, ws, 0, 10); len(entries) != 0 {
 			t.Errorf("entries after rejections: %+v", entries)
 		}
-		if _, created, err := e.ledger.Grant(ctx, ws, 1, "k0", ""); err != nil || !created {
+		if _, created, err := e.Ledger.Grant(ctx, ws, 1, "k0", ""); err != nil || !created {
 			t.Errorf("grant after a rejected one with the same key: %v %v", created, err)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -101,35 +102,35 @@ func TestTransferRejections(t *testing.T) {
 func TestGuardedTransfer(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		ws := e.workspace(t, 2*money.Scale)
-		e.grant(t, ws, 10*money.Scale)
-		if _, err := e.ledger.Reserve(ctx, ws, "h", 3*money.Scale, 60e9); err != nil {
+		ws := e.Workspace(t, 2*money.Scale)
+		e.Grant(t, ws, 10*money.Scale)
+		if _, err := e.Ledger.Reserve(ctx, ws, "h", 3*money.Scale, 60e9); err != nil {
 			t.Fatal(err)
 		}
 		refund := func(key string, amount money.Amount) error {
-			_, _, err := e.db.Transfer(ctx, ledger.TransferRequest{Key: key, Kind: ledger.KindRefund, From: ledger.Wallet(ws), To: ledger.Refunds,
+			_, _, err := e.DB.Transfer(ctx, ledger.TransferRequest{Key: key, Kind: ledger.KindRefund, From: ledger.Wallet(ws), To: ledger.Refunds,
 				Amount: amount, WorkspaceID: ws, Guarded: true})
 			return err
 		}
 		// Available is 7; with a limit of 2 at most 9 may go.
-		wantCode(t, refund("r1", 9*money.Scale+1), "insufficient_balance")
+		storetest.WantCode(t, refund("r1", 9*money.Scale+1), "insufficient_balance")
 		if err := refund("r1", 9*money.Scale); err != nil {
 			t.Fatal(err)
 		}
-		if b := e.balance(t, ws); b.Balance != money.Scale || b.Available != -2*money.Scale {
+		if b := e.Balance(t, ws); b.Balance != money.Scale || b.Available != -2*money.Scale {
 			t.Errorf("balance = %+v", b)
 		}
-		wantCode(t, refund("r2", 1), "insufficient_balance")
-		_, _, err := e.db.Transfer(ctx, ledger.TransferRequest{Key: "r3", Kind: ledger.KindRefund, From: ledger.Wallet("ws_nope"), To: ledger.Refunds, Amount: 1, Guarded: true})
-		wantCode(t, err, "workspace_not_found")
-		e.verify(t)
+		storetest.WantCode(t, refund("r2", 1), "insufficient_balance")
+		_, _, err := e.DB.Transfer(ctx, ledger.TransferRequest{Key: "r3", Kind: ledger.KindRefund, From: ledger.Wallet("ws_nope"), To: ledger.Refunds, Amount: 1, Guarded: true})
+		storetest.WantCode(t, err, "workspace_not_found")
+		e.Verify(t)
 	})
 }
 
 func TestConcurrentIdenticalGrants(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		const n = 50
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -139,7 +140,7 @@ func TestConcurrentIdenticalGrants(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				got[i], made[i], errs[i] = e.ledger.Grant(ctx, ws, 7*money.Scale, "once", "n")
+				got[i], made[i], errs[i] = e.Ledger.Grant(ctx, ws, 7*money.Scale, "once", "n")
 			})
 		}
 		close(start)
@@ -159,10 +160,10 @@ func TestConcurrentIdenticalGrants(t *testing.T) {
 		if created != 1 {
 			t.Errorf("%d grants report created; want 1", created)
 		}
-		if b := e.balance(t, ws); b.Balance != 7*money.Scale {
+		if b := e.Balance(t, ws); b.Balance != 7*money.Scale {
 			t.Errorf("balance = %s; want one credit of 7", b.Balance)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -172,16 +173,16 @@ func TestEntriesPages(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.price(t, "unit")
-		ws := e.workspace(t, 0)
-		other := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
+		other := e.Workspace(t, 0)
 		var want []money.Amount // amounts, oldest first
 		for i := range 23 {
 			switch i % 3 {
 			case 0, 1:
 				a := money.Amount(i+1) * money.Scale
-				e.grant(t, ws, a)
+				e.Grant(t, ws, a)
 				want = append(want, a)
-				e.grant(t, other, a) // interleaved entries of another wallet never show
+				e.Grant(t, other, a) // interleaved entries of another wallet never show
 			case 2:
 				cost := int64(i * 100_000)
 				if res := e.charge(t, ws, "ev"+string(rune('a'+i)), cost, ""); res.Accepted != 1 {
@@ -189,12 +190,12 @@ func TestEntriesPages(t *testing.T) {
 				}
 				want = append(want, -money.Amount(cost))
 			}
-			e.clock.Advance(1e9)
+			e.Clock.Advance(1e9)
 		}
 		var all []ledger.Entry
 		var before int64
 		for page := 0; ; page++ {
-			got, err := e.ledger.Entries(ctx, ws, before, 4)
+			got, err := e.Ledger.Entries(ctx, ws, before, 4)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +211,7 @@ func TestEntriesPages(t *testing.T) {
 		if len(all) != len(want) {
 			t.Fatalf("%d entries; want %d", len(all), len(want))
 		}
-		b := e.balance(t, ws)
+		b := e.Balance(t, ws)
 		if all[0].BalanceAfter != b.Balance {
 			t.Errorf("newest running balance %s; balance %s", all[0].BalanceAfter, b.Balance)
 		}
@@ -237,12 +238,12 @@ func TestEntriesPages(t *testing.T) {
 			}
 		}
 		// The service bounds the page size.
-		if got, _ := e.ledger.Entries(ctx, ws, 0, 0); len(got) != len(want) {
+		if got, _ := e.Ledger.Entries(ctx, ws, 0, 0); len(got) != len(want) {
 			t.Errorf("limit 0 gave %d entries; want the default 50 (all %d)", len(got), len(want))
 		}
-		if got, _ := e.ledger.Entries(ctx, ws, all[2].Cursor, 1); len(got) != 1 || got[0] != all[3] {
+		if got, _ := e.Ledger.Entries(ctx, ws, all[2].Cursor, 1); len(got) != 1 || got[0] != all[3] {
 			t.Errorf("the page before the third entry: %+v", got)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }

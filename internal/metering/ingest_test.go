@@ -12,6 +12,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/store/storetest"
 )
 
 // batch makes n varied events for ws with ids prefix-0 … prefix-(n−1), in the hours before now.
@@ -42,8 +43,8 @@ func sumCost(t *testing.T, events []metering.Event) money.Amount {
 // usageTotal is the whole usage of ws in the three days before the test clock's start, from rollups.
 func (e *env) usageTotal(t *testing.T, ws string) metering.Totals {
 	t.Helper()
-	buckets, err := e.meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: clockStart.AddDate(0, 0, -3),
-		End: clockStart.Add(time.Hour), Bucket: 24 * time.Hour})
+	buckets, err := e.Meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: storetest.Start.AddDate(0, 0, -3),
+		End: storetest.Start.Add(time.Hour), Bucket: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +69,9 @@ func totalsOf(t *testing.T, events []metering.Event) metering.Totals {
 func TestIngestExactlyOnce(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		e.grant(t, ws, 100*money.Scale)
-		events := batch(ws, "ev", 40, e.clock.Now())
+		ws := e.Workspace(t, 0)
+		e.Grant(t, ws, 100*money.Scale)
+		events := batch(ws, "ev", 40, e.Clock.Now())
 		res := e.ingest(t, slices.Clone(events))
 		if res.Accepted != 40 || res.Duplicates != 0 || len(res.Rejected) != 0 {
 			t.Fatalf("first ingest: %+v", res)
@@ -84,19 +85,19 @@ func TestIngestExactlyOnce(t *testing.T) {
 		want := totalsOf(t, events)
 		check := func(when string) {
 			t.Helper()
-			if b := e.balance(t, ws); b.Balance != 100*money.Scale-spent {
+			if b := e.Balance(t, ws); b.Balance != 100*money.Scale-spent {
 				t.Errorf("%s: balance %s; want 100 − %s", when, b.Balance, spent)
 			}
 			if got := e.usageTotal(t, ws); got != want {
 				t.Errorf("%s: usage %+v; want %+v", when, got, want)
 			}
-			if entries, _ := e.ledger.Entries(context.Background(), ws, 0, 10); len(entries) != 2 || entries[0].Amount != -spent || entries[0].Kind != ledger.KindUsage {
+			if entries, _ := e.Ledger.Entries(context.Background(), ws, 0, 10); len(entries) != 2 || entries[0].Amount != -spent || entries[0].Kind != ledger.KindUsage {
 				t.Errorf("%s: entries %+v; want the grant and one usage transfer for the batch", when, entries)
 			}
-			e.verify(t)
+			e.Verify(t)
 		}
 		check("after the batch")
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		res = e.ingest(t, slices.Clone(events))
 		if res.Accepted != 0 || res.Duplicates != 40 || len(res.Rejected) != 0 {
 			t.Fatalf("replay: %+v", res)
@@ -115,11 +116,11 @@ func TestIngestExactlyOnce(t *testing.T) {
 func TestConcurrentReplay(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		e.grant(t, ws, 1000*money.Scale)
+		ws := e.Workspace(t, 0)
+		e.Grant(t, ws, 1000*money.Scale)
 		var all []metering.Event
 		for round := range 3 {
-			events := batch(ws, fmt.Sprint("r", round), 300, e.clock.Now())
+			events := batch(ws, fmt.Sprint("r", round), 300, e.Clock.Now())
 			all = append(all, events...)
 			const senders = 8
 			results := make([]metering.IngestResult, senders)
@@ -129,7 +130,7 @@ func TestConcurrentReplay(t *testing.T) {
 			for g := range senders {
 				wg.Go(func() {
 					<-start
-					results[g], errs[g] = e.meter.Ingest(context.Background(), slices.Clone(events))
+					results[g], errs[g] = e.Meter.Ingest(context.Background(), slices.Clone(events))
 				})
 			}
 			close(start)
@@ -160,22 +161,22 @@ func TestConcurrentReplay(t *testing.T) {
 				}
 			}
 		}
-		if b := e.balance(t, ws); b.Balance != 1000*money.Scale-sumCost(t, all) {
+		if b := e.Balance(t, ws); b.Balance != 1000*money.Scale-sumCost(t, all) {
 			t.Errorf("balance %s; want 1000 − %s", b.Balance, sumCost(t, all))
 		}
 		if got, want := e.usageTotal(t, ws), totalsOf(t, all); got != want {
 			t.Errorf("usage %+v; want %+v", got, want)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
 func TestInBatchDuplicates(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		ev := func(id string, out int64) metering.Event {
-			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: out}}
+			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.Clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: out}}
 		}
 		other := ev("a", 1)
 		other.KeyID = "key_other" // the key is how it arrived, not what happened: still the same event
@@ -193,10 +194,10 @@ func TestInBatchDuplicates(t *testing.T) {
 			}
 		}
 		spent := costOf(t, ev("a", 1)) + costOf(t, ev("b", 2)) + costOf(t, ev("c", 4))
-		if b := e.balance(t, ws); b.Balance != -spent {
+		if b := e.Balance(t, ws); b.Balance != -spent {
 			t.Errorf("balance %s; want −%s", b.Balance, spent)
 		}
-		stored, _ := e.meter.Events(context.Background(), metering.EventFilter{WorkspaceID: ws})
+		stored, _ := e.Meter.Events(context.Background(), metering.EventFilter{WorkspaceID: ws})
 		if len(stored) != 3 {
 			t.Fatalf("%d events stored", len(stored))
 		}
@@ -205,7 +206,7 @@ func TestInBatchDuplicates(t *testing.T) {
 				t.Errorf("stored %+v; want the first version", s)
 			}
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -213,16 +214,16 @@ func TestLaterConflict(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		e.grant(t, ws, 10*money.Scale)
-		first := metering.Event{ID: "x", WorkspaceID: ws, Model: "gpt-x", Timestamp: e.clock.Now().Add(-time.Hour), Project: "p",
+		ws := e.Workspace(t, 0)
+		e.Grant(t, ws, 10*money.Scale)
+		first := metering.Event{ID: "x", WorkspaceID: ws, Model: "gpt-x", Timestamp: e.Clock.Now().Add(-time.Hour), Project: "p",
 			Usage: pricing.Usage{Input: 1000, Output: 100}, Metadata: []byte(`{"a":1}`)}
 		if res := e.ingest(t, []metering.Event{first}); res.Accepted != 1 {
 			t.Fatal(res)
 		}
-		before := e.balance(t, ws)
+		before := e.Balance(t, ws)
 		usage := e.usageTotal(t, ws)
-		e.clock.Advance(24 * time.Hour * 400) // years later, as far as the store cares
+		e.Clock.Advance(24 * time.Hour * 400) // years later, as far as the store cares
 		for name, change := range map[string]func(*metering.Event){
 			"tokens":    func(ev *metering.Event) { ev.Usage.Output++ },
 			"model":     func(ev *metering.Event) { ev.Model = "gpt-y" },
@@ -242,32 +243,32 @@ func TestLaterConflict(t *testing.T) {
 		if res := e.ingest(t, []metering.Event{same}); res.Duplicates != 1 {
 			t.Errorf("the same event later: %+v", res)
 		}
-		if b := e.balance(t, ws); b != before {
+		if b := e.Balance(t, ws); b != before {
 			t.Errorf("balance %+v; want %+v", b, before)
 		}
 		if u := e.usageTotal(t, ws); u != usage {
 			t.Errorf("usage %+v; want %+v", u, usage)
 		}
-		stored, _ := e.meter.Events(ctx, metering.EventFilter{WorkspaceID: ws})
+		stored, _ := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws})
 		if len(stored) != 1 || stored[0].Usage.Output != 100 || stored[0].Model != "gpt-x" || string(stored[0].Metadata) != `{"a":1}` {
 			t.Errorf("stored %+v", stored)
 		}
 		// Ids are per workspace: the same id elsewhere is another event.
-		ws2 := e.workspace(t, 0)
+		ws2 := e.Workspace(t, 0)
 		ev := first
 		ev.WorkspaceID = ws2
 		if res := e.ingest(t, []metering.Event{ev}); res.Accepted != 1 {
 			t.Errorf("the same id in another workspace: %+v", res)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
 func TestUnknownWorkspace(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		mixed := batch(ws, "m", 6, e.clock.Now())
+		ws := e.Workspace(t, 0)
+		mixed := batch(ws, "m", 6, e.Clock.Now())
 		mixed[1].WorkspaceID = "ws_nope"
 		mixed[4].WorkspaceID = "ws_nope"
 		mixed[5].WorkspaceID = "ws_nope"
@@ -292,8 +293,8 @@ func TestUnknownWorkspace(t *testing.T) {
 				if g%2 == 1 {
 					target = fmt.Sprint("ws_missing", g)
 				}
-				events := batch(target, fmt.Sprint("g", g), 50, e.clock.Now())
-				res, err := e.meter.Ingest(context.Background(), slices.Clone(events))
+				events := batch(target, fmt.Sprint("g", g), 50, e.Clock.Now())
+				res, err := e.Meter.Ingest(context.Background(), slices.Clone(events))
 				if err != nil {
 					t.Error(err)
 					return
@@ -309,10 +310,10 @@ func TestUnknownWorkspace(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if b := e.balance(t, ws); b.Balance != -sumCost(t, accepted) {
+		if b := e.Balance(t, ws); b.Balance != -sumCost(t, accepted) {
 			t.Errorf("balance %s; want −%s", b.Balance, sumCost(t, accepted))
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -322,15 +323,15 @@ func TestIngestRejections(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
 		ctx := context.Background()
-		later := pricing.Price{Model: "later", Output: 1, EffectiveFrom: e.clock.Now().Add(time.Hour), CreatedAt: e.clock.Now()}
-		huge := pricing.Price{Model: "huge", Output: money.Max, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.clock.Now()}
+		later := pricing.Price{Model: "later", Output: 1, EffectiveFrom: e.Clock.Now().Add(time.Hour), CreatedAt: e.Clock.Now()}
+		huge := pricing.Price{Model: "huge", Output: money.Max, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.Clock.Now()}
 		for _, p := range []pricing.Price{later, huge} {
-			if err := e.db.AddPrice(ctx, p); err != nil {
+			if err := e.DB.AddPrice(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 		}
-		ws := e.workspace(t, 0)
-		now := e.clock.Now()
+		ws := e.Workspace(t, 0)
+		now := e.Clock.Now()
 		ok := func(id string) metering.Event {
 			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: now.Add(-time.Minute), Usage: pricing.Usage{Input: 10, Output: 10}}
 		}
@@ -363,15 +364,15 @@ func TestIngestRejections(t *testing.T) {
 				t.Errorf("rejection %+v; want code %q, sorted by index", r, wantCodes[r.Index])
 			}
 		}
-		if b := e.balance(t, ws); b.Balance != -3*costOf(t, ok("x")) {
+		if b := e.Balance(t, ws); b.Balance != -3*costOf(t, ok("x")) {
 			t.Errorf("balance %s", b.Balance)
 		}
-		if _, err := e.meter.Ingest(ctx, make([]metering.Event, metering.MaxBatch+1)); err == nil || wantCodeErr(err) != "batch_too_large" {
+		if _, err := e.Meter.Ingest(ctx, make([]metering.Event, metering.MaxBatch+1)); err == nil || wantCodeErr(err) != "batch_too_large" {
 			t.Errorf("a batch too large: %v", err)
 		}
-		if res, err := e.meter.Ingest(ctx, nil); err != nil || res.Accepted != 0 || len(res.Rejected) != 0 {
+		if res, err := e.Meter.Ingest(ctx, nil); err != nil || res.Accepted != 0 || len(res.Rejected) != 0 {
 			t.Errorf("an empty batch: %+v, %v", res, err)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }

@@ -27,7 +27,7 @@ func (e *env) dayCounts(t *testing.T, ws, tz string, from, to string) map[string
 	loc := mustLoadLoc(t, tz)
 	start, _ := time.ParseInLocation("2006-01-02", from, loc)
 	end, _ := time.ParseInLocation("2006-01-02", to, loc)
-	buckets, err := e.meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: start, End: end, Bucket: 24 * time.Hour, Location: loc})
+	buckets, err := e.Meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: start, End: end, Bucket: 24 * time.Hour, Location: loc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func mustLoadLoc(t *testing.T, name string) *time.Location {
 func TestUsageDaysInTimezones(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		var events []metering.Event
 		for i, ts := range []string{
 			"2025-01-14T23:30:00Z", // NY 14th 18:30 · Tokyo 15th 08:30
@@ -106,7 +106,7 @@ func TestUsageDaysInTimezones(t *testing.T) {
 		ny := mustLoadLoc(t, "America/New_York")
 		for day, hours := range map[string]int{"2024-03-10": 23, "2024-11-03": 25} {
 			start, _ := time.ParseInLocation("2006-01-02", day, ny)
-			b, err := e.meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: start, End: start.Add(time.Hour), Bucket: 24 * time.Hour, Location: ny})
+			b, err := e.Meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: start, End: start.Add(time.Hour), Bucket: 24 * time.Hour, Location: ny})
 			if err != nil || len(b) != 1 || b[0].End.Sub(b[0].Start) != time.Duration(hours)*time.Hour {
 				t.Errorf("%s: %+v, %v; want one %d-hour bucket", day, b, err, hours)
 			}
@@ -128,14 +128,14 @@ func group(r metering.Result) string {
 func TestUsageFiltersAndGroups(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		other := e.workspace(t, 0)
-		events := batch(ws, "e", 120, e.clock.Now())
+		ws := e.Workspace(t, 0)
+		other := e.Workspace(t, 0)
+		events := batch(ws, "e", 120, e.Clock.Now())
 		res := e.ingest(t, slices.Clone(events))
 		if res.Accepted != len(events) {
 			t.Fatal(res)
 		}
-		if r := e.ingest(t, batch(other, "e", 30, e.clock.Now())); r.Accepted != 30 { // never counted for ws
+		if r := e.ingest(t, batch(other, "e", 30, e.Clock.Now())); r.Accepted != 30 { // never counted for ws
 			t.Fatal(r)
 		}
 		applied := res.Events
@@ -177,8 +177,8 @@ func TestUsageFiltersAndGroups(t *testing.T) {
 				want[k] = tot
 			}
 			// Hourly buckets over the last 8 hours: every event's hour, summed per group.
-			buckets, err := e.meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: e.clock.Now().Add(-8 * time.Hour),
-				End: e.clock.Now().Add(time.Hour), Bucket: time.Hour, GroupBy: tt.groupBy, Filter: tt.filter})
+			buckets, err := e.Meter.Usage(context.Background(), metering.UsageQuery{WorkspaceID: ws, Start: e.Clock.Now().Add(-8 * time.Hour),
+				End: e.Clock.Now().Add(time.Hour), Bucket: time.Hour, GroupBy: tt.groupBy, Filter: tt.filter})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +204,7 @@ func TestEventsPages(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		r := rand.New(rand.NewPCG(1, 2))
 		var events []metering.Event
 		for i := range 83 {
@@ -213,15 +213,15 @@ func TestEventsPages(t *testing.T) {
 				model = "gpt-y"
 			}
 			// Ten distinct times, so many events share a timestamp and the id breaks the tie.
-			ts := e.clock.Now().Add(-time.Duration(r.IntN(10)) * time.Minute)
+			ts := e.Clock.Now().Add(-time.Duration(r.IntN(10)) * time.Minute)
 			events = append(events, metering.Event{ID: fmt.Sprintf("id-%03d", r.IntN(1000)*1000+i), WorkspaceID: ws, Model: model, Timestamp: ts,
 				KeyID: "key_a", Project: "p", Member: "m", Usage: pricing.Usage{Input: int64(i), Output: 1}, Metadata: []byte(`{"i":` + fmt.Sprint(i) + `}`)})
 		}
 		if res := e.ingest(t, slices.Clone(events)); res.Accepted != len(events) {
 			t.Fatal(res)
 		}
-		other := e.workspace(t, 0)
-		if res := e.ingest(t, batch(other, "o", 10, e.clock.Now())); res.Accepted != 10 {
+		other := e.Workspace(t, 0)
+		if res := e.ingest(t, batch(other, "o", 10, e.Clock.Now())); res.Accepted != 10 {
 			t.Fatal(res)
 		}
 		page := func(f metering.EventFilter, size int) []metering.Event {
@@ -229,7 +229,7 @@ func TestEventsPages(t *testing.T) {
 			var all []metering.Event
 			f.WorkspaceID, f.Limit = ws, size
 			for {
-				got, err := e.meter.Events(ctx, f)
+				got, err := e.Meter.Events(ctx, f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -261,7 +261,7 @@ func TestEventsPages(t *testing.T) {
 		}
 		// Filters and a time range, paged too.
 		var wantY []metering.Event
-		from, to := e.clock.Now().Add(-7*time.Minute), e.clock.Now().Add(-2*time.Minute)
+		from, to := e.Clock.Now().Add(-7*time.Minute), e.Clock.Now().Add(-2*time.Minute)
 		for _, ev := range want {
 			if ev.Model == "gpt-y" && !ev.Timestamp.Before(from) && ev.Timestamp.Before(to) {
 				wantY = append(wantY, ev)
@@ -276,12 +276,12 @@ func TestEventsPages(t *testing.T) {
 			w := want[i]
 			if ev.WorkspaceID != ws || !ev.Timestamp.Equal(w.Timestamp) || ev.Usage != w.Usage || ev.Model != w.Model || ev.KeyID != "key_a" ||
 				ev.Project != "p" || ev.Member != "m" || ev.Source != "api" || ev.Cost != costOf(t, w) || string(ev.Metadata) != string(w.Metadata) ||
-				!ev.IngestedAt.Equal(e.clock.Now()) || len(ev.Hash) != 32 {
+				!ev.IngestedAt.Equal(e.Clock.Now()) || len(ev.Hash) != 32 {
 				t.Fatalf("event %d: %+v; want %+v", i, ev, w)
 			}
 		}
 		// The service bounds the page size.
-		if got, _ := e.meter.Events(ctx, metering.EventFilter{WorkspaceID: ws}); len(got) != len(events) {
+		if got, _ := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws}); len(got) != len(events) {
 			t.Errorf("default page: %d events", len(got))
 		}
 	})

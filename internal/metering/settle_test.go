@@ -8,6 +8,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/store/storetest"
 )
 
 // TestSettle: an event carrying a HoldID releases the hold and charges the actual cost in
@@ -16,13 +17,13 @@ func TestSettle(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		e.grant(t, ws, 10*money.Scale)
+		ws := e.Workspace(t, 0)
+		e.Grant(t, ws, 10*money.Scale)
 		event := func(id, hold string, out int64) metering.Event {
-			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.clock.Now(), Usage: pricing.Usage{Output: out}, HoldID: hold}
+			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Output: out}, HoldID: hold}
 		}
 		// Actual below the estimate.
-		if _, err := e.ledger.Reserve(ctx, ws, "h1", 5*money.Scale, time.Minute); err != nil {
+		if _, err := e.Ledger.Reserve(ctx, ws, "h1", 5*money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		res := e.ingest(t, []metering.Event{event("e1", "h1", 400_000)}) // 3.2000 + fee
@@ -30,49 +31,49 @@ func TestSettle(t *testing.T) {
 		if res.Accepted != 1 || cost != 3_200_100 {
 			t.Fatalf("settle: %+v", res)
 		}
-		if b := e.balance(t, ws); b.Held != 0 || b.Balance != 10*money.Scale-cost {
+		if b := e.Balance(t, ws); b.Held != 0 || b.Balance != 10*money.Scale-cost {
 			t.Errorf("after settle: %+v", b)
 		}
-		wantCode(t, e.ledger.Release(ctx, "h1"), "hold_not_found")
+		storetest.WantCode(t, e.Ledger.Release(ctx, "h1"), "hold_not_found")
 		// Actual above the estimate and above the balance: posted anyway, the balance goes negative.
-		if _, err := e.ledger.Reserve(ctx, ws, "h2", money.Scale, time.Minute); err != nil {
+		if _, err := e.Ledger.Reserve(ctx, ws, "h2", money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		res = e.ingest(t, []metering.Event{event("e2", "h2", 2_000_000)}) // 16.0000 + fee
 		if res.Accepted != 1 {
 			t.Fatalf("settle beyond the balance: %+v", res)
 		}
-		b := e.balance(t, ws)
+		b := e.Balance(t, ws)
 		if want := 10*money.Scale - cost - res.Events[0].Cost; b.Held != 0 || b.Balance != want || b.Balance >= 0 {
 			t.Errorf("after the large settle: %+v; want balance %s", b, want)
 		}
 		// A duplicate carrying a hold still closes it (the usage was charged the first time).
-		e.grant(t, ws, 20*money.Scale)
-		if _, err := e.ledger.Reserve(ctx, ws, "h3", 2*money.Scale, time.Minute); err != nil {
+		e.Grant(t, ws, 20*money.Scale)
+		if _, err := e.Ledger.Reserve(ctx, ws, "h3", 2*money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		before := e.balance(t, ws)
+		before := e.Balance(t, ws)
 		res = e.ingest(t, []metering.Event{event("e2", "h3", 2_000_000)})
 		if res.Duplicates != 1 {
 			t.Fatalf("duplicate: %+v", res)
 		}
-		if b := e.balance(t, ws); b.Held != 0 || b.Balance != before.Balance {
+		if b := e.Balance(t, ws); b.Held != 0 || b.Balance != before.Balance {
 			t.Errorf("after the duplicate: %+v; want the hold closed and no charge (balance %s)", b, before.Balance)
 		}
 		// Another workspace's hold is not settled by this workspace's event.
-		other := e.workspace(t, 0)
-		e.grant(t, other, money.Scale)
-		if _, err := e.ledger.Reserve(ctx, other, "h4", money.Scale, time.Minute); err != nil {
+		other := e.Workspace(t, 0)
+		e.Grant(t, other, money.Scale)
+		if _, err := e.Ledger.Reserve(ctx, other, "h4", money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if res := e.ingest(t, []metering.Event{event("e4", "h4", 1)}); res.Accepted != 1 {
 			t.Fatal(res)
 		}
-		if b := e.balance(t, other); b.Held != money.Scale {
+		if b := e.Balance(t, other); b.Held != money.Scale {
 			t.Errorf("the other workspace's hold: %+v", b)
 		}
 		// A rejected event does not touch its hold: the sweeper releases it later.
-		if _, err := e.ledger.Reserve(ctx, ws, "h5", money.Scale, time.Minute); err != nil {
+		if _, err := e.Ledger.Reserve(ctx, ws, "h5", money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		bad := event("e5", "h5", 1)
@@ -80,24 +81,24 @@ func TestSettle(t *testing.T) {
 		if res := e.ingest(t, []metering.Event{bad}); len(res.Rejected) != 1 {
 			t.Fatal(res)
 		}
-		if b := e.balance(t, ws); b.Held != money.Scale {
+		if b := e.Balance(t, ws); b.Held != money.Scale {
 			t.Errorf("a rejected event closed its hold: %+v", b)
 		}
 		// Several events settling several holds in one batch.
 		for _, h := range []string{"h6", "h7"} {
-			if _, err := e.ledger.Reserve(ctx, ws, h, money.Scale, time.Minute); err != nil {
+			if _, err := e.Ledger.Reserve(ctx, ws, h, money.Scale, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
-		before = e.balance(t, ws)
+		before = e.Balance(t, ws)
 		res = e.ingest(t, []metering.Event{event("e6", "h6", 1_000), event("e7", "h7", 2_000), event("e6", "h6", 1_000)})
 		if res.Accepted != 2 || res.Duplicates != 1 {
 			t.Fatal(res)
 		}
-		if b := e.balance(t, ws); b.Held != money.Scale || b.Balance != before.Balance-res.Events[0].Cost-res.Events[1].Cost {
+		if b := e.Balance(t, ws); b.Held != money.Scale || b.Balance != before.Balance-res.Events[0].Cost-res.Events[1].Cost {
 			t.Errorf("after a batch of settles: %+v (before %+v)", b, before)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -108,8 +109,8 @@ func TestCatalogChanged(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		ts := e.clock.Now().Add(-time.Hour)
+		ws := e.Workspace(t, 0)
+		ts := e.Clock.Now().Add(-time.Hour)
 		ev := func(id, model string) metering.Event {
 			return metering.Event{ID: id, WorkspaceID: ws, Model: model, Timestamp: ts, Usage: pricing.Usage{Output: 1_000_000}}
 		}
@@ -117,29 +118,29 @@ func TestCatalogChanged(t *testing.T) {
 		if res.Events[0].Cost != 8_000_100 {
 			t.Fatalf("first cost %s", res.Events[0].Cost)
 		}
-		stale, err := e.meter.Catalog(ctx)
+		stale, err := e.Meter.Catalog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A new version of gpt-x, in effect since two hours ago, and a new model.
 		v2 := priceX
-		v2.Output, v2.Request, v2.EffectiveFrom, v2.CreatedAt = 16_000_000, 0, e.clock.Now().Add(-2*time.Hour), e.clock.Now()
-		newModel := pricing.Price{Model: "gpt-z", Output: 1_000_000, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.clock.Now()}
+		v2.Output, v2.Request, v2.EffectiveFrom, v2.CreatedAt = 16_000_000, 0, e.Clock.Now().Add(-2*time.Hour), e.Clock.Now()
+		newModel := pricing.Price{Model: "gpt-z", Output: 1_000_000, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.Clock.Now()}
 		for _, p := range []pricing.Price{v2, newModel} {
-			if err := e.db.AddPrice(ctx, p); err != nil {
+			if err := e.DB.AddPrice(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// The store refuses events priced with the stale catalog, applying nothing.
 		stalePriced := ev("s1", "gpt-x")
-		if err := stalePriced.Prepare(e.clock.Now()); err != nil {
+		if err := stalePriced.Prepare(e.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		stalePriced.Cost = 8_000_100
-		if _, err := e.db.ApplyEvents(ctx, stale.Version, []metering.Event{stalePriced}); err != metering.ErrCatalogChanged {
+		if _, err := e.DB.ApplyEvents(ctx, stale.Version, []metering.Event{stalePriced}); err != metering.ErrCatalogChanged {
 			t.Fatalf("ApplyEvents with a stale catalog: %v", err)
 		}
-		if stored, _ := e.meter.Events(ctx, metering.EventFilter{WorkspaceID: ws}); len(stored) != 1 {
+		if stored, _ := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws}); len(stored) != 1 {
 			t.Fatalf("the stale batch was applied: %+v", stored)
 		}
 		// The service, still holding the stale catalog, reprices.
@@ -149,15 +150,15 @@ func TestCatalogChanged(t *testing.T) {
 		}
 		// Events before the new version keep the old price; e1 is never repriced.
 		old := ev("e3", "gpt-x")
-		old.Timestamp = e.clock.Now().Add(-3 * time.Hour)
+		old.Timestamp = e.Clock.Now().Add(-3 * time.Hour)
 		res = e.ingest(t, []metering.Event{old, ev("e1", "gpt-x")})
 		if res.Accepted != 1 || res.Duplicates != 1 || res.Events[0].Cost != 8_000_100 {
 			t.Errorf("an event before the new version: %+v cost %s", res, res.Events[0].Cost)
 		}
-		if b := e.balance(t, ws); b.Balance != -(8_000_100 + 16_000_000 + 8_000_100) {
+		if b := e.Balance(t, ws); b.Balance != -(8_000_100 + 16_000_000 + 8_000_100) {
 			t.Errorf("balance %s", b.Balance)
 		}
-		e.verify(t)
+		e.Verify(t)
 	})
 }
 
@@ -167,19 +168,19 @@ func TestNewModelSeenByCachedService(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
-		ws := e.workspace(t, 0)
-		if _, err := e.meter.Catalog(ctx); err != nil { // cached now
+		ws := e.Workspace(t, 0)
+		if _, err := e.Meter.Catalog(ctx); err != nil { // cached now
 			t.Fatal(err)
 		}
-		if err := e.db.AddPrice(ctx, pricing.Price{Model: "gpt-z", Output: 1_000_000, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.clock.Now()}); err != nil {
+		if err := e.DB.AddPrice(ctx, pricing.Price{Model: "gpt-z", Output: 1_000_000, EffectiveFrom: priceX.EffectiveFrom, CreatedAt: e.Clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		res := e.ingest(t, []metering.Event{{ID: "z1", WorkspaceID: ws, Model: "gpt-z", Timestamp: e.clock.Now(), Usage: pricing.Usage{Output: 5}}})
+		res := e.ingest(t, []metering.Event{{ID: "z1", WorkspaceID: ws, Model: "gpt-z", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Output: 5}}})
 		if res.Accepted != 1 || len(res.Rejected) != 0 || res.Events[0].Cost != 5 {
 			t.Errorf("an event for a new model: %+v", res)
 		}
 		// A model that really is unknown is still refused.
-		res = e.ingest(t, []metering.Event{{ID: "n1", WorkspaceID: ws, Model: "nope", Timestamp: e.clock.Now(), Usage: pricing.Usage{Output: 5}}})
+		res = e.ingest(t, []metering.Event{{ID: "n1", WorkspaceID: ws, Model: "nope", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Output: 5}}})
 		if len(res.Rejected) != 1 || res.Rejected[0].Code != "unknown_model" {
 			t.Errorf("an unknown model: %+v", res)
 		}

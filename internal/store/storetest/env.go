@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/ids"
+	"spectra/internal/ledger"
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/store"
+	"spectra/internal/team"
+)
+
+// Start is where an Env's clock starts: 1 March 2025, 12:00 UTC.
+var Start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Env is one fresh store with the core services (ledger, metering, team) wired to one
+// test clock: the environment the domain packages' tests share.
+type Env struct {
+	DB     *store.DB
+	Clock  *Clock
+	Ledger *ledger.Service
+	Meter  *metering.Service
+	Team   *team.Service
+}
+
+// NewEnv wires the core services over db on clock c (db must read time from c.Now).
+func NewEnv(db *store.DB, c *Clock) *Env {
+	return &Env{DB: db, Clock: c, Ledger: ledger.NewService(db, c.Now), Meter: metering.NewService(db, db, c.Now),
+		Team: team.NewService(db, c.Now)}
+}
+
+// EachEnv runs fn as a subtest on SQLite and on PostgreSQL, each with a fresh Env whose
+// clock reads Start.
+func EachEnv(t *testing.T, fn func(t *testing.T, e *Env)) {
+	c := NewClock(Start)
+	Each(t, Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
+		c.Set(Start) // each store starts at the same time
+		fn(t, NewEnv(db, c))
+	})
+}
+
+// Workspace creates a UTC workspace with the given overdraft limit and returns its id.
+func (e *Env) Workspace(t testing.TB, limit money.Amount) string {
+	t.Helper()
+	id := ids.New("ws")
+	if err := e.DB.CreateWorkspace(context.Background(), team.Workspace{ID: id, Name: "test", Timezone: "UTC", OverdraftLimit: limit, CreatedAt: e.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Grant credits ws with amount (a fresh grant).
+func (e *Env) Grant(t testing.TB, ws string, amount money.Amount) {
+	t.Helper()
+	if _, _, err := e.Ledger.Grant(context.Background(), ws, amount, ids.New("g"), ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Balance returns ws's balance.
+func (e *Env) Balance(t testing.TB, ws string) ledger.Balance {
+	t.Helper()
+	b, err := e.Ledger.Balance(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Verify fails the test when the store's own recomputation finds a difference.
+func (e *Env) Verify(t testing.TB) {
+	t.Helper()
+	rep, err := e.DB.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+// WantCode fails the test unless err carries the error code code.
+func WantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error; want %s", code)
+	}
+	if got := errs.CodeOf(err); got != code {
+		t.Fatalf("got %v; want %s", err, code)
+	}
+}
