@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"spectra/internal/background"
@@ -17,7 +16,7 @@ import (
 // and add it here.
 func jobs(d deps) []background.Job {
 	return []background.Job{
-		{Name: "hold-sweeper", Every: sweepInterval, Run: func(ctx context.Context) error { return releaseExpired(ctx, d.ledger.ReleaseExpired, d.log) }},
+		{Name: "hold-sweeper", Every: sweepInterval, Run: func(ctx context.Context) error { return releaseExpired(ctx, d) }},
 		{Name: "key-usage", Every: flushInterval, Run: d.team.FlushUsage, AtStop: true}, // buffered last-used times are written at shutdown too
 		{Name: "notify", Every: notify.DefaultPoll, Wake: d.notify.Nudged(), Run: d.notify.Work},
 		{Name: "budgets", Every: budgetSweepInterval, Run: d.budgets.Sweep},
@@ -27,10 +26,10 @@ func jobs(d deps) []background.Job {
 }
 
 // releaseExpired runs one pass of the hold sweeper and logs how many holds it released.
-func releaseExpired(ctx context.Context, release func(context.Context) (int, error), log *slog.Logger) error {
-	n, err := release(ctx)
+func releaseExpired(ctx context.Context, d deps) error {
+	n, err := d.ledger.ReleaseExpired(ctx)
 	if n > 0 {
-		log.Info("released expired holds", "count", n)
+		d.log.Info("released expired holds", "loop", "hold-sweeper", "count", n)
 	}
 	return err
 }
