@@ -98,8 +98,14 @@ func routes(mux *http.ServeMux, d deps) error {
 // stop the background loops, close the database.
 func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	log := e.log
-	clock := demo.NewClock(time.Now)
-	db, err := openStoreAt(ctx, e, true, clock.Now)
+	// The store and the services read the real time, except under --demo: the demo turns
+	// its clock back while it writes the history (demo.Clock), and follows time.Now after.
+	now, demoClock := time.Now, (*demo.Clock)(nil)
+	if demoOpts.enabled {
+		demoClock = demo.NewClock(time.Now)
+		now = demoClock.Now
+	}
+	db, err := openStoreAt(ctx, e, true, now)
 	if err != nil {
 		return err
 	}
@@ -118,13 +124,13 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	if err != nil {
 		return err
 	}
-	d, err := newDeps(e.cfg, db, hash, log, clock.Now)
+	d, err := newDeps(e.cfg, db, hash, log, now)
 	if err != nil {
 		return err
 	}
 	var signIn string
 	if demoOpts.enabled {
-		if signIn, err = seedDemo(ctx, e, d, clock, demoOpts); err != nil {
+		if signIn, err = seedDemo(ctx, e, d, demoClock, demoOpts); err != nil {
 			return err
 		}
 	}
