@@ -40,11 +40,7 @@ type env struct {
 
 // each runs fn on a fresh API over SQLite and over PostgreSQL.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	clk := storetest.NewClock(t0)
-	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) {
-		clk.Set(t0)
-		fn(t, newEnv(t, db, clk))
-	})
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) { fn(t, newEnv(t, db, clk)) })
 }
 
 // newEnv serves the API over db; edits change its Deps first (a deployment without a

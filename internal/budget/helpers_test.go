@@ -42,9 +42,7 @@ var t0 = time.Date(2026, 3, 11, 15, 0, 0, 0, time.UTC)
 const testModel = "m1"
 
 func each(t *testing.T, tz string, fn func(t *testing.T, e *env)) {
-	clk := storetest.NewClock(t0)
-	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) {
-		clk.Set(t0)
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
 		e := &env{t: t, db: db, clock: clk, alerted: new(atomic.Int64)}
 		e.node = e.newNode()
 		ctx := context.Background()

@@ -187,8 +187,7 @@ func must(t testing.TB, err error) {
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, db *store.DB, clk *clock)) {
-	clk := storetest.NewClock(time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC))
-	storetest.Each(t, storetest.Options{Now: clk.Now}, func(t *testing.T, db *store.DB) { fn(t, db, clk) })
+	storetest.EachAt(t, time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC), fn)
 }
 
 // cl is client() as an addressable value.

@@ -3,7 +3,6 @@ package team_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"spectra/internal/errs"
 	"spectra/internal/store"
@@ -20,8 +19,7 @@ type fixture struct {
 
 // each runs fn on SQLite and PostgreSQL with fresh services over one test clock.
 func each(t *testing.T, fn func(t *testing.T, f fixture)) {
-	c := storetest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
-	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
+	storetest.EachAt(t, storetest.Start, func(t *testing.T, db *store.DB, c *storetest.Clock) {
 		fn(t, fixture{db: db, clock: c, accounts: team.NewAccounts(db, c.Now), team: team.NewService(db, c.Now)})
 	})
 }

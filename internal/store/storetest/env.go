@@ -33,14 +33,21 @@ func NewEnv(db *store.DB, c *Clock) *Env {
 		Team: team.NewService(db, c.Now)}
 }
 
+// EachAt runs fn as a subtest on SQLite and on PostgreSQL, each on a fresh store that
+// reads time from the test clock c, which reads start when the subtest begins: the
+// environment every test package builds its own services on.
+func EachAt(t *testing.T, start time.Time, fn func(t *testing.T, db *store.DB, c *Clock)) {
+	c := NewClock(start)
+	Each(t, Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
+		c.Set(start) // each store starts at the same time
+		fn(t, db, c)
+	})
+}
+
 // EachEnv runs fn as a subtest on SQLite and on PostgreSQL, each with a fresh Env whose
 // clock reads Start.
 func EachEnv(t *testing.T, fn func(t *testing.T, e *Env)) {
-	c := NewClock(Start)
-	Each(t, Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
-		c.Set(Start) // each store starts at the same time
-		fn(t, NewEnv(db, c))
-	})
+	EachAt(t, Start, func(t *testing.T, db *store.DB, c *Clock) { fn(t, NewEnv(db, c)) })
 }
 
 // Workspace creates a UTC workspace with the given overdraft limit and returns its id.
