@@ -13,7 +13,7 @@ import (
 	"spectra/internal/text"
 )
 
-// credit posts one top-up of a workspace under ledger key "payment:"+key, with its
+// credit posts one top-up of a workspace under ledger key ledger.PaymentKey(key), with its
 // receipt, and re-arms auto-recharge when it was posted now.
 func (s *Service) credit(ctx context.Context, ws team.Workspace, amount money.Amount, method PaymentMethod, reference, key, note string) (Payment, bool, error) {
 	receipt, err := s.newReceipt(ctx, ws, amount, method, reference)
@@ -34,11 +34,10 @@ func (s *Service) credit(ctx context.Context, ws team.Workspace, amount money.Am
 	return p, created, nil
 }
 
-// transferFor is the ledger transfer of a top-up: payments → wallet, kind payment,
-// under idempotency key "payment:"+key (the key ledger.Service.Credit uses too).
+// transferFor is the ledger transfer of a top-up: ledger.CreditRequest, the transfer
+// ledger.Service.Credit posts, so that both count a key once.
 func transferFor(workspaceID string, amount money.Amount, key, note string) ledger.TransferRequest {
-	return ledger.TransferRequest{Key: "payment:" + key, Kind: ledger.KindPayment, From: ledger.Payments,
-		To: ledger.Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note}
+	return ledger.CreditRequest(workspaceID, amount, key, note)
 }
 
 // newReceipt drafts the receipt of a top-up: tax-inclusive, the seller from the

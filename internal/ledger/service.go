@@ -27,9 +27,20 @@ func (s *Service) Grant(ctx context.Context, workspaceID string, amount money.Am
 
 // Credit records money received for a workspace (a payment, a redeemed code), once per key.
 func (s *Service) Credit(ctx context.Context, workspaceID string, amount money.Amount, key, note string) (Transfer, bool, error) {
-	return s.store.Transfer(ctx, TransferRequest{Key: "payment:" + key, Kind: KindPayment,
-		From: Payments, To: Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note})
+	return s.store.Transfer(ctx, CreditRequest(workspaceID, amount, key, note))
 }
+
+// CreditRequest is the transfer that credits money received for a workspace: payments →
+// wallet, kind payment, under the idempotency key PaymentKey(key). Credit posts it; a
+// caller that posts it with other writes (billing's receipts) builds it here too, so
+// both count a key once.
+func CreditRequest(workspaceID string, amount money.Amount, key, note string) TransferRequest {
+	return TransferRequest{Key: PaymentKey(key), Kind: KindPayment,
+		From: Payments, To: Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note}
+}
+
+// PaymentKey is the ledger idempotency key of the credit posted under a caller's key.
+func PaymentKey(key string) string { return "payment:" + key }
 
 // Balance returns a workspace's wallet.
 func (s *Service) Balance(ctx context.Context, workspaceID string) (Balance, error) {
