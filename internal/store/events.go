@@ -1,12 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -220,141 +218,88 @@ func (db *DB) requestSweep(ctx context.Context, all bool) error {
 	return <-r.done
 }
 
+// apply applies a group's live requests in tx, in steps: metering.Batch decides each
+// event's outcome and what the stored events charge; the store reads the wallets, stores
+// the candidates and writes the charges.
 func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	now := db.now()
-	type ref struct{ r, i int }
-	first := map[eventKey]ref{}
-	var fresh []ref
-	var later []ref
-	wallets := map[string]bool{}
-	for ri, r := range group {
-		for i, e := range r.events {
-			k := eventKey{e.WorkspaceID, e.ID}
-			if _, seen := first[k]; seen {
-				later = append(later, ref{ri, i})
-				continue
-			}
-			first[k] = ref{ri, i}
-			fresh = append(fresh, ref{ri, i})
-			wallets[e.WorkspaceID] = true
-		}
-	}
-	ev := func(x ref) *metering.Event { return &group[x.r].events[x.i] }
-	known, err := db.existingWallets(ctx, tx, wallets)
+	b, keys, enc := newBatch(group)
+	balances, err := db.existingWallets(ctx, tx, b.Workspaces())
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(fresh, func(a, b ref) int {
-		return cmp.Or(strings.Compare(ev(a).WorkspaceID, ev(b).WorkspaceID), strings.Compare(ev(a).ID, ev(b).ID))
-	})
-	groupID := ids.Random(10)
-	usageKey := func(ws string) string { return "usage:" + groupID + ":" + ws }
-
-	// 1. Insert events; event_ids (a key per workspace and id) is what makes each count once.
-	// An event whose cost would take its wallet below metering.MinBalance is refused
-	// before it is stored: room is what each wallet can still take, from the balance read
-	// (and, on PostgreSQL, locked) above, and every candidate's cost is counted against it
-	// (a candidate that turns out a duplicate too, which errs on the side of refusing).
-	// The debits summed below stay within room, so neither they nor the balance overflow.
-	room := make(map[string]money.Amount, len(known))
-	for ws, balance := range known {
-		r, err := money.Add(balance, -metering.MinBalance)
-		if err != nil {
-			r = money.Max
-		}
-		room[ws] = r
-	}
-	outOfRange := map[eventKey]bool{}
-	var candidates []*metering.Event
-	var candRefs []ref
-	var candKeys []int64
-	var candEnc [][]byte
-	for _, x := range fresh {
-		e := ev(x)
-		if _, ok := known[e.WorkspaceID]; !ok {
-			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
-			continue
-		}
-		if e.Cost > 0 && e.Cost > room[e.WorkspaceID] {
-			group[x.r].outcomes[x.i] = metering.BalanceOutOfRange
-			outOfRange[eventKey{e.WorkspaceID, e.ID}] = true
-			continue
-		}
-		room[e.WorkspaceID] -= e.Cost
-		candidates = append(candidates, ev(x))
-		candRefs = append(candRefs, x)
-		candKeys = append(candKeys, group[x.r].keys[x.i])
-		candEnc = append(candEnc, group[x.r].enc[x.i])
-	}
-	inserted, hashes, err := db.insertEvents(ctx, tx, candidates, candKeys, candEnc, usageKey, now)
-	if err != nil {
+	b.Admit(balances)
+	usageKey := usageKeys(ids.Random(10))
+	if err := db.storeCandidates(ctx, tx, b, keys, enc, usageKey, now); err != nil {
 		return err
 	}
+	off := 0
+	for _, r := range group {
+		r.outcomes = b.Outcomes[off : off+len(r.events) : off+len(r.events)]
+		off += len(r.events)
+	}
+	return db.writeCharges(ctx, tx, b.Charges(), usageKey, now)
+}
 
-	// 2. Events not inserted were there before: a duplicate when the contents match.
-	stored := make(map[eventKey]string, len(candidates))
-	for i, e := range candidates {
-		k := eventKey{e.WorkspaceID, e.ID}
-		if inserted[i] {
-			stored[k] = e.Hash
-			group[candRefs[i].r].outcomes[candRefs[i].i] = metering.Accepted
-			continue
-		}
-		stored[k] = hashes[k]
-		group[candRefs[i].r].outcomes[candRefs[i].i] = outcomeFor(hashes[k], e.Hash)
+// newBatch flattens a group's events into one metering.Batch, with each event's key and
+// encoding in the same order.
+func newBatch(group []*applyReq) (*metering.Batch, []int64, [][]byte) {
+	var n int
+	for _, r := range group {
+		n += len(r.events)
 	}
-	for _, x := range later {
-		e := ev(x)
-		h, ok := stored[eventKey{e.WorkspaceID, e.ID}]
-		if !ok {
-			group[x.r].outcomes[x.i] = metering.UnknownWorkspace
-			if outOfRange[eventKey{e.WorkspaceID, e.ID}] {
-				group[x.r].outcomes[x.i] = metering.BalanceOutOfRange
-			}
-			continue
-		}
-		group[x.r].outcomes[x.i] = outcomeFor(h, e.Hash)
-	}
-
-	// 3. Settle holds (whatever the outcome: a duplicate was charged before, so its hold
-	// must not linger), sum the rollups and the wallet debits.
-	changes := map[string]*walletChange{}
-	change := func(ws string) *walletChange {
-		c := changes[ws]
-		if c == nil {
-			c = &walletChange{}
-			changes[ws] = c
-		}
-		return c
-	}
-	var holds []holdRef
-	rollups := map[rollupKey]*metering.Totals{}
-	for ri, r := range group {
+	events, keys, enc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([][]byte, 0, n)
+	for _, r := range group {
 		for i := range r.events {
-			e := &r.events[i]
-			o := r.outcomes[i]
-			if e.HoldID != "" && o != metering.UnknownWorkspace {
-				holds = append(holds, holdRef{e.HoldID, e.WorkspaceID})
-			}
-			if o != metering.Accepted || first[eventKey{e.WorkspaceID, e.ID}] != (ref{ri, i}) {
-				continue
-			}
-			change(e.WorkspaceID).debit += e.Cost
-			k := rollupKey{e.WorkspaceID, micros(e.Timestamp.Truncate(time.Hour)), e.Project, e.KeyID, e.Member, e.Model}
-			t := rollups[k]
-			if t == nil {
-				t = &metering.Totals{}
-				rollups[k] = t
-			}
-			t.Add(metering.TotalsOf(*e))
+			events = append(events, &r.events[i])
 		}
+		keys, enc = append(keys, r.keys...), append(enc, r.enc...)
 	}
-	released, err := db.settleHolds(ctx, tx, holds, now)
+	return metering.NewBatch(events), keys, enc
+}
+
+// usageKeys returns the idempotency key of each wallet's usage transfer in group groupID.
+func usageKeys(groupID string) func(ws string) string {
+	return func(ws string) string { return "usage:" + groupID + ":" + ws }
+}
+
+// storeCandidates inserts the batch's candidates (event_ids, a key per workspace and id,
+// is what makes each count once) and resolves the batch's outcomes from what was stored.
+func (db *DB) storeCandidates(ctx context.Context, tx *sql.Tx, b *metering.Batch, keys []int64, enc [][]byte,
+	usageKey func(string) string, now time.Time) error {
+	n := len(b.Candidates)
+	events, candKeys, candEnc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([][]byte, 0, n)
+	for _, i := range b.Candidates {
+		events, candKeys, candEnc = append(events, b.Events[i]), append(candKeys, keys[i]), append(candEnc, enc[i])
+	}
+	inserted, hashes, err := db.insertEvents(ctx, tx, events, candKeys, candEnc, usageKey, now)
+	if err != nil {
+		return err
+	}
+	b.Resolve(inserted, func(e *metering.Event) string { return hashes[eventKey{e.WorkspaceID, e.ID}] })
+	return nil
+}
+
+// writeCharges settles the holds, adds the rollups' deltas and posts one usage transfer
+// per wallet, in a fixed order so concurrent groups never deadlock.
+func (db *DB) writeCharges(ctx context.Context, tx *sql.Tx, c metering.Charges, usageKey func(string) string, now time.Time) error {
+	changes := make(map[string]*walletChange, len(c.Debits))
+	for ws, debit := range c.Debits {
+		changes[ws] = &walletChange{debit: debit}
+	}
+	released, err := db.settleHolds(ctx, tx, c.Holds, now)
 	if err != nil {
 		return err
 	}
 	for ws, amount := range released {
-		change(ws).released += amount
+		if changes[ws] == nil {
+			changes[ws] = &walletChange{}
+		}
+		changes[ws].released += amount
+	}
+	rollups := make(map[rollupKey]*metering.Totals, len(c.Rollups))
+	for k, t := range c.Rollups {
+		rollups[rollupKey{k.WorkspaceID, micros(k.Hour), k.Project, k.KeyID, k.Member, k.Model}] = t
 	}
 	if err := db.upsertRollups(ctx, tx, rollups); err != nil {
 		return err
@@ -362,19 +307,10 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	if err := db.upsertDailyRollups(ctx, tx, rollups); err != nil {
 		return err
 	}
-
-	// 4. One usage transfer per wallet, in a fixed order so concurrent groups never deadlock.
 	for _, ws := range slices.Sorted(maps.Keys(changes)) {
 		if err := db.postUsage(ctx, tx, ws, changes[ws], usageKey(ws), now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func outcomeFor(storedHash, hash string) metering.Outcome {
-	if storedHash == hash {
-		return metering.Duplicate
-	}
-	return metering.Conflict
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -177,12 +176,12 @@ func chunksOf(sizes []int, n int, fn func(start, end int) error) error {
 	return nil
 }
 
-// existingWallets returns the balance of each of the workspaces that has a wallet (on
-// PostgreSQL, locked until the transaction ends).
-func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, wallets map[string]bool) (map[string]money.Amount, error) {
-	known := make(map[string]money.Amount, len(wallets))
-	list := make([]string, 0, len(wallets))
-	for _, ws := range slices.Sorted(maps.Keys(wallets)) {
+// existingWallets returns the balance of each of the workspaces (sorted) that has a
+// wallet (on PostgreSQL, locked, in id order, until the transaction ends).
+func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, workspaces []string) (map[string]money.Amount, error) {
+	known := make(map[string]money.Amount, len(workspaces))
+	list := make([]string, 0, len(workspaces))
+	for _, ws := range workspaces {
 		list = append(list, string(ledger.Wallet(ws)))
 	}
 	scan := func(rows *sql.Rows, err error) error {
@@ -221,16 +220,14 @@ func eventRow(e *metering.Event) (src string, meta *string) {
 	return src, meta
 }
 
-// holdRef names a hold an event settles, with the event's workspace: a hold is only
-// settled by an event of its own wallet.
-type holdRef struct{ id, ws string }
-
 // settleHolds closes the active holds among refs and returns the amounts they released per workspace.
-func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []holdRef, now time.Time) (map[string]money.Amount, error) {
+func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []metering.HoldRef, now time.Time) (map[string]money.Amount, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(refs, func(a, b holdRef) int { return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.ws, b.ws)) })
+	slices.SortFunc(refs, func(a, b metering.HoldRef) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.WorkspaceID, b.WorkspaceID))
+	})
 	refs = slices.Compact(refs)
 	released := map[string]money.Amount{}
 	for start := 0; start < len(refs); start += 400 {
@@ -238,7 +235,7 @@ func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []holdRef, now t
 		args := make([]any, 0, 1+2*len(chunk))
 		args = append(args, micros(now))
 		for _, h := range chunk {
-			args = append(args, h.id, string(ledger.Wallet(h.ws)))
+			args = append(args, h.ID, string(ledger.Wallet(h.WorkspaceID)))
 		}
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE holds SET status = 'settled', closed_at = ?
 			WHERE status = 'held' AND (id, account_id) IN (VALUES `+placeholders(len(chunk), 2)+`) RETURNING account_id, amount`), args...)

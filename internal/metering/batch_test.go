@@ -1,0 +1,117 @@
+package metering_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+)
+
+// ev returns an event of workspace ws with id, cost and content hash h, at 10:25 UTC.
+func ev(ws, id string, cost money.Amount, h string) *metering.Event {
+	return &metering.Event{ID: id, WorkspaceID: ws, Model: "m", Project: "p", Timestamp: time.Date(2026, 1, 2, 10, 25, 0, 0, time.UTC),
+		Usage: pricing.Usage{Input: 3, Output: 2}, Cost: cost, Hash: h}
+}
+
+// TestBatchOrder: candidates are the first event of each key, in (workspace, id) order;
+// the wallets to read are the workspaces, sorted, once each.
+func TestBatchOrder(t *testing.T) {
+	b := metering.NewBatch([]*metering.Event{ev("w2", "b", 1, "h"), ev("w1", "z", 1, "h"), ev("w2", "a", 1, "h"), ev("w2", "b", 1, "h")})
+	if got := b.Workspaces(); !slices.Equal(got, []string{"w1", "w2"}) {
+		t.Fatalf("Workspaces = %v", got)
+	}
+	b.Admit(map[string]money.Amount{"w1": 0, "w2": 0})
+	if !slices.Equal(b.Candidates, []int{1, 2, 0}) {
+		t.Fatalf("Candidates = %v, want [1 2 0]", b.Candidates)
+	}
+}
+
+// TestBatchOutcomes: every outcome, including those of repeats within the batch.
+func TestBatchOutcomes(t *testing.T) {
+	events := []*metering.Event{
+		ev("w1", "new", 10, "h1"),      // 0: stored now
+		ev("w1", "dup", 10, "h2"),      // 1: stored before, same contents
+		ev("w1", "conflict", 10, "h3"), // 2: stored before, other contents
+		ev("ghost", "x", 10, "h4"),     // 3: no such workspace
+		ev("w1", "new", 10, "h1"),      // 4: repeat of 0, same contents
+		ev("w1", "new", 10, "other"),   // 5: repeat of 0, other contents
+		ev("ghost", "x", 10, "h4"),     // 6: repeat of 3
+	}
+	b := metering.NewBatch(events)
+	b.Admit(map[string]money.Amount{"w1": 1000})
+	// Candidates in id order: conflict (2), dup (1), new (0).
+	if !slices.Equal(b.Candidates, []int{2, 1, 0}) {
+		t.Fatalf("Candidates = %v", b.Candidates)
+	}
+	stored := map[string]string{"dup": "h2", "conflict": "other"}
+	b.Resolve([]bool{false, false, true}, func(e *metering.Event) string { return stored[e.ID] })
+	want := []metering.Outcome{metering.Accepted, metering.Duplicate, metering.Conflict, metering.UnknownWorkspace,
+		metering.Duplicate, metering.Conflict, metering.UnknownWorkspace}
+	if !slices.Equal(b.Outcomes, want) {
+		t.Fatalf("Outcomes = %v, want %v", b.Outcomes, want)
+	}
+	c := b.Charges()
+	if len(c.Debits) != 1 || c.Debits["w1"] != 10 {
+		t.Fatalf("Debits = %v, want w1: 10 (only the event stored now)", c.Debits)
+	}
+	k := metering.RollupKey{WorkspaceID: "w1", Hour: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC), Project: "p", Model: "m"}
+	if len(c.Rollups) != 1 || c.Rollups[k] == nil || *c.Rollups[k] != (metering.Totals{Requests: 1, InputTokens: 3, OutputTokens: 2, Cost: 10}) {
+		t.Fatalf("Rollups = %v", c.Rollups)
+	}
+}
+
+// TestBatchBalanceFloor: candidates' costs count against their wallet's room down to
+// MinBalance, in (workspace, id) order; the refused and their repeats are
+// BalanceOutOfRange, other wallets are unaffected, and a free event always fits.
+func TestBatchBalanceFloor(t *testing.T) {
+	floor := metering.MinBalance + 100 // room: 100
+	events := []*metering.Event{ev("w1", "b", 60, "h"), ev("w1", "a", 60, "h"), ev("w1", "c", 0, "h"), ev("w1", "b", 60, "h"),
+		ev("w2", "a", 60, "h")}
+	b := metering.NewBatch(events)
+	b.Admit(map[string]money.Amount{"w1": floor, "w2": floor})
+	if !slices.Equal(b.Candidates, []int{1, 2, 4}) {
+		t.Fatalf("Candidates = %v, want [1 2 4] (a fits, b does not, c is free, w2 has its own room)", b.Candidates)
+	}
+	b.Resolve([]bool{true, true, true}, func(*metering.Event) string { return "" })
+	want := []metering.Outcome{metering.BalanceOutOfRange, metering.Accepted, metering.Accepted, metering.BalanceOutOfRange, metering.Accepted}
+	if !slices.Equal(b.Outcomes, want) {
+		t.Fatalf("Outcomes = %v, want %v", b.Outcomes, want)
+	}
+	if c := b.Charges(); c.Debits["w1"] != 60 || c.Debits["w2"] != 60 {
+		t.Fatalf("Debits = %v", c.Debits)
+	}
+	// A balance so high that its room overflows is capped, not wrapped.
+	b = metering.NewBatch([]*metering.Event{ev("w1", "a", money.Max, "h")})
+	b.Admit(map[string]money.Amount{"w1": money.Max})
+	if len(b.Candidates) != 1 {
+		t.Fatalf("an event within a capped room was refused: %v", b.Outcomes)
+	}
+}
+
+// TestBatchCharges: rollups group by hour and dimensions; a free accepted event still
+// names its wallet (with a zero debit); holds are settled whatever the outcome but
+// UnknownWorkspace.
+func TestBatchCharges(t *testing.T) {
+	a, b2, free, ghost := ev("w1", "a", 5, "h"), ev("w1", "b", 7, "h"), ev("w2", "c", 0, "h"), ev("nope", "d", 1, "h")
+	b2.Timestamp = b2.Timestamp.Add(time.Hour)
+	a.HoldID, ghost.HoldID = "h1", "h2"
+	dup := ev("w1", "a", 5, "h")
+	dup.HoldID = "h3"
+	b := metering.NewBatch([]*metering.Event{a, b2, free, ghost, dup})
+	b.Admit(map[string]money.Amount{"w1": 0, "w2": 0})
+	b.Resolve([]bool{true, true, true}, func(*metering.Event) string { return "" })
+	c := b.Charges()
+	if len(c.Debits) != 2 || c.Debits["w1"] != 12 || c.Debits["w2"] != 0 {
+		t.Fatalf("Debits = %v, want w1: 12, w2: 0", c.Debits)
+	}
+	if len(c.Rollups) != 3 {
+		t.Fatalf("Rollups = %v, want 3 rows (two hours of w1, one of w2)", c.Rollups)
+	}
+	want := []metering.HoldRef{{ID: "h1", WorkspaceID: "w1"}, {ID: "h3", WorkspaceID: "w1"}}
+	if !slices.Equal(c.Holds, want) {
+		t.Fatalf("Holds = %v, want %v", c.Holds, want)
+	}
+}
