@@ -44,7 +44,7 @@ var benchModels = []string{"gpt-4o", "gpt-4o-mini", "o3", "claude-sonnet"}
 // benchEnv is a store with prices and workspaces for the benchmarks.
 func benchEnv(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, workspaces int) (*coreEnv, []string) {
 	b.Helper()
-	c := &coreClock{t: coreT0}
+	c := storetest.NewClock(coreT0)
 	db := open(b, storetest.Options{Now: c.Now})
 	e := &coreEnv{db: db, clock: c, meter: metering.NewService(db, db, c.Now)}
 	for i, m := range benchModels {
@@ -217,7 +217,7 @@ func BenchmarkUsageQuery(b *testing.B) {
 	}
 }
 
-// seedUsage applies n events spread evenly over the days before the coreClock, through
+// seedUsage applies n events spread evenly over the days before the test clock, through
 // ApplyEvents in batches of 5,000 from 4 goroutines, and logs how long it took.
 func seedUsage(b *testing.B, e *coreEnv, ws string, n, days int) {
 	start := time.Now()

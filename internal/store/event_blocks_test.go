@@ -155,7 +155,7 @@ func TestEventBlocksMigration(t *testing.T) {
 			if err := db.MigrateBefore(ctx, 11); err != nil {
 				t.Fatal(err)
 			}
-			e := &coreEnv{db: db, clock: &coreClock{t: coreT0}}
+			e := &coreEnv{db: db, clock: storetest.NewClock(coreT0)}
 			e.meter = metering.NewService(db, db, e.clock.Now)
 			ws := e.workspace(t, 0)
 			ts := coreT0.Add(-time.Hour).UnixMicro()

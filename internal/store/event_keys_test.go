@@ -26,14 +26,14 @@ type keysEnv struct {
 	*coreEnv
 }
 
-func openKeysEnv(t *testing.T, path string, c *coreClock) keysEnv {
+func openKeysEnv(t *testing.T, path string, c *storetest.Clock) keysEnv {
 	db := storetest.SQLiteAt(t, path, storetest.Options{Now: c.Now})
 	return keysEnv{&coreEnv{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)}}
 }
 
 // keysFile opens a fresh SQLite file as handle 1, with a price for model "m" and a workspace.
-func keysFile(t *testing.T) (a keysEnv, path string, c *coreClock, ws string) {
-	c = &coreClock{t: coreT0}
+func keysFile(t *testing.T) (a keysEnv, path string, c *storetest.Clock, ws string) {
+	c = storetest.NewClock(coreT0)
 	path = filepath.Join(t.TempDir(), "spectra.db")
 	a = openKeysEnv(t, path, c)
 	a.addPrice(t, "m", 1_000_000)

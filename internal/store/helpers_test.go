@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +17,17 @@ import (
 
 var coreT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// coreClock is a settable test clock.
-type coreClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *coreClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *coreClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *coreClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // coreEnv is one store with the services the tests drive.
 type coreEnv struct {
 	db     *store.DB
-	clock  *coreClock
+	clock  *storetest.Clock
 	ledger *ledger.Service
 	meter  *metering.Service
 }
 
 // coreEach runs fn on SQLite and PostgreSQL with a fresh store and services on a test clock.
 func coreEach(t *testing.T, fn func(t *testing.T, e *coreEnv)) {
-	c := &coreClock{t: coreT0}
-	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
-		c.Set(coreT0)
+	storetest.EachAt(t, coreT0, func(t *testing.T, db *store.DB, c *storetest.Clock) {
 		fn(t, &coreEnv{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)})
 	})
 }

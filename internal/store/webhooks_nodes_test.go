@@ -15,7 +15,7 @@ import (
 
 // twoNodes opens the same fresh database twice, as two nodes would: one SQLite file, or
 // one PostgreSQL schema, each with its own connection pools.
-func twoNodes(t *testing.T, dialect string, c *coreClock) (*store.DB, *store.DB) {
+func twoNodes(t *testing.T, dialect string, c *storetest.Clock) (*store.DB, *store.DB) {
 	t.Helper()
 	var dsn string
 	switch dialect {
@@ -41,7 +41,7 @@ func TestTwoNodesDispatchAndSendOnce(t *testing.T) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			c := &coreClock{t: coreT0}
+			c := storetest.NewClock(coreT0)
 			a, b := twoNodes(t, dialect, c)
 			e := &hookEnv{coreEnv: &coreEnv{db: a, clock: c}, mailer: &recordingMailer{}}
 			e.ws = e.workspace(t, 0)

@@ -277,7 +277,7 @@ func TestWebhookReceiverVerifiesSignature(t *testing.T) {
 		rc.secret = secret
 		id := e.alert(t, "budget.threshold")
 		alertAt := e.clock.Now()
-		e.clock.Add(3 * time.Second)
+		e.clock.Advance(3 * time.Second)
 		if _, err := n.Dispatch(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -335,15 +335,15 @@ func TestWebhookRetryWithBackoffThenDelivered(t *testing.T) {
 		if d.Status != "pending" || d.Attempts != 1 || d.LastStatus != 500 || !strings.Contains(d.LastError, "HTTP 500") || !d.NextAttemptAt.Equal(t0.Add(10*time.Second)) {
 			t.Fatalf("after a 500: %+v", d)
 		}
-		e.clock.Add(9 * time.Second)
+		e.clock.Advance(9 * time.Second)
 		mustSend(t, n, 0)
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		mustSend(t, n, 1)
 		d = e.deliveries(t, "")[0]
 		if d.Attempts != 2 || d.LastStatus != 503 || !d.NextAttemptAt.Equal(e.clock.Now().Add(time.Minute)) {
 			t.Fatalf("after a 503: %+v", d)
 		}
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		mustSend(t, n, 1)
 		d = e.deliveries(t, "")[0]
 		if d.Status != "delivered" || d.Attempts != 3 || d.LastStatus != 200 || d.LastError != "" || !d.DeliveredAt.Equal(e.clock.Now()) {
@@ -395,7 +395,7 @@ func TestWebhookFailedAfterMaxAttempts(t *testing.T) {
 			}
 			wait := d.NextAttemptAt.Sub(e.clock.Now())
 			waits = append(waits, wait)
-			e.clock.Add(wait)
+			e.clock.Advance(wait)
 		}
 		if !slices.Equal(waits, notify.Schedule[:notify.DefaultMaxAttempts-1]) {
 			t.Fatalf("waits %v, want %v", waits, notify.Schedule[:7])
@@ -404,7 +404,7 @@ func TestWebhookFailedAfterMaxAttempts(t *testing.T) {
 		if d.Status != "failed" || d.Attempts != 8 || d.NextAttemptAt != nil || !strings.Contains(d.LastError, "502") {
 			t.Fatalf("final %+v", d)
 		}
-		e.clock.Add(48 * time.Hour)
+		e.clock.Advance(48 * time.Hour)
 		mustSend(t, n, 0)
 		if rc.count() != 8 {
 			t.Fatalf("receiver got %d attempts, want 8", rc.count())
@@ -528,7 +528,7 @@ func TestEmailAndDisabledDeliveries(t *testing.T) {
 		if got := len(e.mailer.Sent()); got != 2 {
 			t.Fatalf("sent %d emails in the first round, want 2", got)
 		}
-		e.clock.Add(10 * time.Second)
+		e.clock.Advance(10 * time.Second)
 		mustSend(t, n, 1)
 		sent := e.mailer.Sent()
 		if len(sent) != 3 || sent[0].Subject != "Budget at 80 %" || sent[0].Text != "Your budget is at 80 %." || len(sent[0].To) != 1 {
@@ -548,7 +548,7 @@ func TestDeliveriesPaging(t *testing.T) {
 			d, err := n.SendTest(ctx, e.ws, ep.ID)
 			acctCheck(t, err)
 			made = append(made, d.ID)
-			e.clock.Add(time.Second)
+			e.clock.Advance(time.Second)
 		}
 		slices.Reverse(made)
 		var got []string
@@ -602,11 +602,11 @@ func TestPruneDeliveries(t *testing.T) {
 		_, err = n.SendTest(ctx, e.ws, ep.ID) // stays pending after a 500
 		acctCheck(t, err)
 		mustSend(t, n, 1)
-		e.clock.Add(notify.Retention - time.Second)
+		e.clock.Advance(notify.Retention - time.Second)
 		if k, err := n.Prune(ctx); err != nil || k != 0 {
 			t.Fatalf("pruned %d before the retention, %v", k, err)
 		}
-		e.clock.Add(2 * time.Second)
+		e.clock.Advance(2 * time.Second)
 		if k, err := n.Prune(ctx); err != nil || k != 1 {
 			t.Fatalf("pruned %d, want 1 (%v)", k, err)
 		}
