@@ -291,6 +291,10 @@ func TestHoldBookNeverOverspends(t *testing.T) {
 			if led.balance-inflight < 0 || led.balance < 0 {
 				rt.Fatalf("step %d: balance %s with %s admitted and unsettled", step, led.balance, inflight)
 			}
+			// Held as users see it never counts more than the ledger holds.
+			if sh := led.shownHeld(); sh > led.held() || sh < 0 {
+				rt.Fatalf("step %d: shown held %s, ledger held %s", step, sh, led.held())
+			}
 
 			led.mu.Unlock()
 		}
