@@ -46,13 +46,13 @@ func benchEnv(b *testing.B, open func(testing.TB, storetest.Options) *store.DB, 
 	b.Helper()
 	c := storetest.NewClock(coreT0)
 	db := open(b, storetest.Options{Now: c.Now})
-	e := &coreEnv{db: db, clock: c, meter: metering.NewService(db, db, c.Now)}
+	e := &coreEnv{&storetest.Env{DB: db, Clock: c, Meter: metering.NewService(db, db, c.Now)}}
 	for i, m := range benchModels {
 		e.addPrice(b, m, money.Amount(600_000*(i+1)))
 	}
 	var wss []string
 	for range workspaces {
-		wss = append(wss, e.workspace(b, 0))
+		wss = append(wss, e.Workspace(b, 0))
 	}
 	return e, wss
 }
@@ -144,7 +144,7 @@ func benchIngestInto(b *testing.B, e *coreEnv, wss []string, size int, parallel,
 		for i := range events {
 			events[i] = benchEvent(ws, n-int64(size)+int64(i), ts, orderedIDs)
 		}
-		res, err := e.meter.Ingest(ctx, events)
+		res, err := e.Meter.Ingest(ctx, events)
 		if err != nil || res.Accepted != size {
 			b.Errorf("ingest: %+v %v", res.Rejected, err)
 		}
@@ -205,7 +205,7 @@ func BenchmarkUsageQuery(b *testing.B) {
 				q.Location = loc
 				b.Run("30d/1d/model/"+tz, func(b *testing.B) {
 					for b.Loop() {
-						buckets, err := e.meter.Usage(context.Background(), q)
+						buckets, err := e.Meter.Usage(context.Background(), q)
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -223,7 +223,7 @@ func seedUsage(b *testing.B, e *coreEnv, ws string, n, days int) {
 	start := time.Now()
 	defer func() { b.Logf("seeded %d events in %s", n, time.Since(start).Round(time.Millisecond)) }()
 	ctx := context.Background()
-	cat, err := e.db.Catalog(ctx)
+	cat, err := e.DB.Catalog(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func seedUsage(b *testing.B, e *coreEnv, ws string, n, days int) {
 					}
 					batch = append(batch, ev)
 				}
-				if _, err := e.db.ApplyEvents(ctx, cat.Version, batch); err != nil {
+				if _, err := e.DB.ApplyEvents(ctx, cat.Version, batch); err != nil {
 					b.Error(err)
 					return
 				}
@@ -303,7 +303,7 @@ func BenchmarkRequestLog(b *testing.B) {
 			} {
 				b.Run(c.name, func(b *testing.B) {
 					for b.Loop() {
-						got, err := e.meter.Events(ctx, c.f)
+						got, err := e.Meter.Events(ctx, c.f)
 						if err != nil || len(got) != c.want {
 							b.Fatalf("%d events, %v; want %d", len(got), err, c.want)
 						}

@@ -26,20 +26,20 @@ func TestEventKeyCollisions(t *testing.T) {
 		defer restore()
 		ctx := context.Background()
 		e.addPrice(t, "m", 1_000_000)
-		ws1, ws2 := e.workspace(t, 0), e.workspace(t, 0)
+		ws1, ws2 := e.Workspace(t, 0), e.Workspace(t, 0)
 		ev := func(ws, id string, out int64) metering.Event {
 			return metering.Event{ID: id, WorkspaceID: ws, Model: "m", Timestamp: coreT0.Add(-time.Minute), Usage: pricing.Usage{Input: 10, Output: out}}
 		}
-		res, err := e.meter.Ingest(ctx, []metering.Event{ev(ws1, "a", 1), ev(ws1, "b", 2), ev(ws2, "a", 3), ev(ws1, "a", 1)})
+		res, err := e.Meter.Ingest(ctx, []metering.Event{ev(ws1, "a", 1), ev(ws1, "b", 2), ev(ws2, "a", 3), ev(ws1, "a", 1)})
 		if err != nil || res.Accepted != 3 || res.Duplicates != 1 || len(res.Rejected) != 0 {
 			t.Fatalf("first batch: %+v %v", res, err)
 		}
-		res, err = e.meter.Ingest(ctx, []metering.Event{ev(ws1, "b", 2), ev(ws2, "a", 4), ev(ws2, "c", 5), ev(ws1, "a", 1)})
+		res, err = e.Meter.Ingest(ctx, []metering.Event{ev(ws1, "b", 2), ev(ws2, "a", 4), ev(ws2, "c", 5), ev(ws1, "a", 1)})
 		if err != nil || res.Accepted != 1 || res.Duplicates != 2 || len(res.Rejected) != 1 || res.Rejected[0].Code != "idempotency_conflict" {
 			t.Fatalf("second batch: %+v %v", res, err)
 		}
 		for ws, want := range map[string][]string{ws1: {"b", "a"}, ws2: {"c", "a"}} {
-			got, err := e.db.Events(ctx, metering.EventFilter{WorkspaceID: ws, Limit: 10})
+			got, err := e.DB.Events(ctx, metering.EventFilter{WorkspaceID: ws, Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestEventKeyCollisions(t *testing.T) {
 		}
 		// Verify recomputes keys with the real key function, so the one event that owns
 		// the forced key 42 is the only one it cannot find by its key (once indexed).
-		if err := e.db.IndexEventKeys(ctx); err != nil {
+		if err := e.DB.IndexEventKeys(ctx); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range e.report(t).Checks {
@@ -76,7 +76,7 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 		for _, m := range []string{"m1", "m2", "m3"} {
 			e.addPrice(t, m, 1_000_000)
 		}
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		rng := rand.New(rand.NewPCG(1, 2))
 		var all []metering.Event
 		for b := range 6 {
@@ -86,7 +86,7 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 				batch = append(batch, metering.Event{ID: fmt.Sprintf("e%d-%02d", b, i), WorkspaceID: ws, Model: fmt.Sprint("m", 1+rng.IntN(3)),
 					Timestamp: ts, Metadata: []byte(`{"n":` + fmt.Sprint(i) + `,"s":"ü\"x"}`), Usage: pricing.Usage{Input: int64(i), Output: 1}})
 			}
-			res, err := e.meter.Ingest(ctx, batch)
+			res, err := e.Meter.Ingest(ctx, batch)
 			if err != nil || res.Accepted != len(batch) {
 				t.Fatalf("batch %d: %+v %v", b, res, err)
 			}
@@ -119,7 +119,7 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 			f := c.f
 			f.WorkspaceID, f.Limit = ws, 7
 			for page := 0; ; page++ {
-				evs, err := e.db.Events(ctx, f)
+				evs, err := e.DB.Events(ctx, f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -155,9 +155,9 @@ func TestEventBlocksMigration(t *testing.T) {
 			if err := db.MigrateBefore(ctx, 11); err != nil {
 				t.Fatal(err)
 			}
-			e := &coreEnv{db: db, clock: storetest.NewClock(coreT0)}
-			e.meter = metering.NewService(db, db, e.clock.Now)
-			ws := e.workspace(t, 0)
+			e := &coreEnv{&storetest.Env{DB: db, Clock: storetest.NewClock(coreT0)}}
+			e.Meter = metering.NewService(db, db, e.Clock.Now)
+			ws := e.Workspace(t, 0)
 			ts := coreT0.Add(-time.Hour).UnixMicro()
 			legacy := []metering.Event{
 				{ID: "old-1", WorkspaceID: ws, Model: "m", Timestamp: time.UnixMicro(ts).UTC(), KeyID: "k1", Project: "p", Member: "u", Usage: pricing.Usage{Input: 100, CachedInput: 10, Output: 50}},
@@ -200,11 +200,11 @@ func TestEventBlocksMigration(t *testing.T) {
 			replay[0].Metadata, replay[0].Hash = nil, ""
 			replay[2].Usage.Input = 6
 			replay[2].ID = "old-2"
-			res, err := e.meter.Ingest(ctx, []metering.Event{replay[0], replay[3]})
+			res, err := e.Meter.Ingest(ctx, []metering.Event{replay[0], replay[3]})
 			if err != nil || res.Accepted != 1 || res.Duplicates != 1 {
 				t.Fatalf("replaying old-1: %+v %v", res, err)
 			}
-			res, err = e.meter.Ingest(ctx, []metering.Event{replay[2]})
+			res, err = e.Meter.Ingest(ctx, []metering.Event{replay[2]})
 			if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != "idempotency_conflict" {
 				t.Fatalf("old-2 with other contents: %+v %v", res, err)
 			}
@@ -235,21 +235,21 @@ func TestVerifyFindsLostEventKeys(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		e.addPrice(t, "m", 1_000_000)
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		var batch []metering.Event
 		for i := range 5 {
 			batch = append(batch, metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: ws, Model: "m", Timestamp: coreT0, Usage: pricing.Usage{Input: 1}})
 		}
-		if _, err := e.meter.Ingest(ctx, batch); err != nil {
+		if _, err := e.Meter.Ingest(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
 		if got := failingChecks(e.report(t)); len(got) != 0 {
 			t.Fatalf("before tampering: %q", got)
 		}
-		if err := e.db.IndexEventKeys(ctx); err != nil {
+		if err := e.DB.IndexEventKeys(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := e.db.RawExec(ctx, `DELETE FROM event_ids WHERE k = ?`, store.EventKey(ws, "e3")); err != nil || n != 1 {
+		if n, err := e.DB.RawExec(ctx, `DELETE FROM event_ids WHERE k = ?`, store.EventKey(ws, "e3")); err != nil || n != 1 {
 			t.Fatalf("delete a key: %d %v", n, err)
 		}
 		rep := e.report(t)
@@ -258,11 +258,11 @@ func TestVerifyFindsLostEventKeys(t *testing.T) {
 		}
 		// Stored twice: a copy of the block. Each event is then stored twice, and of each
 		// pair at most one is found by its key.
-		if _, err := e.db.RawExec(ctx, `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data)
+		if _, err := e.DB.RawExec(ctx, `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data)
 			SELECT seq + 1000, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data FROM event_blocks`); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.db.IndexEventKeys(ctx); err != nil {
+		if err := e.DB.IndexEventKeys(ctx); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range e.report(t).Checks {

@@ -28,7 +28,7 @@ type keysEnv struct {
 
 func openKeysEnv(t *testing.T, path string, c *storetest.Clock) keysEnv {
 	db := storetest.SQLiteAt(t, path, storetest.Options{Now: c.Now})
-	return keysEnv{&coreEnv{db: db, clock: c, ledger: ledger.NewService(db, c.Now), meter: metering.NewService(db, db, c.Now)}}
+	return keysEnv{&coreEnv{&storetest.Env{DB: db, Clock: c, Ledger: ledger.NewService(db, c.Now), Meter: metering.NewService(db, db, c.Now)}}}
 }
 
 // keysFile opens a fresh SQLite file as handle 1, with a price for model "m" and a workspace.
@@ -37,7 +37,7 @@ func keysFile(t *testing.T) (a keysEnv, path string, c *storetest.Clock, ws stri
 	path = filepath.Join(t.TempDir(), "spectra.db")
 	a = openKeysEnv(t, path, c)
 	a.addPrice(t, "m", 1_000_000)
-	return a, path, c, a.workspace(t, 0)
+	return a, path, c, a.Workspace(t, 0)
 }
 
 func keysBatch(ws, prefix string, n int, input int64) []metering.Event {
@@ -52,7 +52,7 @@ func keysBatch(ws, prefix string, n int, input int64) []metering.Event {
 // ingestWant ingests events and checks how many were accepted and were duplicates.
 func (e keysEnv) ingestWant(t *testing.T, what string, events []metering.Event, accepted, duplicates, conflicts int) {
 	t.Helper()
-	res, err := e.meter.Ingest(context.Background(), events)
+	res, err := e.Meter.Ingest(context.Background(), events)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -67,11 +67,11 @@ func (e keysEnv) ingestWant(t *testing.T, what string, events []metering.Event, 
 func (e keysEnv) checkStored(t *testing.T, ws string, events int, cost money.Amount) {
 	t.Helper()
 	ctx := context.Background()
-	n, err := e.db.RawInt(ctx, `SELECT COUNT(*) FROM events WHERE workspace_id = ?`, ws)
+	n, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM events WHERE workspace_id = ?`, ws)
 	if err != nil || n != int64(events) {
 		t.Fatalf("%d events stored (%v); want %d", n, err, events)
 	}
-	b, err := e.db.Balance(ctx, ws)
+	b, err := e.DB.Balance(ctx, ws)
 	if err != nil || b.Balance != -cost {
 		t.Fatalf("balance %s (%v); want %s", b.Balance, err, -cost)
 	}
@@ -82,7 +82,7 @@ func (e keysEnv) checkStored(t *testing.T, ws string, events int, cost money.Amo
 
 func eventCost(t *testing.T, e keysEnv, ev metering.Event) money.Amount {
 	t.Helper()
-	cat, err := e.db.Catalog(context.Background())
+	cat, err := e.DB.Catalog(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +115,10 @@ func TestEventKeysAcrossHandles(t *testing.T) {
 	a.ingestWant(t, "B again on handle 1", batchB, 0, 10, 0)
 
 	// Handle 2 indexes everything: handle 1 sees W move and reads what is left.
-	if err := b.db.IndexEventKeys(ctx); err != nil {
+	if err := b.DB.IndexEventKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 20 {
+	if n, err := b.DB.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 20 {
 		t.Fatalf("event_ids holds %d keys (%v) after indexing; want 20", n, err)
 	}
 	a.ingestWant(t, "A and B again on handle 1", append(append([]metering.Event{}, batchA...), batchB...), 0, 20, 0)
@@ -140,23 +140,23 @@ func TestEventKeysSweepCutShort(t *testing.T) {
 	one := eventCost(t, a, batch[0])
 	a.ingestWant(t, "first", batch, 10, 0, 0)
 	for range 2 {
-		if err := a.db.SweepEventKeysOnce(ctx); err != nil {
+		if err := a.DB.SweepEventKeysOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, err := a.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 6 {
+	if n, err := a.DB.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 6 {
 		t.Fatalf("after two slices of 3, event_ids holds %d keys (%v)", n, err)
 	}
 	b := openKeysEnv(t, path, c)
 	b.ingestWant(t, "replayed after the cut", batch, 0, 10, 0)
-	if err := b.db.IndexEventKeys(ctx); err != nil {
+	if err := b.DB.IndexEventKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 10 {
+	if n, err := b.DB.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 10 {
 		t.Fatalf("after the sweep, event_ids holds %d keys (%v); want 10", n, err)
 	}
 	// Handle 1's own sweep, still half done, starts over from the database.
-	if err := a.db.IndexEventKeys(ctx); err != nil {
+	if err := a.DB.IndexEventKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	a.ingestWant(t, "replayed on handle 1", batch, 0, 10, 0)
@@ -177,7 +177,7 @@ func TestEventKeysBackgroundSweep(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n, err := a.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`)
+		n, err := a.DB.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,17 +210,17 @@ func TestEventKeyCollisionsInTheTail(t *testing.T) {
 
 	// The key's owner indexed, an event that lost the key to it in the tail: a third
 	// handle must still find the owner through event_ids, not through the tail.
-	if err := a.db.IndexEventKeys(context.Background()); err != nil {
+	if err := a.DB.IndexEventKeys(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	a.ingestWant(t, "z after indexing", keysBatch(ws, "z", 1, 10), 1, 0, 0)
 	c3 := openKeysEnv(t, path, c)
 	c3.ingestWant(t, "all again on handle 3", append(keysBatch(ws, "z", 1, 10), batch...), 0, 5, 0)
-	n, err := a.db.RawInt(context.Background(), `SELECT COUNT(*) FROM events WHERE workspace_id = ?`, ws)
+	n, err := a.DB.RawInt(context.Background(), `SELECT COUNT(*) FROM events WHERE workspace_id = ?`, ws)
 	if err != nil || n != 6 {
 		t.Fatalf("%d events stored (%v); want 6", n, err)
 	}
-	bal, err := a.db.Balance(context.Background(), ws)
+	bal, err := a.DB.Balance(context.Background(), ws)
 	if err != nil || bal.Balance != -6*one {
 		t.Fatalf("balance %s (%v); want %s", bal.Balance, err, -6*one)
 	}
@@ -244,7 +244,7 @@ func TestEventKeysReaderLeavesTheTail(t *testing.T) {
 	if err := reader.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.db.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 0 {
+	if n, err := a.DB.RawInt(ctx, `SELECT COUNT(*) FROM event_ids`); err != nil || n != 0 {
 		t.Fatalf("event_ids holds %d keys (%v) after the reader closed; want the writer's tail left alone", n, err)
 	}
 	a.ingestWant(t, "ten again", keysBatch(ws, "r", 10, 10), 0, 10, 0)

@@ -19,10 +19,10 @@ import (
 func TestIngestRefusesBalanceOverflow(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
-		ws := e.workspace(t, 0)
+		ws := e.Workspace(t, 0)
 		const unit = money.Amount(1_000_000_000_000_000_000) // 10^18 micro-units: the cost of one "gold" event
 		e.addPrice(t, "gold", unit/metering.MaxTokensPerField*1_000_000)
-		at := e.clock.Now().Add(-time.Minute)
+		at := e.Clock.Now().Add(-time.Minute)
 		event := func(id string, output int64) metering.Event {
 			return metering.Event{ID: id, WorkspaceID: ws, Model: "gold", Timestamp: at, Usage: pricing.Usage{Output: output}}
 		}
@@ -30,7 +30,7 @@ func TestIngestRefusesBalanceOverflow(t *testing.T) {
 		for i := range batch {
 			batch[i] = event(fmt.Sprintf("e%d", i), metering.MaxTokensPerField)
 		}
-		res, err := e.meter.Ingest(ctx, batch)
+		res, err := e.Meter.Ingest(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestIngestRefusesBalanceOverflow(t *testing.T) {
 		}
 		balance := func() money.Amount {
 			t.Helper()
-			b, err := e.ledger.Balance(ctx, ws)
+			b, err := e.Ledger.Balance(ctx, ws)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,13 +56,13 @@ func TestIngestRefusesBalanceOverflow(t *testing.T) {
 		}
 
 		// One at a time, across transactions: the same bound, and no 500.
-		res, err = e.meter.Ingest(ctx, []metering.Event{event("one-more", metering.MaxTokensPerField)})
+		res, err = e.Meter.Ingest(ctx, []metering.Event{event("one-more", metering.MaxTokensPerField)})
 		if err != nil || res.Accepted != 0 || len(res.Rejected) != 1 || res.Rejected[0].Code != "balance_out_of_range" {
 			t.Fatalf("one more: %+v, %v", res, err)
 		}
 		// What still fits is taken, and an event that costs nothing always is.
 		half := int64(metering.MaxTokensPerField / 2)
-		res, err = e.meter.Ingest(ctx, []metering.Event{event("half", half), event("free", 0), event("half-again", half)})
+		res, err = e.Meter.Ingest(ctx, []metering.Event{event("half", half), event("free", 0), event("half-again", half)})
 		if err != nil || res.Accepted != 2 || len(res.Rejected) != 1 || res.Rejected[0].ID != "half-again" {
 			t.Fatalf("what fits: %+v, %v", res, err)
 		}
@@ -70,7 +70,7 @@ func TestIngestRefusesBalanceOverflow(t *testing.T) {
 			t.Fatalf("balance %d", b)
 		}
 		// A rejected id was never stored: it is not a duplicate (it is refused again).
-		res, err = e.meter.Ingest(ctx, []metering.Event{event("e9", metering.MaxTokensPerField)})
+		res, err = e.Meter.Ingest(ctx, []metering.Event{event("e9", metering.MaxTokensPerField)})
 		if err != nil || res.Duplicates != 0 || len(res.Rejected) != 1 || res.Rejected[0].Code != "balance_out_of_range" {
 			t.Fatalf("rejected id again: %+v, %v", res, err)
 		}

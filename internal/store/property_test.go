@@ -131,17 +131,17 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		for _, p := range propPrices {
-			p.EffectiveFrom, p.CreatedAt = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), e.clock.Now()
-			if err := e.db.AddPrice(ctx, p); err != nil {
+			p.EffectiveFrom, p.CreatedAt = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), e.Clock.Now()
+			if err := e.DB.AddPrice(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 		}
-		now := e.clock.Now()
+		now := e.Clock.Now()
 		stats := &propStats{}
 		defer func() { t.Logf("exercised: %+v", *stats) }()
 		rapid.Check(t, func(rt *rapid.T) {
 			// Holds left open by earlier sequences would be swept by this one's sweeps.
-			if _, err := e.db.ReleaseExpired(ctx, now.AddDate(1, 0, 0)); err != nil {
+			if _, err := e.DB.ReleaseExpired(ctx, now.AddDate(1, 0, 0)); err != nil {
 				rt.Fatal(err)
 			}
 			m := &propModel{nonce: ids.Random(5), limit: map[string]money.Amount{}, balance: map[string]money.Amount{},
@@ -150,12 +150,12 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 			m.unknown = "ws_unknown_" + m.nonce
 			for i := range 3 {
 				limit := rapid.SampledFrom([]money.Amount{0, 0, 1_000, 2 * money.Scale}).Draw(rt, fmt.Sprint("limit", i))
-				ws := e.workspace(rt, limit)
+				ws := e.Workspace(rt, limit)
 				m.wss = append(m.wss, ws)
 				m.limit[ws] = limit
 				m.usage[ws] = map[propUsageKey]metering.Totals{}
 				if start := rapid.SampledFrom([]money.Amount{0, 50 * money.Scale, 500 * money.Scale}).Draw(rt, "start"); start > 0 {
-					tr, _, err := e.ledger.Grant(ctx, ws, start, "start", "")
+					tr, _, err := e.Ledger.Grant(ctx, ws, start, "start", "")
 					if err != nil {
 						rt.Fatal(err)
 					}
@@ -174,7 +174,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 					key := rapid.SampledFrom([]string{"g0", "g1", "g2"}).Draw(rt, "key")
 					amount := rapid.SampledFrom([]money.Amount{1, 500, money.Scale, 7_654_321, 40 * money.Scale}).Draw(rt, "amount")
 					note := rapid.SampledFrom([]string{"", "n"}).Draw(rt, "note")
-					tr, created, err := e.ledger.Grant(ctx, ws, amount, key, note)
+					tr, created, err := e.Ledger.Grant(ctx, ws, amount, key, note)
 					prev, seen := m.grants[ws+"/"+key]
 					switch {
 					case ws == m.unknown:
@@ -206,7 +206,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 						batch[i] = m.drawEvent(rt, anyWS, holdID, now)
 					}
 					m.sent = append(m.sent, batch...)
-					res, err := e.meter.Ingest(ctx, slices.Clone(batch))
+					res, err := e.Meter.Ingest(ctx, slices.Clone(batch))
 					if err != nil {
 						rt.Fatal(err)
 					}
@@ -227,7 +227,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 					id := holdID(rt)
 					amount := rapid.SampledFrom([]money.Amount{0, 1, 1_000, 2 * money.Scale, 20 * money.Scale}).Draw(rt, "amount")
 					ttl := time.Duration(rapid.IntRange(1, 3).Draw(rt, "ttl")) * time.Minute
-					h, err := e.ledger.Reserve(ctx, ws, id, amount, ttl)
+					h, err := e.Ledger.Reserve(ctx, ws, id, amount, ttl)
 					prev, seen := m.holds[id]
 					available := m.balance[ws] - m.held(ws)
 					switch {
@@ -253,7 +253,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 				},
 				"release": func(rt *rapid.T) {
 					id := holdID(rt)
-					err := e.ledger.Release(ctx, id)
+					err := e.Ledger.Release(ctx, id)
 					if h := m.holds[id]; h != nil && h.open {
 						if err != nil {
 							rt.Fatalf("release %s: %v", id, err)
@@ -265,7 +265,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 				},
 				"sweep": func(rt *rapid.T) {
 					at := now.Add(time.Duration(rapid.IntRange(0, 4).Draw(rt, "minutes")) * time.Minute)
-					n, err := e.db.ReleaseExpired(ctx, at)
+					n, err := e.DB.ReleaseExpired(ctx, at)
 					want := 0
 					for _, h := range m.holds {
 						if h.open && h.expires.Before(at) {
@@ -281,9 +281,9 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 				"index keys": func(rt *rapid.T) {
 					var err error
 					if rapid.Bool().Draw(rt, "all") {
-						err = e.db.IndexEventKeys(ctx)
+						err = e.DB.IndexEventKeys(ctx)
 					} else {
-						err = e.db.SweepEventKeysOnce(ctx)
+						err = e.DB.SweepEventKeysOnce(ctx)
 					}
 					if err != nil {
 						rt.Fatal(err)
@@ -291,7 +291,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 				},
 				"": func(rt *rapid.T) {
 					for _, ws := range m.wss {
-						b, err := e.ledger.Balance(ctx, ws)
+						b, err := e.Ledger.Balance(ctx, ws)
 						if err != nil {
 							rt.Fatal(err)
 						}
@@ -441,7 +441,7 @@ func (m *propModel) ingest(rt *rapid.T, batch []metering.Event, now time.Time) m
 // checkEnd compares the store with the model after a sequence.
 func (m *propModel) checkEnd(rt *rapid.T, e *coreEnv, now time.Time) {
 	ctx := context.Background()
-	rep, err := e.db.Verify(ctx)
+	rep, err := e.DB.Verify(ctx)
 	if err != nil || !rep.OK() {
 		rt.Fatalf("verify: %+v %v", rep, err)
 	}
@@ -457,11 +457,11 @@ func (m *propModel) checkEnd(rt *rapid.T, e *coreEnv, now time.Time) {
 				costs += ev.Cost
 			}
 		}
-		b, err := e.ledger.Balance(ctx, ws)
+		b, err := e.Ledger.Balance(ctx, ws)
 		if err != nil || b.Balance != grants-costs || b.Held != m.held(ws) {
 			rt.Fatalf("%s: %+v, %v; want grants %s − costs %s, held %s", ws, b, err, grants, costs, m.held(ws))
 		}
-		buckets, err := e.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour),
+		buckets, err := e.Meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour),
 			Bucket: time.Hour, GroupBy: []string{metering.DimModel, metering.DimKey, metering.DimProject, metering.DimMember}})
 		if err != nil {
 			rt.Fatal(err)
@@ -512,7 +512,7 @@ func (m *propModel) checkEnd(rt *rapid.T, e *coreEnv, now time.Time) {
 				sum.Add(tot)
 				want[g] = sum
 			}
-			buckets, err := e.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour),
+			buckets, err := e.Meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour),
 				Bucket: time.Hour, GroupBy: c.groupBy, Filter: c.filter})
 			if err != nil {
 				rt.Fatal(err)
@@ -534,7 +534,7 @@ func (m *propModel) checkEnd(rt *rapid.T, e *coreEnv, now time.Time) {
 			}
 		}
 		// The ungrouped daily total agrees too.
-		day, err := e.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour), Bucket: 24 * time.Hour})
+		day, err := e.Meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws, Start: now.Add(-6 * time.Hour), End: now.Add(time.Hour), Bucket: 24 * time.Hour})
 		if err != nil {
 			rt.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"spectra/internal/team"
 
 	"pgregory.net/rapid"
+	"spectra/internal/store/storetest"
 )
 
 // hourlyOnly is the store without its daily rollups: every answer comes from the hourly ones.
@@ -48,7 +49,7 @@ var dailyZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Asia/Kolk
 // Two stretches of days around DST changes in both hemispheres.
 var dailyEras = []time.Time{time.Date(2025, 3, 25, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)}
 
-func newWorkspace(t coreFataler, db *store.DB, tz string, now time.Time) string {
+func newWorkspace(t storetest.Fataler, db *store.DB, tz string, now time.Time) string {
 	t.Helper()
 	id := ids.New("ws")
 	if err := db.CreateWorkspace(context.Background(), team.Workspace{ID: id, Name: "test", Timezone: tz, CreatedAt: now}); err != nil {
@@ -66,16 +67,16 @@ func TestDailyRollupsMatchHourly(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		e.clock.Set(now)
+		e.Clock.Set(now)
 		for _, m := range []string{"m1", "m2", "m3"} {
 			e.addPrice(t, m, 1_234_567)
 		}
 		var used atomic.Int64
-		planned := metering.NewService(countingDaily{e.db, &used}, e.db, e.clock.Now)
-		plain := metering.NewService(hourlyOnly{e.db}, e.db, e.clock.Now)
+		planned := metering.NewService(countingDaily{e.DB, &used}, e.DB, e.Clock.Now)
+		plain := metering.NewService(hourlyOnly{e.DB}, e.DB, e.Clock.Now)
 		rapid.Check(t, func(rt *rapid.T) {
 			zone := rapid.SampledFrom(dailyZones).Draw(rt, "zone")
-			ws := newWorkspace(rt, e.db, zone, now)
+			ws := newWorkspace(rt, e.DB, zone, now)
 			era := rapid.SampledFrom(dailyEras).Draw(rt, "era")
 			ingest := func(label string) {
 				n := rapid.IntRange(1, 150).Draw(rt, label+" events")
@@ -89,14 +90,14 @@ func TestDailyRollupsMatchHourly(t *testing.T) {
 						Member:    rapid.SampledFrom([]string{"", "u1", "u2", "u3"}).Draw(rt, "member"),
 						Usage:     pricing.Usage{Input: rapid.Int64Range(0, 5000).Draw(rt, "in"), Output: rapid.Int64Range(0, 5000).Draw(rt, "out")}}
 				}
-				if res, err := e.meter.Ingest(ctx, events); err != nil || res.Accepted != n {
+				if res, err := e.Meter.Ingest(ctx, events); err != nil || res.Accepted != n {
 					rt.Fatalf("ingest: %+v %v", res, err)
 				}
 			}
 			ingest("a")
 			if rapid.Bool().Draw(rt, "change timezone") {
 				zone = rapid.SampledFrom(dailyZones).Draw(rt, "new zone")
-				if err := e.db.SetWorkspaceTimezone(ctx, ws, zone); err != nil {
+				if err := e.DB.SetWorkspaceTimezone(ctx, ws, zone); err != nil {
 					rt.Fatal(err)
 				}
 				ingest("b")
@@ -190,20 +191,20 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.clock.Set(now)
+		e.Clock.Set(now)
 		e.addPrice(t, "m", 1_000_000)
-		ws := newWorkspace(t, e.db, "UTC", now)
+		ws := newWorkspace(t, e.DB, "UTC", now)
 		var events []metering.Event
 		for i := range 48 { // one event at hh:10 every hour of June 10 and 11 (UTC)
 			events = append(events, metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: ws, Model: "m",
 				Timestamp: time.Date(2025, 6, 10, i, 10, 0, 0, time.UTC), Usage: pricing.Usage{Output: int64(1000 * (i + 1))}})
 		}
-		if _, err := e.meter.Ingest(ctx, events); err != nil {
+		if _, err := e.Meter.Ingest(ctx, events); err != nil {
 			t.Fatal(err)
 		}
 		var used atomic.Int64
-		planned := metering.NewService(countingDaily{e.db, &used}, e.db, e.clock.Now)
-		plain := metering.NewService(hourlyOnly{e.db}, e.db, e.clock.Now)
+		planned := metering.NewService(countingDaily{e.DB, &used}, e.DB, e.Clock.Now)
+		plain := metering.NewService(hourlyOnly{e.DB}, e.DB, e.Clock.Now)
 		kolkata, _ := time.LoadLocation("Asia/Kolkata")
 		days := func(loc *time.Location) []metering.Bucket {
 			t.Helper()
@@ -241,7 +242,7 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 		if got := requests(days(kolkata)); !slices.Equal(got, []int64{0, 19, 24, 5}) || used.Load() != 1 {
 			t.Fatalf("Kolkata days before the change: %v requests, %d daily reads (want none)", got, used.Load())
 		}
-		if err := e.db.SetWorkspaceTimezone(ctx, ws, "Asia/Kolkata"); err != nil {
+		if err := e.DB.SetWorkspaceTimezone(ctx, ws, "Asia/Kolkata"); err != nil {
 			t.Fatal(err)
 		}
 		if got := requests(days(kolkata)); !slices.Equal(got, []int64{0, 19, 24, 5}) || used.Load() != 2 {
@@ -251,7 +252,7 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 			t.Fatalf("UTC days after the change: %v requests, %d daily reads (want none)", got, used.Load())
 		}
 		var rows int64
-		if err := e.db.RawQueryRow(ctx, `SELECT COUNT(*) FROM rollups_daily WHERE workspace_id = ? AND day = ?`, ws,
+		if err := e.DB.RawQueryRow(ctx, `SELECT COUNT(*) FROM rollups_daily WHERE workspace_id = ? AND day = ?`, ws,
 			time.Date(2025, 6, 10, 0, 0, 0, 0, kolkata).UnixMicro()).Scan(&rows); err != nil || rows != 1 {
 			t.Fatalf("Kolkata's June 10 row: %d, %v", rows, err)
 		}
@@ -260,7 +261,7 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 		}
 		// Later events go to the new zone's days. 18:45 UTC on June 10 is 00:15 on June 11
 		// in Kolkata, but its hour starts at 18:00 UTC, 23:30 on June 10: it counts on June 10.
-		if _, err := e.meter.Ingest(ctx, []metering.Event{{ID: "late", WorkspaceID: ws, Model: "m", Timestamp: time.Date(2025, 6, 10, 18, 45, 0, 0, time.UTC)}}); err != nil {
+		if _, err := e.Meter.Ingest(ctx, []metering.Event{{ID: "late", WorkspaceID: ws, Model: "m", Timestamp: time.Date(2025, 6, 10, 18, 45, 0, 0, time.UTC)}}); err != nil {
 			t.Fatal(err)
 		}
 		if got := requests(days(kolkata)); !slices.Equal(got, []int64{0, 20, 24, 5}) {
@@ -270,7 +271,7 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 			t.Fatalf("verify: %+v", rep)
 		}
 		for _, tc := range []struct{ ws, tz, code string }{{ws, "Mars/Olympus", "invalid_timezone"}, {ws, "", "invalid_timezone"}, {"ws_nobody", "UTC", "workspace_not_found"}} {
-			if err := e.db.SetWorkspaceTimezone(ctx, tc.ws, tc.tz); errs.CodeOf(err) != tc.code {
+			if err := e.DB.SetWorkspaceTimezone(ctx, tc.ws, tc.tz); errs.CodeOf(err) != tc.code {
 				t.Errorf("SetWorkspaceTimezone(%q, %q): %v; want %s", tc.ws, tc.tz, err, tc.code)
 			}
 		}
@@ -283,33 +284,33 @@ func TestMigrationBackfillsDaily(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.clock.Set(now)
+		e.Clock.Set(now)
 		e.addPrice(t, "m", 1_000_000)
 		var events []metering.Event
 		for _, tz := range []string{"UTC", "Asia/Kathmandu", "America/Los_Angeles"} {
-			ws := newWorkspace(t, e.db, tz, now)
+			ws := newWorkspace(t, e.DB, tz, now)
 			for i := range 60 {
 				events = append(events, metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: ws, Model: "m", Project: fmt.Sprint("p", i%3),
 					Timestamp: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 97 * time.Minute), Usage: pricing.Usage{Output: int64(i + 1)}})
 			}
 		}
-		if _, err := e.meter.Ingest(ctx, events); err != nil {
+		if _, err := e.Meter.Ingest(ctx, events); err != nil {
 			t.Fatal(err)
 		}
 		count := func() (n int64) {
 			t.Helper()
-			if err := e.db.RawQueryRow(ctx, `SELECT (SELECT COUNT(*) FROM rollups_daily) + (SELECT COUNT(*) FROM rollups_daily_dim)`).Scan(&n); err != nil {
+			if err := e.DB.RawQueryRow(ctx, `SELECT (SELECT COUNT(*) FROM rollups_daily) + (SELECT COUNT(*) FROM rollups_daily_dim)`).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			return n
 		}
 		before := count()
 		for _, q := range []string{`DROP TABLE rollups_daily`, `DROP TABLE rollups_daily_dim`, `DELETE FROM schema_migrations WHERE version = 6`} {
-			if _, err := e.db.RawExec(ctx, q); err != nil {
+			if _, err := e.DB.RawExec(ctx, q); err != nil {
 				t.Fatal(err)
 			}
 		}
-		done, err := e.db.Migrate(ctx)
+		done, err := e.DB.Migrate(ctx)
 		if err != nil || !slices.Equal(done, []string{"0006_rollups_daily"}) {
 			t.Fatalf("migrate: %v %v", done, err)
 		}
@@ -328,9 +329,9 @@ func TestTimezoneChangeDuringIngest(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.clock.Set(now)
+		e.Clock.Set(now)
 		e.addPrice(t, "m", 1_000_000)
-		ws := newWorkspace(t, e.db, "UTC", now)
+		ws := newWorkspace(t, e.DB, "UTC", now)
 		errc := make(chan error, 5)
 		for g := range 4 {
 			go func() {
@@ -341,7 +342,7 @@ func TestTimezoneChangeDuringIngest(t *testing.T) {
 						events = append(events, metering.Event{ID: fmt.Sprint("e", n), WorkspaceID: ws, Model: "m", Member: fmt.Sprint("u", n%3),
 							Timestamp: time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC).Add(time.Duration(n*7919%(72*60)) * time.Minute)})
 					}
-					if res, err := e.meter.Ingest(ctx, events); err != nil || res.Accepted != len(events) {
+					if res, err := e.Meter.Ingest(ctx, events); err != nil || res.Accepted != len(events) {
 						errc <- fmt.Errorf("ingest: %+v %v", res, err)
 						return
 					}
@@ -351,7 +352,7 @@ func TestTimezoneChangeDuringIngest(t *testing.T) {
 		}
 		go func() {
 			for i := range 12 {
-				if err := e.db.SetWorkspaceTimezone(ctx, ws, []string{"Asia/Kolkata", "America/New_York", "UTC", "Pacific/Chatham"}[i%4]); err != nil {
+				if err := e.DB.SetWorkspaceTimezone(ctx, ws, []string{"Asia/Kolkata", "America/New_York", "UTC", "Pacific/Chatham"}[i%4]); err != nil {
 					errc <- err
 					return
 				}

@@ -45,28 +45,28 @@ func coreSeed(t *testing.T, e *coreEnv) (ws string) {
 	t.Helper()
 	ctx := context.Background()
 	e.addPrice(t, "m", 1_000_000)
-	ws = e.workspace(t, 0)
-	other := e.workspace(t, money.Scale)
+	ws = e.Workspace(t, 0)
+	other := e.Workspace(t, money.Scale)
 	for _, w := range []string{ws, other} {
-		if _, _, err := e.ledger.Grant(ctx, w, 10*money.Scale, "g1", ""); err != nil {
+		if _, _, err := e.Ledger.Grant(ctx, w, 10*money.Scale, "g1", ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ledger.Reserve(ctx, w, w+"-h1", money.Scale, time.Minute); err != nil {
+		if _, err := e.Ledger.Reserve(ctx, w, w+"-h1", money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ledger.Reserve(ctx, w, w+"-h2", money.Scale, time.Minute); err != nil {
+		if _, err := e.Ledger.Reserve(ctx, w, w+"-h2", money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		var events []metering.Event
 		for i := range 20 {
-			ev := metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: w, Model: "m", Timestamp: e.clock.Now().Add(-time.Duration(i) * 17 * time.Minute),
+			ev := metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: w, Model: "m", Timestamp: e.Clock.Now().Add(-time.Duration(i) * 17 * time.Minute),
 				Project: fmt.Sprint("p", i%2), Usage: pricing.Usage{Input: int64(i * 100), Output: int64(i * 1000)}}
 			if i == 3 {
 				ev.HoldID = w + "-h1"
 			}
 			events = append(events, ev)
 		}
-		if res, err := e.meter.Ingest(ctx, events); err != nil || res.Accepted != 20 {
+		if res, err := e.Meter.Ingest(ctx, events); err != nil || res.Accepted != 20 {
 			t.Fatalf("seed: %+v %v", res, err)
 		}
 	}
@@ -86,17 +86,17 @@ func TestVerifyFindsTampering(t *testing.T) {
 		wallet := string(ledger.Wallet(ws))
 		exec := func(q string, args ...any) {
 			t.Helper()
-			n, err := e.db.RawExec(ctx, q, args...)
+			n, err := e.DB.RawExec(ctx, q, args...)
 			if err != nil || n == 0 {
 				t.Fatalf("%s: %d rows, %v", q, n, err)
 			}
 		}
 		// The immutability triggers must go before entries can be tampered with.
 		drop := `DROP TRIGGER entries_immutable ON entries`
-		if e.db.Dialect() == store.SQLite {
+		if e.DB.Dialect() == store.SQLite {
 			drop = `DROP TRIGGER entries_immutable_u`
 		}
-		if _, err := e.db.RawExec(ctx, drop); err != nil {
+		if _, err := e.DB.RawExec(ctx, drop); err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range []struct {
@@ -235,7 +235,7 @@ func TestLedgerImmutable(t *testing.T) {
 			`UPDATE transfers SET note = 'changed'`,
 			`DELETE FROM transfers`,
 		} {
-			if _, err := e.db.RawExec(ctx, q); err == nil {
+			if _, err := e.DB.RawExec(ctx, q); err == nil {
 				t.Errorf("%s succeeded", q)
 			}
 		}

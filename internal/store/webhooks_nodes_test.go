@@ -43,8 +43,8 @@ func TestTwoNodesDispatchAndSendOnce(t *testing.T) {
 			ctx := context.Background()
 			c := storetest.NewClock(coreT0)
 			a, b := twoNodes(t, dialect, c)
-			e := &hookEnv{coreEnv: &coreEnv{db: a, clock: c}, mailer: &recordingMailer{}}
-			e.ws = e.workspace(t, 0)
+			e := &hookEnv{coreEnv: &coreEnv{&storetest.Env{DB: a, Clock: c}}, mailer: &recordingMailer{}}
+			e.ws = e.Workspace(t, 0)
 			u := team.User{ID: "usr_owner", Email: "owner@example.com", CreatedAt: coreT0}
 			acctCheck(t, a.CreateUser(ctx, u, ""))
 			_, err := a.AddMember(ctx, team.Member{WorkspaceID: e.ws, UserID: u.ID, Role: team.RoleOwner, CreatedAt: coreT0})

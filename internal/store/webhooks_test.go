@@ -60,11 +60,11 @@ func fixedBackoff(n int) time.Duration { return notify.Schedule[min(n, len(notif
 func hookEach(t *testing.T, fn func(t *testing.T, e *hookEnv)) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
-		h := &hookEnv{coreEnv: e, ws: e.workspace(t, 0), mailer: &recordingMailer{}}
+		h := &hookEnv{coreEnv: e, ws: e.Workspace(t, 0), mailer: &recordingMailer{}}
 		for i, role := range team.Roles {
 			u := team.User{ID: fmt.Sprintf("usr_%d", i), Email: fmt.Sprintf("%s@example.com", role), Name: string(role), CreatedAt: coreT0}
-			acctCheck(t, e.db.CreateUser(ctx, u, ""))
-			_, err := e.db.AddMember(ctx, team.Member{WorkspaceID: h.ws, UserID: u.ID, Role: role, CreatedAt: coreT0})
+			acctCheck(t, e.DB.CreateUser(ctx, u, ""))
+			_, err := e.DB.AddMember(ctx, team.Member{WorkspaceID: h.ws, UserID: u.ID, Role: role, CreatedAt: coreT0})
 			acctCheck(t, err)
 		}
 		fn(t, h)
@@ -73,7 +73,7 @@ func hookEach(t *testing.T, fn func(t *testing.T, e *hookEnv)) {
 
 // notifier is a notify.Service over the env's store and clock.
 func (e *hookEnv) notifier(mail bool) *notify.Service {
-	cfg := notify.Config{Store: e.db, Now: e.clock.Now, Backoff: fixedBackoff, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true}
+	cfg := notify.Config{Store: e.DB, Now: e.Clock.Now, Backoff: fixedBackoff, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true}
 	if mail {
 		cfg.Mailer = e.mailer
 	}
@@ -84,8 +84,8 @@ func (e *hookEnv) notifier(mail bool) *notify.Service {
 func (e *hookEnv) alert(t *testing.T, kind string) string {
 	t.Helper()
 	id := ids.New("alt")
-	_, err := e.db.RawExec(context.Background(), `INSERT INTO alerts (id, workspace_id, kind, budget_id, threshold, period_start, dedupe_key, subject, body, payload, created_at) VALUES (?, ?, ?, NULL, 80, ?, ?, ?, ?, ?, ?)`,
-		id, e.ws, kind, coreT0.UnixMicro(), "test:"+id, "Budget at 80 %", "Your budget is at 80 %.", `{"alert_id":"`+id+`","threshold":80}`, e.clock.Now().UnixMicro())
+	_, err := e.DB.RawExec(context.Background(), `INSERT INTO alerts (id, workspace_id, kind, budget_id, threshold, period_start, dedupe_key, subject, body, payload, created_at) VALUES (?, ?, ?, NULL, 80, ?, ?, ?, ?, ?, ?)`,
+		id, e.ws, kind, coreT0.UnixMicro(), "test:"+id, "Budget at 80 %", "Your budget is at 80 %.", `{"alert_id":"`+id+`","threshold":80}`, e.Clock.Now().UnixMicro())
 	acctCheck(t, err)
 	return id
 }
@@ -100,7 +100,7 @@ func (e *hookEnv) endpoint(t *testing.T, n *notify.Service, url string, in notif
 
 func (e *hookEnv) deliveries(t *testing.T, endpointID string) []notify.Delivery {
 	t.Helper()
-	ds, err := e.db.Deliveries(context.Background(), notify.DeliveryFilter{WorkspaceID: e.ws, EndpointID: endpointID, Limit: 1000})
+	ds, err := e.DB.Deliveries(context.Background(), notify.DeliveryFilter{WorkspaceID: e.ws, EndpointID: endpointID, Limit: 1000})
 	acctCheck(t, err)
 	return ds
 }
@@ -115,27 +115,27 @@ func TestWebhookEndpointsStore(t *testing.T) {
 		if !strings.HasPrefix(ep.ID, "whk_") || !strings.HasPrefix(secret, "whsec_") || !ep.Enabled {
 			t.Fatalf("created %+v %q", ep, secret)
 		}
-		got, err := e.db.Endpoint(ctx, e.ws, ep.ID)
+		got, err := e.DB.Endpoint(ctx, e.ws, ep.ID)
 		acctCheck(t, err)
 		if got.URL != ep.URL || got.Description != "ops" || !slices.Equal(got.EventTypes, []string{"balance.low"}) || got.Secret != secret || !got.CreatedAt.Equal(ep.CreatedAt) {
 			t.Fatalf("read back %+v", got)
 		}
 		up, err := n.UpdateEndpoint(ctx, e.ws, ep.ID, notify.EndpointInput{Enabled: ptr(false), EventTypes: ptr([]string{})})
 		acctCheck(t, err)
-		got, _ = e.db.Endpoint(ctx, e.ws, ep.ID)
+		got, _ = e.DB.Endpoint(ctx, e.ws, ep.ID)
 		if got.Enabled || len(got.EventTypes) != 0 || up.Enabled {
 			t.Fatalf("after update %+v", got)
 		}
 		_, rotated, err := n.RotateSecret(ctx, e.ws, ep.ID)
 		acctCheck(t, err)
-		if got, _ = e.db.Endpoint(ctx, e.ws, ep.ID); got.Secret != rotated || rotated == secret {
+		if got, _ = e.DB.Endpoint(ctx, e.ws, ep.ID); got.Secret != rotated || rotated == secret {
 			t.Fatal("rotate did not store a new secret")
 		}
 		_, err = n.UpdateEndpoint(ctx, e.ws, ep.ID, notify.EndpointInput{URL: ptr("ftp://x")})
 		acctWantCode(t, err, "invalid_url")
 		_, err = n.UpdateEndpoint(ctx, e.ws, ep.ID, notify.EndpointInput{EventTypes: ptr([]string{"nope"})})
 		acctWantCode(t, err, "invalid_event_type")
-		_, err = e.db.Endpoint(ctx, "ws_other", ep.ID)
+		_, err = e.DB.Endpoint(ctx, "ws_other", ep.ID)
 		acctWantCode(t, err, "webhook_not_found")
 		_, _, err = n.CreateEndpoint(ctx, "ws_missing", notify.EndpointInput{URL: ptr("https://example.com")})
 		acctWantCode(t, err, "workspace_not_found")
@@ -143,7 +143,7 @@ func TestWebhookEndpointsStore(t *testing.T) {
 		acctCheck(t, err)
 		acctCheck(t, n.DeleteEndpoint(ctx, e.ws, ep.ID))
 		acctWantCode(t, n.DeleteEndpoint(ctx, e.ws, ep.ID), "webhook_not_found")
-		if all, _ := e.db.Endpoints(ctx, e.ws); len(all) != 0 {
+		if all, _ := e.DB.Endpoints(ctx, e.ws); len(all) != 0 {
 			t.Fatalf("endpoints after delete: %v", all)
 		}
 		if ds := e.deliveries(t, ""); len(ds) != 0 {
@@ -270,14 +270,14 @@ func (rc *receiver) count() int {
 func TestWebhookReceiverVerifiesSignature(t *testing.T) {
 	hookEach(t, func(t *testing.T, e *hookEnv) {
 		ctx := context.Background()
-		e.clock.Set(time.Now().UTC().Truncate(time.Second))
+		e.Clock.Set(time.Now().UTC().Truncate(time.Second))
 		n := e.notifier(false)
 		rc := newReceiver(t)
 		_, secret := e.endpoint(t, n, rc.URL+"/hook", notify.EndpointInput{})
 		rc.secret = secret
 		id := e.alert(t, "budget.threshold")
-		alertAt := e.clock.Now()
-		e.clock.Advance(3 * time.Second)
+		alertAt := e.Clock.Now()
+		e.Clock.Advance(3 * time.Second)
 		if _, err := n.Dispatch(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +288,7 @@ func TestWebhookReceiverVerifiesSignature(t *testing.T) {
 			t.Fatalf("receiver got %d messages, verified %v", rc.count(), rc.verified)
 		}
 		h, body := rc.got[0], rc.bodies[0]
-		if h.Get("webhook-id") != id || h.Get("webhook-timestamp") != fmt.Sprint(e.clock.Now().Unix()) || !strings.HasPrefix(h.Get("webhook-signature"), "v1,") || h.Get("Content-Type") != "application/json" {
+		if h.Get("webhook-id") != id || h.Get("webhook-timestamp") != fmt.Sprint(e.Clock.Now().Unix()) || !strings.HasPrefix(h.Get("webhook-signature"), "v1,") || h.Get("Content-Type") != "application/json" {
 			t.Fatalf("headers %v", h)
 		}
 		var msg struct {
@@ -329,24 +329,24 @@ func TestWebhookRetryWithBackoffThenDelivered(t *testing.T) {
 		if _, err := n.Dispatch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		t0 := e.clock.Now()
+		t0 := e.Clock.Now()
 		mustSend(t, n, 1)
 		d := e.deliveries(t, "")[0]
 		if d.Status != "pending" || d.Attempts != 1 || d.LastStatus != 500 || !strings.Contains(d.LastError, "HTTP 500") || !d.NextAttemptAt.Equal(t0.Add(10*time.Second)) {
 			t.Fatalf("after a 500: %+v", d)
 		}
-		e.clock.Advance(9 * time.Second)
+		e.Clock.Advance(9 * time.Second)
 		mustSend(t, n, 0)
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 		mustSend(t, n, 1)
 		d = e.deliveries(t, "")[0]
-		if d.Attempts != 2 || d.LastStatus != 503 || !d.NextAttemptAt.Equal(e.clock.Now().Add(time.Minute)) {
+		if d.Attempts != 2 || d.LastStatus != 503 || !d.NextAttemptAt.Equal(e.Clock.Now().Add(time.Minute)) {
 			t.Fatalf("after a 503: %+v", d)
 		}
-		e.clock.Advance(time.Minute)
+		e.Clock.Advance(time.Minute)
 		mustSend(t, n, 1)
 		d = e.deliveries(t, "")[0]
-		if d.Status != "delivered" || d.Attempts != 3 || d.LastStatus != 200 || d.LastError != "" || !d.DeliveredAt.Equal(e.clock.Now()) {
+		if d.Status != "delivered" || d.Attempts != 3 || d.LastStatus != 200 || d.LastError != "" || !d.DeliveredAt.Equal(e.Clock.Now()) {
 			t.Fatalf("after a 200: %+v", d)
 		}
 		if rc.count() != 3 {
@@ -393,9 +393,9 @@ func TestWebhookFailedAfterMaxAttempts(t *testing.T) {
 			if d.NextAttemptAt == nil {
 				break
 			}
-			wait := d.NextAttemptAt.Sub(e.clock.Now())
+			wait := d.NextAttemptAt.Sub(e.Clock.Now())
 			waits = append(waits, wait)
-			e.clock.Advance(wait)
+			e.Clock.Advance(wait)
 		}
 		if !slices.Equal(waits, notify.Schedule[:notify.DefaultMaxAttempts-1]) {
 			t.Fatalf("waits %v, want %v", waits, notify.Schedule[:7])
@@ -404,7 +404,7 @@ func TestWebhookFailedAfterMaxAttempts(t *testing.T) {
 		if d.Status != "failed" || d.Attempts != 8 || d.NextAttemptAt != nil || !strings.Contains(d.LastError, "502") {
 			t.Fatalf("final %+v", d)
 		}
-		e.clock.Advance(48 * time.Hour)
+		e.Clock.Advance(48 * time.Hour)
 		mustSend(t, n, 0)
 		if rc.count() != 8 {
 			t.Fatalf("receiver got %d attempts, want 8", rc.count())
@@ -466,13 +466,13 @@ func TestClaimDeliveriesLease(t *testing.T) {
 		ep, _ := e.endpoint(t, n, "https://example.com", notify.EndpointInput{})
 		_, err := n.SendTest(ctx, e.ws, ep.ID)
 		acctCheck(t, err)
-		now := e.clock.Now()
+		now := e.Clock.Now()
 		var mu sync.Mutex
 		var claims []notify.Delivery
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				got, err := e.db.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
+				got, err := e.DB.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
 				if err != nil {
 					t.Error(err)
 				}
@@ -486,19 +486,19 @@ func TestClaimDeliveriesLease(t *testing.T) {
 			t.Fatalf("claims %+v", claims)
 		}
 		first := claims[0]
-		if got, _ := e.db.ClaimDeliveries(ctx, now.Add(59*time.Second), now.Add(2*time.Minute), 10); len(got) != 0 {
+		if got, _ := e.DB.ClaimDeliveries(ctx, now.Add(59*time.Second), now.Add(2*time.Minute), 10); len(got) != 0 {
 			t.Fatal("claimed under a live lease")
 		}
 		later := now.Add(time.Minute)
-		second, err := e.db.ClaimDeliveries(ctx, later, later.Add(time.Minute), 10)
+		second, err := e.DB.ClaimDeliveries(ctx, later, later.Add(time.Minute), 10)
 		if err != nil || len(second) != 1 || second[0].Attempts != 2 {
 			t.Fatalf("claim after the lease: %+v %v", second, err)
 		}
-		ok, err := e.db.CompleteDelivery(ctx, notify.Outcome{ID: first.ID, Attempts: first.Attempts, LeaseUntil: first.LeaseUntil, Status: "delivered", At: later})
+		ok, err := e.DB.CompleteDelivery(ctx, notify.Outcome{ID: first.ID, Attempts: first.Attempts, LeaseUntil: first.LeaseUntil, Status: "delivered", At: later})
 		if err != nil || ok {
 			t.Fatalf("expired claim completed: %v %v", ok, err)
 		}
-		ok, err = e.db.CompleteDelivery(ctx, notify.Outcome{ID: second[0].ID, Attempts: 2, LeaseUntil: second[0].LeaseUntil, Status: "delivered", HTTPStatus: 204, At: later})
+		ok, err = e.DB.CompleteDelivery(ctx, notify.Outcome{ID: second[0].ID, Attempts: 2, LeaseUntil: second[0].LeaseUntil, Status: "delivered", HTTPStatus: 204, At: later})
 		if err != nil || !ok {
 			t.Fatalf("live claim: %v %v", ok, err)
 		}
@@ -528,7 +528,7 @@ func TestEmailAndDisabledDeliveries(t *testing.T) {
 		if got := len(e.mailer.Sent()); got != 2 {
 			t.Fatalf("sent %d emails in the first round, want 2", got)
 		}
-		e.clock.Advance(10 * time.Second)
+		e.Clock.Advance(10 * time.Second)
 		mustSend(t, n, 1)
 		sent := e.mailer.Sent()
 		if len(sent) != 3 || sent[0].Subject != "Budget at 80 %" || sent[0].Text != "Your budget is at 80 %." || len(sent[0].To) != 1 {
@@ -548,7 +548,7 @@ func TestDeliveriesPaging(t *testing.T) {
 			d, err := n.SendTest(ctx, e.ws, ep.ID)
 			acctCheck(t, err)
 			made = append(made, d.ID)
-			e.clock.Advance(time.Second)
+			e.Clock.Advance(time.Second)
 		}
 		slices.Reverse(made)
 		var got []string
@@ -602,11 +602,11 @@ func TestPruneDeliveries(t *testing.T) {
 		_, err = n.SendTest(ctx, e.ws, ep.ID) // stays pending after a 500
 		acctCheck(t, err)
 		mustSend(t, n, 1)
-		e.clock.Advance(notify.Retention - time.Second)
+		e.Clock.Advance(notify.Retention - time.Second)
 		if k, err := n.Prune(ctx); err != nil || k != 0 {
 			t.Fatalf("pruned %d before the retention, %v", k, err)
 		}
-		e.clock.Advance(2 * time.Second)
+		e.Clock.Advance(2 * time.Second)
 		if k, err := n.Prune(ctx); err != nil || k != 1 {
 			t.Fatalf("pruned %d, want 1 (%v)", k, err)
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,8 +51,15 @@ func EachEnv(t *testing.T, fn func(t *testing.T, e *Env)) {
 	EachAt(t, Start, func(t *testing.T, db *store.DB, c *Clock) { fn(t, NewEnv(db, c)) })
 }
 
+// Fataler is what the Env helpers need of a test: a *testing.T, a *testing.B or a
+// property test's *rapid.T.
+type Fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // Workspace creates a UTC workspace with the given overdraft limit and returns its id.
-func (e *Env) Workspace(t testing.TB, limit money.Amount) string {
+func (e *Env) Workspace(t Fataler, limit money.Amount) string {
 	t.Helper()
 	id := ids.New("ws")
 	if err := e.DB.CreateWorkspace(context.Background(), team.Workspace{ID: id, Name: "test", Timezone: "UTC", OverdraftLimit: limit, CreatedAt: e.Clock.Now()}); err != nil {
@@ -61,7 +69,7 @@ func (e *Env) Workspace(t testing.TB, limit money.Amount) string {
 }
 
 // Grant credits ws with amount (a fresh grant).
-func (e *Env) Grant(t testing.TB, ws string, amount money.Amount) {
+func (e *Env) Grant(t Fataler, ws string, amount money.Amount) {
 	t.Helper()
 	if _, _, err := e.Ledger.Grant(context.Background(), ws, amount, ids.New("g"), ""); err != nil {
 		t.Fatal(err)
@@ -69,7 +77,7 @@ func (e *Env) Grant(t testing.TB, ws string, amount money.Amount) {
 }
 
 // Balance returns ws's balance.
-func (e *Env) Balance(t testing.TB, ws string) ledger.Balance {
+func (e *Env) Balance(t Fataler, ws string) ledger.Balance {
 	t.Helper()
 	b, err := e.Ledger.Balance(context.Background(), ws)
 	if err != nil {
@@ -79,14 +87,14 @@ func (e *Env) Balance(t testing.TB, ws string) ledger.Balance {
 }
 
 // Verify fails the test when the store's own recomputation finds a difference.
-func (e *Env) Verify(t testing.TB) {
+func (e *Env) Verify(t Fataler) {
 	t.Helper()
 	rep, err := e.DB.Verify(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.OK() {
-		t.Fatalf("verify: %+v", rep)
+		t.Fatal(fmt.Sprintf("verify: %+v", rep))
 	}
 }
 
