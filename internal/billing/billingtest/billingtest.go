@@ -92,11 +92,7 @@ type Options struct {
 
 // Each runs fn on SQLite and on PostgreSQL, each with a fresh Env.
 func Each(t *testing.T, opts Options, fn func(t *testing.T, e *Env)) {
-	c := storetest.NewClock(Start)
-	storetest.Each(t, storetest.Options{Now: c.Now}, func(t *testing.T, db *store.DB) {
-		c.Set(Start)
-		fn(t, New(t, db, c, opts))
-	})
+	storetest.EachAt(t, Start, func(t *testing.T, db *store.DB, c *storetest.Clock) { fn(t, New(t, db, c, opts)) })
 }
 
 // New builds an Env on db, whose clock must be c.

@@ -42,8 +42,8 @@ type env struct {
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	now := func() time.Time { return t0 }
-	storetest.Each(t, storetest.Options{Now: now}, func(t *testing.T, db *store.DB) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, c *storetest.Clock) {
+		now := c.Now // the clock stays at t0
 		ctx := context.Background()
 		tm := team.NewService(db, now)
 		e := &env{t: t, meter: metering.NewService(db, db, now), ledger: ledger.NewService(db, now)}
