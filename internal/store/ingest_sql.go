@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -46,8 +47,6 @@ const (
 	qKeysIndexed    = `SELECT value FROM settings WHERE name = '` + keysIndexedSetting + `'`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
-	qInsertUsage    = `INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at) VALUES (?, 'usage', ?, ?, ?, ?, '', ?) RETURNING id`
-	qInsertEntries  = `INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, NULL, ?)`
 
 	// Every rollup table has these counters, after its key columns.
 	rollupCounters    = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
@@ -62,16 +61,8 @@ func sqliteWallets(rows int) string {
 // PostgreSQL's bulk statements take one array per column.
 const (
 	// pgWallets locks the wallets (in id order, as postUsage updates them) so that the
-	// balances read bound this transaction's debits: see apply's room.
+	// balances read bound this transaction's debits: see metering.Batch.Admit.
 	pgWallets = `SELECT workspace_id, balance FROM accounts WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE`
-	// pgPostUsage moves a wallet's balance and held amount and, when usage was charged,
-	// writes its transfer and both entries: one round trip instead of three.
-	pgPostUsage = `WITH w AS (UPDATE accounts SET balance = balance - $1::bigint, held = held - $2::bigint WHERE id = $3::text RETURNING balance),
-		t AS (INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
-			SELECT $4::text, 'usage', $3::text, $5::text, $1::bigint, $6::text, '', $7::bigint WHERE $1::bigint > 0 RETURNING id)
-		INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at)
-		SELECT t.id, $3::text, -$1::bigint, w.balance, $7::bigint FROM t, w
-		UNION ALL SELECT t.id, $5::text, $1::bigint, NULL, $7::bigint FROM t`
 )
 
 // stmtCache holds the ingest path's prepared statements (SQLite only).
@@ -93,7 +84,7 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	if c.prepared {
 		return nil
 	}
-	queries := []string{qCatalogVersion, qMaxBlock, qKeysIndexed, qInsertBlock, qUpdateWallet, qInsertUsage, qInsertEntries}
+	queries := []string{qCatalogVersion, qMaxBlock, qKeysIndexed, qInsertBlock, qUpdateWallet, qInsertTransfer, qInsertEntries}
 	for _, n := range keyChunks {
 		queries = append(queries, sqliteClaimKeys(n), sqliteKeysIn(n))
 	}
@@ -358,25 +349,22 @@ func (db *DB) pgWriteRollups(ctx context.Context, tx *sql.Tx, t rollupTables, ke
 	return err
 }
 
-// postUsage moves a wallet by what a group charged and released, and records the charge
-// as one usage transfer with its two entries.
+// postUsage moves a wallet by what a group charged and released, and posts the charge
+// (postTransfer) as one usage transfer, wallet → usage, with its two entries.
 func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, c *walletChange, key string, now time.Time) error {
-	wallet := string(ledger.Wallet(ws))
-	if db.dialect == Postgres {
-		_, err := tx.ExecContext(ctx, pgPostUsage, int64(c.debit), int64(c.released), wallet, key, string(ledger.Usage), ws, micros(now))
-		return err
-	}
-	var after int64
-	if err := db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(c.debit), int64(c.released), wallet).Scan(&after); err != nil {
-		return err
+	wallet := ledger.Wallet(ws)
+	moveWallet := func() (after, none sql.NullInt64, err error) {
+		err = db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(c.debit), int64(c.released), string(wallet)).Scan(&after)
+		return after, none, err
 	}
 	if c.debit == 0 {
-		return nil
-	}
-	var id int64
-	if err := db.ingestQueryRow(ctx, tx, qInsertUsage, key, wallet, string(ledger.Usage), int64(c.debit), ws, micros(now)).Scan(&id); err != nil {
+		_, _, err := moveWallet()
 		return err
 	}
-	_, err := db.ingestExec(ctx, tx, qInsertEntries, id, wallet, -int64(c.debit), after, micros(now), id, string(ledger.Usage), int64(c.debit), micros(now))
+	row := transferRow{key: key, kind: ledger.KindUsage, from: wallet, to: ledger.Usage, amount: c.debit, ws: ws, now: now}
+	_, posted, err := db.postTransfer(ctx, tx, row, moveWallet)
+	if err == nil && !posted {
+		err = fmt.Errorf("usage transfer %s posted twice", key)
+	}
 	return err
 }

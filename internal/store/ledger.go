@@ -41,11 +41,18 @@ func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferReque
 	if err := db.accountsExist(ctx, tx, r.From, r.To); err != nil {
 		return ledger.Transfer{}, false, err
 	}
-	var id int64
-	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO transfers (idempotency_key, kind, from_account, to_account, amount, workspace_id, note, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`),
-		r.Key, string(r.Kind), string(r.From), string(r.To), int64(r.Amount), r.WorkspaceID, r.Note, micros(now)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	row := transferRow{key: r.Key, kind: r.Kind, from: r.From, to: r.To, amount: r.Amount, ws: r.WorkspaceID, note: r.Note, now: now}
+	id, posted, err := db.postTransfer(ctx, tx, row, func() (fromAfter, toAfter sql.NullInt64, err error) {
+		if fromAfter, err = db.move(ctx, tx, r.From, -r.Amount, r.Guarded); err != nil {
+			return fromAfter, toAfter, err
+		}
+		toAfter, err = db.move(ctx, tx, r.To, r.Amount, false)
+		return fromAfter, toAfter, err
+	})
+	if err != nil {
+		return ledger.Transfer{}, false, err
+	}
+	if !posted {
 		t, err := transferByKey(ctx, db, tx, r.Key)
 		if err != nil {
 			return ledger.Transfer{}, false, err
@@ -54,15 +61,6 @@ func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferReque
 			return ledger.Transfer{}, false, ledger.ErrConflict
 		}
 		return t, false, nil
-	}
-	if err != nil {
-		return ledger.Transfer{}, false, err
-	}
-	if err := db.post(ctx, tx, id, r.From, -r.Amount, r.Guarded, now); err != nil {
-		return ledger.Transfer{}, false, err
-	}
-	if err := db.post(ctx, tx, id, r.To, r.Amount, false, now); err != nil {
-		return ledger.Transfer{}, false, err
 	}
 	return ledger.Transfer{ID: id, IdempotencyKey: r.Key, Kind: r.Kind, From: r.From, To: r.To, Amount: r.Amount,
 		WorkspaceID: r.WorkspaceID, Note: r.Note, CreatedAt: fromMicros(micros(now))}, true, nil
@@ -86,9 +84,10 @@ func (db *DB) accountsExist(ctx context.Context, tx *sql.Tx, ids ...ledger.Accou
 	return nil
 }
 
-// post writes one entry of transfer id on account, moving its cached balance when it is
-// a wallet. A guarded debit only succeeds while available − amount ≥ −overdraft limit.
-func (db *DB) post(ctx context.Context, tx *sql.Tx, transferID int64, account ledger.AccountID, amount money.Amount, guarded bool, now time.Time) error {
+// move moves account's cached balance by amount when it is a wallet, and returns the
+// balance after (NULL for an account without a cached balance). A guarded debit only
+// succeeds while available − amount ≥ −overdraft limit.
+func (db *DB) move(ctx context.Context, tx *sql.Tx, account ledger.AccountID, amount money.Amount, guarded bool) (sql.NullInt64, error) {
 	var after sql.NullInt64
 	if ledger.WorkspaceOf(account) != "" {
 		query := `UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance`
@@ -101,19 +100,17 @@ func (db *DB) post(ctx context.Context, tx *sql.Tx, transferID int64, account le
 		if errors.Is(err, sql.ErrNoRows) {
 			if guarded {
 				if _, err := db.walletBalance(ctx, tx, ledger.WorkspaceOf(account)); err != nil {
-					return err
+					return after, err
 				}
-				return ledger.ErrInsufficient
+				return after, ledger.ErrInsufficient
 			}
-			return errWorkspaceNotFound
+			return after, errWorkspaceNotFound
 		}
 		if err != nil {
-			return err
+			return after, err
 		}
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO entries (transfer_id, account_id, amount, balance_after, created_at) VALUES (?, ?, ?, ?, ?)`),
-		transferID, string(account), int64(amount), after, micros(now))
-	return err
+	return after, nil
 }
 
 func transferByKey(ctx context.Context, db *DB, tx *sql.Tx, key string) (ledger.Transfer, error) {
