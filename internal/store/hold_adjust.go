@@ -18,7 +18,8 @@ import (
 // leases have their own methods, with the same guard: leases.go.)
 // Errors: ledger.ErrInsufficient, ledger.ErrHoldNotFound (not active: settled, released
 // or expired), errs.Invalid.
-func (db *DB) AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) error {
+func (db *DB) AdjustHold(ctx context.Context, holdID string, amount money.Amount, expiresAt time.Time, guarded bool) (err error) {
+	defer wrapErr(&err, "adjust hold")
 	if holdID == "" || amount < 0 || expiresAt.IsZero() {
 		return errs.E(errs.Invalid, "invalid_hold", "a hold needs an id, a non-negative amount and an expiry")
 	}

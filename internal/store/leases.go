@@ -113,7 +113,8 @@ func validLease(l ledger.Lease) error {
 // must stay at or above −overdraft limit after it, and be above it before), granting
 // Min and as much of Want as the wallet's free balance allows (ledger.LeaseShare).
 // Reserving an existing id again returns its amount.
-func (db *DB) ReserveLease(ctx context.Context, l ledger.Lease) (money.Amount, error) {
+func (db *DB) ReserveLease(ctx context.Context, l ledger.Lease) (_ money.Amount, err error) {
+	defer wrapErr(&err, "reserve lease")
 	if err := validLease(l); err != nil {
 		return 0, err
 	}
@@ -123,7 +124,7 @@ func (db *DB) ReserveLease(ctx context.Context, l ledger.Lease) (money.Amount, e
 	account := string(ledger.Wallet(l.WorkspaceID))
 	var amount money.Amount
 	var refused error
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		refused = nil
 		w, err := db.lockWallet(ctx, tx, account)
 		if err != nil {
@@ -177,13 +178,14 @@ func (db *DB) ReserveLease(ctx context.Context, l ledger.Lease) (money.Amount, e
 // balance allows, its expiry and its published in-flight, in one transaction; the
 // wallet's held amount moves by the difference, guarded (balance − held ≥ −overdraft
 // limit afterwards) when the amount is above l.Covered or the current amount.
-func (db *DB) ResizeLease(ctx context.Context, l ledger.Lease) (money.Amount, error) {
+func (db *DB) ResizeLease(ctx context.Context, l ledger.Lease) (_ money.Amount, err error) {
+	defer wrapErr(&err, "resize lease")
 	if err := validLease(l); err != nil {
 		return 0, err
 	}
 	var amount money.Amount
 	var refused error
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		refused = nil
 		var account string
 		err := tx.QueryRowContext(ctx, db.q(`SELECT account_id FROM holds WHERE id = ? AND status = 'held'`), l.ID).Scan(&account)
@@ -270,14 +272,15 @@ func (db *DB) setLease(ctx context.Context, tx *sql.Tx, account string, l ledger
 // Min, at most its Covered and its current amount) in one transaction: the node
 // publishing its in-flight, forgetting costs already charged, giving back room it no
 // longer needs, or answering a reclaim. None gives the node new room.
-func (db *DB) PublishLeases(ctx context.Context, ls []ledger.Lease) ([]error, error) {
+func (db *DB) PublishLeases(ctx context.Context, ls []ledger.Lease) (_ []error, err error) {
+	defer wrapErr(&err, "publish leases")
 	for _, l := range ls {
 		if err := validLease(l); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]error, len(ls))
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		// Wallets first, in id order, then their leases: the order every lease change
 		// (and ingestion) takes its locks in, so that two never wait on each other.
 		accounts := make([]string, len(ls))
@@ -333,51 +336,25 @@ func (db *DB) PublishLeases(ctx context.Context, ls []ledger.Lease) ([]error, er
 }
 
 // LeaseReclaims returns the ids of node's active leases flagged for reclaim.
-func (db *DB) LeaseReclaims(ctx context.Context, node string) ([]string, error) {
-	return db.leaseIDs(ctx, `SELECT id FROM holds WHERE node_id = ? AND status = 'held' AND reclaim = 1`, node)
-}
-
-func (db *DB) leaseIDs(ctx context.Context, query, node string) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(query), node)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+func (db *DB) LeaseReclaims(ctx context.Context, node string) (_ []string, err error) {
+	defer wrapErr(&err, "lease reclaims")
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT id FROM holds WHERE node_id = ? AND status = 'held' AND reclaim = 1`), node)
+	return collect(rows, err, scanString)
 }
 
 // ReleaseNodeLeases releases every active lease of node: at a node's start, those its
 // previous run left behind (a crash, a kill). Nothing is charged.
-func (db *DB) ReleaseNodeLeases(ctx context.Context, node string) (int, error) {
+func (db *DB) ReleaseNodeLeases(ctx context.Context, node string) (_ int, err error) {
+	defer wrapErr(&err, "release node leases")
 	if node == "" {
 		return 0, errs.E(errs.Invalid, "invalid_node", "a node id is required")
 	}
 	n := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		n = 0
 		rows, err := tx.QueryContext(ctx, db.q(`SELECT id FROM holds WHERE node_id = ? AND status = 'held'`), node)
+		ids, err := collect(rows, err, scanString)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, id := range ids {
