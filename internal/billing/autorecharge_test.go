@@ -11,6 +11,7 @@ import (
 	"spectra/internal/billing/billingtest"
 	"spectra/internal/billing/stripestub"
 	"spectra/internal/ids"
+	"spectra/internal/store/storetest"
 )
 
 // deliver signs a Stripe event with the webhook secret at the test clock's time and
@@ -220,7 +221,7 @@ func TestAutoRechargeFailedChargeStopsAndTellsTheOwner(t *testing.T) {
 		if notices, _ := e.Service.Notices(ctx, ws); len(notices) != 0 {
 			t.Fatalf("notice still shown after dismissal")
 		}
-		wantCode(t, e.Service.DismissNotice(ctx, ws, "ntc_missing"), "notice_not_found")
+		storetest.WantCode(t, e.Service.DismissNotice(ctx, ws, "ntc_missing"), "notice_not_found")
 	})
 }
 
@@ -270,12 +271,12 @@ func TestSetAutoRechargeRefusals(t *testing.T) {
 				Amount: billingtest.Amount(amount), MonthlyCap: billingtest.Amount(cap)})
 			return err
 		}
-		wantCode(t, on("10", "50", "500"), "no_saved_payment_method")
+		storetest.WantCode(t, on("10", "50", "500"), "no_saved_payment_method")
 		saveCard(t, e, ws)
-		wantCode(t, on("-1", "50", "500"), "invalid_threshold")
-		wantCode(t, on("10", "1", "500"), "amount_below_minimum")
-		wantCode(t, on("10", "50.001", "500"), "invalid_amount")
-		wantCode(t, on("10", "50", "40"), "invalid_monthly_cap")
+		storetest.WantCode(t, on("-1", "50", "500"), "invalid_threshold")
+		storetest.WantCode(t, on("10", "1", "500"), "amount_below_minimum")
+		storetest.WantCode(t, on("10", "50.001", "500"), "invalid_amount")
+		storetest.WantCode(t, on("10", "50", "40"), "invalid_monthly_cap")
 		if err := on("10", "50", "50"); err != nil {
 			t.Fatal(err)
 		}
@@ -284,17 +285,17 @@ func TestSetAutoRechargeRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.Service.SetAutoRecharge(ctx, "ws_missing", billing.AutoRechargeSettings{})
-		wantCode(t, err, "workspace_not_found")
+		storetest.WantCode(t, err, "workspace_not_found")
 		// A new Stripe customer forgets the old customer's card.
 		if err := e.DB.SetStripeCustomer(ctx, ws, "cus_other", e.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, on("10", "50", "500"), "no_saved_payment_method")
+		storetest.WantCode(t, on("10", "50", "500"), "no_saved_payment_method")
 	})
 	billingtest.Each(t, billingtest.Options{NoStripe: true}, func(t *testing.T, e *billingtest.Env) {
 		ws := e.Workspace(t, "Acme", "").ID
 		_, err := e.Service.SetAutoRecharge(context.Background(), ws, billing.AutoRechargeSettings{Enabled: true, Amount: billingtest.Amount("50"), MonthlyCap: billingtest.Amount("50")})
-		wantCode(t, err, "stripe_not_configured")
+		storetest.WantCode(t, err, "stripe_not_configured")
 	})
 }
 

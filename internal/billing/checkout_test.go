@@ -9,6 +9,7 @@ import (
 	"spectra/internal/billing/billingtest"
 	"spectra/internal/errs"
 	"spectra/internal/money"
+	"spectra/internal/store/storetest"
 )
 
 func TestCheckoutSendsTheSessionToStripe(t *testing.T) {
@@ -84,7 +85,7 @@ func TestCheckoutZeroDecimalCurrency(t *testing.T) {
 			t.Errorf("JPY session: unit_amount=%q currency=%q", f.Get("line_items[0][price_data][unit_amount]"), f.Get("line_items[0][price_data][currency]"))
 		}
 		_, err := e.Service.Checkout(context.Background(), ws.ID, billingtest.Amount("5000.5"))
-		wantCode(t, err, "invalid_amount")
+		storetest.WantCode(t, err, "invalid_amount")
 	})
 }
 
@@ -102,10 +103,10 @@ func TestCheckoutRefusals(t *testing.T) {
 			{0, "invalid_amount"},
 		} {
 			_, err := e.Service.Checkout(ctx, ws.ID, c.amount)
-			wantCode(t, err, c.code)
+			storetest.WantCode(t, err, c.code)
 		}
 		_, err := e.Service.Checkout(ctx, "ws_missing", billingtest.Amount("50"))
-		wantCode(t, err, "workspace_not_found")
+		storetest.WantCode(t, err, "workspace_not_found")
 		if n := len(e.Stripe.Requests("/")); n != 0 {
 			t.Errorf("%d requests reached Stripe for refused checkouts", n)
 		}
@@ -116,7 +117,7 @@ func TestCheckoutWithoutStripe(t *testing.T) {
 	billingtest.Each(t, billingtest.Options{NoStripe: true}, func(t *testing.T, e *billingtest.Env) {
 		ws := e.Workspace(t, "Acme", "")
 		_, err := e.Service.Checkout(context.Background(), ws.ID, billingtest.Amount("50"))
-		wantCode(t, err, "stripe_not_configured")
+		storetest.WantCode(t, err, "stripe_not_configured")
 		if errs.KindOf(err) != errs.Unavailable || !strings.Contains(err.Error(), "SPECTRA_STRIPE_SECRET_KEY") {
 			t.Errorf("error %v should be unavailable and name SPECTRA_STRIPE_SECRET_KEY", err)
 		}
@@ -132,7 +133,7 @@ func TestStripeErrorIsUnavailable(t *testing.T) {
 		func(t *testing.T, e *billingtest.Env) {
 			ws := e.Workspace(t, "Acme", "")
 			_, err := e.Service.Checkout(context.Background(), ws.ID, billingtest.Amount("50"))
-			wantCode(t, err, "stripe_unavailable")
+			storetest.WantCode(t, err, "stripe_unavailable")
 			if len(e.Logs.Lines("Stripe refused to create a Checkout session", ws.ID)) == 0 {
 				t.Errorf("no log line for the failed call:\n%s", e.Logs)
 			}
@@ -153,12 +154,5 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := billing.New(c, nil, nil, nil, nil); err == nil {
 			t.Errorf("%s: New accepted %+v", name, c)
 		}
-	}
-}
-
-func wantCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if !errs.Is(err, code) {
-		t.Fatalf("got error %v, want code %q", err, code)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"spectra/internal/billing"
 	"spectra/internal/billing/billingtest"
 	"spectra/internal/errs"
+	"spectra/internal/store/storetest"
 )
 
 func newCodes(t *testing.T, e *billingtest.Env, amount string, n int, ttl time.Duration) []string {
@@ -92,17 +93,17 @@ func TestRedeemRefusals(t *testing.T) {
 			t.Fatalf("payment = %+v", p)
 		}
 		_, err = e.Service.Redeem(ctx, ws.ID, codes[0], "")
-		wantCode(t, err, "code_already_redeemed")
+		storetest.WantCode(t, err, "code_already_redeemed")
 		_, err = e.Service.Redeem(ctx, ws.ID, "AAAA-BBBB-CCCC-DDDD", "")
-		wantCode(t, err, "code_not_found")
+		storetest.WantCode(t, err, "code_not_found")
 		_, err = e.Service.Redeem(ctx, ws.ID, "not a code", "")
-		wantCode(t, err, "code_not_found")
+		storetest.WantCode(t, err, "code_not_found")
 		_, err = e.Service.Redeem(ctx, "ws_missing", codes[1], "")
-		wantCode(t, err, "workspace_not_found")
+		storetest.WantCode(t, err, "workspace_not_found")
 
 		e.Clock.Set(e.Clock.Now().Add(time.Hour))
 		_, err = e.Service.Redeem(ctx, ws.ID, codes[1], "")
-		wantCode(t, err, "code_expired")
+		storetest.WantCode(t, err, "code_expired")
 		if got := e.Balance(t, ws.ID).Balance; got != billingtest.Amount("10") {
 			t.Fatalf("balance %s, want 10", got)
 		}
@@ -117,11 +118,11 @@ func TestRedeemRateLimit(t *testing.T) {
 		// Ten failures for workspace A, from several addresses.
 		for i := range 10 {
 			_, err := e.Service.Redeem(ctx, a.ID, "ZZZZ-ZZZZ-ZZZZ-ZZZ"+string(rune('0'+i)), "203.0.113."+string(rune('0'+i))+":1")
-			wantCode(t, err, "code_not_found")
+			storetest.WantCode(t, err, "code_not_found")
 		}
 		// A is locked out, even with a good code.
 		_, err := e.Service.Redeem(ctx, a.ID, good[0], "192.0.2.1:1")
-		wantCode(t, err, "too_many_attempts")
+		storetest.WantCode(t, err, "too_many_attempts")
 		if errs.KindOf(err) != errs.RateLimited {
 			t.Errorf("kind %s, want rate_limited", errs.KindOf(err))
 		}
@@ -137,7 +138,7 @@ func TestRedeemRateLimit(t *testing.T) {
 			_, _ = e.Service.Redeem(ctx, ws, "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "198.51.100.9:1234")
 		}
 		_, err = e.Service.Redeem(ctx, b.ID, good[0], "198.51.100.9:999")
-		wantCode(t, err, "too_many_attempts")
+		storetest.WantCode(t, err, "too_many_attempts")
 		// Workspace B from another address still may (its own failures are under the limit).
 		if _, err := e.Service.Redeem(ctx, b.ID, good[0], "192.0.2.50:1"); err != nil {
 			t.Fatalf("B from a clean address: %v", err)
@@ -168,7 +169,7 @@ func TestCreateCodesRefusals(t *testing.T) {
 			{billing.CodeBatchRequest{Amount: 1, Count: 1, ExpiresAt: now.Add(time.Hour), Note: strings.Repeat("x", 501)}, "invalid_note"},
 		} {
 			_, err := e.Service.CreateCodes(ctx, c.r)
-			wantCode(t, err, c.code)
+			storetest.WantCode(t, err, c.code)
 		}
 		// A large batch: all distinct, none stored in clear.
 		codes := newCodes(t, e, "1", 500, time.Hour)

@@ -10,6 +10,7 @@ import (
 	"spectra/internal/billing"
 	"spectra/internal/billing/billingtest"
 	"spectra/internal/errs"
+	"spectra/internal/store/storetest"
 )
 
 func TestManualPaymentIsIdempotentByReference(t *testing.T) {
@@ -30,15 +31,15 @@ func TestManualPaymentIsIdempotentByReference(t *testing.T) {
 				t.Fatalf("replay: %+v %v %v (first %+v)", again, created, err, p)
 			}
 			_, _, err = e.Service.RecordManualPayment(ctx, ws.ID, billing.ManualPayment{Amount: billingtest.Amount("12.00"), Reference: m.Reference, Note: m.Note})
-			wantCode(t, err, "idempotency_conflict")
+			storetest.WantCode(t, err, "idempotency_conflict")
 			_, _, err = e.Service.RecordManualPayment(ctx, other.ID, m)
-			wantCode(t, err, "idempotency_conflict")
+			storetest.WantCode(t, err, "idempotency_conflict")
 			_, _, err = e.Service.RecordManualPayment(ctx, ws.ID, billing.ManualPayment{Amount: 1})
-			wantCode(t, err, "invalid_reference")
+			storetest.WantCode(t, err, "invalid_reference")
 			_, _, err = e.Service.RecordManualPayment(ctx, ws.ID, billing.ManualPayment{Reference: "x"})
-			wantCode(t, err, "invalid_amount")
+			storetest.WantCode(t, err, "invalid_amount")
 			_, _, err = e.Service.RecordManualPayment(ctx, "ws_missing", billing.ManualPayment{Amount: 1, Reference: "y"})
-			wantCode(t, err, "workspace_not_found")
+			storetest.WantCode(t, err, "workspace_not_found")
 			if b := e.Balance(t, ws.ID).Balance; b != billingtest.Amount("120") {
 				t.Fatalf("balance %s, want 120", b)
 			}
@@ -63,7 +64,7 @@ func TestManualPaymentIsIdempotentByReference(t *testing.T) {
 			}
 			// The receipt is not visible from another workspace.
 			_, err = e.Service.Invoice(ctx, other.ID, p.ReceiptID)
-			wantCode(t, err, "invoice_not_found")
+			storetest.WantCode(t, err, "invoice_not_found")
 		})
 }
 

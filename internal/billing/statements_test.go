@@ -19,6 +19,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
+	"spectra/internal/store/storetest"
 )
 
 var march = billing.Month{Year: 2026, Month: time.March}
@@ -133,7 +134,7 @@ func TestStatementIssuing(t *testing.T) {
 			ingest(t, e, []metering.Event{ev(ny.ID, "embed", "search", time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC), 5_000_000, 0)}) // still March in NY
 			// Before the month has ended in New York: refused.
 			_, _, err := e.Service.IssueStatement(ctx, ny.ID, march)
-			wantCode(t, err, "month_not_ended")
+			storetest.WantCode(t, err, "month_not_ended")
 
 			// 1 April 01:00 UTC: the month is over in Tokyo and UTC, not yet in New York.
 			e.Clock.Set(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC))
@@ -198,7 +199,7 @@ func TestStatementIssuing(t *testing.T) {
 				t.Fatalf("statement changed to %s", again.Total)
 			}
 			_, _, err = e.Service.IssueStatement(ctx, idle.ID, billing.Month{Year: 2026, Month: time.May})
-			wantCode(t, err, "month_not_ended")
+			storetest.WantCode(t, err, "month_not_ended")
 
 			// The PDF reads back the statement's total.
 			_, pdf, err := e.Service.InvoicePDF(ctx, ny.ID, st.ID)
@@ -239,21 +240,21 @@ func TestCreditNotes(t *testing.T) {
 				t.Fatalf("replay: %v %v", created, err)
 			}
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, p.ReceiptID, billing.CreditNoteRequest{Amount: billingtest.Amount("50"), Reason: "double payment", IdempotencyKey: "k1"})
-			wantCode(t, err, "idempotency_conflict")
+			storetest.WantCode(t, err, "idempotency_conflict")
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, p.ReceiptID, billing.CreditNoteRequest{Amount: billingtest.Amount("60.000001"), Reason: "more"})
-			wantCode(t, err, "credit_exceeds_invoice")
+			storetest.WantCode(t, err, "credit_exceeds_invoice")
 			rest, _, err := e.Service.IssueCreditNote(ctx, ws.ID, p.ReceiptID, billing.CreditNoteRequest{Reason: "the rest"})
 			if err != nil || rest.Total != billingtest.Amount("60") {
 				t.Fatalf("rest: %+v %v", rest, err)
 			}
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, p.ReceiptID, billing.CreditNoteRequest{Reason: "nothing left"})
-			wantCode(t, err, "credit_exceeds_invoice")
+			storetest.WantCode(t, err, "credit_exceeds_invoice")
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, cn.ID, billing.CreditNoteRequest{Reason: "x"})
-			wantCode(t, err, "invalid_credit_note_target")
+			storetest.WantCode(t, err, "invalid_credit_note_target")
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, p.ReceiptID, billing.CreditNoteRequest{})
-			wantCode(t, err, "invalid_reason")
+			storetest.WantCode(t, err, "invalid_reason")
 			_, _, err = e.Service.IssueCreditNote(ctx, ws.ID, "inv_missing", billing.CreditNoteRequest{Reason: "x"})
-			wantCode(t, err, "invoice_not_found")
+			storetest.WantCode(t, err, "invoice_not_found")
 			// Credit notes are documents: the balance is unchanged.
 			if b := e.Balance(t, ws.ID).Balance; b != billingtest.Amount("120") {
 				t.Fatalf("balance %s", b)

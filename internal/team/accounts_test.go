@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"spectra/internal/errs"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
@@ -22,13 +21,6 @@ func each(t *testing.T, fn func(t *testing.T, f fixture)) {
 	storetest.EachAt(t, storetest.Start, func(t *testing.T, db *store.DB, c *storetest.Clock) {
 		fn(t, fixture{db: db, clock: c, accounts: team.NewAccounts(db, c.Now), team: team.NewService(db, c.Now)})
 	})
-}
-
-func wantCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if !errs.Is(err, code) {
-		t.Fatalf("got error %v, want code %q", err, code)
-	}
 }
 
 func must[T any](t *testing.T) func(v T, err error) T {
@@ -64,15 +56,15 @@ func TestCreateUser(t *testing.T) {
 			t.Fatal("HasUsers is false after CreateUser")
 		}
 		_, err := f.accounts.CreateUser(ctx, "alice@EXAMPLE.com", "Another Alice", pw, false)
-		wantCode(t, err, "email_taken")
+		storetest.WantCode(t, err, "email_taken")
 		op := must[team.User](t)(f.accounts.CreateUser(ctx, "root@localhost", "", pw, true))
 		if !op.Operator || op.Name != "root" {
 			t.Fatalf("operator = %+v (name defaults to the email's local part)", op)
 		}
 		_, err = f.accounts.UserByEmail(ctx, "nobody@example.com")
-		wantCode(t, err, "user_not_found")
+		storetest.WantCode(t, err, "user_not_found")
 		_, err = f.accounts.User(ctx, "usr_nope")
-		wantCode(t, err, "user_not_found")
+		storetest.WantCode(t, err, "user_not_found")
 	})
 }
 
@@ -96,7 +88,7 @@ func TestCreateUserRejects(t *testing.T) {
 		}
 		for _, tt := range tests {
 			_, err := f.accounts.CreateUser(ctx, tt.email, tt.name, tt.password, false)
-			wantCode(t, err, tt.code)
+			storetest.WantCode(t, err, tt.code)
 		}
 		if has := must[bool](t)(f.accounts.HasUsers(ctx)); has {
 			t.Fatal("a rejected user was stored")

@@ -9,6 +9,7 @@ import (
 
 	"spectra/internal/mail"
 	"spectra/internal/mail/smtptest"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -61,7 +62,7 @@ func TestInviteEmailsALinkThatCreatesTheAccount(t *testing.T) {
 			t.Fatalf("lookup = %+v", open)
 		}
 		_, _, err := inv.AcceptNew(ctx, token, "Bob", "short")
-		wantCode(t, err, "weak_password")
+		storetest.WantCode(t, err, "weak_password")
 		u, mem, err := inv.AcceptNew(ctx, token, "Bob Builder", pw)
 		if err != nil {
 			t.Fatal(err)
@@ -74,17 +75,17 @@ func TestInviteEmailsALinkThatCreatesTheAccount(t *testing.T) {
 		}
 		// Single use: every later answer is refused and changes nothing.
 		_, _, err = inv.AcceptNew(ctx, token, "Bob again", pw)
-		wantCode(t, err, "invitation_used")
+		storetest.WantCode(t, err, "invitation_used")
 		_, err = inv.AcceptAs(ctx, token, u)
-		wantCode(t, err, "invitation_used")
+		storetest.WantCode(t, err, "invitation_used")
 		_, err = inv.Lookup(ctx, token)
-		wantCode(t, err, "invitation_used")
+		storetest.WantCode(t, err, "invitation_used")
 		if got := must[[]team.Invitation](t)(inv.Pending(ctx, acme.ID)); len(got) != 0 {
 			t.Fatalf("pending after accept = %+v", got)
 		}
 		// Inviting a member again is refused.
 		_, err = inv.Invite(ctx, acme.ID, "bob@example.com", team.RoleViewer, &owner)
-		wantCode(t, err, "already_member")
+		storetest.WantCode(t, err, "already_member")
 	})
 }
 
@@ -103,20 +104,20 @@ func TestInvitationExpiresAndBadTokensAreRefused(t *testing.T) {
 		for _, bad := range []string{"", "x", "a.b", id + "." + exp, id + "." + exp + ".AAAA", id + ".9999999999." + sig,
 			"inv_other." + exp + "." + sig, token + "x", strings.Repeat("a", 300)} {
 			_, err := inv.Lookup(ctx, bad)
-			wantCode(t, err, "invitation_invalid")
+			storetest.WantCode(t, err, "invitation_invalid")
 			_, _, err = inv.AcceptNew(ctx, bad, "C", pw)
-			wantCode(t, err, "invitation_invalid")
+			storetest.WantCode(t, err, "invitation_invalid")
 		}
 		// A token signed with another deployment's key is refused too.
 		other := team.NewInvitations(otherKeyStore{f.db}, f.accounts, f.team, team.InvitationsConfig{BaseURL: "https://spectra.example.com", Now: f.clock.Now})
 		_, err := other.Lookup(ctx, token)
-		wantCode(t, err, "invitation_invalid")
+		storetest.WantCode(t, err, "invitation_invalid")
 
 		f.clock.Advance(time.Hour)
 		_, err = inv.Lookup(ctx, token)
-		wantCode(t, err, "invitation_expired")
+		storetest.WantCode(t, err, "invitation_expired")
 		_, _, err = inv.AcceptNew(ctx, token, "Carol", pw)
-		wantCode(t, err, "invitation_expired")
+		storetest.WantCode(t, err, "invitation_expired")
 		if _, err := f.accounts.UserByEmail(ctx, "carol@example.com"); err == nil {
 			t.Fatal("an expired invitation created an account")
 		}
@@ -158,7 +159,7 @@ func TestReinviteReplacesAndRevokeWithdraws(t *testing.T) {
 			t.Fatalf("pending = %+v", pending)
 		}
 		_, err := inv.Lookup(ctx, tokenOf(t, first.Link))
-		wantCode(t, err, "invitation_revoked")
+		storetest.WantCode(t, err, "invitation_revoked")
 		if n := len(srv.Messages()); n != 2 {
 			t.Fatalf("%d emails, want 2", n)
 		}
@@ -168,14 +169,14 @@ func TestReinviteReplacesAndRevokeWithdraws(t *testing.T) {
 			t.Fatalf("revoked = %+v", revoked)
 		}
 		_, err = inv.Revoke(ctx, acme.ID, second.ID, nil)
-		wantCode(t, err, "invitation_revoked")
+		storetest.WantCode(t, err, "invitation_revoked")
 		_, _, err = inv.AcceptNew(ctx, tokenOf(t, second.Link), "Dan", pw)
-		wantCode(t, err, "invitation_revoked")
+		storetest.WantCode(t, err, "invitation_revoked")
 		_, err = inv.Revoke(ctx, acme.ID, "inv_nope", nil)
-		wantCode(t, err, "invitation_not_found")
+		storetest.WantCode(t, err, "invitation_not_found")
 		globex := f.workspace(t, "Globex")
 		_, err = inv.Revoke(ctx, globex.ID, second.ID, nil)
-		wantCode(t, err, "invitation_not_found")
+		storetest.WantCode(t, err, "invitation_not_found")
 	})
 }
 
@@ -192,26 +193,26 @@ func TestInviteRoleRules(t *testing.T) {
 			add("b@example.com", team.RoleBilling), add("v@example.com", team.RoleViewer)
 
 		_, err := inv.Invite(ctx, acme.ID, "x@example.com", team.RoleOwner, admin)
-		wantCode(t, err, "role_forbidden")
+		storetest.WantCode(t, err, "role_forbidden")
 		_, err = inv.Invite(ctx, acme.ID, "x@example.com", team.RoleMember, billing)
-		wantCode(t, err, "members_forbidden")
+		storetest.WantCode(t, err, "members_forbidden")
 		_, err = inv.Invite(ctx, acme.ID, "x@example.com", team.RoleMember, viewer)
-		wantCode(t, err, "members_forbidden")
+		storetest.WantCode(t, err, "members_forbidden")
 		_, err = inv.Invite(ctx, acme.ID, "x@example.com", "root", owner)
-		wantCode(t, err, "invalid_role")
+		storetest.WantCode(t, err, "invalid_role")
 		_, err = inv.Invite(ctx, acme.ID, "not an email", team.RoleMember, owner)
-		wantCode(t, err, "invalid_email")
+		storetest.WantCode(t, err, "invalid_email")
 		_, err = inv.Invite(ctx, "ws_nope", "x@example.com", team.RoleMember, nil)
-		wantCode(t, err, "workspace_not_found")
+		storetest.WantCode(t, err, "workspace_not_found")
 		otherWS := *owner
 		otherWS.WorkspaceID = "ws_other"
 		_, err = inv.Invite(ctx, acme.ID, "x@example.com", team.RoleMember, &otherWS)
-		wantCode(t, err, "members_forbidden")
+		storetest.WantCode(t, err, "members_forbidden")
 
 		must[team.Sent](t)(inv.Invite(ctx, acme.ID, "x@example.com", team.RoleAdmin, admin))
 		ownerInv := must[team.Sent](t)(inv.Invite(ctx, acme.ID, "y@example.com", team.RoleOwner, owner))
 		_, err = inv.Revoke(ctx, acme.ID, ownerInv.ID, admin)
-		wantCode(t, err, "role_forbidden")
+		storetest.WantCode(t, err, "role_forbidden")
 		must[team.Invitation](t)(inv.Revoke(ctx, acme.ID, ownerInv.ID, owner))
 	})
 }
@@ -229,9 +230,9 @@ func TestAcceptAsExistingAccount(t *testing.T) {
 		}
 		// Creating the account again is refused; nothing is consumed.
 		_, _, err := inv.AcceptNew(ctx, token, "Erin", pw)
-		wantCode(t, err, "email_taken")
+		storetest.WantCode(t, err, "email_taken")
 		_, err = inv.AcceptAs(ctx, token, frank)
-		wantCode(t, err, "invitation_email_mismatch")
+		storetest.WantCode(t, err, "invitation_email_mismatch")
 		m := must[team.Member](t)(inv.AcceptAs(ctx, token, erin))
 		if m.UserID != erin.ID || m.Role != team.RoleMember {
 			t.Fatalf("member = %+v", m)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"spectra/internal/errs"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -56,7 +57,7 @@ func TestKeysFollowTheirMembersCurrentRole(t *testing.T) {
 				t.Errorf("%s: refused: %v", a, err)
 			}
 			if !allowed {
-				wantCode(t, err, team.ErrKeyRole)
+				storetest.WantCode(t, err, team.ErrKeyRole)
 				if errs.KindOf(err) != errs.Forbidden {
 					t.Errorf("%s: kind %v, want forbidden", a, errs.KindOf(err))
 				}
@@ -118,16 +119,16 @@ func TestKeysFollowTheirMembersCurrentRole(t *testing.T) {
 			t.Fatalf("a label key: %v", err)
 		}
 		_, err = f.team.Authenticate(ctx, secret2)
-		wantCode(t, err, "invalid_api_key")
+		storetest.WantCode(t, err, "invalid_api_key")
 
 		// Creating: an inference key for a member whose role holds none, or for a user
 		// who is not a member, is refused.
 		viewer := f.user(t, "viewer@example.com")
 		must[team.Member](t)(f.accounts.AddMember(ctx, acme.ID, viewer.ID, team.RoleViewer))
 		_, _, err = f.team.CreateKey(ctx, team.APIKey{WorkspaceID: acme.ID, Name: "v", MemberID: viewer.ID})
-		wantCode(t, err, "key_exceeds_role")
+		storetest.WantCode(t, err, "key_exceeds_role")
 		_, _, err = f.team.CreateKey(ctx, team.APIKey{WorkspaceID: acme.ID, Name: "s", MemberID: stranger.ID})
-		wantCode(t, err, "invalid_member")
+		storetest.WantCode(t, err, "invalid_member")
 		if _, _, err := f.team.CreateKey(ctx, team.APIKey{WorkspaceID: acme.ID, Name: "v admin", Kind: team.KindAdmin, MemberID: viewer.ID}); err != nil {
 			t.Fatalf("a read-only admin key for a viewer: %v", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -36,13 +37,13 @@ func TestMembers(t *testing.T) {
 		must[team.Member](t)(f.accounts.AddMember(ctx, globex.ID, alice.ID, team.RoleBilling))
 
 		_, err := f.accounts.AddMember(ctx, acme.ID, bob.ID, team.RoleAdmin)
-		wantCode(t, err, "already_member")
+		storetest.WantCode(t, err, "already_member")
 		_, err = f.accounts.AddMember(ctx, acme.ID, "usr_nope", team.RoleAdmin)
-		wantCode(t, err, "user_not_found")
+		storetest.WantCode(t, err, "user_not_found")
 		_, err = f.accounts.AddMember(ctx, "ws_nope", bob.ID, team.RoleAdmin)
-		wantCode(t, err, "workspace_not_found")
+		storetest.WantCode(t, err, "workspace_not_found")
 		_, err = f.accounts.AddMember(ctx, globex.ID, bob.ID, "superuser")
-		wantCode(t, err, "invalid_role")
+		storetest.WantCode(t, err, "invalid_role")
 
 		ms := must[[]team.Member](t)(f.accounts.Members(ctx, acme.ID))
 		if len(ms) != 2 || ms[0].UserID != alice.ID || ms[1].UserID != bob.ID || ms[1].Role != team.RoleViewer || ms[1].Email != "bob@example.com" {
@@ -63,7 +64,7 @@ func TestMembers(t *testing.T) {
 		// A user outside a workspace is refused, whether or not the workspace exists.
 		for _, ws := range []string{globex.ID, "ws_nope"} {
 			_, err = f.accounts.Member(ctx, ws, bob.ID)
-			wantCode(t, err, "not_a_member")
+			storetest.WantCode(t, err, "not_a_member")
 			if errs.KindOf(err) != errs.Forbidden {
 				t.Fatalf("kind %s", errs.KindOf(err))
 			}
@@ -74,9 +75,9 @@ func TestMembers(t *testing.T) {
 			t.Fatalf("SetRole = %+v", m)
 		}
 		_, err = f.accounts.SetRole(ctx, globex.ID, bob.ID, team.RoleAdmin)
-		wantCode(t, err, "member_not_found")
+		storetest.WantCode(t, err, "member_not_found")
 		_, err = f.accounts.SetRole(ctx, acme.ID, bob.ID, "")
-		wantCode(t, err, "invalid_role")
+		storetest.WantCode(t, err, "invalid_role")
 	})
 }
 
@@ -89,19 +90,19 @@ func TestLastOwner(t *testing.T) {
 		must[team.Member](t)(f.accounts.AddMember(ctx, w.ID, bob.ID, team.RoleAdmin))
 
 		_, err := f.accounts.SetRole(ctx, w.ID, alice.ID, team.RoleAdmin)
-		wantCode(t, err, "last_owner")
-		wantCode(t, f.accounts.RemoveMember(ctx, w.ID, alice.ID), "last_owner")
+		storetest.WantCode(t, err, "last_owner")
+		storetest.WantCode(t, f.accounts.RemoveMember(ctx, w.ID, alice.ID), "last_owner")
 		// Owner to owner is no change and allowed.
 		must[team.Member](t)(f.accounts.SetRole(ctx, w.ID, alice.ID, team.RoleOwner))
 
 		// With a second owner, the first may step down, and then the second is the last.
 		must[team.Member](t)(f.accounts.SetRole(ctx, w.ID, bob.ID, team.RoleOwner))
 		must[team.Member](t)(f.accounts.SetRole(ctx, w.ID, alice.ID, team.RoleViewer))
-		wantCode(t, f.accounts.RemoveMember(ctx, w.ID, bob.ID), "last_owner")
+		storetest.WantCode(t, f.accounts.RemoveMember(ctx, w.ID, bob.ID), "last_owner")
 		if err := f.accounts.RemoveMember(ctx, w.ID, alice.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, f.accounts.RemoveMember(ctx, w.ID, alice.ID), "member_not_found")
+		storetest.WantCode(t, f.accounts.RemoveMember(ctx, w.ID, alice.ID), "member_not_found")
 		ms := must[[]team.Member](t)(f.accounts.Members(ctx, w.ID))
 		if len(ms) != 1 || ms[0].UserID != bob.ID || ms[0].Role != team.RoleOwner {
 			t.Fatalf("Members = %+v", ms)
@@ -144,7 +145,7 @@ func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 				t.Fatalf("key %s of the removed member: revoked at %v", k.Name, k.RevokedAt)
 			}
 			_, err = f.team.Authenticate(ctx, s)
-			wantCode(t, err, "invalid_api_key")
+			storetest.WantCode(t, err, "invalid_api_key")
 		}
 		for _, s := range []string{ownersKey, projectKey, carolsElsewhere} {
 			k, err := f.db.KeyByHash(ctx, team.HashSecret(s))
@@ -153,7 +154,7 @@ func TestRemoveMemberRevokesTheirKeys(t *testing.T) {
 			}
 		}
 		_, err := f.accounts.Member(ctx, acme.ID, carol.ID)
-		wantCode(t, err, "not_a_member")
+		storetest.WantCode(t, err, "not_a_member")
 		if ms := must[[]team.Member](t)(f.accounts.Memberships(ctx, carol.ID)); len(ms) != 1 || ms[0].WorkspaceID != globex.ID {
 			t.Fatalf("Memberships after removal = %+v", ms)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -36,7 +37,7 @@ func TestLoginSessionLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err = f.accounts.SessionUser(ctx, token)
-		wantCode(t, err, "invalid_session")
+		storetest.WantCode(t, err, "invalid_session")
 		if err := f.accounts.Logout(ctx, token); err != nil {
 			t.Fatalf("logging out twice: %v", err)
 		}
@@ -45,7 +46,7 @@ func TestLoginSessionLifecycle(t *testing.T) {
 		}
 		for _, bad := range []string{"", "nope", token + "x"} {
 			_, _, err = f.accounts.SessionUser(ctx, bad)
-			wantCode(t, err, "invalid_session")
+			storetest.WantCode(t, err, "invalid_session")
 			if errs.KindOf(err) != errs.Unauthorized {
 				t.Fatalf("kind %s", errs.KindOf(err))
 			}
@@ -62,7 +63,7 @@ func TestWrongPasswordAndUnknownEmailLookAlike(t *testing.T) {
 		_, tok3, _, errMalformed := f.accounts.Login(ctx, "not an email", pw)
 		_, tok4, _, errEmpty := f.accounts.Login(ctx, "carol@example.com", "")
 		for _, err := range []error{errWrong, errUnknown, errMalformed, errEmpty} {
-			wantCode(t, err, "invalid_credentials")
+			storetest.WantCode(t, err, "invalid_credentials")
 			if err.Error() != errWrong.Error() || errs.KindOf(err) != errs.Unauthorized {
 				t.Fatalf("errors differ: %v vs %v", err, errWrong)
 			}
@@ -111,10 +112,10 @@ func TestSessionExpiry(t *testing.T) {
 		}
 		f.clock.Advance(s.ExpiresAt.Sub(f.clock.Now()))
 		_, _, err = f.accounts.SessionUser(ctx, token)
-		wantCode(t, err, "session_expired")
+		storetest.WantCode(t, err, "session_expired")
 		// An expired session is deleted: asking again finds nothing.
 		_, _, err = f.accounts.SessionUser(ctx, token)
-		wantCode(t, err, "invalid_session")
+		storetest.WantCode(t, err, "invalid_session")
 
 		// Idle past the timeout expires too.
 		_, token, _, err = f.accounts.Login(ctx, "dave@example.com", pw)
@@ -123,7 +124,7 @@ func TestSessionExpiry(t *testing.T) {
 		}
 		f.clock.Advance(team.SessionIdleTimeout)
 		_, _, err = f.accounts.SessionUser(ctx, token)
-		wantCode(t, err, "session_expired")
+		storetest.WantCode(t, err, "session_expired")
 	})
 }
 
@@ -146,7 +147,7 @@ func TestPurgeAndLogoutEverywhere(t *testing.T) {
 			t.Fatalf("purged %d sessions, want 1", n)
 		}
 		_, _, err := f.accounts.SessionUser(ctx, old)
-		wantCode(t, err, "invalid_session")
+		storetest.WantCode(t, err, "invalid_session")
 		if _, _, err := f.accounts.SessionUser(ctx, fresh); err != nil {
 			t.Fatal(err)
 		}
@@ -154,19 +155,19 @@ func TestPurgeAndLogoutEverywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err = f.accounts.SessionUser(ctx, fresh)
-		wantCode(t, err, "invalid_session")
+		storetest.WantCode(t, err, "invalid_session")
 
 		// A new password ends every session and replaces the old password.
 		fresh = login()
-		wantCode(t, f.accounts.SetPassword(ctx, u.ID, "short"), "weak_password")
-		wantCode(t, f.accounts.SetPassword(ctx, "usr_nope", "a new password!"), "user_not_found")
+		storetest.WantCode(t, f.accounts.SetPassword(ctx, u.ID, "short"), "weak_password")
+		storetest.WantCode(t, f.accounts.SetPassword(ctx, "usr_nope", "a new password!"), "user_not_found")
 		if err := f.accounts.SetPassword(ctx, u.ID, "a new password!"); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err = f.accounts.SessionUser(ctx, fresh)
-		wantCode(t, err, "invalid_session")
+		storetest.WantCode(t, err, "invalid_session")
 		_, _, _, err = f.accounts.Login(ctx, "erin@example.com", pw)
-		wantCode(t, err, "invalid_credentials")
+		storetest.WantCode(t, err, "invalid_credentials")
 		if _, _, _, err := f.accounts.Login(ctx, "erin@example.com", "a new password!"); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -22,13 +23,13 @@ func TestSetup(t *testing.T) {
 
 		// Bad input is refused before the token is looked at, and does not consume it.
 		_, _, err := f.accounts.CompleteSetup(ctx, token, "owner@example.com", "Owner", "short", "Acme")
-		wantCode(t, err, "weak_password")
+		storetest.WantCode(t, err, "weak_password")
 		_, _, err = f.accounts.CompleteSetup(ctx, token, "owner@example.com", "Owner", pw, " ")
-		wantCode(t, err, "invalid_name")
+		storetest.WantCode(t, err, "invalid_name")
 		// A superseded, wrong or empty token is refused.
 		for _, bad := range []string{old, "nope", ""} {
 			_, _, err = f.accounts.CompleteSetup(ctx, bad, "owner@example.com", "Owner", pw, "Acme")
-			wantCode(t, err, "invalid_setup_token")
+			storetest.WantCode(t, err, "invalid_setup_token")
 		}
 
 		u, w, err := f.accounts.CompleteSetup(ctx, token, "Owner@Example.com", "Olive Owner", pw, "Acme")
@@ -55,7 +56,7 @@ func TestSetup(t *testing.T) {
 
 		// The token works once; after setup no new token is made.
 		_, _, err = f.accounts.CompleteSetup(ctx, token, "second@example.com", "Second", pw, "Other")
-		wantCode(t, err, "setup_done")
+		storetest.WantCode(t, err, "setup_done")
 		if tok := must[string](t)(f.accounts.SetupToken(ctx)); tok != "" {
 			t.Fatalf("SetupToken after setup = %q", tok)
 		}
@@ -74,7 +75,7 @@ func TestSetupTokenAfterUsers(t *testing.T) {
 			t.Fatalf("SetupToken with a user = %q", tok)
 		}
 		_, _, err := f.accounts.CompleteSetup(ctx, token, "owner@example.com", "Owner", pw, "Acme")
-		wantCode(t, err, "setup_done")
+		storetest.WantCode(t, err, "setup_done")
 	})
 }
 
@@ -95,7 +96,7 @@ func TestConcurrentSetup(t *testing.T) {
 			if err := <-errc; err == nil {
 				wins++
 			} else {
-				wantCode(t, err, "setup_done")
+				storetest.WantCode(t, err, "setup_done")
 			}
 		}
 		ws := must[[]team.Workspace](t)(f.team.Workspaces(ctx))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -16,7 +17,7 @@ func TestTextRule(t *testing.T) {
 		ctx := context.Background()
 		for _, name := range []string{"a\x00b", "a\nb", "\x1b[1m", "a\u2028b", "a\x7f"} {
 			_, err := f.team.CreateWorkspace(ctx, team.Workspace{Name: name})
-			wantCode(t, err, "invalid_text")
+			storetest.WantCode(t, err, "invalid_text")
 		}
 		ws := must[team.Workspace](t)(f.team.CreateWorkspace(ctx, team.Workspace{Name: "Acme"}))
 		for _, k := range []team.APIKey{
@@ -25,14 +26,14 @@ func TestTextRule(t *testing.T) {
 			{WorkspaceID: ws.ID, Name: "ci", MemberID: "m\tx"},
 		} {
 			_, _, err := f.team.CreateKey(ctx, k)
-			wantCode(t, err, "invalid_text")
+			storetest.WantCode(t, err, "invalid_text")
 		}
 		for _, u := range [][2]string{{"a\x00@example.com", "A"}, {"a@example.com", "A\x00"}, {"a@example.com", "A\nB"}} {
 			_, err := f.accounts.CreateUser(ctx, u[0], u[1], pw, false)
-			wantCode(t, err, "invalid_text")
+			storetest.WantCode(t, err, "invalid_text")
 		}
 		_, err := f.accounts.UserByEmail(ctx, "a\x00@example.com")
-		wantCode(t, err, "invalid_text")
+		storetest.WantCode(t, err, "invalid_text")
 
 		if list := must[[]team.Workspace](t)(f.team.Workspaces(ctx)); len(list) != 1 {
 			t.Fatalf("workspaces stored: %+v", list)
