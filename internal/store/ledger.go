@@ -17,13 +17,14 @@ import (
 // with the same key waits on the unique index and then finds the first one's transfer.
 // A guarded debit is one conditional UPDATE; when it matches no row the whole
 // transaction rolls back.
-func (db *DB) Transfer(ctx context.Context, r ledger.TransferRequest) (ledger.Transfer, bool, error) {
+func (db *DB) Transfer(ctx context.Context, r ledger.TransferRequest) (_ ledger.Transfer, _ bool, err error) {
+	defer wrapErr(&err, "transfer")
 	if err := r.Validate(); err != nil {
 		return ledger.Transfer{}, false, err
 	}
 	var t ledger.Transfer
 	var created bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		t, created, err = db.transferTx(ctx, tx, r)
 		return err
@@ -142,12 +143,14 @@ func (db *DB) walletBalance(ctx context.Context, q querier, workspaceID string) 
 }
 
 // Balance returns a workspace's wallet.
-func (db *DB) Balance(ctx context.Context, workspaceID string) (ledger.Balance, error) {
+func (db *DB) Balance(ctx context.Context, workspaceID string) (_ ledger.Balance, err error) {
+	defer wrapErr(&err, "balance")
 	return db.walletBalance(ctx, db.read, workspaceID)
 }
 
 // Entries returns a wallet's entries newest first.
-func (db *DB) Entries(ctx context.Context, workspaceID string, before int64, limit int) ([]ledger.Entry, error) {
+func (db *DB) Entries(ctx context.Context, workspaceID string, before int64, limit int) (_ []ledger.Entry, err error) {
+	defer wrapErr(&err, "entries")
 	if limit <= 0 {
 		limit = 50
 	}
@@ -157,30 +160,26 @@ func (db *DB) Entries(ctx context.Context, workspaceID string, before int64, lim
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT e.id, t.id, t.kind, e.amount, e.balance_after, t.note, t.created_at
 		FROM entries e JOIN transfers t ON t.id = e.transfer_id
 		WHERE e.account_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?`), string(ledger.Wallet(workspaceID)), before, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ledger.Entry{}
-	for rows.Next() {
-		var e ledger.Entry
-		var kind string
-		var created int64
-		if err := rows.Scan(&e.Cursor, &e.TransferID, &kind, &e.Amount, &e.BalanceAfter, &e.Note, &created); err != nil {
-			return nil, err
-		}
-		e.Kind, e.CreatedAt = ledger.Kind(kind), fromMicros(created)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanEntry)
+}
+
+// scanEntry scans an entry row of Entries.
+func scanEntry(row scanner) (ledger.Entry, error) {
+	var e ledger.Entry
+	var kind string
+	var created int64
+	err := row.Scan(&e.Cursor, &e.TransferID, &kind, &e.Amount, &e.BalanceAfter, &e.Note, &created)
+	e.Kind, e.CreatedAt = ledger.Kind(kind), fromMicros(created)
+	return e, err
 }
 
 // Reserve places a hold with one guarded update of the wallet's held amount.
-func (db *DB) Reserve(ctx context.Context, h ledger.Hold) (ledger.Hold, error) {
+func (db *DB) Reserve(ctx context.Context, h ledger.Hold) (_ ledger.Hold, err error) {
+	defer wrapErr(&err, "reserve")
 	if h.ID == "" || h.Amount < 0 || h.ExpiresAt.IsZero() {
 		return h, errs.E(errs.Invalid, "invalid_hold", "a hold needs an id, a non-negative amount and an expiry")
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var account string
 		var created, expires int64
 		err := tx.QueryRowContext(ctx, db.q(`SELECT account_id, amount, created_at, expires_at FROM holds WHERE id = ?`), h.ID).Scan(&account, &h.Amount, &created, &expires)
@@ -219,7 +218,8 @@ func (db *DB) Reserve(ctx context.Context, h ledger.Hold) (ledger.Hold, error) {
 }
 
 // Release drops an active hold without charging.
-func (db *DB) Release(ctx context.Context, holdID string) error {
+func (db *DB) Release(ctx context.Context, holdID string) (err error) {
+	defer wrapErr(&err, "release")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		ok, err := db.closeHold(ctx, tx, holdID, "released", db.now())
 		if err == nil && !ok {
@@ -262,23 +262,15 @@ func (db *DB) closeHold(ctx context.Context, tx *sql.Tx, holdID, status string, 
 
 // ReleaseExpired releases every hold whose expiry is before now. A crash never turns a
 // hold into a charge: an expired hold is only ever released.
-func (db *DB) ReleaseExpired(ctx context.Context, now time.Time) (int, error) {
+func (db *DB) ReleaseExpired(ctx context.Context, now time.Time) (_ int, err error) {
+	defer wrapErr(&err, "release expired holds")
 	total := 0
 	for {
-		var ids []string
 		rows, err := db.read.QueryContext(ctx, db.q(`SELECT id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT 500`), micros(now))
+		ids, err := collect(rows, err, scanString)
 		if err != nil {
 			return total, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return total, err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
 		if len(ids) == 0 {
 			return total, nil
 		}
