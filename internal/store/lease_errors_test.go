@@ -24,9 +24,6 @@ func TestLeaseErrorsNameTheOperation(t *testing.T) {
 		lease := ledger.Lease{ID: "l1", WorkspaceID: "ws_none", Node: "n1", Min: 1, ExpiresAt: expires}
 
 		// Domain errors: compared with ==, code and message intact.
-		if err := db.AdjustHold(ctx, "h_none", 1, expires, true); err != ledger.ErrHoldNotFound {
-			t.Fatalf("AdjustHold of a missing hold = %v; want ledger.ErrHoldNotFound itself", err)
-		}
 		if _, err := db.ResizeLease(ctx, lease); err != ledger.ErrHoldNotFound {
 			t.Fatalf("ResizeLease of a missing lease = %v; want ledger.ErrHoldNotFound itself", err)
 		}
@@ -39,7 +36,6 @@ func TestLeaseErrorsNameTheOperation(t *testing.T) {
 			op  string
 			err error
 		}{
-			{"adjust hold", db.AdjustHold(canceled, "h1", 1, expires, true)},
 			{"reserve lease", second(db.ReserveLease(canceled, lease))},
 			{"resize lease", second(db.ResizeLease(canceled, lease))},
 			{"publish leases", second(db.PublishLeases(canceled, []ledger.Lease{lease}))},

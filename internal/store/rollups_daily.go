@@ -357,15 +357,11 @@ func (db *DB) verifyDaily(ctx context.Context) ([]Check, error) {
 			}
 			got, err := db.read.QueryContext(ctx, db.q(`SELECT day, project, key_id, member, model, requests, input_tokens, cached_input_tokens,
 				cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_daily WHERE workspace_id = ? AND day >= ? AND day < ?`), w.id, micros(from), micros(to))
-			if err != nil {
-				return err
-			}
-			for got.Next() {
+			err = eachRow(got, err, func(row scanner) error {
 				k := rollupKey{ws: w.id}
 				var t metering.Totals
-				if err := got.Scan(&k.hour, &k.project, &k.keyID, &k.member, &k.model, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
+				if err := row.Scan(&k.hour, &k.project, &k.keyID, &k.member, &k.model, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
 					&t.CacheWriteTokens, &t.OutputTokens, &t.ReasoningTokens, &t.Cost); err != nil {
-					got.Close()
 					return err
 				}
 				covered++
@@ -375,9 +371,9 @@ func (db *DB) verifyDaily(ctx context.Context) ([]Check, error) {
 					report(&full, "workspace %s, day %s, model %s: daily rollup differs from its events", w.id, day(k.hour), k.model)
 				}
 				delete(want, k)
-			}
-			got.Close()
-			if err := got.Err(); err != nil {
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 			for _, k := range slices.SortedFunc(maps.Keys(want), func(a, b rollupKey) int { return cmp.Compare(a.hour, b.hour) }) {
@@ -385,15 +381,11 @@ func (db *DB) verifyDaily(ctx context.Context) ([]Check, error) {
 			}
 			gotDim, err := db.read.QueryContext(ctx, db.q(`SELECT dim, day, value, requests, input_tokens, cached_input_tokens,
 				cache_write_tokens, output_tokens, reasoning_tokens, cost FROM rollups_daily_dim WHERE workspace_id = ? AND day >= ? AND day < ?`), w.id, micros(from), micros(to))
-			if err != nil {
-				return err
-			}
-			for gotDim.Next() {
+			err = eachRow(gotDim, err, func(row scanner) error {
 				k := dimRollupKey{ws: w.id}
 				var t metering.Totals
-				if err := gotDim.Scan(&k.dim, &k.hour, &k.value, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
+				if err := row.Scan(&k.dim, &k.hour, &k.value, &t.Requests, &t.InputTokens, &t.CachedInputTokens,
 					&t.CacheWriteTokens, &t.OutputTokens, &t.ReasoningTokens, &t.Cost); err != nil {
-					gotDim.Close()
 					return err
 				}
 				coveredDim++
@@ -403,9 +395,9 @@ func (db *DB) verifyDaily(ctx context.Context) ([]Check, error) {
 					report(&dim, "workspace %s, day %s, %s %q: daily rollup differs from its events", w.id, day(k.hour), k.dim, k.value)
 				}
 				delete(wantDim, k)
-			}
-			gotDim.Close()
-			if err := gotDim.Err(); err != nil {
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 			for _, k := range slices.SortedFunc(maps.Keys(wantDim), func(a, b dimRollupKey) int { return cmp.Compare(a.hour, b.hour) }) {
