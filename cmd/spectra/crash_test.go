@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,45 +41,10 @@ type crashServer struct {
 	url string
 }
 
+// startCrashServer starts `spectra serve` on dsn with the operator token token.
 func startCrashServer(t *testing.T, dsn, token string) *crashServer {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChildServe$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"=1", "SPECTRA_DATABASE_URL="+dsn, "SPECTRA_ADMIN_TOKEN="+token,
-		"SPECTRA_ADDR=127.0.0.1:0", "SPECTRA_LOG_LEVEL=warn")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		rx := regexp.MustCompile(`running at (http://\S+)/ `)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := rx.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		for sc.Scan() { // keep the pipe drained
-		}
-		close(found)
-	}()
-	select {
-	case url, ok := <-found:
-		if !ok {
-			t.Fatalf("serve ended before listening: %s", stderr.String())
-		}
-		return &crashServer{cmd: cmd, url: url}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not start: %s", stderr.String())
-	}
-	return nil
+	return startGatewayNode(t, "SPECTRA_DATABASE_URL="+dsn, "SPECTRA_ADMIN_TOKEN="+token)
 }
 
 // kill ends the server with SIGKILL: no shutdown, no final sweep, no checkpoint.
