@@ -24,6 +24,12 @@
 //     relative to the package directory, where go test runs each test binary,
 //     so prefer an absolute one:
 //     SPECTRA_SCREENSHOTS=$PWD/shots go test ./...
+//
+// Every browser from New watches its pages' consoles: a call of console.error, an
+// uncaught exception or unhandled rejection, and an error of the browser's own log (a
+// resource that failed to load, a blocked script) fails the test when it ends, listed
+// with where it happened. A test that causes such an error on purpose says so with
+// [AllowConsole]; [ConsoleErrors] returns what was seen so far.
 package browsertest
 
 import (
@@ -93,6 +99,10 @@ var candidates = []string{"/usr/bin/chromium", "chromium", "google-chrome"}
 // Calling cancel is optional: New also registers it with t.Cleanup. cancel
 // closes the browser, waits for it to exit, and may be called more than once.
 // If the test failed, the cleanup logs the tail of the browser's output.
+//
+// The cleanup also fails the test for every console error its pages had (see the
+// package doc, [AllowConsole] and [ConsoleErrors]). The returned context carries that
+// record; contexts made from it share it.
 func New(t testing.TB) (context.Context, context.CancelFunc) {
 	t.Helper()
 	execPath := findBrowser(t)
@@ -135,7 +145,8 @@ func New(t testing.TB) (context.Context, context.CancelFunc) {
 		chromedp.UserDataDir(profile),
 		chromedp.CombinedOutput(output),
 	)
-	ctx, ctxCancel := chromedp.NewContext(allocCtx)
+	console := &consoleLog{}
+	ctx, ctxCancel := chromedp.NewContext(allocCtx, chromedp.WithListener(console.listen))
 
 	var once sync.Once
 	cancel := func() {
@@ -159,6 +170,7 @@ func New(t testing.TB) (context.Context, context.CancelFunc) {
 		if baseCtx.Err() == context.DeadlineExceeded {
 			t.Errorf("browsertest: the browser was killed when its %v timeout ran out", timeout)
 		}
+		console.check(t, ctx)
 		cancel()
 		if t.Failed() {
 			if out := output.String(); strings.TrimSpace(out) != "" {
@@ -173,7 +185,7 @@ func New(t testing.TB) (context.Context, context.CancelFunc) {
 		cancel()
 		t.Fatalf("browsertest: starting %s: %v\nbrowser output:\n%s", execPath, err, output.String())
 	}
-	return ctx, cancel
+	return context.WithValue(ctx, consoleKey{}, console), cancel
 }
 
 // findBrowser returns the path of the browser to run, or skips or fails the
