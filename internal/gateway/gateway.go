@@ -24,6 +24,7 @@ import (
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
 	"spectra/internal/refresh"
+	"spectra/internal/requestlog"
 	"spectra/internal/team"
 )
 
@@ -78,6 +79,9 @@ type Config struct {
 	// written to the operating system before the answer ends, which survives the process
 	// being killed, and synced within milliseconds after.
 	JournalSync bool
+	// Refusals, when set, records every request answered with an error in the request
+	// log (refusals.go).
+	Refusals *requestlog.Recorder
 }
 
 // Gateway serves the OpenAI-compatible routes. Call Flush before shutting down.
@@ -98,6 +102,8 @@ type Gateway struct {
 	limits *limiter
 	client *http.Client
 	budget *budgetGuard
+	// refusals records requests answered with an error (nil: none are).
+	refusals *requestlog.Recorder
 	// refresh runs the background reads of the key cache, the upstream table and the
 	// hard budgets' spend; StopRefreshes cancels and waits for them.
 	refresh *refresh.Group
@@ -163,7 +169,7 @@ func New(c Config) (*Gateway, error) {
 		limits:  newLimiter(c.Now),
 		client:  &http.Client{Transport: c.Transport},
 		budget:  newBudgetGuard(c.Budgets, c.Now, rg),
-		refresh: rg,
+		refresh: rg, refusals: c.Refusals,
 	}
 	g.settler.g = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
