@@ -20,6 +20,7 @@ type keyRow struct {
 	Revoked   string
 	CanRevoke bool
 	Usage     metering.Totals
+	Link      string // the key's request log in the period
 }
 
 // keysData is what the keys page shows.
@@ -98,7 +99,8 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 		if project != "" && k.Project != project {
 			continue
 		}
-		row := keyRow{APIKey: k, Created: k.CreatedAt.In(rq.Loc).Format(layoutDate), LastUsed: "never", Usage: spend[k.ID]}
+		row := keyRow{APIKey: k, Created: k.CreatedAt.In(rq.Loc).Format(layoutDate), LastUsed: "never", Usage: spend[k.ID],
+			Link: requestsLink(rq.Workspace.ID, drillFilter{Period: p, Key: k.ID})}
 		row.Owner, _ = names.label(metering.DimMember, k.MemberID)
 		if k.MemberID == "" {
 			row.Owner = "Shared"

@@ -18,6 +18,7 @@ type memberRow struct {
 	Roles     []option // the roles the viewer may give this member; empty when they may not change it
 	IsMe      bool
 	CanRemove bool
+	Link      string // the member's request log in the period
 }
 
 // membersData is what the members page shows.
@@ -87,12 +88,19 @@ func (s *Server) membersPage(r *http.Request, rq *request) (membersData, error) 
 	seen := map[string]bool{}
 	for _, m := range ms {
 		row := memberRow{Member: m, Joined: m.CreatedAt.In(rq.Loc).Format(layoutDate), IsMe: m.UserID == rq.V.User.ID}
-		for _, label := range []string{m.UserID, m.Email} {
-			if t, ok := spend[label]; ok && !seen[label] {
+		// The request log filters by one label: the user id, or the email when only
+		// the email has usage (ingestion may label usage either way).
+		label := m.UserID
+		for _, l := range []string{m.UserID, m.Email} {
+			if t, ok := spend[l]; ok && !seen[l] {
 				row.Usage.Add(t)
-				seen[label] = true
+				seen[l] = true
+				if _, byID := spend[m.UserID]; !byID {
+					label = l
+				}
 			}
 		}
+		row.Link = requestsLink(rq.Workspace.ID, drillFilter{Period: p, Member: label})
 		for _, role := range team.Roles {
 			if role == m.Role || rq.Role.CanChangeMember(m.Role, role) {
 				row.Roles = append(row.Roles, option{Value: string(role), Label: string(role), Selected: role == m.Role})
@@ -109,6 +117,7 @@ func (s *Server) membersPage(r *http.Request, rq *request) (membersData, error) 
 			d.Other = append(d.Other, b)
 		}
 	}
+	linkRows(rq.Workspace.ID, d.Other, metering.DimMember, drillFilter{Period: p})
 	if s.invites != nil && rq.Can(team.ActManageMembers) {
 		d.CanInvite, d.MailEnabled = true, s.invites.MailEnabled()
 		for _, role := range team.Roles {

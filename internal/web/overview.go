@@ -136,12 +136,19 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	for i := range d.Tiles {
 		d.Tiles[i].Change = change(d.Tiles[i].Value, d.Tiles[i].Prev)
 	}
+	// Every bar, day and breakdown row links to its requests in this period (drill.go).
+	drill, ws := drillFilter{Period: p, Loc: rq.Loc}, rq.Workspace.ID
 	d.Models = breakdown(byModel, metering.DimModel, names)
 	d.Chart = rq.makeChart(byModel, metering.DimModel, d.Models, p.Step)
-	d.Days = rq.bucketRows(byModel, p.Step)
+	d.Chart.linkBuckets(ws, byModel, drill)
+	d.Days = rq.bucketRows(byModel, p.Step, drill)
 	d.Keys = breakdown(byOwner[0], metering.DimKey, names)
 	d.Members = breakdown(byOwner[1], metering.DimMember, names)
 	d.Projects = breakdown(byOwner[2], metering.DimProject, names)
+	linkRows(ws, d.Models, metering.DimModel, drill)
+	linkRows(ws, d.Keys, metering.DimKey, drill)
+	linkRows(ws, d.Members, metering.DimMember, drill)
+	linkRows(ws, d.Projects, metering.DimProject, drill)
 	d.UsageURL = rq.URL("usage") + "?" + p.Query().Encode()
 	return s.render(w, r, http.StatusOK, "overview", d)
 }

@@ -74,6 +74,11 @@ func (u usageQuery) values() url.Values {
 	return v
 }
 
+// drill is the request log's filter for what u shows.
+func (u usageQuery) drill(loc *time.Location) drillFilter {
+	return drillFilter{Period: u.Period, Loc: loc, Model: u.Model, Key: u.Key, Member: u.Member, Project: u.Project}
+}
+
 // usageRow is one line of the usage table (and of its CSV): one group in one bucket.
 type usageRow struct {
 	Start, End time.Time
@@ -81,6 +86,7 @@ type usageRow struct {
 	Value      string // the group's raw value ("" when not grouped)
 	Label      string
 	Color      int
+	Link       string // the request log of this group in this bucket
 	metering.Totals
 }
 
@@ -93,21 +99,22 @@ type option struct {
 // usageData is what the usage page shows.
 type usageData struct {
 	pageBase
-	Q         usageQuery
-	Periods   []periodLink
-	Groups    []option
-	Models    []option
-	Keys      []option
-	Members   []option
-	Projects  []string
-	Rows      []usageRow
-	Groups2   []breakdownRow // totals per group over the whole period
-	Totals    metering.Totals
-	Chart     chartData
-	GroupName string
-	CSVURL    string
-	APIURL    string
-	Filtered  bool
+	Q           usageQuery
+	Periods     []periodLink
+	Groups      []option
+	Models      []option
+	Keys        []option
+	Members     []option
+	Projects    []string
+	Rows        []usageRow
+	Groups2     []breakdownRow // totals per group over the whole period
+	Totals      metering.Totals
+	Chart       chartData
+	GroupName   string
+	CSVURL      string
+	APIURL      string
+	RequestsURL string // the request log with this page's period and filters
+	Filtered    bool
 }
 
 // usageRows runs the usage query and flattens it into table rows: every non-empty
@@ -186,6 +193,17 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, rq *request) erro
 		groups = []breakdownRow{{Label: "Spend", Totals: d.Totals}}
 	}
 	d.Chart = rq.makeChart(bs, u.Group, groups, u.Period.Step)
+	// The chart's buckets, the group rows and the table's rows link to their requests,
+	// keeping this page's filters (drill.go).
+	drill, ws := u.drill(rq.Loc), rq.Workspace.ID
+	d.Chart.linkBuckets(ws, bs, drill)
+	linkRows(ws, d.Groups2, u.Group, drill)
+	for i, row := range d.Rows {
+		if g, ok := drill.with(u.Group, row.Value); ok || u.Group == "" {
+			d.Rows[i].Link = requestsLink(ws, g.bucket(row.Start, row.End))
+		}
+	}
+	d.RequestsURL = requestsLink(ws, drill)
 	d.Models, d.Keys, d.Members, d.Projects = filterOptions(models, names, u)
 	d.Periods = rq.periodLinks("usage", u.Period)
 	for i := range d.Periods {

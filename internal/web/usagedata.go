@@ -72,6 +72,7 @@ type breakdownRow struct {
 	Sub   string // a second line (a key's prefix, a member's email)
 	Color int    // palette index, for rows that appear in a chart
 	Share int64  // tenths of a percent of the total spend
+	Link  string // the request log of this row's slice ("" when it cannot be asked for)
 	metering.Totals
 }
 
@@ -192,7 +193,11 @@ func (l labeler) label(d, v string) (string, string) {
 // chartData is the JSON a chart is drawn from: micro-units and counts as integers (a
 // JavaScript number holds them exactly up to 2^53), formatted exactly by app.js.
 type chartData struct {
-	X        []int64       `json:"x"` // bucket starts, Unix seconds
+	X        []int64       `json:"x"`      // bucket starts, Unix seconds
+	Labels   []string      `json:"labels"` // each bucket as the tables name it: "Mon 30 Nov", "Mon 30 Nov 15:00–16:00"
+	Ticks    []string      `json:"ticks"`  // each bucket's short axis label: "30 Nov", "15:00"
+	Links    []string      `json:"links"`  // each bucket's request log (drill.go)
+	All      string        `json:"all"`    // the request log of the whole chart
 	Step     string        `json:"step"`
 	TZ       string        `json:"tz"`
 	Currency string        `json:"currency"`
@@ -213,7 +218,9 @@ const maxSeries = 7
 
 // makeChart builds stacked spend series by dimension d (ordered as rows) over buckets.
 func (rq *request) makeChart(bs []metering.Bucket, d string, rows []breakdownRow, step time.Duration) chartData {
-	c := chartData{Step: "day", TZ: rq.Workspace.Timezone, Currency: rq.s.currency, Symbol: money.Symbol(rq.s.currency)}
+	// Series is never null in the JSON: an empty chart has no series, and app.js draws
+	// its empty state.
+	c := chartData{Step: "day", TZ: rq.Workspace.Timezone, Currency: rq.s.currency, Symbol: money.Symbol(rq.s.currency), Series: []chartSeries{}}
 	if step == time.Hour {
 		c.Step = "hour"
 	}
@@ -234,10 +241,14 @@ func (rq *request) makeChart(bs []metering.Bucket, d string, rows []breakdownRow
 		c.Series = append(c.Series, chartSeries{Label: label, Color: i % paletteSize, Cost: make([]int64, len(bs))})
 	}
 	c.X = make([]int64, len(bs))
+	c.Labels = make([]string, len(bs))
+	c.Ticks = make([]string, len(bs))
+	c.Links = []string{}
 	c.Requests = make([]int64, len(bs))
 	c.Tokens = make([]int64, len(bs))
 	for i, b := range bs {
 		c.X[i] = b.Start.Unix()
+		c.Labels[i], c.Ticks[i] = chartLabels(b.Start.In(rq.Loc), b.End.In(rq.Loc), step)
 		for _, r := range b.Results {
 			c.Requests[i] += r.Requests
 			c.Tokens[i] += r.InputTokens + r.OutputTokens
@@ -247,6 +258,15 @@ func (rq *request) makeChart(bs []metering.Bucket, d string, rows []breakdownRow
 		}
 	}
 	return c
+}
+
+// chartLabels names a bucket [start, end) in the tables' formats: the legend's label
+// and the axis's short one.
+func chartLabels(start, end time.Time, step time.Duration) (label, tick string) {
+	if step == time.Hour {
+		return start.Format(layoutDay) + " " + start.Format(layoutHour) + "–" + end.Format(layoutHour), start.Format(layoutHour)
+	}
+	return start.Format(layoutDay), start.Format("2 Jan")
 }
 
 // JSON returns the chart data for the chart's data-chart attribute (html/template
@@ -259,14 +279,16 @@ func (c chartData) JSON() (string, error) {
 // bucketRow is one bucket of a chart's table of exact values.
 type bucketRow struct {
 	Label string
+	Link  string // the request log of this bucket
 	metering.Totals
 }
 
-// bucketRows sums each bucket, labelled in the workspace's timezone.
-func (rq *request) bucketRows(bs []metering.Bucket, step time.Duration) []bucketRow {
+// bucketRows sums each bucket, labelled in the workspace's timezone and linked to its
+// request log within f.
+func (rq *request) bucketRows(bs []metering.Bucket, step time.Duration, f drillFilter) []bucketRow {
 	out := make([]bucketRow, 0, len(bs))
 	for _, b := range bs {
-		r := bucketRow{Label: b.Start.In(rq.Loc).Format(layoutDay)}
+		r := bucketRow{Label: b.Start.In(rq.Loc).Format(layoutDay), Link: requestsLink(rq.Workspace.ID, f.bucket(b.Start, b.End))}
 		if step == time.Hour {
 			r.Label = b.Start.In(rq.Loc).Format(layoutHour) + "–" + b.End.In(rq.Loc).Format(layoutHour)
 		}

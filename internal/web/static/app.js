@@ -46,13 +46,49 @@
     });
   }
 
+  function sum(a) { var t = 0; (a || []).forEach(function (v) { t += v; }); return t; }
+
+  // tickIndexes chooses the buckets that get an axis label at this width: every one when
+  // its full label ("Mon 30 Nov") fits, else every k-th with its short label ("30 Nov",
+  // "15:00"), days counted back from the last and hours on multiples of k.
+  function tickIndexes(d, width) {
+    var n = d.x.length, per = width / Math.max(n, 1), out = [], k, i;
+    if (d.step === "day" && per >= 84) {
+      for (i = 0; i < n; i++) out.push(i);
+      return { idx: out, full: true };
+    }
+    var need = d.step === "hour" ? 46 : 52;
+    var steps = d.step === "hour" ? [1, 2, 3, 4, 6, 12, 24] : [1, 2, 3, 7, 14, 28, 56, 91, 182, 364];
+    k = steps[steps.length - 1];
+    for (i = 0; i < steps.length; i++) if (steps[i] * per >= need) { k = steps[i]; break; }
+    for (i = 0; i < n; i++) {
+      if (d.step === "hour" ? parseInt(d.ticks[i], 10) % k === 0 : (n - 1 - i) % k === 0) out.push(i);
+    }
+    return { idx: out, full: false };
+  }
+
+  // empty replaces a chart with no usage by a message, instead of an empty frame.
+  function empty(el) {
+    el.classList.add("chart-empty");
+    el.setAttribute("aria-label", "No usage in this period");
+    var p = document.createElement("p");
+    p.textContent = "No usage in this period";
+    el.appendChild(p);
+  }
+
   function draw(el) {
     if (el.dataset.ready) return;
     var fig = el.closest("figure");
     if (!fig || !el.dataset.chart || typeof uPlot === "undefined") return;
     var d = JSON.parse(el.dataset.chart);
     el.dataset.ready = "1";
+    d.x = d.x || []; d.series = d.series || []; d.requests = d.requests || []; d.tokens = d.tokens || [];
+    d.labels = d.labels || []; d.ticks = d.ticks || []; d.links = d.links || [];
     var n = d.series.length;
+    var spent = d.series.some(function (s) { return s.cost.some(function (c) { return c !== 0; }); });
+    if (!d.x.length || (!spent && sum(d.requests) === 0)) { empty(el); return; }
+    var half = (d.step === "hour" ? 3600 : 86400) / 2, at = {};
+    d.x.forEach(function (x, i) { at[x] = i; });
     // Stack: uPlot draws series in order, each bar from zero, so the tallest (the sum of
     // all) goes first and each lower layer is drawn over it.
     var cum = [], acc = d.x.map(function () { return 0; });
@@ -60,13 +96,10 @@
       acc = acc.map(function (a, j) { return a + d.series[i].cost[j]; });
       cum.push(acc.slice());
     }
+    // Not hovering, the legend shows the period's totals.
     var data = [d.x], series = [{
-      value: function (u, ts) {
-        if (ts == null) return "—";
-        var dt = uPlot.tzDate(new Date(ts * 1000), d.tz);
-        var opts = d.step === "hour" ? { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" } : { weekday: "short", day: "numeric", month: "short", year: "numeric" };
-        return dt.toLocaleString("en-GB", opts);
-      }
+      label: "",
+      value: function (u, ts, si, idx) { return idx == null ? "Totals of the period" : d.labels[idx]; }
     }];
     var bars = uPlot.paths.bars({ size: [0.72, 64], gap: 1 });
     for (var k = n - 1; k >= 0; k--) {
@@ -76,49 +109,86 @@
         series.push({
           label: s.label, scale: "$", fill: palette[s.color % palette.length], stroke: palette[s.color % palette.length],
           width: 0, paths: bars, points: { show: false },
-          value: function (u, v, si, idx) { return idx == null ? "—" : fmtMoney(s.cost[idx], d.symbol); }
+          value: function (u, v, si, idx) { return fmtMoney(idx == null ? sum(s.cost) : s.cost[idx], d.symbol); }
         });
       })(k);
     }
     data.push(d.requests);
     series.push({
       label: "Requests", scale: "req", stroke: "#111827", width: 2, dash: [4, 3], points: { show: false },
-      value: function (u, v) { return v == null ? "—" : fmtInt(v); }
+      value: function (u, v, si, idx) { return fmtInt(idx == null ? sum(d.requests) : d.requests[idx]); }
     });
-    // Tokens: in the legend on hover, drawn when switched on there.
+    // Tokens: in the legend, drawn when switched on there.
     data.push(d.tokens);
     series.push({
       label: "Tokens", scale: "tok", show: false, stroke: "#6b7280", width: 1.5, points: { show: false },
-      value: function (u, v) { return v == null ? "—" : fmtInt(v); }
+      value: function (u, v, si, idx) { return fmtInt(idx == null ? sum(d.tokens) : d.tokens[idx]); }
     });
     var width = Math.max(280, el.clientWidth || fig.clientWidth);
     var height = width < 500 ? 240 : 300;
+    var ticks = null;
     var u = new uPlot({
       width: width, height: height,
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), d.tz); },
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, "$": { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1e6]; } }, req: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 10]; } }, tok: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 10]; } } },
+      // Half a bucket either side, so the first and last bars are whole.
+      scales: { x: { time: false, range: function () { return [d.x[0] - half, d.x[d.x.length - 1] + half]; } },
+        "$": { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1e6]; } }, req: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 10]; } }, tok: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 10]; } } },
       axes: [
-        { stroke: "#5b6472", grid: { show: false } },
+        // Ticks on the buckets themselves (days or hours), named as the tables name them.
+        { stroke: "#5b6472", grid: { show: false },
+          splits: function (u) { ticks = tickIndexes(d, u.bbox.width / uPlot.pxRatio); return ticks.idx.map(function (i) { return d.x[i]; }); },
+          values: function (u, vals) { return vals.map(function (v) { var i = at[v]; return i == null ? "" : (ticks && ticks.full ? d.labels[i] : d.ticks[i]); }); } },
         { scale: "$", stroke: "#5b6472", values: axisMoney(d.symbol), size: 64, grid: { stroke: "#eceef2" } },
         { scale: "req", side: 1, stroke: "#5b6472", values: axisCount, grid: { show: false }, size: 52 }
       ],
+      hooks: { setCursor: [function (u) { if (u.cursor.idx != null) pick(u.cursor.idx); }] },
       series: series
     }, data, el);
-    // Keyboard: focus the chart and move through buckets with the arrow keys.
+
+    // Drill-down: a bar leads to the requests of its bucket (d.links). A click follows it;
+    // a tap shows the bar's values and a second tap on it follows; the link under the
+    // chart names the bar last pointed at, tapped or chosen with the arrow keys.
+    var idx = d.x.length - 1, picked = null, tapped = null, pointer = "mouse";
+    var drill = null;
+    if (d.links.length === d.x.length) {
+      el.classList.add("drill");
+      drill = document.createElement("p");
+      drill.className = "chart-drill";
+      drill.innerHTML = "<a></a>";
+      drill.firstChild.href = d.all || d.links[idx];
+      drill.firstChild.textContent = "Requests of this period →";
+      fig.insertBefore(drill, el.nextSibling);
+    }
+    function pick(i) {
+      idx = i;
+      if (!drill || picked === i) return;
+      picked = i;
+      drill.firstChild.href = d.links[i];
+      drill.firstChild.textContent = "Requests of " + d.labels[i] + " →";
+    }
+    function show(i) { u.setCursor({ left: u.valToPos(d.x[i], "x"), top: u.over.clientHeight / 2 }); pick(i); }
+    function follow(i) { if (drill && d.links[i]) window.location.assign(d.links[i]); }
+    u.over.addEventListener("pointerdown", function (e) { pointer = e.pointerType || "mouse"; });
+    u.over.addEventListener("click", function (e) {
+      var r = u.over.getBoundingClientRect(), i = u.posToIdx(e.clientX - r.left);
+      if (i == null || i < 0 || i >= d.x.length) return;
+      if (pointer === "touch" && tapped !== i) { tapped = i; show(i); return; }
+      follow(i);
+    });
+    // Keyboard: focus the chart, move through buckets with the arrow keys, Enter opens.
     el.tabIndex = 0;
-    var idx = d.x.length - 1;
     el.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); follow(idx); return; }
       if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End") return;
       e.preventDefault();
       if (e.key === "ArrowLeft") idx = Math.max(0, idx - 1);
       if (e.key === "ArrowRight") idx = Math.min(d.x.length - 1, idx + 1);
       if (e.key === "Home") idx = 0;
       if (e.key === "End") idx = d.x.length - 1;
-      u.setCursor({ left: u.valToPos(d.x[idx], "x"), top: 10 });
+      show(idx);
     });
-    el.addEventListener("focus", function () { u.setCursor({ left: u.valToPos(d.x[idx], "x"), top: 10 }); });
+    el.addEventListener("focus", function () { show(idx); });
     charts.push({ u: u, el: el, fig: fig });
     if (typeof ResizeObserver !== "undefined") {
       new ResizeObserver(function () {
@@ -161,5 +231,10 @@
     charts = charts.filter(function (c) { return document.body.contains(c.el); });
     init(e.target);
   });
-  window.spectra = { fmtMoney: fmtMoney, exactMoney: exactMoney };
+  // chartOf returns the uPlot of a .chart-canvas (for the browser tests).
+  function chartOf(el) {
+    for (var i = 0; i < charts.length; i++) if (charts[i].el === el) return charts[i].u;
+    return null;
+  }
+  window.spectra = { fmtMoney: fmtMoney, exactMoney: exactMoney, chartOf: chartOf };
 })();
