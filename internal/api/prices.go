@@ -12,6 +12,8 @@ import (
 
 // priceRequest is the body of PUT /api/v1/prices/{model}: prices per million tokens as
 // decimal strings. input and output are required; the others default to "0".
+// cache_write_1h (per million 1-hour cache-write tokens; "0" prices them at cache_write)
+// and web_search_call (per call) are optional too.
 // max_output_tokens, optional, is the model's maximum output per completion in tokens.
 type priceRequest struct {
 	MaxOutputTokens *int64  `json:"max_output_tokens"`
@@ -20,6 +22,8 @@ type priceRequest struct {
 	CacheWrite      *string `json:"cache_write"`
 	Output          *string `json:"output"`
 	Request         *string `json:"request"`
+	CacheWrite1h    *string `json:"cache_write_1h"`
+	WebSearchCall   *string `json:"web_search_call"`
 	EffectiveFrom   *string `json:"effective_from"`
 }
 
@@ -38,6 +42,8 @@ func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) 
 		{"cache_write", b.CacheWrite, &p.CacheWrite, false},
 		{"output", b.Output, &p.Output, true},
 		{"request", b.Request, &p.Request, false},
+		{"cache_write_1h", b.CacheWrite1h, &p.CacheWrite1h, false},
+		{"web_search_call", b.WebSearchCall, &p.WebSearchCall, false},
 	}
 	for _, f := range fields {
 		if f.value == nil {

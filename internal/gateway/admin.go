@@ -13,6 +13,7 @@ import (
 // UpstreamView is an upstream as the operator sees it: never its secret.
 type UpstreamView struct {
 	Name      string     `json:"name"`
+	API       string     `json:"api"` // "openai", "anthropic" or "gemini"
 	BaseURL   string     `json:"base_url"`
 	Models    []string   `json:"models"`
 	HasAPIKey bool       `json:"has_api_key"`
@@ -27,8 +28,8 @@ var ErrFromFile = errs.E(errs.Conflict, "upstream_from_file", "this upstream com
 
 // PutUpstream registers u, or replaces the registered upstream of the same name, with
 // its secret sealed at rest, and routes its models at once on this node. created says
-// whether it is new. Errors: u's validation (invalid_upstream_name, invalid_base_url,
-// invalid_models), upstream_from_file (409), or the store's.
+// whether it is new. Errors: u's validation (invalid_upstream_name, invalid_api,
+// invalid_base_url, invalid_models), upstream_from_file (409), or the store's.
 func (g *Gateway) PutUpstream(ctx context.Context, u Upstream) (v UpstreamView, created bool, err error) {
 	if err := u.Validate(); err != nil {
 		return UpstreamView{}, false, err
@@ -37,12 +38,12 @@ func (g *Gateway) PutUpstream(ctx context.Context, u Upstream) (v UpstreamView, 
 		return UpstreamView{}, false, ErrFromFile
 	}
 	now := g.now().UTC().Truncate(time.Microsecond)
-	rec := upstream.Record{Name: u.Name, BaseURL: u.BaseURL, Secret: g.box.seal(u.Name, u.APIKey), Models: u.Models, CreatedAt: now, UpdatedAt: now}
+	rec := upstream.Record{Name: u.Name, API: u.API, BaseURL: u.BaseURL, Secret: g.box.seal(u.Name, u.APIKey), Models: u.Models, CreatedAt: now, UpdatedAt: now}
 	if created, err = g.store.PutUpstream(ctx, rec); err != nil {
 		return UpstreamView{}, false, err
 	}
 	g.reload(ctx)
-	v = UpstreamView{Name: u.Name, BaseURL: u.BaseURL, Models: u.Models, HasAPIKey: u.APIKey != "", Source: "api", UpdatedAt: &now}
+	v = UpstreamView{Name: u.Name, API: u.API, BaseURL: u.BaseURL, Models: u.Models, HasAPIKey: u.APIKey != "", Source: "api", UpdatedAt: &now}
 	if created {
 		v.CreatedAt = &now
 	}
@@ -67,14 +68,14 @@ func (g *Gateway) Upstreams(ctx context.Context) ([]UpstreamView, error) {
 	}
 	out := []UpstreamView{}
 	for _, u := range g.reg.file {
-		out = append(out, UpstreamView{Name: u.Name, BaseURL: u.BaseURL, Models: u.Models, HasAPIKey: u.APIKey != "", Source: "file"})
+		out = append(out, UpstreamView{Name: u.Name, API: apiOf(u.API), BaseURL: u.BaseURL, Models: u.Models, HasAPIKey: u.APIKey != "", Source: "file"})
 	}
 	for _, rec := range recs {
 		if g.fromFile(rec.Name) {
 			continue
 		}
 		secret, err := g.box.open(rec.Name, rec.Secret)
-		v := UpstreamView{Name: rec.Name, BaseURL: rec.BaseURL, Models: rec.Models, HasAPIKey: secret != "", Source: "api",
+		v := UpstreamView{Name: rec.Name, API: apiOf(rec.API), BaseURL: rec.BaseURL, Models: rec.Models, HasAPIKey: secret != "", Source: "api",
 			CreatedAt: &rec.CreatedAt, UpdatedAt: &rec.UpdatedAt}
 		if err != nil {
 			v.HasAPIKey, v.Error = true, err.Error()

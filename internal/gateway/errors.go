@@ -37,7 +37,18 @@ var (
 	errStreamNotAllow = newError(http.StatusBadRequest, "invalid_request_error", "stream_not_supported", "This endpoint does not stream.")
 	errUpstreamDown   = newError(http.StatusBadGateway, "server_error", "upstream_unavailable", "The upstream provider could not be reached.")
 	errUpstreamBody   = newError(http.StatusBadGateway, "server_error", "upstream_invalid_response", "The upstream provider sent a response that could not be read.")
+	errInvalidKey     = newError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "Incorrect API key provided, or the key was revoked.")
 )
+
+// errModelNotAllowed refuses a model the key may not use.
+func errModelNotAllowed(model string) *apiError {
+	return newError(http.StatusForbidden, "invalid_request_error", "model_not_allowed", "This API key may not use the model `"+model+"`.")
+}
+
+// errModelNotFound refuses a model no upstream of the API called serves.
+func errModelNotFound(model string) *apiError {
+	return newError(http.StatusNotFound, "invalid_request_error", "model_not_found", "The model `"+model+"` does not exist or no upstream serves it.")
+}
 
 // newParamError is a 400 about one field of the request body.
 func newParamError(param, code, msg string) *apiError {
@@ -112,12 +123,15 @@ func fromDomain(err error) *apiError {
 }
 
 // writeError answers err in OpenAI's error shape, logging internal errors.
-func (g *Gateway) writeError(w http.ResponseWriter, err error) {
+func (g *Gateway) writeError(w http.ResponseWriter, err error) { g.writeErrorAs(w, openAI{}, err) }
+
+// writeErrorAs answers err in wire wr's error shape, logging internal errors.
+func (g *Gateway) writeErrorAs(w http.ResponseWriter, wr wire, err error) {
 	e := fromDomain(err)
 	if e.Code == "internal_error" {
 		g.log.Error("gateway request failed", "err", err)
 	}
-	writeJSON(w, e.Status, map[string]*apiError{"error": e})
+	wr.writeError(w, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"spectra/internal/errs"
 	"spectra/internal/ids"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
@@ -43,7 +41,7 @@ func (g *Gateway) forward(ep endpoint) http.Handler {
 		body, err := g.admit(w, r, c)
 		if err != nil {
 			if r.Context().Err() == nil { // nobody to answer when the client has left
-				g.writeError(w, err)
+				g.writeErrorAs(w, ep.wireOf(), err)
 			}
 			return
 		}
@@ -54,28 +52,22 @@ func (g *Gateway) forward(ep endpoint) http.Handler {
 // admit runs every check of a request and takes its hold. On success the caller owns
 // c.hold and c.ticket and must settle or release them.
 func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte, error) {
-	key, err := g.authenticate(r)
+	wr := c.ep.wireOf()
+	key, err := g.authenticateAs(wr, r)
 	if err != nil {
 		return nil, err
 	}
 	c.key = key
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, errBodyTooLarge
-		}
-		return nil, newError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "The request body could not be read.")
-	}
-	if c.req, err = parseRequest(c.ep, body); err != nil {
 		return nil, err
 	}
-	if c.req.Stream && c.ep == epEmbeddings {
-		return nil, errStreamNotAllow
+	if c.req, err = wr.parse(c.ep, r, body); err != nil {
+		return nil, err
 	}
 	model := c.req.Model
 	if !key.AllowsModel(model) {
-		return nil, newError(http.StatusForbidden, "invalid_request_error", "model_not_allowed", "This API key may not use the model `"+model+"`.")
+		return nil, errModelNotAllowed(model)
 	}
 	cat, err := g.metering.Catalog(r.Context())
 	if err != nil {
@@ -84,9 +76,9 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	if c.price, err = cat.At(model, c.start); err != nil {
 		return nil, newError(http.StatusNotFound, "invalid_request_error", "model_not_priced", "The model `"+model+"` has no price in effect, so it cannot be used.")
 	}
-	up, ok := g.reg.route(model)
+	up, ok := g.reg.routeAPI(wr.api(), model)
 	if !ok {
-		return nil, newError(http.StatusNotFound, "invalid_request_error", "model_not_found", "The model `"+model+"` does not exist or no upstream serves it.")
+		return nil, errModelNotFound(model)
 	}
 	c.up = up
 	c.prompt = estimatePrompt(body)
@@ -97,6 +89,9 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	c.outCap = c.req.maxOutput(c.ep, ceiling)
 	estimate, err := estimateCost(c.price, c.prompt, c.outCap)
 	if err != nil {
+		return nil, err
+	}
+	if estimate, err = withCalls(estimate, c.price, c.req.WebSearchCalls); err != nil {
 		return nil, err
 	}
 	if c.ticket, err = g.limits.admit(key, c.prompt+c.req.explicitMax(), w.Header()); err != nil {
@@ -110,33 +105,29 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		g.release(c)
 		return nil, err
 	}
-	if c.ep.usageInChunk && c.req.Stream && !c.req.clientUsage {
-		if body, err = withUsage(body); err != nil {
-			g.release(c)
-			return nil, err
-		}
+	if body, err = wr.prepare(c, body); err != nil {
+		g.release(c)
+		return nil, err
 	}
 	return body, nil
 }
 
-// authenticate returns the inference key of the request's bearer token.
-func (g *Gateway) authenticate(r *http.Request) (team.APIKey, error) {
-	auth := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || secret == "" {
-		return team.APIKey{}, errMissingKey
-	}
-	k, err := g.keys.authenticate(r.Context(), strings.TrimSpace(secret))
+// readBody reads a request body of at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		if errs.Is(err, team.ErrInvalidKey.Code) {
-			return team.APIKey{}, newError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "Incorrect API key provided, or the key was revoked.")
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errBodyTooLarge
 		}
-		return team.APIKey{}, err
+		return nil, newError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "The request body could not be read.")
 	}
-	if k.Kind != team.KindInference {
-		return team.APIKey{}, errWrongKeyKind
-	}
-	return k, nil
+	return body, nil
+}
+
+// authenticate returns the inference key of the request's bearer token (OpenAI's way).
+func (g *Gateway) authenticate(r *http.Request) (team.APIKey, error) {
+	return g.authenticateAs(openAI{}, r)
 }
 
 // proxy forwards an admitted request and meters its answer.
@@ -157,10 +148,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	if c.req.Stream {
 		defer context.AfterFunc(r.Context(), dep.leave)()
 	}
-	up, err := http.NewRequestWithContext(ctx, http.MethodPost, c.up.BaseURL+c.ep.path, bytes.NewReader(body))
+	wr := c.ep.wireOf()
+	up, err := http.NewRequestWithContext(ctx, http.MethodPost, wr.target(c, r), bytes.NewReader(body))
 	if err != nil {
 		g.release(c)
-		g.writeError(w, err)
+		g.writeErrorAs(w, wr, err)
 		return
 	}
 	up.Header.Set("Content-Type", "application/json")
@@ -169,9 +161,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	} else {
 		up.Header.Set("Accept", "application/json")
 	}
-	if c.up.APIKey != "" {
-		up.Header.Set("Authorization", "Bearer "+c.up.APIKey)
-	}
+	wr.header(c, r, up.Header)
 	resp, err := g.client.Do(up)
 	if err != nil {
 		g.release(c)
@@ -179,7 +169,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 			return // the client left before anything was generated
 		}
 		g.log.Warn("upstream request failed", "upstream", c.up.Name, "err", err)
-		g.writeError(w, errUpstreamDown)
+		g.writeErrorAs(w, wr, errUpstreamDown)
 		return
 	}
 	defer resp.Body.Close()
@@ -188,10 +178,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		g.release(c) // no charge for a request the upstream refused
-		g.passError(w, resp)
+		g.passError(w, wr, resp)
 		return
 	}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if wr.isStream(c, resp) {
 		g.stream(w, c, resp, dep)
 		return
 	}
@@ -199,11 +189,12 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	g.whole(w, c, resp)
 }
 
-// passError relays an upstream's error answer as it is.
-func (g *Gateway) passError(w http.ResponseWriter, resp *http.Response) {
+// passError relays an upstream's error answer as it is (it is in the API's shape: the
+// upstream speaks it), or one of the wire's own when it is not JSON.
+func (g *Gateway) passError(w http.ResponseWriter, wr wire, resp *http.Response) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || !json.Valid(b) {
-		g.writeError(w, newError(resp.StatusCode, "server_error", "upstream_error", "The upstream provider answered "+resp.Status+"."))
+		g.writeErrorAs(w, wr, newError(resp.StatusCode, "server_error", "upstream_error", "The upstream provider answered "+resp.Status+"."))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -216,16 +207,17 @@ func (g *Gateway) passError(w http.ResponseWriter, resp *http.Response) {
 
 // whole relays a non-streamed answer with its cost in the X-Spectra-Cost header.
 func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
+	wr := c.ep.wireOf()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		g.release(c)
-		g.writeError(w, errUpstreamBody)
+		g.writeErrorAs(w, wr, errUpstreamBody)
 		return
 	}
-	usage, estimated, err := meterBody(b, c.prompt)
+	usage, estimated, err := wr.meterBody(c, b)
 	if err != nil {
 		g.release(c)
-		g.writeError(w, errUpstreamBody)
+		g.writeErrorAs(w, wr, errUpstreamBody)
 		return
 	}
 	cost, err := pricing.Cost(c.price, usage)

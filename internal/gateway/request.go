@@ -15,6 +15,7 @@ type endpoint struct {
 	path         string // after /v1, e.g. "/chat/completions"
 	usageInChunk bool   // streams carry usage in a final chunk asked for with stream_options.include_usage
 	generates    bool   // produces output tokens (not embeddings)
+	wire         wire   // the client-facing API (wire.go); nil is OpenAI's
 }
 
 var (
@@ -42,6 +43,8 @@ type request struct {
 	N      int64 // n (0: not set)
 	BestOf int64 // best_of (0: not set)
 	Prompt []byte
+	// WebSearchCalls is the number of web search calls the hold covers (priced per call).
+	WebSearchCalls int64
 
 	clientUsage bool // the client asked for the usage chunk itself
 }
@@ -478,9 +481,17 @@ func textTokens(s string) int64 {
 // input price (uncached, cached or cache write), every possible output token at the
 // output price, plus the request fee.
 func estimateCost(p pricing.Price, prompt, output int64) (money.Amount, error) {
-	in := max(p.Input, p.CachedInput, p.CacheWrite)
+	in := max(p.Input, p.CachedInput, p.CacheWrite, p.CacheWrite1h)
 	return pricing.Cost(pricing.Price{Input: in, Output: p.Output, Request: p.Request},
 		pricing.Usage{Input: prompt, Output: output})
+}
+
+// withCalls adds calls web search calls at the model's per-call price to estimate.
+func withCalls(estimate money.Amount, p pricing.Price, calls int64) (money.Amount, error) {
+	if calls <= 0 || p.WebSearchCall <= 0 {
+		return estimate, nil
+	}
+	return pricing.Cost(pricing.Price{Request: estimate, WebSearchCall: p.WebSearchCall}, pricing.Usage{WebSearchCalls: calls})
 }
 
 func satMul(a, b int64) int64 {

@@ -115,7 +115,8 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 	rc := http.NewResponseController(w)
 	rc.Flush()
 
-	m := &streamMeter{}
+	wr := c.ep.wireOf()
+	m := wr.newMeter(c)
 	settled := false
 	settle := func(status int) {
 		if settled {
@@ -141,21 +142,16 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 
 	cut := false
 	send := func(raw, data []byte) {
-		drop := false
+		relay := m.feed(data)
 		if len(data) > 0 {
-			if c.ep.usageInChunk {
-				drop = m.chunk(data) && !c.req.clientUsage
-			} else {
-				m.event(data)
-			}
-			if m.finished {
+			if m.finished() {
 				dep.finish()
 			}
-			if m.reported || m.done {
+			if m.final() {
 				settle(http.StatusOK) // before the last bytes of the answer reach the client
 			}
 		}
-		if !drop {
+		if relay {
 			write(raw)
 		}
 		if !settled && c.outCap > 0 && m.past(c.outCap) {
@@ -163,7 +159,7 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 		}
 	}
 
-	sr := newSSEReader(resp.Body)
+	sr := wr.events(resp.Body)
 	var readErr error
 	eof := false
 	goneAt := int64(-1)
@@ -171,9 +167,9 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 		raw, data, err := sr.next()
 		if dep.left() {
 			if goneAt < 0 {
-				goneAt = sr.read
+				goneAt = sr.bytesRead()
 			}
-			if sr.read-goneAt > drainBytes {
+			if sr.bytesRead()-goneAt > drainBytes {
 				break
 			}
 		}
@@ -193,12 +189,12 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 
 	if cut {
 		settle(http.StatusOK)
-		write(closing(c, m))
+		write(m.closing(c))
 		return
 	}
 	status := http.StatusOK
 	switch {
-	case m.done || m.finished: // the answer finished; the client may have left just after
+	case m.complete(): // the answer finished; the client may have left just after
 	case dep.left():
 		status = 499 // the client closed the request
 	case readErr != nil:
@@ -219,6 +215,8 @@ type sseReader struct {
 func newSSEReader(r io.Reader) *sseReader {
 	return &sseReader{br: bufio.NewReaderSize(r, 32<<10)}
 }
+
+func (s *sseReader) bytesRead() int64 { return s.read }
 
 // next returns the next event: raw is its lines as received (each ending in "\n", then
 // the blank line that ends it), data the values of its data: lines joined by "\n". Both

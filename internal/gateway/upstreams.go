@@ -13,21 +13,22 @@ import (
 	"spectra/internal/refresh"
 )
 
-// Upstream is an OpenAI-compatible provider: a base URL, a secret and the models it serves.
+// Upstream is a provider: a base URL, a secret, the API it speaks and the models it serves.
 type Upstream = upstream.Upstream
 
 // upstreamsFile is the format LoadUpstreamsFile reads:
 //
 //	{"upstreams": [
 //	  {"name": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-…", "models": ["gpt-4o", "gpt-4o-mini"]},
-//	  {"name": "local",  "base_url": "http://127.0.0.1:11434/v1", "models": ["llama3.1:8b"]}
+//	  {"name": "local",  "base_url": "http://127.0.0.1:11434/v1", "models": ["llama3.1:8b"]},
+//	  {"name": "anthropic", "api": "anthropic", "base_url": "https://api.anthropic.com/v1", "api_key": "sk-ant-…", "models": ["claude-sonnet-4-5"]}
 //	]}
 type upstreamsFile struct {
 	Upstreams []Upstream `json:"upstreams"`
 }
 
 // LoadUpstreamsFile reads upstreams from a JSON file of the form
-// {"upstreams":[{"name","base_url","api_key","models":[…]}]} (see the README). Every entry
+// {"upstreams":[{"name","api","base_url","api_key","models":[…]}]} (see the README). Every entry
 // is validated; unknown fields and duplicate names are errors. Upstreams from the file are
 // merged with those registered through the API and cannot be changed or deleted there.
 func LoadUpstreamsFile(path string) ([]Upstream, error) {
@@ -57,7 +58,7 @@ func LoadUpstreamsFile(path string) ([]Upstream, error) {
 
 // registry is the merged, in-memory view of the upstreams: those of the configuration
 // file first (in file order), then the stored ones by name. A model is routed to the
-// first upstream that serves it. The stored part is reloaded after every change made on
+// first upstream that serves it among those of the API the client called. The stored part is reloaded after every change made on
 // this node and, for changes made on other nodes, at most refreshEvery after them.
 type registry struct {
 	file  []Upstream
@@ -68,7 +69,7 @@ type registry struct {
 
 	mu       sync.RWMutex
 	list     []entry
-	byModel  map[string]*entry
+	byModel  map[routeKey]*entry
 	loadedAt time.Time
 
 	refresh *refresh.Group // the gateway's background refreshes
@@ -80,6 +81,9 @@ type entry struct {
 	fromFile bool
 	meta     []byte // the usage events' metadata: {"upstream":name}
 }
+
+// routeKey is an API and a model name.
+type routeKey struct{ api, model string }
 
 type logger interface {
 	Warn(msg string, args ...any)
@@ -110,14 +114,15 @@ func (r *registry) load(ctx context.Context) error {
 			r.log.Error("upstream unusable", "upstream", rec.Name, "err", err)
 			continue
 		}
-		list = append(list, entry{Upstream: Upstream{Name: rec.Name, BaseURL: rec.BaseURL, APIKey: secret, Models: rec.Models}})
+		list = append(list, entry{Upstream: Upstream{Name: rec.Name, API: apiOf(rec.API), BaseURL: rec.BaseURL, APIKey: secret, Models: rec.Models}})
 	}
-	byModel := map[string]*entry{}
+	byModel := map[routeKey]*entry{}
 	for i := range list {
 		list[i].meta, _ = json.Marshal(map[string]string{"upstream": list[i].Name})
+		api := apiOf(list[i].API)
 		for _, m := range list[i].Models {
-			if _, ok := byModel[m]; !ok {
-				byModel[m] = &list[i]
+			if _, ok := byModel[routeKey{api, m}]; !ok {
+				byModel[routeKey{api, m}] = &list[i]
 			}
 		}
 	}
@@ -127,11 +132,22 @@ func (r *registry) load(ctx context.Context) error {
 	return nil
 }
 
-// route returns the upstream serving model, refreshing the table in the background when
-// it is older than refreshEvery.
-func (r *registry) route(model string) (*entry, bool) {
+// apiOf is an upstream's API, empty read as OpenAI's.
+func apiOf(api string) string {
+	if api == "" {
+		return upstream.OpenAI
+	}
+	return api
+}
+
+// route returns the OpenAI upstream serving model (routeAPI).
+func (r *registry) route(model string) (*entry, bool) { return r.routeAPI(upstream.OpenAI, model) }
+
+// routeAPI returns the upstream of API api (upstream.OpenAI, …) serving model, refreshing
+// the table in the background when it is older than refreshEvery.
+func (r *registry) routeAPI(api, model string) (*entry, bool) {
 	r.mu.RLock()
-	e, ok := r.byModel[model]
+	e, ok := r.byModel[routeKey{api, model}]
 	stale := r.now().Sub(r.loadedAt) > refreshEvery
 	r.mu.RUnlock()
 	if stale {

@@ -47,5 +47,6 @@ func (s *Service) PutPrice(ctx context.Context, p pricing.Price) (stored pricing
 // samePrices reports whether two versions charge the same and cap output the same.
 func samePrices(a, b pricing.Price) bool {
 	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
-		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens
+		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens &&
+		a.CacheWrite1h == b.CacheWrite1h && a.WebSearchCall == b.WebSearchCall
 }

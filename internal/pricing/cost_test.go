@@ -20,11 +20,17 @@ func refCost(p Price, u Usage) (money.Amount, bool) {
 	sum := new(big.Int)
 	sum.Add(sum, term(u.Input-u.CachedInput, p.Input))
 	sum.Add(sum, term(u.CachedInput, p.CachedInput))
-	sum.Add(sum, term(u.CacheWrite, p.CacheWrite))
+	write1h := p.CacheWrite1h
+	if write1h == 0 {
+		write1h = p.CacheWrite
+	}
+	sum.Add(sum, term(u.CacheWrite-u.CacheWrite1h, p.CacheWrite))
+	sum.Add(sum, term(u.CacheWrite1h, write1h))
 	sum.Add(sum, term(u.Output, p.Output))
 	sum.Add(sum, big.NewInt(500_000))
 	sum.Quo(sum, big.NewInt(1_000_000))
 	sum.Add(sum, big.NewInt(int64(p.Request)))
+	sum.Add(sum, term(u.WebSearchCalls, p.WebSearchCall))
 	if !sum.IsInt64() {
 		return 0, false
 	}

@@ -23,9 +23,15 @@ type Price struct {
 	Model       string       `json:"model"`
 	Input       money.Amount `json:"input"`        // per 1M uncached input tokens
 	CachedInput money.Amount `json:"cached_input"` // per 1M cached input tokens
-	CacheWrite  money.Amount `json:"cache_write"`  // per 1M cache-write tokens
+	CacheWrite  money.Amount `json:"cache_write"`  // per 1M cache-write tokens (Anthropic: its 5-minute writes)
 	Output      money.Amount `json:"output"`       // per 1M output tokens (reasoning included)
 	Request     money.Amount `json:"request"`      // flat fee per request
+	// CacheWrite1h is per 1M cache-write tokens kept for an hour (Anthropic's 1-hour
+	// cache, Usage.CacheWrite1h). 0: not set, those tokens are priced at CacheWrite.
+	CacheWrite1h money.Amount `json:"cache_write_1h"`
+	// WebSearchCall is per web search call a request made (Usage.WebSearchCalls), a flat
+	// amount per call, not per million.
+	WebSearchCall money.Amount `json:"web_search_call"`
 	// MaxOutputTokens is the most output tokens the model produces in one completion
 	// (0: not set). The gateway holds that many for a request that sets no limit of its
 	// own, instead of its configured default.
@@ -47,7 +53,8 @@ func (p Price) Validate() error {
 	if !ValidModel(p.Model) {
 		return errs.E(errs.Invalid, "invalid_model", "model name %q is not valid (letters, digits and ._:/@+- up to 128 characters)", p.Model)
 	}
-	for name, a := range map[string]money.Amount{"input": p.Input, "cached_input": p.CachedInput, "cache_write": p.CacheWrite, "output": p.Output, "request": p.Request} {
+	for name, a := range map[string]money.Amount{"input": p.Input, "cached_input": p.CachedInput, "cache_write": p.CacheWrite, "output": p.Output, "request": p.Request,
+		"cache_write_1h": p.CacheWrite1h, "web_search_call": p.WebSearchCall} {
 		if a < 0 {
 			return errs.E(errs.Invalid, "invalid_price", "%s price must not be negative", name)
 		}
@@ -61,25 +68,35 @@ func (p Price) Validate() error {
 	return nil
 }
 
-// Usage is the token counts of one request, in the provider's meaning: Input includes
-// CachedInput, and Output includes Reasoning.
+// Usage is the token counts of one request, in OpenAI's meaning: Input includes
+// CachedInput (cache reads), CacheWrite is apart from Input, CacheWrite includes
+// CacheWrite1h, and Output includes Reasoning.
 type Usage struct {
 	Input       int64
 	CachedInput int64
 	CacheWrite  int64
 	Output      int64
 	Reasoning   int64
+	// CacheWrite1h is the part of CacheWrite written to a 1-hour cache (Anthropic's
+	// ephemeral_1h_input_tokens), priced at Price.CacheWrite1h.
+	CacheWrite1h int64
+	// WebSearchCalls is the number of web searches the provider ran for the request
+	// (Anthropic's server_tool_use.web_search_requests; the unit "web_search_call"),
+	// priced at Price.WebSearchCall each.
+	WebSearchCalls int64
 }
 
 // Validate checks that counts are non-negative and consistent.
 func (u Usage) Validate() error {
 	switch {
-	case u.Input < 0 || u.CachedInput < 0 || u.CacheWrite < 0 || u.Output < 0 || u.Reasoning < 0:
+	case u.Input < 0 || u.CachedInput < 0 || u.CacheWrite < 0 || u.Output < 0 || u.Reasoning < 0 || u.CacheWrite1h < 0 || u.WebSearchCalls < 0:
 		return errs.E(errs.Invalid, "negative_tokens", "token counts must not be negative")
 	case u.CachedInput > u.Input:
 		return errs.E(errs.Invalid, "cached_exceeds_input", "cached_input_tokens (%d) exceeds input_tokens (%d)", u.CachedInput, u.Input)
 	case u.Reasoning > u.Output:
 		return errs.E(errs.Invalid, "reasoning_exceeds_output", "reasoning_tokens (%d) exceeds output_tokens (%d)", u.Reasoning, u.Output)
+	case u.CacheWrite1h > u.CacheWrite:
+		return errs.E(errs.Invalid, "cache_write_1h_exceeds_cache_write", "cache_write_1h_tokens (%d) exceeds cache_write_tokens (%d)", u.CacheWrite1h, u.CacheWrite)
 	}
 	return nil
 }
@@ -87,8 +104,8 @@ func (u Usage) Validate() error {
 // ErrCostOverflow is returned by Cost when the cost does not fit in an Amount.
 var ErrCostOverflow = errs.E(errs.Invalid, "cost_overflow", "the cost of this usage is too large to represent")
 
-// Cost returns the exact cost of u at price p, rounded once, half-up, to a micro-unit.
-// u must be valid (see Usage.Validate).
+// Cost returns the exact cost of u at price p, rounded once, half-up, to a micro-unit,
+// plus the request fee and the web search calls. u must be valid (see Usage.Validate).
 func Cost(p Price, u Usage) (money.Amount, error) {
 	var hi, lo uint64
 	add := func(tokens int64, price money.Amount) {
@@ -99,7 +116,8 @@ func Cost(p Price, u Usage) (money.Amount, error) {
 	}
 	add(u.Input-u.CachedInput, p.Input)
 	add(u.CachedInput, p.CachedInput)
-	add(u.CacheWrite, p.CacheWrite)
+	add(u.CacheWrite-u.CacheWrite1h, p.CacheWrite)
+	add(u.CacheWrite1h, p.CacheWrite1hOrDefault())
 	add(u.Output, p.Output)
 	if hi >= 1_000_000 {
 		return 0, ErrCostOverflow
@@ -118,7 +136,25 @@ func Cost(p Price, u Usage) (money.Amount, error) {
 	if err != nil {
 		return 0, ErrCostOverflow
 	}
+	if u.WebSearchCalls > 0 && p.WebSearchCall > 0 {
+		h, l := bits.Mul64(uint64(u.WebSearchCalls), uint64(p.WebSearchCall))
+		if h != 0 || l > math.MaxInt64 {
+			return 0, ErrCostOverflow
+		}
+		if total, err = money.Add(total, money.Amount(l)); err != nil {
+			return 0, ErrCostOverflow
+		}
+	}
 	return total, nil
+}
+
+// CacheWrite1hOrDefault is the price of a 1-hour cache write: CacheWrite1h, or CacheWrite
+// when it is not set.
+func (p Price) CacheWrite1hOrDefault() money.Amount {
+	if p.CacheWrite1h > 0 {
+		return p.CacheWrite1h
+	}
+	return p.CacheWrite
 }
 
 // Catalog is an immutable snapshot of every price version, for lookups by model and time.

@@ -13,9 +13,10 @@ import (
 func (db *DB) AddPrice(ctx context.Context, p pricing.Price) (err error) {
 	defer wrapErr(&err, "add price")
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO prices (model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from) DO NOTHING`),
-			p.Model, int64(p.Input), int64(p.CachedInput), int64(p.CacheWrite), int64(p.Output), int64(p.Request), nullPositive(p.MaxOutputTokens), micros(p.EffectiveFrom), micros(p.CreatedAt))
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO prices (model, input, cached_input, cache_write, output, request, max_output_tokens, cache_write_1h, web_search_call, effective_from, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from) DO NOTHING`),
+			p.Model, int64(p.Input), int64(p.CachedInput), int64(p.CacheWrite), int64(p.Output), int64(p.Request), nullPositive(p.MaxOutputTokens),
+			int64(p.CacheWrite1h), int64(p.WebSearchCall), micros(p.EffectiveFrom), micros(p.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -24,14 +25,14 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) (err error) {
 		}
 		var old pricing.Price
 		var maxOut sql.NullInt64
-		err = tx.QueryRowContext(ctx, db.q(`SELECT input, cached_input, cache_write, output, request, max_output_tokens FROM prices WHERE model = ? AND effective_from = ?`), p.Model, micros(p.EffectiveFrom)).
-			Scan(&old.Input, &old.CachedInput, &old.CacheWrite, &old.Output, &old.Request, &maxOut)
+		err = tx.QueryRowContext(ctx, db.q(`SELECT input, cached_input, cache_write, output, request, max_output_tokens, cache_write_1h, web_search_call FROM prices WHERE model = ? AND effective_from = ?`), p.Model, micros(p.EffectiveFrom)).
+			Scan(&old.Input, &old.CachedInput, &old.CacheWrite, &old.Output, &old.Request, &maxOut, &old.CacheWrite1h, &old.WebSearchCall)
 		if err != nil {
 			return err
 		}
 		old.MaxOutputTokens = maxOut.Int64
 		if old.Input != p.Input || old.CachedInput != p.CachedInput || old.CacheWrite != p.CacheWrite || old.Output != p.Output || old.Request != p.Request ||
-			old.MaxOutputTokens != p.MaxOutputTokens {
+			old.MaxOutputTokens != p.MaxOutputTokens || old.CacheWrite1h != p.CacheWrite1h || old.WebSearchCall != p.WebSearchCall {
 			return errs.E(errs.Conflict, "price_version_exists", "model %q already has a different price effective from %s; versions are immutable, add one with a later effective_from", p.Model, p.EffectiveFrom.UTC().Format("2006-01-02T15:04:05Z07:00"))
 		}
 		return nil
@@ -42,7 +43,7 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) (err error) {
 // never edited or removed), which ApplyEvents checks so that no event is priced with a stale catalog.
 func (db *DB) Catalog(ctx context.Context) (_ *pricing.Catalog, err error) {
 	defer wrapErr(&err, "catalog")
-	rows, err := db.read.QueryContext(ctx, `SELECT id, model, input, cached_input, cache_write, output, request, max_output_tokens, effective_from, created_at FROM prices`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, model, input, cached_input, cache_write, output, request, max_output_tokens, cache_write_1h, web_search_call, effective_from, created_at FROM prices`)
 	ps, err := collect(rows, err, scanPrice)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func scanPrice(row scanner) (pricing.Price, error) {
 	var p pricing.Price
 	var id, from, created int64
 	var maxOut sql.NullInt64
-	if err := row.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &maxOut, &from, &created); err != nil {
+	if err := row.Scan(&id, &p.Model, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &p.Request, &maxOut, &p.CacheWrite1h, &p.WebSearchCall, &from, &created); err != nil {
 		return p, err
 	}
 	p.MaxOutputTokens = maxOut.Int64

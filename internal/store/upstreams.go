@@ -9,7 +9,7 @@ import (
 	"spectra/internal/gateway/upstream"
 )
 
-// PutUpstream stores r, replacing an upstream of the same name (its created_at is kept),
+// PutUpstream stores r (an empty API as "openai"), replacing an upstream of the same name (its created_at is kept),
 // and reports whether it was created now.
 func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (_ bool, err error) {
 	defer wrapErr(&err, "put upstream")
@@ -17,10 +17,14 @@ func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (_ bool, err e
 	if err != nil {
 		return false, err
 	}
+	api := r.API
+	if api == "" {
+		api = upstream.OpenAI
+	}
 	var created bool
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE upstreams SET base_url = ?, secret = ?, models = ?, updated_at = ? WHERE name = ?`),
-			r.BaseURL, r.Secret, string(models), micros(r.UpdatedAt), r.Name)
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE upstreams SET base_url = ?, secret = ?, models = ?, api = ?, updated_at = ? WHERE name = ?`),
+			r.BaseURL, r.Secret, string(models), api, micros(r.UpdatedAt), r.Name)
 		if err != nil {
 			return err
 		}
@@ -28,8 +32,8 @@ func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (_ bool, err e
 			created = false
 			return nil
 		}
-		res, err = tx.ExecContext(ctx, db.q(`INSERT INTO upstreams (name, base_url, secret, models, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
-			r.Name, r.BaseURL, r.Secret, string(models), micros(r.CreatedAt), micros(r.UpdatedAt))
+		res, err = tx.ExecContext(ctx, db.q(`INSERT INTO upstreams (name, base_url, secret, models, api, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`),
+			r.Name, r.BaseURL, r.Secret, string(models), api, micros(r.CreatedAt), micros(r.UpdatedAt))
 		if err != nil {
 			return err
 		}
@@ -45,7 +49,7 @@ func (db *DB) PutUpstream(ctx context.Context, r upstream.Record) (_ bool, err e
 // Upstreams returns every stored upstream, ordered by name.
 func (db *DB) Upstreams(ctx context.Context) (_ []upstream.Record, err error) {
 	defer wrapErr(&err, "upstreams")
-	rows, err := db.read.QueryContext(ctx, `SELECT name, base_url, secret, models, created_at, updated_at FROM upstreams ORDER BY name`)
+	rows, err := db.read.QueryContext(ctx, `SELECT name, api, base_url, secret, models, created_at, updated_at FROM upstreams ORDER BY name`)
 	return collect(rows, err, scanUpstream)
 }
 
@@ -53,7 +57,7 @@ func scanUpstream(row scanner) (upstream.Record, error) {
 	var r upstream.Record
 	var models string
 	var created, updated int64
-	if err := row.Scan(&r.Name, &r.BaseURL, &r.Secret, &models, &created, &updated); err != nil {
+	if err := row.Scan(&r.Name, &r.API, &r.BaseURL, &r.Secret, &models, &created, &updated); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(models), &r.Models); err != nil {

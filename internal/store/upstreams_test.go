@@ -23,6 +23,7 @@ func TestUpstreamsStore(t *testing.T) {
 		}
 		rec2 := rec
 		rec2.Secret, rec2.Models, rec2.CreatedAt, rec2.UpdatedAt = "gcm1:x", []string{"m3"}, t0.Add(time.Hour), t0.Add(time.Hour)
+		rec2.API = upstream.Anthropic
 		if created, err = db.PutUpstream(ctx, rec2); err != nil || created {
 			t.Fatalf("replace: %v %v", created, err)
 		}
@@ -33,8 +34,11 @@ func TestUpstreamsStore(t *testing.T) {
 		if err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
 			t.Fatalf("list: %+v %v", got, err)
 		}
-		if b := got[1]; b.Secret != "gcm1:x" || len(b.Models) != 1 || b.Models[0] != "m3" || !b.CreatedAt.Equal(t0) || !b.UpdatedAt.Equal(t0.Add(time.Hour)) {
+		if b := got[1]; b.Secret != "gcm1:x" || len(b.Models) != 1 || b.Models[0] != "m3" || !b.CreatedAt.Equal(t0) || !b.UpdatedAt.Equal(t0.Add(time.Hour)) || b.API != upstream.Anthropic {
 			t.Fatalf("replaced upstream %+v", b)
+		}
+		if a := got[0]; a.API != upstream.OpenAI { // stored without an api: OpenAI's
+			t.Fatalf("upstream without api: %+v", a)
 		}
 		if err := db.DeleteUpstream(ctx, "b"); err != nil {
 			t.Fatal(err)

@@ -95,6 +95,7 @@ func TestRoutes(t *testing.T) {
 			{`{"name":"x","base_url":"http://x/v1","models":["m"],"api_key":"` + strings.Repeat("k", 1<<20) + `"}`, "body_too_large", 400},
 			{`{"name":"Bad Name","base_url":"http://x/v1","models":["m"]}`, "invalid_upstream_name", 400},
 			{`{"name":"x","base_url":"http://x/v1","models":[]}`, "invalid_models", 400},
+			{`{"name":"x","api":"grpc","base_url":"http://x/v1","models":["m"]}`, "invalid_api", 400},
 			{`{"name":"from-file","base_url":"http://x/v1","models":["m"]}`, "upstream_from_file", 409},
 		} {
 			want(t, e.do("POST", "/api/v1/upstreams", op, c.body), c.status, c.code)

@@ -1,6 +1,7 @@
-// Package upstream holds the gateway's upstream providers: OpenAI-compatible servers
-// (OpenAI itself, OpenRouter, vLLM, Ollama, …) registered by base URL and secret, each
-// serving a list of models. It knows nothing of HTTP or SQL.
+// Package upstream holds the gateway's upstream providers: servers registered by base
+// URL and secret, each speaking one API (OpenAI's, which OpenRouter, vLLM, Ollama, …
+// speak too; Anthropic's Messages API; Google's Gemini API) and serving a list of
+// models. It knows nothing of HTTP or SQL.
 package upstream
 
 import (
@@ -21,19 +22,38 @@ type Upstream struct {
 	BaseURL string   `json:"base_url"` // e.g. https://api.openai.com/v1; requests go to BaseURL + "/chat/completions"
 	APIKey  string   `json:"api_key,omitempty"`
 	Models  []string `json:"models"`
+	// API is the wire format the upstream speaks, one of APIs; empty is OpenAI's.
+	// Requests reach only upstreams of the API the client called.
+	API string `json:"api,omitempty"`
 }
+
+// The APIs an upstream may speak.
+const (
+	OpenAI    = "openai"    // OpenAI's API: BaseURL like https://api.openai.com/v1
+	Anthropic = "anthropic" // Anthropic's Messages API: BaseURL like https://api.anthropic.com/v1
+	Gemini    = "gemini"    // Google's Gemini API: BaseURL like https://generativelanguage.googleapis.com/v1beta
+)
+
+// APIs lists the values Upstream.API takes.
+var APIs = []string{OpenAI, Anthropic, Gemini}
 
 var name = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // MaxModels bounds the models of one upstream.
 const MaxModels = 1000
 
-// Validate checks u and normalises it: the base URL loses a trailing slash and the model
-// list its duplicates. It returns an *errs.Error with code invalid_upstream_name,
-// invalid_base_url or invalid_models.
+// Validate checks u and normalises it: the base URL loses a trailing slash, the model
+// list its duplicates, and an empty API becomes "openai". It returns an *errs.Error with
+// code invalid_upstream_name, invalid_api, invalid_base_url or invalid_models.
 func (u *Upstream) Validate() error {
 	if !name.MatchString(u.Name) {
 		return errs.E(errs.Invalid, "invalid_upstream_name", "upstream name %q is not valid (lowercase letters, digits and ._- up to 64 characters)", u.Name)
+	}
+	if u.API == "" {
+		u.API = OpenAI
+	}
+	if !slices.Contains(APIs, u.API) {
+		return errs.E(errs.Invalid, "invalid_api", "api %q is not one of openai, anthropic, gemini", u.API)
 	}
 	u.BaseURL = strings.TrimRight(strings.TrimSpace(u.BaseURL), "/")
 	p, err := url.Parse(u.BaseURL)
@@ -66,6 +86,7 @@ func (u Upstream) Serves(model string) bool { return slices.Contains(u.Models, m
 // gateway's secret box), never the key in clear when the deployment has a secret key.
 type Record struct {
 	Name      string
+	API       string // one of APIs; empty reads as OpenAI
 	BaseURL   string
 	Secret    string
 	Models    []string
