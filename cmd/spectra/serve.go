@@ -27,6 +27,8 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/notify"
 	"spectra/internal/notify/notifyhttp"
+	"spectra/internal/requestlog"
+	"spectra/internal/requestlog/requestloghttp"
 	"spectra/internal/store"
 	"spectra/internal/team"
 	"spectra/internal/web"
@@ -68,6 +70,8 @@ type deps struct {
 	now            func() time.Time
 	log            *slog.Logger
 	registry       *prometheus.Registry
+	refusals       *requestlog.Recorder // the gateway's refused and failed requests, written in batches (requestlog.go)
+	requests       *requestlog.Service  // the request log: usage events and refusals
 }
 
 // routes registers every transport on mux: one line each. A transport whose
@@ -76,12 +80,13 @@ type deps struct {
 func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI, requestloghttp.OpenAPI}})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
 	budgethttp.Register(mux, d.budgets, a)
 	notifyhttp.Register(mux, d.notify, a, d.log.With("component", "notify"))
 	d.gateway.Register(mux)
+	requestloghttp.Register(mux, d.requests, d.team, a, d.cfg.Currency, d.log)
 	gatewayhttp.Register(mux, d.gateway, a)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
@@ -209,7 +214,9 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		now:            now,
 		log:            log,
 		registry:       prometheus.NewRegistry(), // shared by every transport's /metrics
+		refusals:       requestlog.NewRecorder(db, now),
 	}
+	registerRequestLogMetrics(d.registry, d.refusals)
 	bc := cfg.Services.Billing
 	bc.Now, bc.Log, bc.RenderPDF = now, log.With("component", "billing"), invoicepdf.Render
 	b, err := billing.New(bc, db, d.ledger, d.team, d.metering)
@@ -238,10 +245,11 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 	d.gateway, err = gateway.New(gateway.Config{Team: d.team, Ledger: d.ledger, Metering: d.metering, Store: db, Now: now,
 		Log: log.With("component", "gateway"), SecretKey: cfg.Services.SecretKey, DefaultMaxTokens: cfg.Services.DefaultMaxTokens,
 		HoldTTL: cfg.Services.HoldTTL, Upstreams: upstreams, Budgets: d.budgets, NodeID: cfg.Services.NodeID,
-		JournalDir: cfg.Services.DataDir, JournalSync: cfg.Services.JournalSync})
+		JournalDir: cfg.Services.DataDir, JournalSync: cfg.Services.JournalSync, Refusals: d.refusals})
 	if err != nil {
 		return deps{}, fmt.Errorf("gateway: %w", err)
 	}
+	d.requests = requestlog.NewService(d.metering, db, d.budgets)
 	log.Info("gateway node", "id", d.gateway.NodeID(), "from", cfg.Services.NodeIDFrom)
 	// A key revoked through this node (by itself, or with its removed member) stops at once.
 	d.team.OnKeysRevoked(d.gateway.ForgetKeys)
