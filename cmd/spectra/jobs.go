@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"spectra/internal/background"
-	"spectra/internal/billing"
 	"spectra/internal/notify"
 )
 
@@ -20,7 +18,7 @@ func jobs(d deps) []background.Job {
 		{Name: "key-usage", Every: flushInterval, Run: d.team.FlushUsage, AtStop: true}, // buffered last-used times are written at shutdown too
 		{Name: "notify", Every: notify.DefaultPoll, Wake: d.notify.Nudged(), Run: d.notify.Work},
 		{Name: "budgets", Every: budgetSweepInterval, Run: d.budgets.Sweep},
-		{Name: "statements", Every: statementInterval, Run: func(ctx context.Context) error { return issueStatements(ctx, d) }},
+		{Name: "statements", Every: statementInterval, Run: issueStatements(d)},
 		{Name: "auto-recharge", Every: autoRechargeInterval, Run: d.billing.CheckAutoRecharges},
 	}
 }
@@ -34,14 +32,18 @@ func releaseExpired(ctx context.Context, d deps) error {
 	return err
 }
 
-// issueStatements issues last month's usage statements. It is idempotent, and only
-// issues a workspace's statement once the month has ended in the workspace's timezone.
-func issueStatements(ctx context.Context, d deps) error {
-	month := billing.MonthOf(d.now(), time.UTC).Prev()
-	run, err := d.billing.IssueStatements(ctx, month)
-	if err != nil {
-		return fmt.Errorf("issue statements for %s: %w", month, err)
+// issueStatements issues the usage statements that are due: on its first pass every
+// ended month's since the oldest workspace was made, then last month's (see
+// billing.StatementSchedule). It is idempotent, and only issues a workspace's statement
+// once the month has ended in the workspace's timezone.
+func issueStatements(d deps) func(ctx context.Context) error {
+	schedule := d.billing.StatementSchedule()
+	return func(ctx context.Context) error {
+		runs, err := schedule.Run(ctx)
+		if err != nil {
+			return fmt.Errorf("issue statements: %w", err)
+		}
+		d.log.Debug("statements", "runs", runs)
+		return nil
 	}
-	d.log.Debug("statements", "month", month, "run", run)
-	return nil
 }

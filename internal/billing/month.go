@@ -47,6 +47,18 @@ func (m Month) Prev() Month {
 	return Month{t.Year(), t.Month()}
 }
 
+// Next returns the month after m.
+func (m Month) Next() Month {
+	t := time.Date(m.Year, m.Month+1, 1, 0, 0, 0, 0, time.UTC)
+	return Month{t.Year(), t.Month()}
+}
+
+func (m Month) before(o Month) bool {
+	return m.Year < o.Year || m.Year == o.Year && m.Month < o.Month
+}
+
+func (m Month) after(o Month) bool { return o.before(m) }
+
 // MarshalText encodes m as "YYYY-MM".
 func (m Month) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"spectra/internal/metering"
@@ -94,6 +95,76 @@ func (s *Service) IssueStatements(ctx context.Context, m Month) (StatementRun, e
 	s.log.Info("billing: statements", "month", m.String(), "issued", run.Issued, "already_issued", run.AlreadyIssued,
 		"no_usage", run.NoUsage, "not_ended", run.NotEnded, "failed", run.Failed)
 	return run, errors.Join(failures...)
+}
+
+// StatementSchedule issues every statement that is due, pass after pass: see Run. Its
+// first pass catches up every ended month since the oldest workspace was made, so that a
+// month is never left without its statement because no pass ran in the month after it
+// (a server that was down, or a database filled with history, as the demo's is); later
+// passes start from last month, or from the earliest month a pass could not finish.
+type StatementSchedule struct {
+	s    *Service
+	mu   sync.Mutex
+	from Month // the first month the next pass issues; zero before the first pass
+}
+
+// StatementSchedule returns a schedule for the statements job; one per process.
+func (s *Service) StatementSchedule() *StatementSchedule { return &StatementSchedule{s: s} }
+
+// latestZone is the time zone whose months end first (UTC+14): no month has ended
+// anywhere before it ends there.
+var latestZone = time.FixedZone("UTC+14", 14*60*60)
+
+// Run issues the statements of every month from the schedule's start through the last
+// month that has ended in some time zone, for every workspace with usage in it whose
+// month has ended in its own time zone (IssueStatements, month by month). It is
+// idempotent and safe from several nodes; run it hourly. It returns the runs, oldest
+// month first, and the failures joined.
+func (j *StatementSchedule) Run(ctx context.Context) ([]StatementRun, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	through := MonthOf(j.s.now(), latestZone).Prev()
+	from := j.from
+	if from == (Month{}) {
+		var err error
+		if from, err = j.s.firstMonth(ctx, through); err != nil {
+			return nil, err
+		}
+	}
+	next := through
+	var runs []StatementRun
+	var failures []error
+	for m := from; !m.after(through); m = m.Next() {
+		run, err := j.s.IssueStatements(ctx, m)
+		runs = append(runs, run)
+		if err != nil {
+			failures = append(failures, err)
+		}
+		if (err != nil || run.Failed > 0 || run.NotEnded > 0) && m.before(next) {
+			next = m // not finished: the next pass tries it again
+		}
+		if ctx.Err() != nil {
+			return runs, ctx.Err()
+		}
+	}
+	j.from = next
+	return runs, errors.Join(failures...)
+}
+
+// firstMonth is the month the oldest workspace was made in, in its own time zone, or
+// through when there is no workspace.
+func (s *Service) firstMonth(ctx context.Context, through Month) (Month, error) {
+	all, err := s.teams.Workspaces(ctx)
+	if err != nil {
+		return Month{}, err
+	}
+	first := through
+	for _, ws := range all {
+		if m := MonthOf(ws.CreatedAt, location(ws.Timezone)); m.before(first) {
+			first = m
+		}
+	}
+	return first, nil
 }
 
 // draftStatement builds a workspace's statement for m from the rollups, and returns it

@@ -277,8 +277,30 @@ func (s *seeder) timeline(credits []credit) []step {
 			return err
 		}})
 	}
+	steps = append(steps, s.statements()...)
 	slices.SortStableFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
 	return steps
+}
+
+// statements issues each month's usage statement an hour after the month ends in the
+// workspace's time zone, as the statements job of a running deployment would, for
+// every month of the history that has ended: a demo's past months have their
+// statements, dated when they would have been issued.
+func (s *seeder) statements() []step {
+	if s.d.Billing == nil {
+		return nil
+	}
+	var steps []step
+	for m := billing.MonthOf(s.cal.start[0], s.cal.loc); ; m = m.Next() {
+		at := m.End(s.cal.loc).Add(time.Hour)
+		if at.After(s.cal.now) {
+			return steps
+		}
+		steps = append(steps, step{at, func(ctx context.Context) error {
+			_, _, err := s.d.Billing.IssueStatement(ctx, s.ws.ID, m)
+			return err
+		}})
+	}
 }
 
 func (s *seeder) createWorkspace(ctx context.Context) error {
@@ -322,7 +344,7 @@ func (s *seeder) createKey(ctx context.Context, i int) error {
 
 // run walks the history day by day. Each day's events are ingested in chunks that end
 // at the day's steps (a key made, money received), so that the ledger's usage transfers,
-// dated at the end of their chunk, and the steps come in time order.
+// dated at the last request of their chunk, and the steps come in time order.
 func (s *seeder) run(ctx context.Context, steps []step) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -352,7 +374,14 @@ func (s *seeder) run(ctx context.Context, steps []step) error {
 				cut = steps[next].at
 			}
 			n, _ := slices.BinarySearchFunc(gens, cut, func(g gen, t time.Time) int { return g.ts.Compare(t) }) // the first at or after cut
-			s.d.Clock.set(cut)
+			// The chunk's usage transfer is dated at its last request, as a live
+			// deployment posts usage just after it happens: a day's usage is dated on
+			// that day, not at the next midnight.
+			posted := cut
+			if n > 0 {
+				posted = gens[n-1].ts
+			}
+			s.d.Clock.set(posted)
 			if err := s.ingest(ctx, d, gens[:n]); err != nil {
 				return err
 			}
