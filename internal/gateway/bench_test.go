@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"spectra/internal/ids"
 	"strconv"
 	"sync"
 	"testing"
@@ -166,51 +165,6 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// BenchmarkLedgerRoundTrip measures what the hold book avoids: one ledger hold
-// (Reserve, its own transaction) and one settle (Ingest with HoldID) per request, at the
-// same fixed rate on SQLite, as a request would wait for them without the book.
-//
-//	go test ./internal/gateway -run '^$' -bench LedgerRoundTrip -benchtime 1x
-func BenchmarkLedgerRoundTrip(b *testing.B) {
-	rate := envInt("GATEWAY_BENCH_RATE", 1000)
-	seconds := envInt("GATEWAY_BENCH_SECONDS", 10)
-	ctx := context.Background()
-	db := storetest.SQLite(b, storetest.Options{})
-	now := time.Now
-	ls := ledger.NewService(db, now)
-	ms := metering.NewService(db, db, now)
-	must(b, db.AddPrice(ctx, pricing.Price{Model: testModel, Input: testPrice.Input, Output: testPrice.Output, EffectiveFrom: now().Add(-time.Hour)}))
-	ws, err := team.NewService(db, now).CreateWorkspace(ctx, team.Workspace{Name: "bench"})
-	must(b, err)
-	_, _, err = ls.Grant(ctx, ws.ID, 1_000_000*money.Scale, "bench", "")
-	must(b, err)
-	var reserve, settle []time.Duration
-	var mu sync.Mutex
-	b.ResetTimer()
-	loadtest.Rate(ctx, rate, rate*seconds, func(ctx context.Context) error {
-		id := ids.New("req")
-		t0 := time.Now()
-		if _, err := ls.Reserve(ctx, ws.ID, id, 10_000, time.Minute); err != nil {
-			return err
-		}
-		t1 := time.Now()
-		_, err := ms.Ingest(ctx, []metering.Event{{ID: id, WorkspaceID: ws.ID, Model: testModel, Timestamp: now(),
-			Usage: pricing.Usage{Input: 30, Output: 20}, HoldID: id, Source: "gateway"}})
-		mu.Lock()
-		reserve, settle = append(reserve, t1.Sub(t0)), append(settle, time.Since(t1))
-		mu.Unlock()
-		return err
-	})
-	b.StopTimer()
-	q := func(d []time.Duration) loadtest.Result { return loadtest.Merge(loadtest.Result{Latencies: d}) }
-	b.Logf("per-request ledger hold at %d/s: %s", rate, q(reserve))
-	b.Logf("per-request settle      at %d/s: %s", rate, q(settle))
-	b.ReportMetric(float64(q(reserve).Quantile(0.5).Microseconds()), "reserve-p50-µs")
-	b.ReportMetric(float64(q(reserve).Quantile(0.99).Microseconds()), "reserve-p99-µs")
-	b.ReportMetric(float64(q(settle).Quantile(0.5).Microseconds()), "settle-p50-µs")
-	b.ReportMetric(float64(q(settle).Quantile(0.99).Microseconds()), "settle-p99-µs")
 }
 
 // BenchmarkSettleJournal measures what the settle journal adds to a request: the time of

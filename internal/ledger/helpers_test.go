@@ -28,11 +28,11 @@ func (e *env) price(t *testing.T, model string) {
 	}
 }
 
-// charge ingests one event costing cost micro-units (see price), settling holdID when set.
-func (e *env) charge(t *testing.T, ws, id string, cost int64, holdID string) metering.IngestResult {
+// charge ingests one event costing cost micro-units (see price).
+func (e *env) charge(t *testing.T, ws, id string, cost int64) metering.IngestResult {
 	t.Helper()
 	res, err := e.Meter.Ingest(context.Background(), []metering.Event{{ID: id, WorkspaceID: ws, Model: "unit",
-		Timestamp: e.Clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: cost}, HoldID: holdID}})
+		Timestamp: e.Clock.Now().Add(-time.Minute), Usage: pricing.Usage{Output: cost}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func TestOverdraftLimit(t *testing.T) {
 	})
 }
 
-// TestNoHoldsBelowLimitUntilRecharged: settled usage may take a wallet below its limit;
+// TestNoHoldsBelowLimitUntilRecharged: charged usage may take a wallet below its limit;
 // then no hold is placed, however small, until a recharge lifts it above the limit.
 func TestNoHoldsBelowLimitUntilRecharged(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
@@ -115,9 +115,13 @@ func TestNoHoldsBelowLimitUntilRecharged(t *testing.T) {
 		if _, err := e.Ledger.Reserve(ctx, ws, "h", 3*money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		// The request cost more than its hold and more than the wallet had: usage is a fact.
-		if res := e.charge(t, ws, "ev", 4_500_000, "h"); res.Accepted != 1 {
+		// The request cost more than its hold and more than the wallet had: usage is a
+		// fact. Its holder then releases the hold.
+		if res := e.charge(t, ws, "ev", 4_500_000); res.Accepted != 1 {
 			t.Fatalf("charge: %+v", res)
+		}
+		if err := e.Ledger.Release(ctx, "h"); err != nil {
+			t.Fatal(err)
 		}
 		b := e.Balance(t, ws)
 		if b.Balance != -2_500_000 || b.Held != 0 || b.Available != -2_500_000 {
@@ -216,8 +220,8 @@ func TestRelease(t *testing.T) {
 }
 
 // TestReleaseExpired: the sweeper releases holds past their expiry (on the injected clock)
-// and never charges them; a settle arriving after that charges the usage once and leaves
-// the released hold alone.
+// and never charges them; usage arriving after that is charged once and leaves the
+// released hold alone.
 func TestReleaseExpired(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -246,13 +250,13 @@ func TestReleaseExpired(t *testing.T) {
 			t.Errorf("after expiry: %+v; want balance untouched, one hold left", b)
 		}
 		storetest.WantCode(t, e.Ledger.Release(ctx, "h0"), "hold_not_found")
-		// The request of h1 finished after all (a late settle): its usage is charged, the hold stays released.
-		if res := e.charge(t, ws, "late", 700_000, "h1"); res.Accepted != 1 {
-			t.Fatalf("late settle: %+v", res)
+		// The request of h1 finished after all (late usage): its usage is charged, the hold stays released.
+		if res := e.charge(t, ws, "late", 700_000); res.Accepted != 1 {
+			t.Fatalf("late usage: %+v", res)
 		}
 		b = e.Balance(t, ws)
 		if b.Held != money.Scale || b.Balance != 9_300_000 {
-			t.Errorf("after the late settle: %+v", b)
+			t.Errorf("after the late usage: %+v", b)
 		}
 		if entries, _ := e.Ledger.Entries(ctx, ws, 0, 10); len(entries) != 2 {
 			t.Errorf("entries = %+v; want the grant and one usage", entries)

@@ -1,5 +1,5 @@
 // Package ledger is Spectra's double-entry ledger: accounts, immutable transfers with
-// idempotency keys, and holds (reserve, settle, release, expiry).
+// idempotency keys, and holds (reserve, release, expiry; the gateway's leases are holds too).
 //
 // Every money movement is a Transfer from one account to another; each transfer writes two
 // entries that sum to zero, so the sum of all entries is always zero. A wallet's balance is
@@ -130,7 +130,10 @@ type Entry struct {
 	CreatedAt    time.Time    `json:"time"`
 }
 
-// Hold reserves an estimate of a request's cost against a wallet until it settles or is released.
+// Hold reserves an amount against a wallet, under the guard, until its holder releases
+// it or it expires; it never becomes a charge (usage is posted by ingestion, beside it).
+// Reserve is the ledger's primitive: the gateway's leases (lease.go) are holds with the
+// same guard, release and expiry.
 type Hold struct {
 	ID          string       `json:"id"`
 	WorkspaceID string       `json:"workspace_id"`

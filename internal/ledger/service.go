@@ -58,8 +58,11 @@ func (s *Service) Entries(ctx context.Context, workspaceID string, before int64,
 	return s.store.Entries(ctx, workspaceID, before, limit)
 }
 
-// Reserve holds amount against a workspace's wallet until settled, released or expired
-// after ttl. holdID is the idempotency key.
+// Reserve holds amount against a workspace's wallet until released or expired after
+// ttl, under the guard (see Store.Reserve). holdID is the idempotency key. Nothing in
+// the product places per-request holds today (the gateway holds with leases, lease.go,
+// which share this guard); Reserve stays as the ledger's primitive and the guard's
+// tested form.
 func (s *Service) Reserve(ctx context.Context, workspaceID, holdID string, amount money.Amount, ttl time.Duration) (Hold, error) {
 	return s.store.Reserve(ctx, Hold{ID: holdID, WorkspaceID: workspaceID, Amount: amount, ExpiresAt: s.now().Add(ttl)})
 }

@@ -185,7 +185,7 @@ func TestEntriesPages(t *testing.T) {
 				e.Grant(t, other, a) // interleaved entries of another wallet never show
 			case 2:
 				cost := int64(i * 100_000)
-				if res := e.charge(t, ws, "ev"+string(rune('a'+i)), cost, ""); res.Accepted != 1 {
+				if res := e.charge(t, ws, "ev"+string(rune('a'+i)), cost); res.Accepted != 1 {
 					t.Fatalf("charge: %+v", res)
 				}
 				want = append(want, -money.Amount(cost))

@@ -152,32 +152,20 @@ type RollupKey struct {
 	Model       string
 }
 
-// HoldRef names a hold an event settles, with the event's workspace: a hold is only
-// settled by an event of its own wallet.
-type HoldRef struct{ ID, WorkspaceID string }
-
-// Charges are what a resolved batch changes: the rollups' deltas, each wallet's debit and
-// the holds to settle.
+// Charges are what a resolved batch changes: the rollups' deltas and each wallet's debit.
 type Charges struct {
 	// Rollups are the totals each hourly rollup row gains: the accepted events'.
 	Rollups map[RollupKey]*Totals
 	// Debits are the usage cost each wallet is charged: the sum of its accepted events'
 	// costs. A workspace with accepted events is present even when they cost nothing.
 	Debits map[string]money.Amount
-	// Holds are the holds the events name, whatever their outcome but UnknownWorkspace (a
-	// duplicate was charged before, so its hold must not linger), in the events' order.
-	Holds []HoldRef
 }
 
 // Charges returns what the resolved batch changes. Each accepted event counts once.
 func (b *Batch) Charges() Charges {
 	c := Charges{Rollups: map[RollupKey]*Totals{}, Debits: map[string]money.Amount{}}
 	for i, e := range b.Events {
-		o := b.Outcomes[i]
-		if e.HoldID != "" && o != UnknownWorkspace {
-			c.Holds = append(c.Holds, HoldRef{e.HoldID, e.WorkspaceID})
-		}
-		if o != Accepted || b.first[e.Key()] != i {
+		if b.Outcomes[i] != Accepted || b.first[e.Key()] != i {
 			continue
 		}
 		c.Debits[e.WorkspaceID] += e.Cost

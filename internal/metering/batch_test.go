@@ -92,14 +92,12 @@ func TestBatchBalanceFloor(t *testing.T) {
 }
 
 // TestBatchCharges: rollups group by hour and dimensions; a free accepted event still
-// names its wallet (with a zero debit); holds are settled whatever the outcome but
-// UnknownWorkspace.
+// names its wallet (with a zero debit); a repeat within the batch counts once, and an
+// event of an unknown workspace not at all.
 func TestBatchCharges(t *testing.T) {
 	a, b2, free, ghost := ev("w1", "a", 5, "h"), ev("w1", "b", 7, "h"), ev("w2", "c", 0, "h"), ev("nope", "d", 1, "h")
 	b2.Timestamp = b2.Timestamp.Add(time.Hour)
-	a.HoldID, ghost.HoldID = "h1", "h2"
 	dup := ev("w1", "a", 5, "h")
-	dup.HoldID = "h3"
 	b := metering.NewBatch([]*metering.Event{a, b2, free, ghost, dup})
 	b.Admit(map[string]money.Amount{"w1": 0, "w2": 0})
 	b.Resolve([]bool{true, true, true}, func(*metering.Event) string { return "" })
@@ -110,8 +108,8 @@ func TestBatchCharges(t *testing.T) {
 	if len(c.Rollups) != 3 {
 		t.Fatalf("Rollups = %v, want 3 rows (two hours of w1, one of w2)", c.Rollups)
 	}
-	want := []metering.HoldRef{{ID: "h1", WorkspaceID: "w1"}, {ID: "h3", WorkspaceID: "w1"}}
-	if !slices.Equal(c.Holds, want) {
-		t.Fatalf("Holds = %v, want %v", c.Holds, want)
+	k := metering.RollupKey{WorkspaceID: "w1", Hour: a.Timestamp.Truncate(time.Hour), Project: "p", Model: "m"}
+	if r := c.Rollups[k]; r == nil || r.Requests != 1 || r.Cost != 5 {
+		t.Fatalf("Rollups[%v] = %+v, want a's request once", k, r)
 	}
 }

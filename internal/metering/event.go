@@ -37,8 +37,6 @@ type Event struct {
 	LatencyMS int64  `json:"latency_ms,omitempty"`
 	Stream    bool   `json:"stream"`
 	Estimated bool   `json:"estimated"` // usage counted by Spectra rather than reported by the upstream
-	// HoldID, when set, is the hold this event settles in the same transaction.
-	HoldID string `json:"-"`
 
 	// Set at ingestion.
 	Cost       money.Amount `json:"cost"`
@@ -229,9 +227,9 @@ var ErrCatalogChanged = errs.E(errs.Unavailable, "catalog_changed", "the price c
 type Store interface {
 	// ApplyEvents applies prepared, priced events, each exactly once by (workspace, id):
 	// the event row, the wallet debit and the hourly rollup change together in one
-	// transaction, and an event with a HoldID settles that hold in it too. It returns one
-	// outcome per event, in order. It returns ErrCatalogChanged, applying nothing, when the
-	// catalog's version is no longer catalogVersion.
+	// transaction. It returns one outcome per event, in order. It returns
+	// ErrCatalogChanged, applying nothing, when the catalog's version is no longer
+	// catalogVersion.
 	ApplyEvents(ctx context.Context, catalogVersion int64, events []Event) ([]Outcome, error)
 	// Rollups returns hourly rollup rows matching q, summed over the dimensions not in q.GroupBy.
 	Rollups(ctx context.Context, q RollupQuery) ([]RollupRow, error)

@@ -138,7 +138,6 @@ func TestContentHash(t *testing.T) {
 	same := map[string]func(*Event){
 		"key":              func(e *Event) { e.KeyID = "key_2" },
 		"source":           func(e *Event) { e.Source = "gateway" },
-		"hold":             func(e *Event) { e.HoldID = "h1" },
 		"endpoint":         func(e *Event) { e.Endpoint = "/v1/chat/completions"; e.Status = 200; e.LatencyMS = 9; e.Stream = true },
 		"metadata order":   func(e *Event) { e.Metadata = json.RawMessage(`{"b":2,"a":1}`) },
 		"timestamp zone":   func(e *Event) { e.Timestamp = e.Timestamp.In(time.FixedZone("X", -7*3600)) },

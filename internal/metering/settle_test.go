@@ -11,92 +11,54 @@ import (
 	"spectra/internal/store/storetest"
 )
 
-// TestSettle: an event carrying a HoldID releases the hold and charges the actual cost in
-// the same transaction, whatever the estimate was.
-func TestSettle(t *testing.T) {
+// TestUsageBesideHolds: an event charges its actual cost and leaves the wallet's holds
+// as they were (a hold is only ever released, by its holder or by expiry); usage is a
+// fact, posted even past the balance and the holds, and a duplicate is not charged again.
+func TestUsageBesideHolds(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.catalog(t)
 		ws := e.Workspace(t, 0)
 		e.Grant(t, ws, 10*money.Scale)
-		event := func(id, hold string, out int64) metering.Event {
-			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Output: out}, HoldID: hold}
+		event := func(id string, out int64) metering.Event {
+			return metering.Event{ID: id, WorkspaceID: ws, Model: "gpt-x", Timestamp: e.Clock.Now(), Usage: pricing.Usage{Output: out}}
 		}
-		// Actual below the estimate.
 		if _, err := e.Ledger.Reserve(ctx, ws, "h1", 5*money.Scale, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		res := e.ingest(t, []metering.Event{event("e1", "h1", 400_000)}) // 3.2000 + fee
+		res := e.ingest(t, []metering.Event{event("e1", 400_000)}) // 3.2000 + fee
 		cost := res.Events[0].Cost
 		if res.Accepted != 1 || cost != 3_200_100 {
-			t.Fatalf("settle: %+v", res)
+			t.Fatalf("ingest: %+v", res)
 		}
-		if b := e.Balance(t, ws); b.Held != 0 || b.Balance != 10*money.Scale-cost {
-			t.Errorf("after settle: %+v", b)
+		if b := e.Balance(t, ws); b.Held != 5*money.Scale || b.Balance != 10*money.Scale-cost {
+			t.Errorf("after the event: %+v; want the hold untouched and the cost charged", b)
 		}
-		storetest.WantCode(t, e.Ledger.Release(ctx, "h1"), "hold_not_found")
-		// Actual above the estimate and above the balance: posted anyway, the balance goes negative.
-		if _, err := e.Ledger.Reserve(ctx, ws, "h2", money.Scale, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		res = e.ingest(t, []metering.Event{event("e2", "h2", 2_000_000)}) // 16.0000 + fee
+		// Above what the wallet has left beside the hold, and above the balance: posted
+		// anyway, the balance goes negative and the hold stays.
+		res = e.ingest(t, []metering.Event{event("e2", 2_000_000)}) // 16.0000 + fee
 		if res.Accepted != 1 {
-			t.Fatalf("settle beyond the balance: %+v", res)
+			t.Fatalf("usage beyond the balance: %+v", res)
 		}
 		b := e.Balance(t, ws)
-		if want := 10*money.Scale - cost - res.Events[0].Cost; b.Held != 0 || b.Balance != want || b.Balance >= 0 {
-			t.Errorf("after the large settle: %+v; want balance %s", b, want)
+		if want := 10*money.Scale - cost - res.Events[0].Cost; b.Held != 5*money.Scale || b.Balance != want || b.Balance >= 0 {
+			t.Errorf("after the large event: %+v; want balance %s and the hold untouched", b, want)
 		}
-		// A duplicate carrying a hold still closes it (the usage was charged the first time).
-		e.Grant(t, ws, 20*money.Scale)
-		if _, err := e.Ledger.Reserve(ctx, ws, "h3", 2*money.Scale, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		before := e.Balance(t, ws)
-		res = e.ingest(t, []metering.Event{event("e2", "h3", 2_000_000)})
+		// A duplicate changes nothing.
+		res = e.ingest(t, []metering.Event{event("e2", 2_000_000)})
 		if res.Duplicates != 1 {
 			t.Fatalf("duplicate: %+v", res)
 		}
-		if b := e.Balance(t, ws); b.Held != 0 || b.Balance != before.Balance {
-			t.Errorf("after the duplicate: %+v; want the hold closed and no charge (balance %s)", b, before.Balance)
+		if after := e.Balance(t, ws); after != b {
+			t.Errorf("after the duplicate: %+v; want %+v", after, b)
 		}
-		// Another workspace's hold is not settled by this workspace's event.
-		other := e.Workspace(t, 0)
-		e.Grant(t, other, money.Scale)
-		if _, err := e.Ledger.Reserve(ctx, other, "h4", money.Scale, time.Minute); err != nil {
+		// The hold is its holder's to release, once.
+		if err := e.Ledger.Release(ctx, "h1"); err != nil {
 			t.Fatal(err)
 		}
-		if res := e.ingest(t, []metering.Event{event("e4", "h4", 1)}); res.Accepted != 1 {
-			t.Fatal(res)
-		}
-		if b := e.Balance(t, other); b.Held != money.Scale {
-			t.Errorf("the other workspace's hold: %+v", b)
-		}
-		// A rejected event does not touch its hold: the sweeper releases it later.
-		if _, err := e.Ledger.Reserve(ctx, ws, "h5", money.Scale, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		bad := event("e5", "h5", 1)
-		bad.Model = "nope"
-		if res := e.ingest(t, []metering.Event{bad}); len(res.Rejected) != 1 {
-			t.Fatal(res)
-		}
-		if b := e.Balance(t, ws); b.Held != money.Scale {
-			t.Errorf("a rejected event closed its hold: %+v", b)
-		}
-		// Several events settling several holds in one batch.
-		for _, h := range []string{"h6", "h7"} {
-			if _, err := e.Ledger.Reserve(ctx, ws, h, money.Scale, time.Minute); err != nil {
-				t.Fatal(err)
-			}
-		}
-		before = e.Balance(t, ws)
-		res = e.ingest(t, []metering.Event{event("e6", "h6", 1_000), event("e7", "h7", 2_000), event("e6", "h6", 1_000)})
-		if res.Accepted != 2 || res.Duplicates != 1 {
-			t.Fatal(res)
-		}
-		if b := e.Balance(t, ws); b.Held != money.Scale || b.Balance != before.Balance-res.Events[0].Cost-res.Events[1].Cost {
-			t.Errorf("after a batch of settles: %+v (before %+v)", b, before)
+		storetest.WantCode(t, e.Ledger.Release(ctx, "h1"), "hold_not_found")
+		if after := e.Balance(t, ws); after.Held != 0 || after.Balance != b.Balance {
+			t.Errorf("after the release: %+v; want nothing held and the balance %s", after, b.Balance)
 		}
 		e.Verify(t)
 	})

@@ -10,7 +10,6 @@ import (
 
 	"spectra/internal/ids"
 	"spectra/internal/metering"
-	"spectra/internal/money"
 )
 
 // maxGroupEvents bounds how many events concurrent ApplyEvents calls merge into one transaction.
@@ -160,11 +159,6 @@ type rollupKey struct {
 	project, keyID, member, model string
 }
 
-type walletChange struct {
-	debit    money.Amount // usage cost posted now
-	released money.Amount // holds settled now
-}
-
 // applyGroup is one transaction over every request of a group (retried as a whole on
 // PostgreSQL serialization failures and lost insert races).
 func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
@@ -280,23 +274,9 @@ func (db *DB) storeCandidates(ctx context.Context, tx *sql.Tx, b *metering.Batch
 	return nil
 }
 
-// writeCharges settles the holds, adds the rollups' deltas and posts one usage transfer
-// per wallet, in a fixed order so concurrent groups never deadlock.
+// writeCharges adds the rollups' deltas and posts one usage transfer per wallet, in a
+// fixed order so concurrent groups never deadlock.
 func (db *DB) writeCharges(ctx context.Context, tx *sql.Tx, c metering.Charges, usageKey func(string) string, now time.Time) error {
-	changes := make(map[string]*walletChange, len(c.Debits))
-	for ws, debit := range c.Debits {
-		changes[ws] = &walletChange{debit: debit}
-	}
-	released, err := db.settleHolds(ctx, tx, c.Holds, now)
-	if err != nil {
-		return err
-	}
-	for ws, amount := range released {
-		if changes[ws] == nil {
-			changes[ws] = &walletChange{}
-		}
-		changes[ws].released += amount
-	}
 	rollups := make(map[rollupKey]*metering.Totals, len(c.Rollups))
 	for k, t := range c.Rollups {
 		rollups[rollupKey{k.WorkspaceID, micros(k.Hour), k.Project, k.KeyID, k.Member, k.Model}] = t
@@ -307,8 +287,8 @@ func (db *DB) writeCharges(ctx context.Context, tx *sql.Tx, c metering.Charges, 
 	if err := db.upsertDailyRollups(ctx, tx, rollups); err != nil {
 		return err
 	}
-	for _, ws := range slices.Sorted(maps.Keys(changes)) {
-		if err := db.postUsage(ctx, tx, ws, changes[ws], usageKey(ws), now); err != nil {
+	for _, ws := range slices.Sorted(maps.Keys(c.Debits)) {
+		if err := db.postUsage(ctx, tx, ws, c.Debits[ws], usageKey(ws), now); err != nil {
 			return err
 		}
 	}

@@ -46,7 +46,7 @@ const (
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
 	qKeysIndexed    = `SELECT value FROM settings WHERE name = '` + keysIndexedSetting + `'`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, held = held - ? WHERE id = ? RETURNING balance`
+	qUpdateWallet   = `UPDATE accounts SET balance = balance - ? WHERE id = ? RETURNING balance`
 
 	// Every rollup table has these counters, after its key columns.
 	rollupCounters    = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
@@ -211,40 +211,6 @@ func eventRow(e *metering.Event) (src string, meta *string) {
 	return src, meta
 }
 
-// settleHolds closes the active holds among refs and returns the amounts they released per workspace.
-func (db *DB) settleHolds(ctx context.Context, tx *sql.Tx, refs []metering.HoldRef, now time.Time) (map[string]money.Amount, error) {
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(refs, func(a, b metering.HoldRef) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.WorkspaceID, b.WorkspaceID))
-	})
-	refs = slices.Compact(refs)
-	released := map[string]money.Amount{}
-	for start := 0; start < len(refs); start += 400 {
-		chunk := refs[start:min(start+400, len(refs))]
-		args := make([]any, 0, 1+2*len(chunk))
-		args = append(args, micros(now))
-		for _, h := range chunk {
-			args = append(args, h.ID, string(ledger.Wallet(h.WorkspaceID)))
-		}
-		rows, err := tx.QueryContext(ctx, db.q(`UPDATE holds SET status = 'settled', closed_at = ?
-			WHERE status = 'held' AND (id, account_id) IN (VALUES `+placeholders(len(chunk), 2)+`) RETURNING account_id, amount`), args...)
-		if err := eachRow(rows, err, func(row scanner) error {
-			var account string
-			var amount int64
-			if err := row.Scan(&account, &amount); err != nil {
-				return err
-			}
-			released[ledger.WorkspaceOf(ledger.AccountID(account))] += money.Amount(amount)
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return released, nil
-}
-
 // dimRollupKey is a row of rollups_hourly_dim: one dimension's value in one hour.
 type dimRollupKey struct {
 	ws    string
@@ -349,19 +315,18 @@ func (db *DB) pgWriteRollups(ctx context.Context, tx *sql.Tx, t rollupTables, ke
 	return err
 }
 
-// postUsage moves a wallet by what a group charged and released, and posts the charge
-// (postTransfer) as one usage transfer, wallet → usage, with its two entries.
-func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, c *walletChange, key string, now time.Time) error {
+// postUsage debits a wallet by what a group charged, as one usage transfer (postTransfer),
+// wallet → usage, with its two entries; a debit of zero posts nothing.
+func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, debit money.Amount, key string, now time.Time) error {
+	if debit == 0 {
+		return nil
+	}
 	wallet := ledger.Wallet(ws)
 	moveWallet := func() (after, none sql.NullInt64, err error) {
-		err = db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(c.debit), int64(c.released), string(wallet)).Scan(&after)
+		err = db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(debit), string(wallet)).Scan(&after)
 		return after, none, err
 	}
-	if c.debit == 0 {
-		_, _, err := moveWallet()
-		return err
-	}
-	row := transferRow{key: key, kind: ledger.KindUsage, from: wallet, to: ledger.Usage, amount: c.debit, ws: ws, now: now}
+	row := transferRow{key: key, kind: ledger.KindUsage, from: wallet, to: ledger.Usage, amount: debit, ws: ws, now: now}
 	_, posted, err := db.postTransfer(ctx, tx, row, moveWallet)
 	if err == nil && !posted {
 		err = fmt.Errorf("usage transfer %s posted twice", key)

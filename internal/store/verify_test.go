@@ -40,7 +40,8 @@ func failingChecks(rep store.VerifyReport) []string {
 	return out
 }
 
-// seed gives the store some of everything: grants, holds, settled and plain usage.
+// coreSeed gives the store some of everything: grants, holds (one released, one open)
+// and usage.
 func coreSeed(t *testing.T, e *coreEnv) (ws string) {
 	t.Helper()
 	ctx := context.Background()
@@ -61,13 +62,13 @@ func coreSeed(t *testing.T, e *coreEnv) (ws string) {
 		for i := range 20 {
 			ev := metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: w, Model: "m", Timestamp: e.Clock.Now().Add(-time.Duration(i) * 17 * time.Minute),
 				Project: fmt.Sprint("p", i%2), Usage: pricing.Usage{Input: int64(i * 100), Output: int64(i * 1000)}}
-			if i == 3 {
-				ev.HoldID = w + "-h1"
-			}
 			events = append(events, ev)
 		}
 		if res, err := e.Meter.Ingest(ctx, events); err != nil || res.Accepted != 20 {
 			t.Fatalf("seed: %+v %v", res, err)
+		}
+		if err := e.Ledger.Release(ctx, w+"-h1"); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if rep := e.report(t); !rep.OK() {
