@@ -41,6 +41,7 @@ func (g *Gateway) forward(ep endpoint) http.Handler {
 		body, err := g.admit(w, r, c)
 		if err != nil {
 			if r.Context().Err() == nil { // nobody to answer when the client has left
+				g.refused(c, err)
 				g.writeErrorAs(w, ep.wireOf(), err)
 			}
 			return
@@ -152,6 +153,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	up, err := http.NewRequestWithContext(ctx, http.MethodPost, wr.target(c, r), bytes.NewReader(body))
 	if err != nil {
 		g.release(c)
+		g.refused(c, err)
 		g.writeErrorAs(w, wr, err)
 		return
 	}
@@ -169,6 +171,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 			return // the client left before anything was generated
 		}
 		g.log.Warn("upstream request failed", "upstream", c.up.Name, "err", err)
+		g.refused(c, errUpstreamDown)
 		g.writeErrorAs(w, wr, errUpstreamDown)
 		return
 	}
@@ -178,6 +181,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		g.release(c) // no charge for a request the upstream refused
+		g.upstreamFailed(c, resp.StatusCode)
 		g.passError(w, wr, resp)
 		return
 	}
@@ -211,12 +215,14 @@ func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		g.release(c)
+		g.refused(c, errUpstreamBody)
 		g.writeErrorAs(w, wr, errUpstreamBody)
 		return
 	}
 	usage, estimated, err := wr.meterBody(c, b)
 	if err != nil {
 		g.release(c)
+		g.refused(c, errUpstreamBody)
 		g.writeErrorAs(w, wr, errUpstreamBody)
 		return
 	}
@@ -238,7 +244,7 @@ func (g *Gateway) event(c *call, u pricing.Usage, estimated bool, status int, st
 		ID: c.id, WorkspaceID: c.key.WorkspaceID, KeyID: c.key.ID, Project: c.key.Project, Member: c.key.MemberID,
 		Model: c.req.Model, Timestamp: c.start, Usage: u, Metadata: c.up.meta,
 		Source: "gateway", Endpoint: "/v1" + c.ep.path, Status: status, LatencyMS: g.now().Sub(c.start).Milliseconds(),
-		Stream: stream, Estimated: estimated,
+		Stream: stream, Estimated: estimated, Held: c.held(),
 	}
 }
 

@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 
+	"spectra/internal/money"
+
 	"spectra/internal/requestlog"
 )
 
@@ -49,4 +51,12 @@ func (g *Gateway) recordRefusal(c *call, status int, kind, code, msg, budgetID s
 		r.Upstream = c.up.Name
 	}
 	g.refusals.Record(r)
+}
+
+// held is the amount held for c (the usage event's Held).
+func (c *call) held() money.Amount {
+	if c.hold == nil {
+		return 0
+	}
+	return c.hold.amount
 }
