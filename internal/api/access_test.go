@@ -61,6 +61,7 @@ func TestAccess(t *testing.T) {
 			{"POST", "/api/v1/workspaces", `{"name":"C"}`, [6]want{ok201, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"GET", "/api/v1/workspaces", "", [6]want{ok200, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"GET", ws, "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
+			{"PATCH", ws, `{"timezone":"UTC"}`, [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"POST", ws + "/keys", `{"name":"k"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/keys", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"DELETE", ws + "/keys/" + victim.ID, "", [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},

@@ -112,6 +112,7 @@ func (s *Server) routes() []httpjson.Route {
 		{Pattern: "POST /api/v1/workspaces", Need: team.ActOperate, Handle: s.createWorkspace},
 		{Pattern: "GET /api/v1/workspaces", Need: team.ActOperate, Handle: s.listWorkspaces},
 		{Pattern: "GET /api/v1/workspaces/{id}", Need: team.ActViewUsage, Handle: s.getWorkspace},
+		{Pattern: "PATCH /api/v1/workspaces/{id}", Need: team.ActManageWorkspace, Handle: s.updateWorkspace},
 
 		{Pattern: "POST /api/v1/workspaces/{id}/keys", Need: team.ActOperate, Handle: s.createKey},
 		{Pattern: "GET /api/v1/workspaces/{id}/keys", Need: team.ActViewUsage, Handle: s.listKeys},

@@ -28,9 +28,6 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 		}
 		ws.OverdraftLimit = a
 	}
-	if body.Timezone == "Local" {
-		return errs.E(errs.Invalid, "invalid_timezone", "timezone %q is not an IANA time zone", body.Timezone)
-	}
 	ws, err := s.team.CreateWorkspace(r.Context(), ws)
 	if err != nil {
 		return err
@@ -53,6 +50,25 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	WriteJSON(w, http.StatusOK, ws)
+	return nil
+}
+
+// updateWorkspace changes a workspace's settings: PATCH /api/v1/workspaces/{id} with
+// any of the fields of team.WorkspaceUpdate ({"timezone":"Europe/Berlin"}); a field left
+// out stays as it is, and an unknown one is refused (unknown_field), so a setting added
+// later is a field of team.WorkspaceUpdate and nothing here. Owners only
+// (team.ActManageWorkspace): the operator, or an admin key whose member is an owner.
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
+	var body team.WorkspaceUpdate
+	if err := decodeBody(w, r, MaxBody, &body); err != nil {
+		return err
+	}
+	ws, err := s.team.UpdateWorkspace(r.Context(), r.PathValue("id"), body)
+	if err != nil {
+		return err
+	}
+	s.log.Info("workspace updated", "workspace", ws.ID, "timezone", ws.Timezone)
 	WriteJSON(w, http.StatusOK, ws)
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"spectra/internal/errs"
 	"spectra/internal/metering"
+	"spectra/internal/team"
 )
 
 // Daily rollups (migration 0006): rollups_daily and rollups_daily_dim hold the counters
@@ -249,26 +249,11 @@ func (db *DB) backfillDaily(ctx context.Context, tx *sql.Tx) error {
 }
 
 // SetWorkspaceTimezone changes a workspace's timezone and rebuilds its daily rollups
-// from the hourly ones by the new zone's days, in one transaction. It returns
-// invalid_timezone for a name that is not an IANA zone and workspace_not_found.
-func (db *DB) SetWorkspaceTimezone(ctx context.Context, workspaceID, tz string) (err error) {
-	defer wrapErr(&err, "set workspace timezone")
-	loc, err := metering.LoadZone(tz)
-	if err != nil || tz == "" || strings.EqualFold(tz, "local") {
-		return errs.E(errs.Invalid, "invalid_timezone", "timezone %q is not an IANA time zone", tz)
-	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE workspaces SET timezone = ? WHERE id = ?`), tz, workspaceID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return errWorkspaceNotFound
-		}
-		return db.rebuildDaily(ctx, tx, workspaceID, loc)
-	})
+// from the hourly ones by the new zone's days, in one transaction (UpdateWorkspace with
+// only a timezone). It returns invalid_timezone for a name that is not an IANA zone and
+// workspace_not_found.
+func (db *DB) SetWorkspaceTimezone(ctx context.Context, workspaceID, tz string) error {
+	return db.UpdateWorkspace(ctx, workspaceID, team.WorkspaceUpdate{Timezone: &tz})
 }
 
 // RollupZone returns the timezone whose days the workspace's daily rollups count: its

@@ -41,6 +41,9 @@ const (
 	ActManageOwners   Action = "manage_owners"   // make a member an owner, or change or remove an owner
 	ActManageBudgets  Action = "manage_budgets"  // create and delete budgets, set the low-balance line
 	ActManageWebhooks Action = "manage_webhooks" // add, change, delete, rotate and test webhook endpoints (their URLs and secrets)
+	// ActManageWorkspace changes the workspace's own settings (its time zone), which
+	// redate every day, budget period and statement month: owners only.
+	ActManageWorkspace Action = "manage_workspace"
 )
 
 // Needs of routes that no role governs, so that every route table says who may call
@@ -60,7 +63,8 @@ var permissions = map[Role]map[Action]bool{
 	RoleAdmin: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
 		ActManageKeys: true, ActManageMembers: true, ActManageBudgets: true, ActManageWebhooks: true},
 	RoleOwner: {ActViewUsage: true, ActViewBilling: true, ActManageBilling: true, ActManageOwnKeys: true, ActUseKeys: true,
-		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true, ActManageWebhooks: true},
+		ActManageKeys: true, ActManageMembers: true, ActManageOwners: true, ActManageBudgets: true, ActManageWebhooks: true,
+		ActManageWorkspace: true},
 }
 
 // Can reports whether role r may do a. An unknown role may do nothing.

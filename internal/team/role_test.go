@@ -4,16 +4,16 @@ import "testing"
 
 func TestRoleCan(t *testing.T) {
 	actions := []Action{ActViewUsage, ActViewBilling, ActManageOwnKeys, ActManageKeys, ActManageMembers, ActManageBilling, ActManageOwners, ActManageBudgets,
-		ActManageWebhooks, ActPublic, ActOperate}
+		ActManageWebhooks, ActManageWorkspace, ActPublic, ActOperate}
 	// One row per role, one column per action above.
 	table := map[Role][]bool{
-		RoleViewer:  {true, true, false, false, false, false, false, false, false, false, false},
-		RoleMember:  {true, true, true, false, false, false, false, false, false, false, false},
-		RoleBilling: {true, true, false, false, false, true, false, true, false, false, false},
-		RoleAdmin:   {true, true, true, true, true, true, false, true, true, false, false},
-		RoleOwner:   {true, true, true, true, true, true, true, true, true, false, false},
-		Role(""):    {false, false, false, false, false, false, false, false, false, false, false},
-		Role("god"): {false, false, false, false, false, false, false, false, false, false, false},
+		RoleViewer:  {true, true, false, false, false, false, false, false, false, false, false, false},
+		RoleMember:  {true, true, true, false, false, false, false, false, false, false, false, false},
+		RoleBilling: {true, true, false, false, false, true, false, true, false, false, false, false},
+		RoleAdmin:   {true, true, true, true, true, true, false, true, true, false, false, false},
+		RoleOwner:   {true, true, true, true, true, true, true, true, true, true, false, false},
+		Role(""):    {false, false, false, false, false, false, false, false, false, false, false, false},
+		Role("god"): {false, false, false, false, false, false, false, false, false, false, false, false},
 	}
 	for role, want := range table {
 		for i, a := range actions {

@@ -39,8 +39,8 @@ func (w *Workspace) Validate() error {
 	if w.Timezone == "" {
 		w.Timezone = "UTC"
 	}
-	if _, err := time.LoadLocation(w.Timezone); err != nil {
-		return errs.E(errs.Invalid, "invalid_timezone", "timezone %q is not an IANA time zone", w.Timezone)
+	if err := ValidTimezone(w.Timezone); err != nil {
+		return err
 	}
 	if w.OverdraftLimit < 0 {
 		return errs.E(errs.Invalid, "invalid_overdraft_limit", "overdraft_limit must not be negative")
@@ -199,6 +199,10 @@ type Store interface {
 	Workspace(ctx context.Context, id string) (Workspace, error)
 	// Workspaces returns every workspace, oldest first.
 	Workspaces(ctx context.Context) ([]Workspace, error)
+	// UpdateWorkspace applies the set fields of u (validated) to workspace id in one
+	// transaction; a timezone change rebuilds the workspace's daily rollups by the new
+	// zone's days in that transaction. errs.NotFound (workspace_not_found).
+	UpdateWorkspace(ctx context.Context, id string, u WorkspaceUpdate) error
 	// CreateKey stores k with the hash of its secret.
 	CreateKey(ctx context.Context, k APIKey, hash string) error
 	// Keys returns a workspace's keys, newest first, revoked ones included.
