@@ -11,7 +11,6 @@ import (
 	"spectra/internal/budget"
 	"spectra/internal/money"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // TestBrowserBalanceAndBudgetBanners opens pages in Chromium: with the balance below
@@ -24,13 +23,9 @@ func TestBrowserBalanceAndBudgetBanners(t *testing.T) {
 	e := newEnv(t, storetest.SQLite)
 	f := e.seedFixture()
 	base := e.ts.URL
-	ws := "/w/" + f.ws + "/"
 	bg := context.Background()
 
-	ctx, cancel := browsertest.New(t)
-	defer cancel()
-	signInBrowser(t, ctx, base, f.users[team.RoleOwner].Email, testPassword)
-	waitFor(t, ctx, `location.pathname === "`+ws+`"`)
+	ctx, ws := ownerSignedIn(t, base, f)
 	healthy := eval[string](t, ctx, `getComputedStyle(document.querySelector(".balance .avail")).color`)
 	if n := eval[int](t, ctx, `document.querySelectorAll(".banner").length`); n != 0 {
 		t.Fatalf("%d banners on a healthy workspace", n)

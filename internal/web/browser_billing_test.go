@@ -17,7 +17,6 @@ import (
 	"spectra/internal/browsertest"
 	"spectra/internal/money"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // stubCheckoutHost is where the Stripe stand-in's Checkout session URLs point.
@@ -62,12 +61,8 @@ func TestBrowserBilling(t *testing.T) {
 	f := e.seedFixture()
 	code := e.codes(t, 20*money.Scale, 1)[0]
 	base := e.ts.URL
-	ws := "/w/" + f.ws + "/"
 
-	ctx, cancel := browsertest.New(t)
-	defer cancel()
-	signInBrowser(t, ctx, base, f.users[team.RoleOwner].Email, testPassword)
-	waitFor(t, ctx, `location.pathname === "`+ws+`"`)
+	ctx, ws := ownerSignedIn(t, base, f)
 
 	// Recharge: pick a preset and land on Stripe's Checkout page.
 	do(t, ctx, "open billing", chromedp.Navigate(base+ws+"billing"), chromedp.WaitVisible(chromedp.ID("rc-pay")))

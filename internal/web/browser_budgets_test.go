@@ -12,7 +12,6 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // TestBrowserBudgets sets a budget on the Budgets page in Chromium, sends usage that
@@ -23,12 +22,8 @@ func TestBrowserBudgets(t *testing.T) {
 	e := newEnv(t, storetest.SQLite)
 	f := e.seedFixture()
 	base := e.ts.URL
-	ws := "/w/" + f.ws + "/"
 
-	ctx, cancel := browsertest.New(t)
-	defer cancel()
-	signInBrowser(t, ctx, base, f.users[team.RoleOwner].Email, testPassword)
-	waitFor(t, ctx, `location.pathname === "`+ws+`"`)
+	ctx, ws := ownerSignedIn(t, base, f)
 
 	do(t, ctx, "open budgets", chromedp.Navigate(base+ws+"budgets"), chromedp.WaitVisible(chromedp.ID("b-name")))
 	if got := eval[string](t, ctx, `document.querySelector("#b-h").parentElement.innerText`); !strings.Contains(got, "No budgets yet") {

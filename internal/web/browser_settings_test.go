@@ -11,7 +11,6 @@ import (
 	"spectra/internal/background"
 	"spectra/internal/browsertest"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // TestBrowserWebhooks drives the Settings page in Chromium: add an endpoint pointing at
@@ -25,12 +24,8 @@ func TestBrowserWebhooks(t *testing.T) {
 	loop := background.Start(context.Background(), nil, background.Job{Name: "notify", Every: 200 * time.Millisecond, Wake: svc.Nudged(), Run: svc.Work})
 	t.Cleanup(loop.Stop)
 	base := e.ts.URL
-	ws := "/w/" + f.ws + "/"
 
-	ctx, cancel := browsertest.New(t)
-	defer cancel()
-	signInBrowser(t, ctx, base, f.users[team.RoleOwner].Email, testPassword)
-	waitFor(t, ctx, `location.pathname === "`+ws+`"`)
+	ctx, _ := ownerSignedIn(t, base, f)
 	do(t, ctx, "open settings", chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/settings"]`)))
 	waitFor(t, ctx, `document.getElementById("wh-url") && document.querySelector('nav.tabs a[aria-current=page]').innerText === "Settings"`)
 

@@ -22,12 +22,8 @@ func TestBrowserInvite(t *testing.T) {
 	e := newEnv(t, storetest.SQLite)
 	f := e.seedFixture()
 	base := e.ts.URL
-	ws := "/w/" + f.ws + "/"
 
-	owner, cancel := browsertest.New(t)
-	defer cancel()
-	signInBrowser(t, owner, base, f.users[team.RoleOwner].Email, testPassword)
-	waitFor(t, owner, `location.pathname === "`+ws+`"`)
+	owner, ws := ownerSignedIn(t, base, f)
 	do(t, owner, "open members", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.ID("inv-email")))
 	do(t, owner, "invite",
 		chromedp.SendKeys(chromedp.ID("inv-email"), "dana@acme.test"),

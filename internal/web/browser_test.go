@@ -132,6 +132,19 @@ func signInBrowser(t *testing.T, ctx context.Context, base, email, password stri
 	)
 }
 
+// ownerSignedIn opens a browser, signs in as f's owner at base and waits for the
+// workspace's overview. It returns the browser and the workspace's path ("/w/<id>/");
+// the browser closes when the test ends.
+func ownerSignedIn(t *testing.T, base string, f fixture) (context.Context, string) {
+	t.Helper()
+	ws := "/w/" + f.ws + "/"
+	ctx, cancel := browsertest.New(t)
+	t.Cleanup(cancel)
+	signInBrowser(t, ctx, base, f.users[team.RoleOwner].Email, testPassword)
+	waitFor(t, ctx, `location.pathname === "`+ws+`"`)
+	return ctx, ws
+}
+
 func TestBrowser(t *testing.T) {
 	screenshotsDir(t)
 	w := newBrowserWorld(t)
