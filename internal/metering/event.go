@@ -39,7 +39,10 @@ type Event struct {
 	Estimated bool   `json:"estimated"` // usage counted by Spectra rather than reported by the upstream
 
 	// Set at ingestion.
-	Cost       money.Amount `json:"cost"`
+	Cost money.Amount `json:"cost"`
+	// Held is the amount the gateway held for the request before it was answered; 0
+	// for ingested events.
+	Held       money.Amount `json:"held"`
 	Hash       string       `json:"-"` // content hash for duplicate detection
 	IngestedAt time.Time    `json:"ingested_at"`
 }
@@ -241,6 +244,9 @@ type Store interface {
 	// its day's start. It reports false, and no rows, when the workspace's daily rollups
 	// are no longer kept in zone.
 	DailyRollups(ctx context.Context, q RollupQuery, zone string) ([]RollupRow, bool, error)
-	// Events returns raw events newest first for the request log.
+	// Events returns raw events for the request log: those f selects, in f.Sort's order
+	// (f.Sort is never ""), after f.After(), at most f.Limit.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// Event returns the workspace's event id, or errs.NotFound request_not_found.
+	Event(ctx context.Context, workspaceID, id string) (Event, error)
 }

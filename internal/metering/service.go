@@ -259,7 +259,9 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// Events returns the request log page f asks for.
+// Events returns the request log page f asks for: at most f.Limit events (100 when it
+// is not in 1..1000) in f.Sort's order after f's cursor. A cursor of another sort is
+// invalid_cursor; an unknown sort invalid_sort.
 func (s *Service) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
@@ -267,8 +269,33 @@ func (s *Service) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if err := f.Filter.Validate(); err != nil {
 		return nil, err
 	}
+	sort, err := ParseSort(string(f.Sort))
+	if err != nil {
+		return nil, err
+	}
+	f.Sort = sort
 	if err := text.Line("before", f.BeforeID, MaxIDLength); err != nil {
 		return nil, err
 	}
+	if err := text.Line("id", f.ID, MaxIDLength); err != nil {
+		return nil, err
+	}
+	if c := f.After(); c != nil {
+		if c.Sort.Norm() != sort {
+			return nil, errs.E(errs.Invalid, "invalid_cursor", "the page cursor belongs to another sort; start from the first page")
+		}
+		if err := text.Line("cursor", c.ID, MaxIDLength); err != nil {
+			return nil, errInvalidCursor
+		}
+	}
 	return s.store.Events(ctx, f)
+}
+
+// Event returns the event id of the workspace: not_found (request_not_found) when the
+// workspace has no event with this id.
+func (s *Service) Event(ctx context.Context, workspaceID, id string) (Event, error) {
+	if id == "" || len(id) > MaxIDLength || text.Line("id", id, MaxIDLength) != nil {
+		return Event{}, errs.E(errs.NotFound, "request_not_found", "no request with this id")
+	}
+	return s.store.Event(ctx, workspaceID, id)
 }

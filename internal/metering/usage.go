@@ -262,14 +262,3 @@ func groupResults(m map[groupKey]*Totals, groupBy []string) []Result {
 	}
 	return out
 }
-
-// EventFilter selects raw events for the request log, newest first, keyset-paginated.
-type EventFilter struct {
-	WorkspaceID string
-	Start, End  time.Time // optional
-	Filter
-	// Before, when set, continues after the event (BeforeTime, BeforeID) of an earlier page.
-	BeforeTime time.Time
-	BeforeID   string
-	Limit      int
-}

@@ -28,7 +28,11 @@ import (
 //
 //	[id, ts, key_id, project, member, model, input_tokens, cached_input_tokens,
 //	 cache_write_tokens, output_tokens, reasoning_tokens, cost, source, endpoint,
-//	 status, latency_ms, stream, estimated, metadata (a JSON string, or null), hash]
+//	 status, latency_ms, stream, estimated, metadata (a JSON string, or null), hash,
+//	 held]
+//
+// An event written before held was added (migration 0020) has no held element and
+// reads as held 0.
 //
 // Workspace, ingested_at and the usage transfer's key (an event's usage_key is the
 // block's when its cost is above zero, "" otherwise) are the block's columns. The view
@@ -112,6 +116,8 @@ func encodeEvent(e *metering.Event) []byte {
 	}
 	b = append(b, ',')
 	b = appendJSONString(b, e.Hash)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(e.Held), 10)
 	return append(b, ']')
 }
 
@@ -287,6 +293,10 @@ func (d *blockDecoder) event(ws string, ingestedAt int64) metering.Event {
 	}
 	next()
 	e.Hash = d.str()
+	if d.sep(']') {
+		return e // written before held
+	}
+	e.Held = money.Amount(d.int())
 	if !d.sep(']') {
 		d.fail("an event array is too long")
 	}
@@ -590,158 +600,53 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.E
 	return inserted, stored, nil
 }
 
-// writeBlocks inserts the blocks with the events of each that were inserted.
+// writeBlocks inserts the blocks with the events of each that were inserted, with their
+// value ranges and tags (request_log.go).
 func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBlock, events []*metering.Event, enc [][]byte,
 	inserted []bool, usageKey func(string) string, now time.Time) error {
-	var seqs, mins, maxs, ingested []int64
-	var wss, keys, datas []string
-	var ns []int32
+	var rows []blockRow
+	var tags blockTags
 	for _, b := range blocks {
 		size := 2
 		for _, i := range b.members {
 			size += len(enc[i]) + 1
 		}
 		buf := make([]byte, 0, size)
-		var lo, hi int64
-		cnt, anyCost := 0, false
+		r := blockRow{seq: b.seq, ws: b.ws, ingested: micros(now)}
+		tags.begin()
+		anyCost := false
 		for _, i := range b.members {
 			if !inserted[i] {
 				continue
 			}
-			ts := micros(events[i].Timestamp)
-			if cnt == 0 {
+			e := events[i]
+			if r.n == 0 {
 				buf = append(buf, '[')
-				lo, hi = ts, ts
 			} else {
 				buf = append(buf, ',')
-				lo, hi = min(lo, ts), max(hi, ts)
 			}
+			r.add(e)
+			tags.add(e)
 			buf = append(buf, enc[i]...)
-			anyCost = anyCost || events[i].Cost > 0
-			cnt++
+			anyCost = anyCost || e.Cost > 0
 		}
-		if cnt == 0 {
+		if r.n == 0 {
 			continue
 		}
-		buf = append(buf, ']')
-		uk := ""
+		r.data = string(append(buf, ']'))
 		if anyCost {
-			uk = usageKey(b.ws)
+			r.usageKey = usageKey(b.ws)
 		}
-		seqs, wss, mins, maxs, ns, keys, ingested, datas = append(seqs, b.seq), append(wss, b.ws), append(mins, lo), append(maxs, hi),
-			append(ns, int32(cnt)), append(keys, uk), append(ingested, micros(now)), append(datas, string(buf))
+		tags.end(b.ws, r.maxTS, b.seq)
+		rows = append(rows, r)
 	}
-	if len(seqs) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
-	if db.dialect == Postgres {
-		_, err := tx.ExecContext(ctx, `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::text[])`,
-			seqs, wss, mins, maxs, ns, keys, ingested, datas)
+	if err := db.insertBlockRows(ctx, tx, rows); err != nil {
 		return err
 	}
-	for i := range seqs {
-		if _, err := db.ingestExec(ctx, tx, qInsertBlock, seqs[i], wss[i], mins[i], maxs[i], ns[i], keys[i], ingested[i], datas[i]); err != nil {
-			return err
-		}
-		db.keys.pendingLast = max(db.keys.pendingLast, seqs[i])
-	}
-	return nil
-}
-
-// Events returns raw events newest first, keyset-paginated by (timestamp, id). It walks
-// the workspace's blocks by their newest event, newest first: a block covers less than
-// blockSpan of event time, so the blocks that can hold an event at or before the newest
-// time asked for (hi) are those whose newest event is before hi + blockSpan and whose
-// oldest is at or before hi; once the page is full, the walk stops at the first block
-// whose newest event is older than the page's oldest.
-func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.Event, err error) {
-	defer wrapErr(&err, "events")
-	if f.Limit <= 0 {
-		return []metering.Event{}, nil
-	}
-	hi, lo := int64(1<<62), int64(-1<<62)
-	if !f.End.IsZero() {
-		hi = micros(f.End) - 1
-	}
-	if !f.BeforeTime.IsZero() {
-		hi = min(hi, micros(f.BeforeTime))
-	}
-	if !f.Start.IsZero() {
-		lo = micros(f.Start)
-	}
-	keep := func(e *metering.Event) bool {
-		ts := micros(e.Timestamp)
-		if ts < lo || ts > hi || (!f.End.IsZero() && ts >= micros(f.End)) {
-			return false
-		}
-		if !f.BeforeTime.IsZero() && ts == micros(f.BeforeTime) && e.ID >= f.BeforeID {
-			return false
-		}
-		return matches(f.Filter, e)
-	}
-	// The walk goes in chunks, keyset-paginated by (max_ts, seq): a LIMIT keeps every
-	// planner on the index, and only the blocks read are fetched.
-	out := []metering.Event{}
-	curTS, curSeq := hi+blockSpan, int64(-1<<62)
-	for {
-		n, done, err := db.eventsChunk(ctx, f, lo, hi, &curTS, &curSeq, keep, &out)
-		if err != nil {
-			return nil, err
-		}
-		if done || n < blocksPerQuery {
-			return out, nil
-		}
-	}
-}
-
-// blocksPerQuery is how many blocks the request log reads per query.
-const blocksPerQuery = 32
-
-// eventsChunk reads the next blocks of the walk before (curTS, curSeq) into out; done
-// when the page is complete.
-func (db *DB) eventsChunk(ctx context.Context, f metering.EventFilter, lo, hi int64, curTS, curSeq *int64,
-	keep func(*metering.Event) bool, out *[]metering.Event) (n int, done bool, err error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, max_ts, ingested_at, data FROM event_blocks
-		WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ? AND min_ts <= ?
-		ORDER BY max_ts DESC, seq DESC LIMIT ?`), f.WorkspaceID, *curTS, *curSeq, lo, hi, blocksPerQuery)
-	if err != nil {
-		return 0, false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		n++
-		var seq, maxTS, ingested int64
-		var data string
-		if err := rows.Scan(&seq, &maxTS, &ingested, &data); err != nil {
-			return n, false, err
-		}
-		*curTS, *curSeq = maxTS, seq
-		if len(*out) >= f.Limit && maxTS < micros((*out)[f.Limit-1].Timestamp) {
-			return n, true, nil
-		}
-		if !mayMatch(f.Filter, data) {
-			continue
-		}
-		evs, err := decodeBlock(f.WorkspaceID, ingested, data)
-		if err != nil {
-			return n, false, err
-		}
-		added := false
-		for i := range evs {
-			if keep(&evs[i]) {
-				*out = append(*out, evs[i])
-				added = true
-			}
-		}
-		if added {
-			slices.SortFunc(*out, func(a, b metering.Event) int {
-				return cmp.Or(b.Timestamp.Compare(a.Timestamp), strings.Compare(b.ID, a.ID)) // newest first
-			})
-			*out = (*out)[:min(len(*out), f.Limit)]
-		}
-	}
-	return n, false, rows.Err()
+	return db.insertTags(ctx, tx, &tags)
 }
 
 // mayMatch reports whether a block's data can hold an event passing the filters: for

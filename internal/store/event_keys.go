@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 )
 
@@ -124,14 +125,24 @@ func (db *DB) syncKeys(ctx context.Context, tx *sql.Tx, last int64) error {
 		if err != nil {
 			return err
 		}
+		db.keysMu.Lock()
 		*ix = keyIndex{loaded: true, through: w, last: last, recent: recent, indexed: n, filter: filter, pending: ix.pending}
+		db.keysMu.Unlock()
 		return nil
 	}
 	if last > ix.last {
-		if _, err := db.readTail(ctx, tx, ix.last, last, ix.recent); err != nil {
+		more, err := db.readTail(ctx, tx, ix.last, last, nil)
+		if err != nil {
 			return err
 		}
+		db.keysMu.Lock()
+		for k, b := range more {
+			if _, ok := ix.recent[k]; !ok {
+				ix.recent[k] = b
+			}
+		}
 		ix.last = last
+		db.keysMu.Unlock()
 	}
 	return nil
 }
@@ -279,8 +290,11 @@ func (db *DB) indexedBlocks(ctx context.Context, tx *sql.Tx, keys []int64) (map[
 	return out, err
 }
 
-// keysCommitted records the open transaction's keys once it has committed.
-func (ix *keyIndex) keysCommitted() {
+// keysCommitted records the open transaction's keys once it has committed; mu is the
+// DB's keysMu.
+func (ix *keyIndex) keysCommitted(mu *sync.RWMutex) {
+	mu.Lock()
+	defer mu.Unlock()
 	for k, b := range ix.pending {
 		ix.recent[k] = b
 	}
@@ -364,11 +378,13 @@ func (db *DB) sweepKeys(ctx context.Context, all bool) error {
 		s.pos += len(slice)
 		ix.indexed += int64(len(slice))
 		if s.pos == len(s.keys) {
+			db.keysMu.Lock()
 			for _, kb := range s.keys {
 				if ix.recent[kb.k] == kb.block {
 					delete(ix.recent, kb.k)
 				}
 			}
+			db.keysMu.Unlock()
 			ix.through, ix.sweep = s.through, nil
 		}
 		if !all {

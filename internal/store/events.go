@@ -184,7 +184,7 @@ func (db *DB) applyGroup(ctx context.Context, group []*applyReq) error {
 	})
 	if db.dialect == SQLite {
 		if err == nil {
-			db.keys.keysCommitted()
+			db.keys.keysCommitted(&db.keysMu)
 		} else {
 			db.keys.keysAbandoned()
 		}

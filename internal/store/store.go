@@ -46,6 +46,9 @@ type DB struct {
 	ingest  *committer
 	ckpt    *checkpointer // SQLite only
 	keys    keyIndex      // SQLite only; the committer's
+	// keysMu guards keys.recent, keys.last and keys.loaded, which the committer changes
+	// and the request log's Event reads.
+	keysMu sync.RWMutex
 }
 
 // Options tune Open.

@@ -1,0 +1,633 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"spectra/internal/errs"
+	"spectra/internal/metering"
+)
+
+// The request log reads events from their blocks (event_blocks.go) without reading
+// every block, whatever the filter and sort (migration 0020, docs/architecture.md):
+//
+//   - Each block keeps the range of each sort's value among its events (min/max cost,
+//     tokens, latency), and an index per sort orders a workspace's blocks by their
+//     highest value, then newest event. A page in a value order walks that index and
+//     stops at the first block whose highest value (and newest time, on a tie) cannot
+//     beat the page's last event: block-max top-k.
+//   - event_block_tags says which blocks hold each value of each dimension (model, key,
+//     project, member), by a 64-bit tag of (dimension, value); a block with more than
+//     maxBlockTags values of a dimension has the dimension's wildcard tag instead. A
+//     filtered page walks only the blocks tagged with one of its values (or the
+//     wildcard); a value no block holds reads no block at all.
+//   - When the filter's values or the period hold few blocks (at most readAllBlocks),
+//     the page reads them all and sorts their events, in any order.
+//
+// Events within a block are matched exactly (matches, the period and the cursor); the
+// summaries only decide which blocks are read.
+
+// qInsertBlockRanges inserts one block with its value ranges (SQLite).
+const qInsertBlockRanges = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data,
+	max_cost, min_cost, max_tokens, min_tokens, max_latency, min_latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// maxBlockTags is the most distinct values of one dimension a block is tagged with;
+// past it, the block gets the dimension's wildcard tag.
+var maxBlockTags = 32
+
+// readAllBlocks is the most blocks a page reads whole, sorting their events, rather
+// than walk an index in its order.
+var readAllBlocks = 64
+
+// tagOf is the tag of a dimension's value in event_block_tags: the event key of
+// (dimension, value), which migration 0020 computes in SQL as spectra_event_key.
+func tagOf(dim, value string) int64 { return idKey(dim, value) }
+
+// wildcardTag is the tag of a block with too many values of dim to list.
+func wildcardTag(dim string) int64 { return idKey(dim+"*", "") }
+
+// blockRow is one event_blocks row being written.
+type blockRow struct {
+	seq, minTS, maxTS, ingested int64
+	ws, usageKey, data          string
+	n                           int32
+	// The value ranges: cost, tokens and latency, each [min, max].
+	ranges [3][2]int64
+}
+
+// sortValues are an event's values in the value sorts, in blockRow.ranges' order.
+func sortValues(e *metering.Event) [3]int64 {
+	return [3]int64{int64(e.Cost), e.Usage.Input + e.Usage.Output, e.LatencyMS}
+}
+
+// add widens r's ranges to e.
+func (r *blockRow) add(e *metering.Event) {
+	ts := micros(e.Timestamp)
+	v := sortValues(e)
+	if r.n == 0 {
+		r.minTS, r.maxTS = ts, ts
+		for i := range v {
+			r.ranges[i] = [2]int64{v[i], v[i]}
+		}
+	} else {
+		r.minTS, r.maxTS = min(r.minTS, ts), max(r.maxTS, ts)
+		for i := range v {
+			r.ranges[i] = [2]int64{min(r.ranges[i][0], v[i]), max(r.ranges[i][1], v[i])}
+		}
+	}
+	r.n++
+}
+
+// insertBlockRows inserts blocks.
+func (db *DB) insertBlockRows(ctx context.Context, tx *sql.Tx, rows []blockRow) error {
+	if db.dialect == Postgres {
+		n := len(rows)
+		seqs, mins, maxs, ingested := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		wss, keys, datas := make([]string, n), make([]string, n), make([]string, n)
+		ns := make([]int32, n)
+		var ranges [6][]int64
+		for i := range ranges {
+			ranges[i] = make([]int64, n)
+		}
+		for i, r := range rows {
+			seqs[i], wss[i], mins[i], maxs[i], ns[i], keys[i], ingested[i], datas[i] = r.seq, r.ws, r.minTS, r.maxTS, r.n, r.usageKey, r.ingested, r.data
+			for j := range 3 {
+				ranges[2*j][i], ranges[2*j+1][i] = r.ranges[j][1], r.ranges[j][0]
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data,
+			max_cost, min_cost, max_tokens, min_tokens, max_latency, min_latency)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::text[],
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])`,
+			seqs, wss, mins, maxs, ns, keys, ingested, datas, ranges[0], ranges[1], ranges[2], ranges[3], ranges[4], ranges[5])
+		return err
+	}
+	for _, r := range rows {
+		if _, err := db.ingestExec(ctx, tx, qInsertBlockRanges, r.seq, r.ws, r.minTS, r.maxTS, r.n, r.usageKey, r.ingested, r.data,
+			r.ranges[0][1], r.ranges[0][0], r.ranges[1][1], r.ranges[1][0], r.ranges[2][1], r.ranges[2][0]); err != nil {
+			return err
+		}
+		db.keys.pendingLast = max(db.keys.pendingLast, r.seq)
+	}
+	return nil
+}
+
+// tagDims are the dimensions blocks are tagged by, with the filter's values of each.
+var tagDims = [4]string{"model", "key", "project", "member"}
+
+func filterValues(f metering.Filter) [4][]string {
+	return [4][]string{f.Models, f.Keys, f.Projects, f.Members}
+}
+
+func eventValues(e *metering.Event) [4]string {
+	return [4]string{e.Model, e.KeyID, e.Project, e.Member}
+}
+
+// blockTags collects the event_block_tags rows of the blocks being written.
+type blockTags struct {
+	cur            [4]map[string]bool // the current block's distinct values per dimension
+	ws             []string
+	tags, ts, seqs []int64
+}
+
+func (t *blockTags) begin() {
+	for i := range t.cur {
+		if t.cur[i] == nil {
+			t.cur[i] = map[string]bool{}
+		} else {
+			clear(t.cur[i])
+		}
+	}
+}
+
+func (t *blockTags) add(e *metering.Event) {
+	for i, v := range eventValues(e) {
+		if m := t.cur[i]; len(m) <= maxBlockTags {
+			m[v] = true
+		}
+	}
+}
+
+// end writes the current block's rows.
+func (t *blockTags) end(ws string, maxTS, seq int64) {
+	for i, m := range t.cur {
+		var tags []int64
+		if len(m) > maxBlockTags {
+			tags = []int64{wildcardTag(tagDims[i])}
+		} else {
+			for v := range m {
+				tags = append(tags, tagOf(tagDims[i], v))
+			}
+			slices.Sort(tags)
+			tags = slices.Compact(tags) // two values with one tag (a hash collision) are one row
+		}
+		for _, tag := range tags {
+			t.ws, t.tags, t.ts, t.seqs = append(t.ws, ws), append(t.tags, tag), append(t.ts, maxTS), append(t.seqs, seq)
+		}
+	}
+}
+
+// tagChunks are the row counts of SQLite's tag inserts.
+var tagChunks = []int{128, 32, 8, 1}
+
+func sqliteInsertTags(n int) string {
+	return `INSERT OR IGNORE INTO event_block_tags (workspace_id, tag, max_ts, seq) VALUES ` + placeholders(n, 4)
+}
+
+// insertTags inserts the collected tag rows.
+func (db *DB) insertTags(ctx context.Context, tx *sql.Tx, t *blockTags) error {
+	if len(t.tags) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`, t.ws, t.tags, t.ts, t.seqs)
+		return err
+	}
+	return chunksOf(tagChunks, len(t.tags), func(start, end int) error {
+		args := make([]any, 0, 4*(end-start))
+		for i := start; i < end; i++ {
+			args = append(args, t.ws[i], t.tags[i], t.ts[i], t.seqs[i])
+		}
+		_, err := db.ingestExec(ctx, tx, sqliteInsertTags(end-start), args...)
+		return err
+	})
+}
+
+// errRequestNotFound is Event's answer for an id the workspace does not have.
+var errRequestNotFound = errs.E(errs.NotFound, "request_not_found", "no request with this id in this workspace")
+
+// Event returns the workspace's event id: found through its key in event_ids (or
+// event_id_overflow), or, on SQLite, through the keys of recent blocks (event_keys.go).
+func (db *DB) Event(ctx context.Context, workspaceID, id string) (_ metering.Event, err error) {
+	defer wrapErr(&err, "event")
+	k := keyOf(workspaceID, id)
+	var blocks []int64
+	var b int64
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT block FROM event_ids WHERE k = ?`), k).Scan(&b)
+	switch {
+	case err == nil:
+		blocks = append(blocks, b)
+	case !errors.Is(err, sql.ErrNoRows):
+		return metering.Event{}, err
+	}
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT block FROM event_id_overflow WHERE workspace_id = ? AND id = ?`), workspaceID, id).Scan(&b)
+	switch {
+	case err == nil:
+		blocks = append(blocks, b)
+	case !errors.Is(err, sql.ErrNoRows):
+		return metering.Event{}, err
+	}
+	for _, seq := range blocks {
+		if e, ok, err := db.blockEvent(ctx, seq, workspaceID, id); err != nil || ok {
+			return e, err
+		}
+	}
+	if db.dialect == SQLite {
+		return db.recentEvent(ctx, k, workspaceID, id)
+	}
+	return metering.Event{}, errRequestNotFound
+}
+
+// blockEvent returns the event (ws, id) when block seq holds it.
+func (db *DB) blockEvent(ctx context.Context, seq int64, ws, id string) (metering.Event, bool, error) {
+	var bws, data string
+	var ingested int64
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT workspace_id, ingested_at, data FROM event_blocks WHERE seq = ?`), seq).Scan(&bws, &ingested, &data)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && bws != ws {
+		return metering.Event{}, false, nil
+	}
+	if err != nil {
+		return metering.Event{}, false, err
+	}
+	evs, err := decodeBlock(bws, ingested, data)
+	if err != nil {
+		return metering.Event{}, false, err
+	}
+	for _, e := range evs {
+		if e.ID == id {
+			return e, true, nil
+		}
+	}
+	return metering.Event{}, false, nil
+}
+
+// recentEvent finds (ws, id) among SQLite's blocks whose keys are not in event_ids
+// yet: through the committer's index of them when it is loaded, and by reading the
+// blocks it does not cover (written after it, or every block after the indexed ones
+// when this process has not ingested yet), looking only into those whose data holds
+// the id as a string.
+func (db *DB) recentEvent(ctx context.Context, k int64, ws, id string) (metering.Event, error) {
+	db.keysMu.RLock()
+	seq, found := db.keys.recent[k]
+	loaded, last := db.keys.loaded, db.keys.last
+	db.keysMu.RUnlock()
+	if found {
+		if e, ok, err := db.blockEvent(ctx, seq, ws, id); err != nil || ok {
+			return e, err
+		}
+	}
+	after := last
+	if !loaded {
+		var v string
+		err := db.read.QueryRowContext(ctx, qKeysIndexed).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return metering.Event{}, errRequestNotFound // every key is in event_ids
+		case err != nil:
+			return metering.Event{}, err
+		}
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return metering.Event{}, err
+		}
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT seq FROM event_blocks WHERE seq > ? AND workspace_id = ? AND instr(data, ?) > 0`,
+		after, ws, string(appendJSONString(nil, id)))
+	seqs, err := collect(rows, err, scanInt64)
+	if err != nil {
+		return metering.Event{}, err
+	}
+	for _, seq := range seqs {
+		if e, ok, err := db.blockEvent(ctx, seq, ws, id); err != nil || ok {
+			return e, err
+		}
+	}
+	return metering.Event{}, errRequestNotFound
+}
+
+// logQuery is one page of the request log being answered.
+type logQuery struct {
+	f      metering.EventFilter
+	sort   metering.Sort
+	after  *metering.Cursor
+	lo, hi int64 // the events' time bounds, inclusive
+	dims   []int // indexes into tagDims of the filtered dimensions
+	values [4][]string
+	out    []metering.Event
+}
+
+func newLogQuery(f metering.EventFilter) *logQuery {
+	q := &logQuery{f: f, sort: f.Sort.Norm(), after: f.After(), lo: -1 << 62, hi: 1 << 62, values: filterValues(f.Filter)}
+	if !f.Start.IsZero() {
+		q.lo = micros(f.Start)
+	}
+	if !f.End.IsZero() {
+		q.hi = micros(f.End) - 1
+	}
+	if q.after != nil && q.sort == metering.SortTime {
+		q.hi = min(q.hi, micros(q.after.Time))
+	}
+	for i, v := range q.values {
+		if len(v) > 0 {
+			q.dims = append(q.dims, i)
+		}
+	}
+	return q
+}
+
+// keep reports whether e belongs to the page's events.
+func (q *logQuery) keep(e *metering.Event) bool {
+	ts := micros(e.Timestamp)
+	return ts >= q.lo && ts <= q.hi && (q.after == nil || q.after.Passed(e)) && matches(q.f.Filter, e)
+}
+
+// full reports whether the page holds Limit events.
+func (q *logQuery) full() bool { return len(q.out) >= q.f.Limit }
+
+// beaten reports whether no event of a block can come before the page's last event,
+// given the block's highest value in the sort (ignored in time order) and newest time.
+func (q *logQuery) beaten(maxValue, maxTS int64) bool {
+	if !q.full() {
+		return false
+	}
+	last := &q.out[q.f.Limit-1]
+	if q.sort != metering.SortTime {
+		if v := q.sort.Key(last); maxValue != v {
+			return maxValue < v
+		}
+	}
+	return maxTS < micros(last.Timestamp)
+}
+
+// addBlock adds the events of a block that belong to the page, keeping the best Limit.
+func (q *logQuery) addBlock(ingested int64, data string) error {
+	if !mayMatch(q.f.Filter, data) {
+		return nil
+	}
+	evs, err := decodeBlock(q.f.WorkspaceID, ingested, data)
+	if err != nil {
+		return err
+	}
+	added := false
+	for i := range evs {
+		if q.keep(&evs[i]) {
+			q.out = append(q.out, evs[i])
+			added = true
+		}
+	}
+	if added {
+		slices.SortFunc(q.out, func(a, b metering.Event) int { return q.sort.Compare(&a, &b) })
+		q.out = q.out[:min(len(q.out), q.f.Limit)]
+	}
+	return nil
+}
+
+// Events returns the request log page f asks for (see the comment at the top).
+func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.Event, err error) {
+	defer wrapErr(&err, "events")
+	q := newLogQuery(f)
+	if f.Limit <= 0 || q.lo > q.hi {
+		return []metering.Event{}, nil
+	}
+	if f.ID != "" {
+		e, err := db.Event(ctx, f.WorkspaceID, f.ID)
+		if errs.KindOf(err) == errs.NotFound {
+			return []metering.Event{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !q.keep(&e) {
+			return []metering.Event{}, nil
+		}
+		return []metering.Event{e}, nil
+	}
+	// The filtered dimension whose values tag the fewest blocks drives the walk; a
+	// value no block in the period holds ends it.
+	drive, driveCount := -1, 0
+	for _, d := range q.dims {
+		n, err := db.countTagged(ctx, q, d, readAllBlocks+1)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return []metering.Event{}, nil
+		}
+		if drive < 0 || n < driveCount {
+			drive, driveCount = d, n
+		}
+	}
+	if drive >= 0 && driveCount <= readAllBlocks {
+		err = db.readTagged(ctx, q, drive)
+	} else if q.sort == metering.SortTime {
+		err = db.walkTime(ctx, q, drive)
+	} else {
+		var n int
+		if f.Start.IsZero() && f.End.IsZero() {
+			n = readAllBlocks + 1
+		} else if n, err = db.countPeriod(ctx, q, readAllBlocks+1); err != nil {
+			return nil, err
+		}
+		if n <= readAllBlocks {
+			err = db.readPeriod(ctx, q)
+		} else {
+			err = db.walkValue(ctx, q, drive)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if q.out == nil {
+		q.out = []metering.Event{}
+	}
+	return q.out, nil
+}
+
+// tagsOf returns the tags of dimension d's filter values and its wildcard.
+func (q *logQuery) tagsOf(d int) []int64 {
+	tags := []int64{wildcardTag(tagDims[d])}
+	for _, v := range q.values[d] {
+		tags = append(tags, tagOf(tagDims[d], v))
+	}
+	slices.Sort(tags)
+	return slices.Compact(tags)
+}
+
+// tagsIn appends "tag IN (…)" for tags to b, and the tags to args.
+func tagsIn(b *strings.Builder, args *[]any, tags []int64) {
+	b.WriteString("tag IN (" + strings.TrimSuffix(strings.Repeat("?,", len(tags)), ",") + ")")
+	for _, t := range tags {
+		*args = append(*args, t)
+	}
+}
+
+// blockWindow is the range of max_ts a block holding an event in [lo, hi] has.
+func (q *logQuery) blockWindow() (int64, int64) {
+	return q.lo, min(q.hi, 1<<62) + blockSpan
+}
+
+// countTagged counts the blocks of the period tagged for dimension d's values, up to limit.
+func (db *DB) countTagged(ctx context.Context, q *logQuery, d, limit int) (int, error) {
+	lo, hi := q.blockWindow()
+	var b strings.Builder
+	args := []any{q.f.WorkspaceID}
+	b.WriteString(`SELECT COUNT(*) FROM (SELECT 1 FROM event_block_tags WHERE workspace_id = ? AND `)
+	tagsIn(&b, &args, q.tagsOf(d))
+	b.WriteString(` AND max_ts >= ? AND max_ts < ? LIMIT ?) AS t`)
+	args = append(args, lo, hi, limit)
+	var n int
+	err := db.read.QueryRowContext(ctx, db.q(b.String()), args...).Scan(&n)
+	return n, err
+}
+
+// countPeriod counts the blocks that can hold events of the period, up to limit.
+func (db *DB) countPeriod(ctx context.Context, q *logQuery, limit int) (int, error) {
+	lo, hi := q.blockWindow()
+	var n int
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM event_blocks
+		WHERE workspace_id = ? AND max_ts >= ? AND max_ts < ? AND min_ts <= ? LIMIT ?) AS t`), q.f.WorkspaceID, lo, hi, q.hi, limit).Scan(&n)
+	return n, err
+}
+
+// readTagged reads every block of the period tagged for dimension d's values.
+func (db *DB) readTagged(ctx context.Context, q *logQuery, d int) error {
+	lo, hi := q.blockWindow()
+	var b strings.Builder
+	args := []any{q.f.WorkspaceID, q.f.WorkspaceID}
+	b.WriteString(`SELECT ingested_at, data FROM event_blocks WHERE workspace_id = ? AND seq IN (
+		SELECT seq FROM event_block_tags WHERE workspace_id = ? AND `)
+	tagsIn(&b, &args, q.tagsOf(d))
+	b.WriteString(` AND max_ts >= ? AND max_ts < ?) AND min_ts <= ?`)
+	args = append(args, lo, hi, q.hi)
+	return db.readBlocks(ctx, q, b.String(), args)
+}
+
+// readPeriod reads every block that can hold events of the period.
+func (db *DB) readPeriod(ctx context.Context, q *logQuery) error {
+	lo, hi := q.blockWindow()
+	return db.readBlocks(ctx, q, `SELECT ingested_at, data FROM event_blocks WHERE workspace_id = ? AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`,
+		[]any{q.f.WorkspaceID, lo, hi, q.hi})
+}
+
+func (db *DB) readBlocks(ctx context.Context, q *logQuery, query string, args []any) error {
+	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	return eachRow(rows, err, func(row scanner) error {
+		var ingested int64
+		var data string
+		if err := row.Scan(&ingested, &data); err != nil {
+			return err
+		}
+		return q.addBlock(ingested, data)
+	})
+}
+
+// walkChunks are the sizes of the walks' successive reads: small first, as a page
+// often ends within a few blocks.
+var walkChunks = []int{8, 16, 32, 64}
+
+// walkTime walks the blocks newest first (by their newest event), those tagged for
+// dimension d's values when d >= 0: a block covers less than blockSpan of event time,
+// so the blocks that can hold an event at or before hi are those whose newest event is
+// before hi + blockSpan; the walk ends at the first block whose newest event is older
+// than the page's last.
+func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
+	lo, hi := q.blockWindow()
+	curTS, curSeq := hi, int64(-1<<62)
+	for round := 0; ; round++ {
+		chunk := walkChunks[min(round, len(walkChunks)-1)]
+		var b strings.Builder
+		var args []any
+		if d < 0 {
+			b.WriteString(`SELECT seq, min_ts, max_ts, ingested_at, data FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
+				AND min_ts <= ? ORDER BY max_ts DESC, seq DESC LIMIT ?`)
+			args = append(args, q.f.WorkspaceID, curTS, curSeq, lo, q.hi, chunk)
+		} else {
+			// Each tag's next blocks, merged: the chunk's newest blocks of any tag.
+			b.WriteString(`SELECT b.seq, b.min_ts, b.max_ts, b.ingested_at, b.data FROM (`)
+			for i, tag := range q.tagsOf(d) {
+				if i > 0 {
+					b.WriteString(` UNION `) // a block with two of the tags is read once
+				}
+				b.WriteString(`SELECT max_ts, seq FROM (SELECT max_ts, seq FROM event_block_tags WHERE workspace_id = ? AND tag = ?
+					AND (max_ts, seq) < (?, ?) AND max_ts >= ? ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
+				args = append(args, q.f.WorkspaceID, tag, curTS, curSeq, lo, chunk)
+			}
+			b.WriteString(` ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t JOIN event_blocks b ON b.seq = t.seq ORDER BY t.max_ts DESC, t.seq DESC`)
+			args = append(args, chunk)
+		}
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, minTS, maxTS int64) (skip, stop bool) {
+			curTS, curSeq = maxTS, seq
+			return minTS > q.hi, q.beaten(0, maxTS)
+		})
+		if err != nil || done || n < chunk {
+			return err
+		}
+	}
+}
+
+// sortColumns are the columns of the value sorts' ranges.
+var sortColumns = map[metering.Sort][2]string{
+	metering.SortCost:    {"max_cost", "min_cost"},
+	metering.SortTokens:  {"max_tokens", "min_tokens"},
+	metering.SortLatency: {"max_latency", "min_latency"},
+}
+
+// walkValue walks the blocks by their highest value in the sort, then newest event
+// (the sort's index), those tagged for dimension d's values when d >= 0, and skips the
+// blocks that cannot hold an event after the cursor: it ends at the first block whose
+// highest value and newest time cannot beat the page's last event.
+func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
+	cols := sortColumns[q.sort]
+	lo, hi := q.blockWindow()
+	curV, curTS, curSeq := int64(1<<62), int64(1<<62), int64(1<<62)
+	for round := 0; ; round++ {
+		chunk := walkChunks[min(round, len(walkChunks)-1)]
+		var b strings.Builder
+		args := []any{q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi}
+		b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, ingested_at, data FROM event_blocks b WHERE workspace_id = ?
+			AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
+		if c := q.after; c != nil {
+			b.WriteString(` AND (` + cols[1] + ` < ? OR ` + cols[1] + ` = ? AND min_ts <= ?)`)
+			args = append(args, c.Value, c.Value, micros(c.Time))
+		}
+		if d >= 0 {
+			b.WriteString(` AND EXISTS (SELECT 1 FROM event_block_tags t WHERE t.workspace_id = b.workspace_id AND t.max_ts = b.max_ts AND t.seq = b.seq AND t.`)
+			tagsIn(&b, &args, q.tagsOf(d))
+			b.WriteString(`)`)
+		}
+		b.WriteString(` ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?`)
+		args = append(args, chunk)
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, maxV, maxTS int64) (skip, stop bool) {
+			curV, curTS, curSeq = maxV, maxTS, seq
+			return false, q.beaten(maxV, maxTS)
+		})
+		if err != nil || done || n < chunk {
+			return err
+		}
+	}
+}
+
+// walk reads one chunk of a walk: rows of (seq, a, b, ingested_at, data) — a and b
+// being min_ts and max_ts for the time walk, the highest value and max_ts for a value
+// walk — telling at for each whether to skip it or end the walk (done).
+func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any,
+	at func(seq, a, b int64) (skip, stop bool)) (n int, done bool, err error) {
+	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n++
+		var seq, a, b, ingested int64
+		var data string
+		if err := rows.Scan(&seq, &a, &b, &ingested, &data); err != nil {
+			return n, false, err
+		}
+		skip, stop := at(seq, a, b)
+		if stop {
+			return n, true, nil
+		}
+		if skip {
+			continue
+		}
+		if err := q.addBlock(ingested, data); err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, rows.Err()
+}

@@ -1,0 +1,17 @@
+package store
+
+// SetReadAllBlocks sets how many blocks a request log page reads whole rather than walk
+// an index, until restore is called: tests use it to take either path.
+func SetReadAllBlocks(n int) (restore func()) {
+	old := readAllBlocks
+	readAllBlocks = n
+	return func() { readAllBlocks = old }
+}
+
+// SetMaxBlockTags sets how many distinct values of a dimension a block is tagged with
+// before it takes the wildcard, until restore is called.
+func SetMaxBlockTags(n int) (restore func()) {
+	old := maxBlockTags
+	maxBlockTags = n
+	return func() { maxBlockTags = old }
+}
