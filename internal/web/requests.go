@@ -9,36 +9,115 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/metering"
+	"spectra/internal/requestlog"
 )
 
-// requestsPageSize is how many events one page of the request log shows.
+// requestsPageSize is how many requests one page of the request log shows.
 const requestsPageSize = 50
 
 // logRow is one request of the log, labelled for people.
 type logRow struct {
-	metering.Event
+	requestlog.Entry
 	Time      string
 	KeyLabel  string
 	Member    string
 	CachedPct string
+	Link      string // its detail page
 }
 
 // requestsData is what the request log shows.
 type requestsData struct {
 	pageBase
-	Q        usageQuery
+	Q usageQuery
+	L logQuery
+	// AllTime is a log not bounded in time (no period, no range).
 	AllTime  bool
 	Rows     []logRow
 	Models   []option
 	Keys     []option
 	Members  []option
 	Projects []string
+	Statuses []option
+	Sorts    []option
 	NextURL  string
 	FirstURL string
+	UsageURL string // the Usage page of the same filters
 	Paged    bool
 }
 
-// parseCursor reads ?before=<unix micros>.<event id>.
+// logQuery is what the request log asks for beyond the usage filters: a range of
+// date-times, the status, the order, a request id and the page.
+type logQuery struct {
+	// Range is a custom range of date-times (start, end), which replaces the period.
+	Range      bool
+	Start, End time.Time // zero: open on that side
+	StartValue string    // the range as the date-time inputs show it (local, to the minute)
+	EndValue   string
+	Status     string
+	Sort       metering.Sort
+	ID         string
+	Cursor     string
+	// Before is the time-order cursor of earlier links (?before=<unix micros>.<id>).
+	BeforeTime time.Time
+	BeforeID   string
+}
+
+// rangeLayout is how the range is written in the URL and in the date-time inputs: a
+// date-time in the workspace's time zone, to the minute (RFC 3339 is read too).
+const rangeLayout = "2006-01-02T15:04"
+
+// parseLocalTime reads a date-time of the range: local to loc ("2026-03-01T14:00", with
+// or without seconds), or RFC 3339.
+func parseLocalTime(v string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range []string{rangeLayout, "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t, true
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// parseLogQuery reads the request log's own parameters. Errors: invalid_start,
+// invalid_end, invalid_range, invalid_status, invalid_sort, invalid_cursor, invalid_text.
+func (rq *request) parseLogQuery(q url.Values) (logQuery, error) {
+	l := logQuery{Status: q.Get("status"), ID: strings.TrimSpace(q.Get("id")), Cursor: q.Get("cursor")}
+	period := q.Get("period")
+	l.Range = period == "range" || (period == "" && (q.Get("start") != "" || q.Get("end") != ""))
+	if l.Range {
+		for _, p := range []struct {
+			name, code string
+			t          *time.Time
+			v          *string
+		}{{"start", "invalid_start", &l.Start, &l.StartValue}, {"end", "invalid_end", &l.End, &l.EndValue}} {
+			v := strings.TrimSpace(q.Get(p.name))
+			if v == "" {
+				continue
+			}
+			t, ok := parseLocalTime(v, rq.Loc)
+			if !ok {
+				return l, errs.E(errs.Invalid, p.code, "%s must be a date and time such as 2026-03-01T14:00 (in %s), or RFC 3339", p.name, rq.Loc)
+			}
+			*p.t, *p.v = t, t.In(rq.Loc).Format(rangeLayout)
+		}
+		if !l.Start.IsZero() && !l.End.IsZero() && !l.End.After(l.Start) {
+			return l, errs.E(errs.Invalid, "invalid_range", "the range ends before it starts")
+		}
+	}
+	sort, err := metering.ParseSort(q.Get("sort"))
+	if err != nil {
+		return l, err
+	}
+	l.Sort = sort
+	if l.BeforeTime, l.BeforeID, err = parseCursor(q.Get("before")); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// parseCursor reads the older cursor ?before=<unix micros>.<event id> (time order).
 func parseCursor(s string) (time.Time, string, error) {
 	if s == "" {
 		return time.Time{}, "", nil
@@ -51,74 +130,142 @@ func parseCursor(s string) (time.Time, string, error) {
 	return time.UnixMicro(n).UTC(), id, nil
 }
 
-// requests is the request log: raw events newest first, keyset-paginated, filtered by
-// model, key, member, project and (optionally) period.
+// requests is the request log: answered, refused and failed requests, filtered by
+// period or a range of date-times, model, key, member, project, status and request id,
+// sorted by time, cost, tokens or latency, keyset-paginated. Every filter is in the URL.
 func (s *Server) requests(w http.ResponseWriter, r *http.Request, rq *request) error {
 	q := r.URL.Query()
-	allTime := q.Get("period") == "" && q.Get("from") == "" && q.Get("to") == ""
-	if allTime {
-		q.Set("period", "30d") // parsed only for the filters; the log is not bounded in time
+	if !q.Has("key") && q.Get("key_id") != "" {
+		q.Set("key", q.Get("key_id"))
 	}
-	u, err := rq.parseUsageQuery(q)
+	l, err := rq.parseLogQuery(q)
 	if err != nil {
 		return err
 	}
-	beforeTime, beforeID, err := parseCursor(q.Get("before"))
+	allTime := !l.Range && q.Get("period") == "" && q.Get("from") == "" && q.Get("to") == ""
+	pq := q
+	if allTime || l.Range {
+		pq = url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		pq.Set("period", "30d") // parsed only for the filters; the log is bounded by the range, or not at all
+		pq.Del("from")
+		pq.Del("to")
+	}
+	u, err := rq.parseUsageQuery(pq)
 	if err != nil {
 		return err
 	}
-	f := metering.EventFilter{WorkspaceID: rq.Workspace.ID, Filter: u.Filter, BeforeTime: beforeTime, BeforeID: beforeID, Limit: requestsPageSize + 1}
-	if !allTime {
-		f.Start, f.End = u.Period.Start, u.Period.End
+	lq := requestlog.Query{WorkspaceID: rq.Workspace.ID, Filter: u.Filter, Status: l.Status, Sort: l.Sort, ID: l.ID,
+		Cursor: l.Cursor, Limit: requestsPageSize}
+	switch {
+	case l.Range:
+		lq.Start, lq.End = l.Start, l.End
+	case !allTime:
+		lq.Start, lq.End = u.Period.Start, u.Period.End
+	}
+	if l.Cursor == "" && !l.BeforeTime.IsZero() && l.Sort == metering.SortTime {
+		lq.Cursor = metering.Cursor{Sort: metering.SortTime, Time: l.BeforeTime, ID: l.BeforeID}.String()
 	}
 	ctx := r.Context()
-	var events []metering.Event
+	var page requestlog.Page
 	var names labeler
 	err = parallel(
-		func() (err error) { events, err = s.metering.Events(ctx, f); return err },
+		func() (err error) { page, err = s.reqlog.List(ctx, lq); return err },
 		func() (err error) { names, err = rq.labels(ctx); return err })
 	if err != nil {
 		return err
 	}
-	d := requestsData{pageBase: rq.base("Requests", "requests"), Q: u, AllTime: allTime, Paged: beforeID != ""}
-	more := len(events) > requestsPageSize
-	if more {
-		events = events[:requestsPageSize]
-	}
-	for _, e := range events {
-		row := logRow{Event: e, Time: e.Timestamp.In(rq.Loc).Format("2 Jan 15:04:05")}
-		row.KeyLabel, _ = names.label(metering.DimKey, e.KeyID)
-		row.Member, _ = names.label(metering.DimMember, e.Member)
-		if e.Usage.Input > 0 && e.Usage.CachedInput > 0 {
-			row.CachedPct = strconv.FormatInt(e.Usage.CachedInput*100/e.Usage.Input, 10) + "% cached"
-		}
-		d.Rows = append(d.Rows, row)
+	d := requestsData{pageBase: rq.base("Requests", "requests"), Q: u, L: l, AllTime: allTime && !l.Range, Paged: lq.Cursor != ""}
+	for _, e := range page.Entries {
+		d.Rows = append(d.Rows, rq.logRow(e, names))
 	}
 	base := url.Values{}
-	for _, k := range []string{"model", "key", "member", "project"} {
-		if v := q.Get(k); v != "" {
+	for _, k := range []string{"model", "key", "member", "project", "status", "id"} {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			base.Set(k, v)
 		}
 	}
-	if !allTime {
+	if l.Sort != metering.SortTime {
+		base.Set("sort", string(l.Sort))
+	}
+	switch {
+	case l.Range:
+		base.Set("period", "range")
+		if l.StartValue != "" {
+			base.Set("start", l.StartValue)
+		}
+		if l.EndValue != "" {
+			base.Set("end", l.EndValue)
+		}
+	case !allTime:
 		for k, v := range u.Period.Query() {
 			base[k] = v
 		}
 	}
 	d.FirstURL = rq.URL("requests") + "?" + base.Encode()
-	if more {
-		last := events[len(events)-1]
+	if page.NextCursor != "" {
 		next := url.Values{}
 		for k, v := range base {
 			next[k] = v
 		}
-		next.Set("before", strconv.FormatInt(last.Timestamp.UnixMicro(), 10)+"."+last.ID)
+		next.Set("cursor", page.NextCursor)
 		d.NextURL = rq.URL("requests") + "?" + next.Encode()
 	}
+	d.UsageURL = rq.usageLink(u, l, allTime)
 	cat, err := s.metering.Catalog(ctx)
 	if err != nil {
 		return err
 	}
 	d.Models, d.Keys, d.Members, d.Projects = filterOptions(cat.Models(), names, u)
+	d.Statuses = []option{{Value: "", Label: "All requests"}, {Value: requestlog.StatusAnswered, Label: "Answered"},
+		{Value: requestlog.StatusRefused, Label: "Refused"}, {Value: requestlog.StatusUpstreamError, Label: "Upstream error"}}
+	d.Sorts = []option{{Value: "time", Label: "Newest first"}, {Value: "cost", Label: "Cost, highest first"},
+		{Value: "tokens", Label: "Tokens, most first"}, {Value: "latency", Label: "Latency, slowest first"}}
+	for i := range d.Statuses {
+		d.Statuses[i].Selected = d.Statuses[i].Value == l.Status
+	}
+	for i := range d.Sorts {
+		d.Sorts[i].Selected = d.Sorts[i].Value == string(l.Sort)
+	}
 	return s.render(w, r, http.StatusOK, "requests", d)
+}
+
+// logRow labels one entry of the log.
+func (rq *request) logRow(e requestlog.Entry, names labeler) logRow {
+	row := logRow{Entry: e, Time: e.Timestamp.In(rq.Loc).Format("2 Jan 15:04:05"), Link: rq.URL("requests/" + url.PathEscape(e.ID))}
+	row.KeyLabel, _ = names.label(metering.DimKey, e.KeyID)
+	row.Member, _ = names.label(metering.DimMember, e.Member)
+	if e.Tokens.Input > 0 && e.Tokens.CachedInput > 0 {
+		row.CachedPct = strconv.FormatInt(e.Tokens.CachedInput*100/e.Tokens.Input, 10) + "% cached"
+	}
+	return row
+}
+
+// usageLink is the Usage page of the log's filters: the same period (a range becomes the
+// days it covers), model, key, member and project.
+func (rq *request) usageLink(u usageQuery, l logQuery, allTime bool) string {
+	v := url.Values{}
+	switch {
+	case l.Range && !l.Start.IsZero():
+		end := l.End
+		if end.IsZero() {
+			end = rq.Now
+		}
+		v.Set("period", "custom")
+		v.Set("from", l.Start.In(rq.Loc).Format(dateLayout))
+		v.Set("to", end.Add(-time.Nanosecond).In(rq.Loc).Format(dateLayout))
+	case !allTime && !l.Range:
+		v = u.Period.Query()
+	}
+	for name, val := range map[string]string{"model": u.Model, "key": u.Key, "member": u.Member, "project": u.Project} {
+		if val != "" {
+			v.Set(name, val)
+		}
+	}
+	if len(v) == 0 {
+		return rq.URL("usage")
+	}
+	return rq.URL("usage") + "?" + v.Encode()
 }

@@ -19,7 +19,7 @@ var templateFS embed.FS
 
 // pageNames are the views; each is templates/<name>.html, parsed with the shared layout
 // and partials. A missing one fails New.
-var pageNames = []string{"overview", "usage", "requests", "billing", "invoices", "keys", "members", "budgets", "settings",
+var pageNames = []string{"overview", "usage", "requests", "request", "billing", "invoices", "keys", "members", "budgets", "settings",
 	"login", "setup", "error", "workspaces", "invite"}
 
 func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {

@@ -20,6 +20,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/notify"
 	"spectra/internal/pricing"
+	"spectra/internal/requestlog"
 	"spectra/internal/team"
 )
 
@@ -42,6 +43,9 @@ type Deps struct {
 	// Invitations serves the Members page's invite form and the /invite/{token} page;
 	// nil hides the form.
 	Invitations *team.Invitations
+	// Requests is the request log (usage events and refused requests); nil shows the
+	// usage events alone.
+	Requests *requestlog.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -65,6 +69,7 @@ type Server struct {
 	notify   *notify.Service   // nil without notifications
 	budget   *budget.Service   // nil without budgets
 	invites  *team.Invitations // nil without invitations
+	reqlog   *requestlog.Service
 
 	currency string
 	now      func() time.Time
@@ -89,6 +94,9 @@ func New(d Deps) (*Server, error) {
 		budget: d.Budget, notify: d.Notify, invites: d.Invitations,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
+	if s.reqlog = d.Requests; s.reqlog == nil {
+		s.reqlog = requestlog.NewService(d.Metering, nil, nil)
+	}
 	if s.currency == "" {
 		s.currency = "USD"
 	}
@@ -134,7 +142,9 @@ func (s *Server) routes() []route {
 		{"GET /w/{ws}/usage", s.page(team.ActViewUsage, s.usage)},
 		{"GET /w/{ws}/usage.csv", s.page(team.ActViewUsage, s.usageCSV)},
 		{"GET /w/{ws}/requests", s.page(team.ActViewUsage, s.requests)},
+		{"GET /w/{ws}/requests/{request_id}", s.page(team.ActViewUsage, s.request)},
 		{"GET /w/{ws}/billing", s.page(team.ActViewBilling, s.billing)},
+		{"GET /w/{ws}/billing/transactions.csv", s.page(team.ActViewBilling, s.transactionsCSV)},
 		{"POST /w/{ws}/billing/checkout", s.page(team.ActManageBilling, s.checkout)},
 		{"POST /w/{ws}/billing/redeem", s.page(team.ActManageBilling, s.redeem)},
 		{"POST /w/{ws}/billing/auto-recharge", s.page(team.ActManageBilling, s.setAutoRecharge)},
@@ -148,10 +158,12 @@ func (s *Server) routes() []route {
 		{"GET /w/{ws}/budgets", s.page(team.ActViewUsage, s.budgets)},
 		{"POST /w/{ws}/budgets", s.page(team.ActManageBudgets, s.createBudget)},
 		{"POST /w/{ws}/budgets/low-balance", s.page(team.ActManageBudgets, s.setLowBalanceLine)},
+		{"POST /w/{ws}/budgets/{budget}/edit", s.page(team.ActManageBudgets, s.updateBudget)},
 		{"POST /w/{ws}/budgets/{budget}/delete", s.page(team.ActManageBudgets, s.deleteBudget)},
 		{"GET /w/{ws}/members", s.page(team.ActViewUsage, s.members)},
 		{"POST /w/{ws}/members/{user}/role", s.page(team.ActManageMembers, s.setRole)},
 		{"GET /w/{ws}/settings", s.page(team.ActViewUsage, s.settings)},
+		{"POST /w/{ws}/settings/timezone", s.page(team.ActManageWorkspace, s.setTimezone)},
 		{"POST /w/{ws}/settings/webhooks", s.page(team.ActManageWebhooks, s.createWebhook)},
 		{"POST /w/{ws}/settings/webhooks/{hook}/enabled", s.page(team.ActManageWebhooks, s.setWebhookEnabled)},
 		{"POST /w/{ws}/settings/webhooks/{hook}/delete", s.page(team.ActManageWebhooks, s.deleteWebhook)},
