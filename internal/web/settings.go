@@ -43,6 +43,12 @@ type settingsData struct {
 	Error      string
 	FormURL    string
 	FormDesc   string
+
+	// The workspace's time zone form (owners only).
+	CanManageWorkspace bool
+	Zones              []string // suggested in the form's datalist
+	ZoneForm           string   // the zone as typed, shown again with ZoneError
+	ZoneError          string
 }
 
 // recentDeliveries is how many deliveries the settings page lists.
@@ -50,7 +56,8 @@ const recentDeliveries = 25
 
 var errNoNotify = errs.E(errs.Unavailable, "notifications_unavailable", "webhooks are not available in this deployment")
 
-// settings shows the workspace's webhook endpoints and their recent deliveries.
+// settings shows the workspace's time zone (a form for owners), its webhook endpoints
+// and their recent deliveries.
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, rq *request) error {
 	d, err := s.settingsPage(r, rq)
 	if err != nil {
@@ -65,13 +72,16 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, rq *request) e
 		d.Notice = "Endpoint disabled: alerts are no longer sent to it."
 	case "deleted":
 		d.Notice = "Endpoint deleted."
+	case "timezone":
+		d.Notice = "Time zone set to " + rq.ZoneLabel() + ". Days, budget periods and statements not yet issued now follow it."
 	}
 	return s.render(w, r, http.StatusOK, "settings", d)
 }
 
 func (s *Server) settingsPage(r *http.Request, rq *request) (settingsData, error) {
 	d := settingsData{pageBase: rq.base("Settings", "settings"), Enabled: s.notify != nil, CanManage: rq.Can(team.ActManageWebhooks),
-		EventTypes: notify.EventTypes}
+		EventTypes: notify.EventTypes, CanManageWorkspace: rq.Can(team.ActManageWorkspace), Zones: zoneChoices(rq.Workspace.Timezone),
+		ZoneForm: rq.Workspace.Timezone}
 	if s.notify == nil {
 		return d, nil
 	}
