@@ -20,6 +20,8 @@ func jobs(d deps) []background.Job {
 		{Name: "budgets", Every: budgetSweepInterval, Run: d.budgets.Sweep},
 		{Name: "statements", Every: statementInterval, Run: issueStatements(d)},
 		{Name: "auto-recharge", Every: autoRechargeInterval, Run: d.billing.CheckAutoRecharges},
+		{Name: "refusals", Every: refusalFlushInterval, Wake: d.refusals.Nudged(), Run: d.refusals.Flush, AtStop: true}, // the gateway's refused requests, buffered
+		{Name: "refusals-prune", Every: refusalPruneInterval, Run: d.refusals.Prune},
 	}
 }
 

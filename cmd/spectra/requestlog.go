@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"spectra/internal/background"
 	"spectra/internal/requestlog"
 )
 
@@ -14,15 +13,6 @@ const (
 	refusalFlushInterval = time.Second      // buffered refusals are written this often (at once when a batch is full)
 	refusalPruneInterval = 10 * time.Minute // refusals past their retention or their workspace's cap are deleted this often
 )
-
-// requestLogJobs write the refusals the gateway buffered (also at shutdown) and prune
-// them by age and per workspace.
-func requestLogJobs(d deps) []background.Job {
-	return []background.Job{
-		{Name: "refusals", Every: refusalFlushInterval, Wake: d.refusals.Nudged(), Run: d.refusals.Flush, AtStop: true},
-		{Name: "refusals-prune", Every: refusalPruneInterval, Run: d.refusals.Prune},
-	}
-}
 
 // registerRequestLogMetrics exposes the recorder's counters on /metrics.
 func registerRequestLogMetrics(reg *prometheus.Registry, rec *requestlog.Recorder) {

@@ -89,7 +89,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	requestloghttp.Register(mux, d.requests, d.team, a, d.cfg.Currency, d.log)
 	gatewayhttp.Register(mux, d.gateway, a)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
-		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
+		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Requests: d.requests, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
