@@ -5,41 +5,29 @@ import (
 	"strconv"
 
 	"spectra/internal/errs"
-	"spectra/internal/ledger"
 	"spectra/internal/metering"
 )
 
 // billingPageSize is how many ledger entries one page of the billing page shows.
 const billingPageSize = 50
 
-// entryRow is one ledger entry as the billing page shows it.
-type entryRow struct {
-	ledger.Entry
-	Time  string
-	Label string
-}
-
 // billingData is what the billing page shows.
 type billingData struct {
 	pageBase
-	Entries  []entryRow
+	Entries  []txRow
 	NextURL  string
 	FirstURL string
 	Paged    bool
+	Kind     string   // the kind filter ("" for all)
+	Kinds    []option // the kind filter's choices
+	CSVURL   string   // the same list as CSV
 	Month    metering.Totals
 	GrantAPI string
 	Bill     *billingPanel // nil when the deployment has no billing service
 }
 
-// kindLabels say what each kind of transfer means to a person.
-var kindLabels = map[ledger.Kind]string{
-	ledger.KindGrant:   "Credit granted",
-	ledger.KindPayment: "Top-up",
-	ledger.KindUsage:   "Usage",
-	ledger.KindRefund:  "Refund",
-}
-
-// billing shows the balance, the ledger's transactions with the balance after each, and
+// billing shows the balance, the ledger's transactions (see transactions.go) with the
+// balance after each, filtered by kind, and
 // the places where recharge, auto-recharge and invoices live. Coming back from Stripe
 // Checkout (?checkout=success&session_id=…) it confirms the payment first, so the page
 // shows the new balance; ?checkout=cancelled says nothing was charged.
@@ -77,21 +65,27 @@ func (s *Server) billingPage(r *http.Request, rq *request) (billingData, error) 
 		}
 		before = n
 	}
-	entries, err := s.ledger.Entries(r.Context(), rq.Workspace.ID, before, billingPageSize+1)
+	kind, err := parseTxKind(r.URL.Query())
 	if err != nil {
 		return billingData{}, err
 	}
-	d := billingData{pageBase: rq.base("Billing", "billing"), Paged: before > 0, FirstURL: rq.URL("billing")}
-	if len(entries) > billingPageSize {
-		entries = entries[:billingPageSize]
-		d.NextURL = rq.URL("billing") + "?before=" + strconv.FormatInt(entries[len(entries)-1].Cursor, 10)
+	rows, next, err := s.transactions(r.Context(), rq, kind, before, billingPageSize)
+	if err != nil {
+		return billingData{}, err
 	}
-	for _, e := range entries {
-		label := kindLabels[e.Kind]
-		if label == "" {
-			label = string(e.Kind)
+	q := txQuery(kind)
+	d := billingData{pageBase: rq.base("Billing", "billing"), Paged: before > 0, FirstURL: rq.URL("billing") + q, Entries: rows,
+		Kind: kind, CSVURL: rq.URL("billing/transactions.csv") + q}
+	for _, o := range txKinds {
+		o.Selected = o.Value == kind
+		d.Kinds = append(d.Kinds, o)
+	}
+	if next > 0 {
+		sep := "?"
+		if q != "" {
+			sep = "&"
 		}
-		d.Entries = append(d.Entries, entryRow{Entry: e, Time: e.CreatedAt.In(rq.Loc).Format(layoutDateTime), Label: label})
+		d.NextURL = rq.URL("billing") + q + sep + "before=" + strconv.FormatInt(next, 10)
 	}
 	month := monthStart(rq.Now, rq.Loc)
 	if d.Month, err = rq.totalsBetween(r.Context(), month, ceilHour(rq.Now), metering.Filter{}); err != nil {
