@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +19,12 @@ type budgetRow struct {
 	ScopeLabel  string // "Whole workspace", "Project prod", "Key ci-pipeline", …
 	PeriodLabel string // "Monthly", "All time", …
 	Resets      string // when the period ends, in the workspace's time zone ("" for all time)
-	Level       string // "ok", "warn" (a threshold reached) or "over" (the amount reached)
+	Level       string // "ok", "warn" or "over": see budgetLevel
+	LevelText   string // the colour's reason, for people (the row's title)
 	Bar         progressBar
+	Requests    string     // the request log of the requests this budget counts, in its current period
+	Edit        budgetForm // the edit form's values
+	EditError   string     // why the last edit of this budget was refused
 }
 
 // progressBar is the geometry of a budget's bar, as SVG percentages (the CSP allows no
@@ -51,9 +56,10 @@ type budgetsData struct {
 	Error      string
 	Form       budgetForm
 	Saved      string // a confirmation after a change
+	LineValue  string // the low-balance line as the form shows it ("5.00"; "" when off)
 }
 
-// budgetForm is the create form's input, kept to show it again after an error.
+// budgetForm is the create or edit form's input, kept to show it again after an error.
 type budgetForm struct {
 	Name, Scope, Amount, Period, Thresholds string
 	HardLimit                               bool
@@ -79,6 +85,8 @@ func (s *Server) budgets(w http.ResponseWriter, r *http.Request, rq *request) er
 		d.Saved = "Budget saved."
 	case "deleted":
 		d.Saved = "Budget deleted."
+	case "updated":
+		d.Saved = "Budget updated."
 	case "line":
 		d.Saved = "Low-balance line saved."
 	}
@@ -97,7 +105,7 @@ func (s *Server) budgetsPage(r *http.Request, rq *request) (budgetsData, error) 
 		names    labeler
 	)
 	d := budgetsData{pageBase: rq.base("Budgets", "budgets"), CanManage: rq.Can(team.ActManageBudgets), Periods: budgetPeriods,
-		Form: budgetForm{Period: string(budget.PeriodMonth), Thresholds: "50, 80, 100", HardLimit: true}}
+		Form: budgetForm{Period: string(budget.PeriodMonth), Thresholds: "50, 80, 100"}}
 	err := parallel(
 		func() (err error) { statuses, err = s.budget.Statuses(ctx, id); return err },
 		func() (err error) { alerts, err = s.budget.Alerts(ctx, id, 20); return err },
@@ -110,6 +118,9 @@ func (s *Server) budgetsPage(r *http.Request, rq *request) (budgetsData, error) 
 	}
 	for _, st := range statuses {
 		d.Budgets = append(d.Budgets, rq.budgetRow(st, names))
+	}
+	if d.LowBalance.Line > 0 {
+		d.LineValue = decimal(d.LowBalance.Line, s.currency)
 	}
 	d.Alerts = alertRows(alerts, rq)
 	d.Scopes = budgetScopes(names)
@@ -128,13 +139,63 @@ func (rq *request) budgetRow(st budget.Status, names labeler) budgetRow {
 	if st.PeriodEnd != nil {
 		row.Resets = st.PeriodEnd.In(rq.Loc).Format(layoutDateTime)
 	}
-	switch {
-	case st.Exceeded:
-		row.Level = "over"
-	case len(st.Thresholds) > 0 && st.Percent >= int64(st.Thresholds[0]):
-		row.Level = "warn"
-	}
+	row.Level, row.LevelText = budgetLevel(st.Percent, row.Bar.ProjectedPct)
+	row.Requests = rq.budgetRequests(st)
+	row.Edit = budgetForm{Name: st.Name, Scope: string(st.Scope) + ":" + st.ScopeID, Amount: decimal(st.Amount, rq.s.currency),
+		Period: string(st.Period), Thresholds: thresholdsText(st.Thresholds), HardLimit: st.HardLimit}
 	return row
+}
+
+// budgetLevel colours a budget by the larger of its spend and its projection, each a
+// percent of the amount: "ok" (green) under 80 %, "warn" (amber) from 80 % up to 100 %,
+// "over" (red) from 100 %. It also says why, for the row's title.
+func budgetLevel(spentPct, projectedPct int64) (level, why string) {
+	pct := max(spentPct, projectedPct)
+	switch {
+	case spentPct >= 100:
+		return "over", "Red: the spend has reached the amount"
+	case pct >= 100:
+		return "over", "Red: projected to pass the amount by the period's end"
+	case pct >= 80:
+		return "warn", "Amber: spent or projected at 80 % of the amount or more"
+	}
+	return "ok", "Green: spent and projected under 80 % of the amount"
+}
+
+// thresholdsText writes thresholds as the form reads them: "50, 80, 100".
+func thresholdsText(ts []int) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = strconv.Itoa(t)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// budgetLinkLayout writes a budget's window in its link to the request log: a local
+// date-time, which the log reads in the workspace's time zone.
+const budgetLinkLayout = "2006-01-02T15:04"
+
+// budgetRequests links to the request log of what a budget counts: its scope and its
+// current period (all of time for an all-time budget).
+func (rq *request) budgetRequests(st budget.Status) string {
+	q := url.Values{}
+	switch st.Scope {
+	case budget.ScopeKey:
+		q.Set("key", st.ScopeID)
+	case budget.ScopeMember:
+		q.Set("member", st.ScopeID)
+	case budget.ScopeProject:
+		q.Set("project", st.ScopeID)
+	}
+	if st.PeriodEnd != nil {
+		q.Set("period", "range")
+		q.Set("start", st.PeriodStart.In(rq.Loc).Format(budgetLinkLayout))
+		q.Set("end", st.PeriodEnd.In(rq.Loc).Format(budgetLinkLayout))
+	}
+	if len(q) == 0 {
+		return rq.URL("requests")
+	}
+	return rq.URL("requests") + "?" + q.Encode()
 }
 
 // scopeLabel names what a budget counts.
@@ -279,6 +340,43 @@ func (f budgetForm) budget(ws string) (budget.Budget, error) {
 		b.Thresholds = append(b.Thresholds, n)
 	}
 	return b, nil
+}
+
+// updateBudget edits a budget in place from its row's form: name, amount, period,
+// thresholds and hard limit, through the budget service's Update, with the same
+// validation as a new budget (the scope cannot change: delete and add instead).
+func (s *Server) updateBudget(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if s.budget == nil {
+		return errNotFound
+	}
+	id := r.PathValue("budget")
+	f := budgetForm{Name: strings.TrimSpace(r.PostFormValue("name")), Amount: strings.TrimSpace(r.PostFormValue("amount")),
+		Period: r.PostFormValue("period"), Thresholds: strings.TrimSpace(r.PostFormValue("thresholds")), HardLimit: r.PostFormValue("hard_limit") != ""}
+	b, err := f.budget(rq.Workspace.ID)
+	if err == nil {
+		_, err = s.budget.Update(r.Context(), rq.Workspace.ID, id, budget.Update{Name: &b.Name, Amount: &b.Amount, Period: &b.Period,
+			Thresholds: &b.Thresholds, HardLimit: &b.HardLimit})
+	}
+	if errs.KindOf(err) == errs.Invalid {
+		d, perr := s.budgetsPage(r, rq)
+		if perr != nil {
+			return perr
+		}
+		for i := range d.Budgets {
+			if d.Budgets[i].ID == id {
+				f.Scope = d.Budgets[i].Edit.Scope
+				d.Budgets[i].Edit, d.Budgets[i].EditError = f, userMessage(err)
+			}
+		}
+		d.Error = "The budget was not saved: " + userMessage(err)
+		return s.render(w, r, http.StatusBadRequest, "budgets", d)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("budget updated in dashboard", "workspace", rq.Workspace.ID, "budget", id, "by", rq.V.User.ID)
+	http.Redirect(w, r, rq.URL("budgets")+"?saved=updated#budget-"+url.PathEscape(id), http.StatusSeeOther)
+	return nil
 }
 
 // deleteBudget removes a budget of this workspace.
