@@ -19,6 +19,8 @@ type tile struct {
 	Change Change
 	Prev   int64
 	Hint   string
+	// Refused, on the Requests tile, is the period's refused and failed requests.
+	Refused *refusalLine
 }
 
 // periodLink is one option of the period picker.
@@ -77,6 +79,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 		alerts         []budget.Alert
 		e1, e3, e4, e5 error
 		e6             error
+		refused        *refusalLine
+		e7             error
 	)
 	owners := [3]string{metering.DimKey, metering.DimMember, metering.DimProject}
 	wg.Add(4 + len(owners))
@@ -94,6 +98,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	}
 	go func() { defer wg.Done(); prev, e3 = rq.totalsBetween(ctx, p.PrevStart, p.PrevEnd, metering.Filter{}) }()
 	go func() { defer wg.Done(); names, e4 = rq.labels(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); refused, e7 = s.refusals(ctx, rq, p) }()
 	go func() { defer wg.Done(); entries, e5 = s.billingActivity(ctx, rq.Workspace.ID, 6) }()
 	if s.budget != nil {
 		wg.Add(1)
@@ -108,7 +114,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 		}()
 	}
 	wg.Wait()
-	for _, err := range []error{e1, ownerErr[0], ownerErr[1], ownerErr[2], e3, e4, e5, e6} {
+	for _, err := range []error{e1, ownerErr[0], ownerErr[1], ownerErr[2], e3, e4, e5, e6, e7} {
 		if err != nil {
 			return err
 		}
@@ -126,7 +132,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	d.Empty = d.Totals.Requests == 0
 	cur := d.Totals
 	d.Tiles = []tile{
-		{Label: "Requests", Value: cur.Requests, Prev: prev.Requests},
+		{Label: "Requests", Value: cur.Requests, Prev: prev.Requests, Refused: refused},
 		{Label: "Input tokens", Value: cur.InputTokens, Prev: prev.InputTokens, Hint: "cached included"},
 		{Label: "Output tokens", Value: cur.OutputTokens, Prev: prev.OutputTokens, Hint: "reasoning included"},
 		{Label: "Cached input tokens", Value: cur.CachedInputTokens, Prev: prev.CachedInputTokens},

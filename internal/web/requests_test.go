@@ -208,3 +208,32 @@ func TestRequestDetailArithmetic(t *testing.T) {
 		}
 	})
 }
+
+// TestOverviewRefusals: the Overview's Requests tile counts the period's refused and
+// failed requests, with the main reason, each linking to them in the request log.
+func TestOverviewRefusals(t *testing.T) {
+	eachLog(t, func(t *testing.T, e *env) {
+		f := e.seedFixture()
+		c := e.signedIn(f.users[team.RoleViewer].Email)
+		if _, body := c.get("/w/" + f.ws + "/?period=7d"); strings.Contains(body, "refused</a>") {
+			t.Fatal("refusals shown before there are any")
+		}
+		e.seedRefusals(f)
+		_, body := c.get("/w/" + f.ws + "/?period=7d")
+		for _, s := range []string{`data-refused="3"`, "3 refused</a>, budget", `data-upstream-errors="1"`, "1 upstream error</a>",
+			html.EscapeString("/w/" + f.ws + "/requests?period=7d&status=refused"), html.EscapeString("/w/" + f.ws + "/requests?period=7d&status=upstream_error")} {
+			if !strings.Contains(body, s) {
+				t.Errorf("the overview does not show %q", s)
+			}
+		}
+		// The link lands on exactly those requests.
+		_, body = c.get("/w/" + f.ws + "/requests?period=7d&status=refused")
+		if got := rowIDs(body); !slices.Equal(got, []string{"req_402", "req_budget", "req_429"}) {
+			t.Errorf("the refused link shows %v", got)
+		}
+		// Another workspace's refusals are not counted; last month had none.
+		if _, body := c.get("/w/" + f.ws + "/?period=custom&from=2025-05-01&to=2025-05-31"); strings.Contains(body, "data-refused") {
+			t.Error("refusals outside the period are counted")
+		}
+	})
+}
