@@ -72,6 +72,7 @@ func TestBrowserInvite(t *testing.T) {
 	// The link does not work twice, not even in another fresh browser.
 	again, cancelAgain := browsertest.New(t)
 	defer cancelAgain()
+	browsertest.AllowConsole(again, "status of 409 (Conflict)") // a used or expired link is refused with 409
 	do(t, again, "reuse link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("invite-error")))
 	if got := eval[string](t, again, `document.getElementById("invite-error").innerText`); !strings.Contains(got, "already been accepted") {
 		t.Errorf("reused link says %q", got)
@@ -99,6 +100,7 @@ func TestBrowserInvite(t *testing.T) {
 	eval[bool](t, owner, `(window.confirm = () => true, true)`)
 	do(t, owner, "remove Dana", chromedp.Click(chromedp.CSS(`button[aria-label="Remove Dana Admin"]`)))
 	waitFor(t, owner, `document.getElementById("inv-email") && !document.body.innerText.includes("dana@acme.test")`)
+	browsertest.AllowConsole(dana, "status of 404 (Not Found)") // the workspace is a 404 to a removed member
 	do(t, dana, "dana after removal", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.CSS("main")))
 	if got := eval[string](t, dana, `document.body.innerText`); !strings.Contains(got, "no such workspace") {
 		t.Errorf("a removed member still opens the workspace: %.300s", got)

@@ -266,6 +266,7 @@ func TestBrowser(t *testing.T) {
 		ctx, cancel := browsertest.New(t)
 		defer cancel()
 		signInBrowser(t, ctx, base, w.outsider, testPassword)
+		browsertest.AllowConsole(ctx, "status of 404 (Not Found)") // every URL of the demo workspace is a 404 to the outsider
 		waitFor(t, ctx, `location.pathname === "/w/`+w.globex+`/" && document.querySelector(".tiles")`)
 		if got := eval[string](t, ctx, `document.body.innerText`); strings.Contains(got, "Acme AI") {
 			t.Error("the outsider's own overview names the demo workspace")
