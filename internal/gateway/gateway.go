@@ -1,12 +1,14 @@
-// Package gateway is Spectra's OpenAI-compatible proxy. It authenticates a workspace's
+// Package gateway is Spectra's metering proxy for OpenAI's API, Anthropic's Messages API
+// and Google's Gemini API (each spoken natively; wire.go). It authenticates a workspace's
 // inference key, holds an estimate of the request's cost against the workspace's
 // balance, forwards the request to the upstream that serves its model, reads the usage
 // the upstream reports (streams included), and settles the actual cost as a usage event,
 // so that requests, tokens and balance always agree.
 //
 // Routes (Register): POST /v1/chat/completions, /v1/completions, /v1/embeddings,
-// /v1/responses, and GET /v1/models. The operator's upstream and key-limit routes are
-// served by gateway/gatewayhttp over PutUpstream, Upstreams, DeleteUpstream and
+// /v1/responses, and GET /v1/models (OpenAI's); POST /v1/messages and
+// /v1/messages/count_tokens (Anthropic's, anthropic.go). The operator's upstream and
+// key-limit routes are served by gateway/gatewayhttp over PutUpstream, Upstreams, DeleteUpstream and
 // SetKeyLimits.
 package gateway
 
@@ -223,7 +225,7 @@ func newTransport() *http.Transport {
 	}
 }
 
-// Register adds the OpenAI-compatible routes to mux.
+// Register adds the gateway's routes to mux.
 func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/chat/completions", g.forward(epChat))
 	mux.Handle("POST /v1/completions", g.forward(epCompletions))
@@ -235,6 +237,8 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 		mux.Handle(path, g.methodNotAllowed("POST"))
 	}
 	mux.Handle("/v1/models", g.methodNotAllowed("GET, HEAD"))
+	// The other APIs (wire.go), one line each.
+	g.registerAnthropic(mux)
 }
 
 // Flush waits until every finished request's settle is committed, then gives the

@@ -285,3 +285,12 @@ func (g *Gateway) uncharged(ep endpoint) http.Handler {
 		w.Write(b)
 	})
 }
+
+// methodNotAllowedAs is the handler of a path of wire wr called with the wrong method: a
+// 405 in the wire's error shape, with the Allow header.
+func (g *Gateway) methodNotAllowedAs(wr wire, allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		g.writeErrorAs(w, wr, errMethodNotAllowed(r))
+	}
+}
