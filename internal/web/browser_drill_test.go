@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,20 @@ func TestBrowserDrillDown(t *testing.T) {
 	do(t, ctx, "enter", chromedp.KeyEvent(kb.Enter))
 	waitFor(t, ctx, `location.pathname + location.search === `+jsString(d.Links[len(d.Links)-2]))
 
+	// Today's chart is hourly: half an hour either side, ticks on whole hours.
+	do(t, ctx, "today", chromedp.Navigate(base+ws+"?period=today"))
+	waitFor(t, ctx, `window.spectra && spectra.chartOf(document.querySelector(".chart-canvas"))`)
+	hours := eval[[]string](t, ctx, `(() => { const u = spectra.chartOf(document.querySelector(".chart-canvas")), a = u.axes[0], d = `+chartJS+`;
+		return [String(u.scales.x.min - d.x[0]), String(u.scales.x.max - d.x[d.x.length-1]), d.step, ...a.values(u, a.splits(u))]; })()`)
+	if len(hours) < 6 || hours[0] != "-1800" || hours[1] != "1800" || hours[2] != "hour" {
+		t.Fatalf("today's chart: %q", hours)
+	}
+	for _, h := range hours[3:] {
+		if len(h) != 5 || !strings.HasSuffix(h, ":00") {
+			t.Errorf("hourly tick %q", h)
+		}
+	}
+
 	// A phone: a tap shows the bar's values, a second tap opens its requests.
 	do(t, ctx, "phone", chromedp.EmulateViewport(browsertest.PhoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
 		chromedp.Navigate(base+ws+"?period=30d"))
@@ -175,7 +190,14 @@ func TestBrowserDrillDown(t *testing.T) {
 	if got := eval[string](t, ctx, `location.search`); got != "?period=30d" {
 		t.Fatalf("the first tap navigated to %s", got)
 	}
-	browsertest.Screenshot(ctx, t, "overview-tapped-phone.png", browsertest.PhoneWidth)
+	if os.Getenv(browsertest.EnvScreenshots) != "" {
+		// Screenshot clears the viewport's emulation when it is done: set it again.
+		browsertest.Screenshot(ctx, t, "overview-tapped-phone.png", browsertest.PhoneWidth)
+		do(t, ctx, "phone again", chromedp.EmulateViewport(browsertest.PhoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		waitFor(t, ctx, `innerWidth === `+itoa64(browsertest.PhoneWidth))
+		eval[bool](t, ctx, `(document.querySelector(".chart-canvas").scrollIntoView({block: "center"}), true)`)
+		pt = eval[[]float64](t, ctx, barPointJS+`(`+itoa64(int64(i))+`)`)
+	}
 	do(t, ctx, "tap it again", chromedp.TapXY(pt[0], pt[1]))
 	waitFor(t, ctx, `location.pathname + location.search === `+jsString(d.Links[i]))
 }

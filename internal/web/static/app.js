@@ -98,7 +98,7 @@
     }
     // Not hovering, the legend shows the period's totals.
     var data = [d.x], series = [{
-      label: "",
+      label: d.step === "hour" ? "Hour" : "Day", // hidden by app.css: the value says it
       value: function (u, ts, si, idx) { return idx == null ? "Totals of the period" : d.labels[idx]; }
     }];
     var bars = uPlot.paths.bars({ size: [0.72, 64], gap: 1 });
@@ -130,6 +130,7 @@
     var u = new uPlot({
       width: width, height: height,
       cursor: { points: { show: false }, drag: { x: false, y: false } },
+      select: { show: false },
       legend: { live: true },
       // Half a bucket either side, so the first and last bars are whole.
       scales: { x: { time: false, range: function () { return [d.x[0] - half, d.x[d.x.length - 1] + half]; } },
