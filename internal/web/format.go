@@ -22,26 +22,23 @@ func formatInt(n int64) string {
 // exactMoney is the exact amount with its currency, for titles and exports: "1234.560000 USD".
 func exactMoney(a money.Amount, currency string) string { return a.String() + " " + currency }
 
-// compactInt formats a count briefly: 950 → "950", 12_345 → "12.3K", 1_234_567 → "1.2M",
-// 3_400_000_000 → "3.4B". It truncates rather than rounds up, so "1.0M" never stands
-// for 999,999.
+// compactInt formats a count briefly, rounded half away from zero to one decimal of its
+// unit: 950 → "950", 9_999 → "9,999", 12_345 → "12.3K", 26_786 → "26.8K", 100_000 →
+// "100K", 1_234_567 → "1.2M", 3_400_000_000 → "3.4B". Below 100 of a unit the decimal is
+// always shown ("1.0M"), at 100 or more never ("100K"). A count that rounds up to 1,000
+// of a unit is written in the next one (999_950 → "1.0M", not "1000.0K"). The exact
+// count is in the title the template puts around it.
 func compactInt(n int64) string {
 	neg := n < 0
+	u := uint64(n)
 	if neg {
-		n = -n
+		u = uint64(-(n + 1)) + 1 // also for math.MinInt64
 	}
 	var s string
-	switch {
-	case n < 10_000:
-		s = formatInt(n)
-	case n < 1_000_000:
-		s = tenths(n, 1_000) + "K"
-	case n < 1_000_000_000:
-		s = tenths(n, 1_000_000) + "M"
-	case n < 1_000_000_000_000:
-		s = tenths(n, 1_000_000_000) + "B"
-	default:
-		s = tenths(n, 1_000_000_000_000) + "T"
+	if u < 10_000 {
+		s = money.GroupDigits(strconv.FormatUint(u, 10))
+	} else {
+		s = compactUnits(u)
 	}
 	if neg {
 		return "−" + s
@@ -49,14 +46,27 @@ func compactInt(n int64) string {
 	return s
 }
 
-// tenths returns n/unit with one decimal (dropped when it is zero or the value is ≥ 100).
-func tenths(n, unit int64) string {
-	whole := n / unit
-	d := (n % unit) * 10 / unit
-	if whole >= 100 || d == 0 {
-		return strconv.FormatInt(whole, 10)
+// compactUnits writes u (≥ 10,000) in the smallest unit, K to T, in which it rounds to
+// less than 1,000 (T takes whatever is left: "1,235T").
+func compactUnits(u uint64) string {
+	units := []struct {
+		size   uint64
+		suffix string
+	}{{1_000, "K"}, {1_000_000, "M"}, {1_000_000_000, "B"}, {1_000_000_000_000, "T"}}
+	for i, un := range units {
+		q, r := u/un.size, u%un.size
+		if tenths := q*10 + (r*10+un.size/2)/un.size; tenths < 1_000 { // below 100.0 once rounded half up
+			return strconv.FormatUint(tenths/10, 10) + "." + strconv.FormatUint(tenths%10, 10) + un.suffix
+		}
+		whole := q
+		if r >= un.size/2 {
+			whole++
+		}
+		if whole < 1_000 || i == len(units)-1 {
+			return money.GroupDigits(strconv.FormatUint(whole, 10)) + un.suffix
+		}
 	}
-	return strconv.FormatInt(whole, 10) + "." + strconv.FormatInt(d, 10)
+	panic("unreachable")
 }
 
 // perThousand returns cost × 1000 / requests rounded half-up to a micro-unit: the average
