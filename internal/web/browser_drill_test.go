@@ -221,7 +221,7 @@ func TestBrowserNoConsoleErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages := []string{"", "?period=today", "?period=30d", "?period=month", "usage", "usage?group=key", "usage?group=&period=today",
-		"requests", "keys", "members", "budgets", "billing", "invoices", "settings"}
+		"requests", "requests?sort=cost&status=refused", "keys", "members", "budgets", "billing", "invoices", "settings"}
 
 	bctx, cancel := browsertest.New(t)
 	defer cancel()
@@ -237,6 +237,15 @@ func TestBrowserNoConsoleErrors(t *testing.T) {
 				eval[bool](t, bctx, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
 				if errs := browsertest.ConsoleErrors(bctx); len(errs) > 0 {
 					t.Fatalf("%s at %d px, workspace %s: console errors:\n%s", p, width, wsID, strings.Join(errs, "\n"))
+				}
+				if p == "requests" && wsID == w.demo.WorkspaceID {
+					// And a request's own page.
+					href := eval[string](t, bctx, `document.querySelector("table.log a[data-request-id]").href`)
+					do(t, bctx, "open a request", chromedp.Navigate(href))
+					waitFor(t, bctx, `document.readyState === "complete" && document.getElementById("arithmetic")`)
+					if errs := browsertest.ConsoleErrors(bctx); len(errs) > 0 {
+						t.Fatalf("%s at %d px: console errors:\n%s", href, width, strings.Join(errs, "\n"))
+					}
 				}
 				if wsID == empty.ID && (p == "" || strings.HasPrefix(p, "usage")) {
 					if got := eval[string](t, bctx, `[...document.querySelectorAll(".chart-canvas")].map(c => c.innerText).join("|")`); got != "No usage in this period" {

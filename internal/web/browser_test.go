@@ -118,7 +118,8 @@ func waitFor(t *testing.T, ctx context.Context, cond string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? location.href + "\n" + document.body.innerText.slice(0, 2000) : ""`))
-	t.Fatalf("waiting for %s (last error %v); page:\n%s", cond, last, body)
+	// Console errors often say why a page never got there.
+	t.Fatalf("waiting for %s (last error %v); console errors: %q; page:\n%s", cond, last, browsertest.ConsoleErrors(ctx), body)
 }
 
 // signInBrowser fills in the login form.
