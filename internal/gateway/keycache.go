@@ -38,7 +38,7 @@ const (
 
 // authenticate returns the active key whose secret this is (team.ErrInvalidKey
 // otherwise). An inference key whose member's role no longer allows using keys is
-// refused (403 key_role_forbidden): the cached role is at most keyCacheTTL old, and a
+// refused (403 key_role_forbidden, returned with the key): the cached role is at most keyCacheTTL old, and a
 // role changed through this node drops the member's keys at once (forgetMember).
 func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey, error) {
 	k, err := c.lookup(ctx, secret)
@@ -47,7 +47,7 @@ func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey
 	}
 	if k.Kind == team.KindInference {
 		if err := k.RoleAllows(team.ActUseKeys); err != nil {
-			return team.APIKey{}, err
+			return k, err // the key is known: its refusal goes to its workspace's request log
 		}
 	}
 	return k, nil

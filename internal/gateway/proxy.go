@@ -55,10 +55,10 @@ func (g *Gateway) forward(ep endpoint) http.Handler {
 func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte, error) {
 	wr := c.ep.wireOf()
 	key, err := g.authenticateAs(wr, r)
+	c.key = key // also on a 403: a known key's refusal is logged in its workspace
 	if err != nil {
 		return nil, err
 	}
-	c.key = key
 	body, err := readBody(w, r)
 	if err != nil {
 		return nil, err

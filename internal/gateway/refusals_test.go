@@ -134,3 +134,25 @@ func TestRefusalsAreLogged(t *testing.T) {
 		}
 	})
 }
+
+// TestForbiddenKeysAreLogged: a known key refused with 403 (an admin key, or an
+// inference key whose member's role no longer uses keys) is logged in its workspace.
+func TestForbiddenKeysAreLogged(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{grant: money.Scale})
+		rec := requestlog.NewRecorder(db, clk.Now)
+		e.gw.refusals = rec
+		ctx := context.Background()
+		_, admin, err := e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: "admin", Kind: team.KindAdmin})
+		must(t, err)
+		resp, b := e.postTo(e.srv.URL, "/v1/chat/completions", fixedBody, admin)
+		wantError(t, resp, b, 403, "wrong_key_kind")
+		id := resp.Header.Get("X-Request-Id")
+		must(t, rec.Flush(ctx))
+		d, err := requestlog.NewService(e.metering, db, nil).Get(ctx, e.ws.ID, id)
+		must(t, err)
+		if d.Code != "wrong_key_kind" || d.HTTPStatus != 403 || d.Status != requestlog.StatusRefused || d.Cost != 0 {
+			t.Fatalf("403 logged as %+v", d)
+		}
+	})
+}

@@ -194,7 +194,9 @@ func (m *openAIMeter) final() bool            { return m.reported || m.done }
 func (m *openAIMeter) complete() bool         { return m.done || m.streamMeter.finished }
 func (m *openAIMeter) closing(c *call) []byte { return closing(c, &m.streamMeter) }
 
-// authenticateAs returns the inference key of a request of wire wr.
+// authenticateAs returns the inference key of a request of wire wr. A key that is known
+// but refused (403 wrong_key_kind, key_role_forbidden) is returned with its error, so
+// that the refusal is logged in its workspace; it never serves the request.
 func (g *Gateway) authenticateAs(wr wire, r *http.Request) (team.APIKey, error) {
 	secret, err := wr.secret(r)
 	if err != nil {
@@ -205,10 +207,10 @@ func (g *Gateway) authenticateAs(wr wire, r *http.Request) (team.APIKey, error) 
 		if errs.Is(err, team.ErrInvalidKey.Code) {
 			return team.APIKey{}, errInvalidKey
 		}
-		return team.APIKey{}, err
+		return k, err // a known key (403 key_role_forbidden) is returned with its refusal
 	}
 	if k.Kind != team.KindInference {
-		return team.APIKey{}, errWrongKeyKind
+		return k, errWrongKeyKind // for the request log of its workspace; never used to serve
 	}
 	return k, nil
 }
