@@ -41,8 +41,8 @@ func requestsLink(ws string, f drillFilter) string {
 		if loc == nil {
 			loc = time.UTC
 		}
-		v.Set("start", f.Start.In(loc).Format(drillTimeLayout))
-		v.Set("end", f.End.In(loc).Format(drillTimeLayout))
+		v.Set("start", drillTime(f.Start, loc))
+		v.Set("end", drillTime(f.End, loc))
 	} else if f.Period.Key != "" {
 		for k, vs := range f.Period.Query() {
 			v[k] = vs
@@ -60,6 +60,17 @@ func requestsLink(ws string, f drillFilter) string {
 		link += "?" + v.Encode()
 	}
 	return link
+}
+
+// drillTime writes t as a local date-time of loc, or in RFC 3339 (which the request log
+// reads too) when the local time does not name t alone: the repeated hour when the
+// clocks go back, where "01:00" is read as the first of the two.
+func drillTime(t time.Time, loc *time.Location) string {
+	local := t.In(loc).Format(drillTimeLayout)
+	if back, err := time.ParseInLocation(drillTimeLayout, local, loc); err != nil || !back.Equal(t) {
+		return t.In(loc).Format(time.RFC3339)
+	}
+	return local
 }
 
 // bucket returns f narrowed to the chart bucket [start, end).

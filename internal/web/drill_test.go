@@ -59,6 +59,21 @@ func TestRequestsLink(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
 	}
+	// When the clocks go back, 01:00 comes twice: the second is written with its offset.
+	ny := mustLoc(t, "America/New_York")
+	first := time.Date(2025, 11, 2, 5, 0, 0, 0, time.UTC) // 01:00 EDT
+	second := first.Add(time.Hour)                        // 01:00 EST
+	for _, c := range []struct {
+		start, end time.Time
+		want       string
+	}{
+		{first, second, "/w/ws_1/requests?end=2025-11-02T01%3A00%3A00-05%3A00&start=2025-11-02T01%3A00"},
+		{second, second.Add(time.Hour), "/w/ws_1/requests?end=2025-11-02T02%3A00&start=2025-11-02T01%3A00%3A00-05%3A00"},
+	} {
+		if got := requestsLink("ws_1", drillFilter{Loc: ny}.bucket(c.start, c.end)); got != c.want {
+			t.Errorf("the repeated hour:\n got %s\nwant %s", got, c.want)
+		}
+	}
 	if got := requestsLink("a/b", drillFilter{}); got != "/w/a%2Fb/requests" {
 		t.Errorf("workspace id not escaped: %s", got)
 	}
@@ -192,6 +207,9 @@ func TestDrillLinksOnPages(t *testing.T) {
 	if strings.Contains(body, `data-label="Model">gpt-test<`) || !strings.Contains(body, `data-label="Model">mini-test<`) {
 		t.Error("the model's link does not filter the log")
 	}
+	// The hour that comes twice opens too (the request log reads its RFC 3339 end).
+	first := time.Date(2025, 11, 2, 5, 0, 0, 0, time.UTC)
+	links[requestsLink(f.ws, drillFilter{Loc: ny}.bucket(first, first.Add(time.Hour)))] = true
 	for l := range links {
 		if st, _ := c.get(l); st != http.StatusOK {
 			t.Errorf("%s: %d", l, st)
