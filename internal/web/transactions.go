@@ -94,7 +94,8 @@ type txRow struct {
 	Amount       money.Amount
 	BalanceAfter money.Amount
 	Transfers    int   // ledger transfers in the row
-	Requests     int64 // usage: the day's requests (from the rollups); -1 when unknown
+	Requests     int64 // usage: the day's requests (from the rollups)
+	Split        bool  // usage: the day has other rows on the page (a top-up came between)
 	FirstID      int64 // the oldest transfer's id
 	LastID       int64 // the newest transfer's id
 	cursor       int64 // the oldest entry's cursor: the next page starts before it
@@ -129,7 +130,7 @@ func (g *txGrouper) add(e ledger.Entry) bool {
 		return false
 	}
 	g.rows = append(g.rows, txRow{Kind: kind, Note: e.Note, Time: e.CreatedAt, Day: day, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
-		Transfers: 1, Requests: -1, FirstID: e.TransferID, LastID: e.TransferID, cursor: e.Cursor})
+		Transfers: 1, FirstID: e.TransferID, LastID: e.TransferID, cursor: e.Cursor})
 	return true
 }
 
@@ -214,14 +215,17 @@ func (s *Server) withRequests(ctx context.Context, rq *request, rows []txRow, ne
 			return nil, 0, err
 		}
 	}
+	rowsOfDay := map[time.Time]int{}
+	for _, r := range rows {
+		if r.Kind == txUsage {
+			rowsOfDay[r.Day]++
+		}
+	}
 	for i := range rows {
 		r := &rows[i]
 		if r.Kind == txUsage {
-			if n, ok := perDay[r.Day]; ok {
-				r.Requests = n
-			} else {
-				r.Requests = 0
-			}
+			r.Requests = perDay[r.Day]
+			r.Split = rowsOfDay[r.Day] > 1
 		}
 		r.Label, r.Note = txLabel(*r)
 	}
@@ -232,9 +236,14 @@ func (s *Server) withRequests(ctx context.Context, rq *request, rows []txRow, ne
 func txLabel(r txRow) (label, note string) {
 	switch r.Kind {
 	case txUsage:
-		label = "Usage: " + formatInt(r.Requests) + " requests, " + r.Day.Format("2 Jan")
+		requests := formatInt(r.Requests) + " requests"
 		if r.Requests == 1 {
-			label = "Usage: 1 request, " + r.Day.Format("2 Jan")
+			requests = "1 request"
+		}
+		label = "Usage: " + requests + ", " + r.Day.Format("2 Jan")
+		if r.Split {
+			// The count is the day's; the row has only part of its charges.
+			label = "Usage: part of " + r.Day.Format("2 Jan") + " (" + requests + " that day)"
 		}
 		if r.Transfers == 1 {
 			return label, "Charged in ledger transfer #" + itoa64(r.LastID)

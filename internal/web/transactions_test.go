@@ -78,6 +78,11 @@ func TestTransactionsGroupUsageByLocalDay(t *testing.T) {
 			t.Errorf("label %q, note %q; want %q", l, n, want)
 		}
 	}
+	// 5 Dec has two usage rows, split by the top-up: each says it is part of the day.
+	g.rows[3].Requests, g.rows[3].Split = 1234, true
+	if l, _ := txLabel(g.rows[3]); l != "Usage: part of 5 Dec (1,234 requests that day)" {
+		t.Errorf("a split day's row: %q", l)
+	}
 	if got := g.rows[1].Shown(loc); got != "Sat 5 Dec" {
 		t.Errorf("a day of usage shows %q", got)
 	}
