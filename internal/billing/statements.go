@@ -172,7 +172,16 @@ func (s *Service) firstMonth(ctx context.Context, through Month) (Month, error) 
 func (s *Service) draftStatement(ctx context.Context, ws team.Workspace, m Month) (Invoice, int64, error) {
 	loc := location(ws.Timezone)
 	start, end := m.Start(loc), m.End(loc)
-	buckets, err := s.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws.ID, Start: start, End: end, Bucket: 24 * time.Hour,
+	// After the workspace's time zone changed, the month begins where the previous
+	// month's statement (issued in the old zone) ended, read by the hour since that is
+	// not a day of the new zone: no hour is billed twice or missed.
+	bucket := 24 * time.Hour
+	if prev, ok, err := s.store.InvoiceBySource(ctx, statementKey(ws.ID, m.Prev())); err != nil {
+		return Invoice{}, 0, err
+	} else if ok && prev.PeriodEnd != nil && !prev.PeriodEnd.Equal(start) && prev.PeriodEnd.Before(end) {
+		start, bucket = prev.PeriodEnd.In(loc), time.Hour
+	}
+	buckets, err := s.meter.Usage(ctx, metering.UsageQuery{WorkspaceID: ws.ID, Start: start, End: end, Bucket: bucket,
 		Location: loc, GroupBy: []string{metering.DimModel, metering.DimProject}})
 	if err != nil {
 		return Invoice{}, 0, err
