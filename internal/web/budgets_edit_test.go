@@ -118,6 +118,28 @@ func TestBudgetEdit(t *testing.T) {
 		if again, _ := e.budget.Get(ctx, f.ws, b.ID); again.Name != got.Name || again.Amount != got.Amount {
 			t.Errorf("a refused edit changed the budget: %+v", again)
 		}
+		// The row's link opens the request log on what the budget counts.
+		kb, err := e.budget.Create(ctx, budget.Budget{WorkspaceID: f.ws, Name: "Key", Scope: budget.ScopeKey, ScopeID: f.keys["admin-key"].ID,
+			Amount: money.Scale, Period: budget.PeriodWeek})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body = owner.get(page)
+		m := regexp.MustCompile(`id="budget-` + kb.ID + `"[\s\S]*?href="([^"]+)" class="budget-requests"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatal("no requests link on the key budget's row")
+		}
+		link := strings.ReplaceAll(m[1], "&amp;", "&")
+		st, body = owner.get(link)
+		models := regexp.MustCompile(`<td data-label="Model">([^<]*)</td>`).FindAllStringSubmatch(body, -1)
+		if st != http.StatusOK || len(models) == 0 {
+			t.Fatalf("%s: %d, %d rows", link, st, len(models))
+		}
+		for _, m := range models {
+			if m[1] != "mini-test" { // the fixture's admin key sends mini-test only
+				t.Errorf("%s lists a %s request: not the admin key's", link, m[1])
+			}
+		}
 		// Who may not.
 		viewer := e.signedIn(f.users[team.RoleViewer].Email)
 		viewer.get(page)
