@@ -6,10 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,10 +43,7 @@ func (e *env) budgetNode() *budgetNode {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultMaxTokens: 1000, HoldTTL: 10 * time.Minute})
 	must(e.t, err)
 	must(e.t, g.reg.load(context.Background()))
-	mux := http.NewServeMux()
-	g.Register(mux)
-	srv := httptest.NewServer(mux)
-	e.t.Cleanup(srv.Close)
+	srv := e.serve(g)
 	e.t.Cleanup(func() { g.Flush(context.Background()) })
 	return &budgetNode{budgets: bs, gw: g, url: srv.URL}
 }
@@ -70,8 +65,7 @@ func TestHardKeyBudgetStopsOnlyThatKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		e := newEnv(t, db, clk, envOpts{grant: 10 * money.Scale})
 		n := e.budgetNode()
-		est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
-		must(t, err)
+		est := fixedEstimate(t)
 		cost := expectedCost(fixedPrompt, 0, 20)
 		// Room for the first request's estimate, then for one more after its cost is
 		// committed, and no more.
@@ -148,52 +142,6 @@ func TestHardBudgetScopes(t *testing.T) {
 	})
 }
 
-// concurrentBudget is concurrent (concurrency_test.go) for budget refusals: it sends n
-// copies of fixedBody round robin to bases, waits until each was refused with
-// budget_exceeded or reached the upstream, then opens the gate. It returns how many
-// each base admitted.
-func concurrentBudget(t *testing.T, e *env, gt *gate, bases []string, n int) []int64 {
-	t.Helper()
-	refused := make(chan struct{}, n)
-	ok := make([]atomic.Int64, len(bases))
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			resp, b := e.postTo(bases[i%len(bases)], "/v1/chat/completions", fixedBody, e.secret)
-			switch resp.StatusCode {
-			case http.StatusOK:
-				ok[i%len(bases)].Add(1)
-			case http.StatusPaymentRequired:
-				if apiErr(t, b).Code != "budget_exceeded" {
-					t.Errorf("402 with %s", b)
-				}
-				refused <- struct{}{}
-			default:
-				t.Errorf("status %d: %s", resp.StatusCode, b)
-				refused <- struct{}{}
-			}
-		})
-	}
-	for range n {
-		select {
-		case <-gt.seen:
-		case <-refused:
-		}
-	}
-	close(gt.open)
-	wg.Wait()
-	out := make([]int64, len(bases))
-	var total int64
-	for i := range ok {
-		out[i] = ok[i].Load()
-		total += out[i]
-	}
-	if total != gt.arrived.Load() {
-		t.Fatalf("%d answered 200 but %d reached the upstream", total, gt.arrived.Load())
-	}
-	return out
-}
-
 // 100 concurrent requests against a hard budget with room for exactly 10 estimates:
 // one node admits exactly 10, and the final spend stays within the budget.
 func TestHardBudgetConcurrentOneNode(t *testing.T) {
@@ -201,10 +149,9 @@ func TestHardBudgetConcurrentOneNode(t *testing.T) {
 		gt := newGate()
 		e := newEnv(t, db, clk, envOpts{grant: 10 * money.Scale, wrap: gt.wrap, upstream: fakeupstream.Options{CompletionTokens: 100}})
 		n := e.budgetNode()
-		est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
-		must(t, err)
+		est := fixedEstimate(t)
 		b := e.hardBudget(n.budgets, budget.Budget{Name: "room for 10", Scope: budget.ScopeKey, ScopeID: e.key.ID, Amount: 10 * est})
-		got := concurrentBudget(t, e, gt, []string{n.url}, 100)
+		got := concurrentRefused(t, e, gt, []string{n.url}, 100, "budget_exceeded")
 		if got[0] != 10 {
 			t.Fatalf("%d admitted, want exactly 10", got[0])
 		}
@@ -227,10 +174,9 @@ func TestHardBudgetConcurrentTwoNodes(t *testing.T) {
 		gt := newGate()
 		e := newEnv(t, db, clk, envOpts{grant: 10 * money.Scale, wrap: gt.wrap, upstream: fakeupstream.Options{CompletionTokens: 100}})
 		n1, n2 := e.budgetNode(), e.budgetNode()
-		est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
-		must(t, err)
+		est := fixedEstimate(t)
 		b := e.hardBudget(n1.budgets, budget.Budget{Name: "room for 10", Scope: budget.ScopeWorkspace, Amount: 10 * est})
-		got := concurrentBudget(t, e, gt, []string{n1.url, n2.url}, 100)
+		got := concurrentRefused(t, e, gt, []string{n1.url, n2.url}, 100, "budget_exceeded")
 		if got[0] > 10 || got[1] > 10 || got[0]+got[1] < 10 {
 			t.Fatalf("admitted %v, want at most 10 per node and at least 10 in all", got)
 		}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,47 +36,79 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// concurrent sends n copies of fixedBody to the gateways at bases (round robin), waits
-// until every one was either refused with 402 or reached the upstream, then lets the
-// upstream answer. It returns how many were admitted.
+// await waits until each of n requests has reached the upstream (where it waits for the
+// gate to open) or reported on done.
+func (g *gate) await(n int, done <-chan struct{}) {
+	for range n {
+		select {
+		case <-g.seen:
+		case <-done:
+		}
+	}
+}
+
+// fixedEstimate is what the gateway holds for fixedBody.
+func fixedEstimate(t *testing.T) money.Amount {
+	t.Helper()
+	est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
+	must(t, err)
+	return est
+}
+
+// concurrent is concurrentRefused for refusals of the wallet (insufficient_balance); it
+// returns how many requests were admitted in all.
 func concurrent(t *testing.T, e *env, gt *gate, bases []string, n int) int64 {
 	t.Helper()
+	var total int64
+	for _, k := range concurrentRefused(t, e, gt, bases, n, "insufficient_balance") {
+		total += k
+	}
+	return total
+}
+
+// concurrentRefused sends n copies of fixedBody to the gateways at bases (round robin),
+// waits until every one was either refused (402 with code) or reached the upstream,
+// checks that the wallet's available balance is not below zero while they are held,
+// then lets the upstream answer. It returns how many each base admitted.
+func concurrentRefused(t *testing.T, e *env, gt *gate, bases []string, n int, code string) []int64 {
+	t.Helper()
 	refused := make(chan struct{}, n)
+	ok := make([]atomic.Int64, len(bases))
 	var wg sync.WaitGroup
-	var ok, other atomic.Int64
 	for i := range n {
 		wg.Go(func() {
 			resp, b := e.postTo(bases[i%len(bases)], "/v1/chat/completions", fixedBody, e.secret)
 			switch resp.StatusCode {
 			case http.StatusOK:
-				ok.Add(1)
+				ok[i%len(bases)].Add(1)
 			case http.StatusPaymentRequired:
-				if apiErr(t, b).Code != "insufficient_balance" {
-					t.Errorf("402 with %s", b)
+				if apiErr(t, b).Code != code {
+					t.Errorf("402 with %s, want %s", b, code)
 				}
 				refused <- struct{}{}
 			default:
-				other.Add(1)
 				t.Errorf("status %d: %s", resp.StatusCode, b)
 				refused <- struct{}{}
 			}
 		})
 	}
-	for range n {
-		select {
-		case <-gt.seen:
-		case <-refused:
-		}
-	}
-	if b := e.balance(); b.Available < 0 {
-		t.Fatalf("available %s below zero while requests are held", b.Available)
-	}
+	gt.await(n, refused)
+	held := e.balance()
 	close(gt.open)
 	wg.Wait()
-	if ok.Load() != gt.arrived.Load() {
-		t.Fatalf("%d answered 200 but %d reached the upstream", ok.Load(), gt.arrived.Load())
+	if held.Available < 0 {
+		t.Fatalf("available %s below zero while requests were held", held.Available)
 	}
-	return ok.Load()
+	out := make([]int64, len(bases))
+	var total int64
+	for i := range ok {
+		out[i] = ok[i].Load()
+		total += out[i]
+	}
+	if total != gt.arrived.Load() {
+		t.Fatalf("%d answered 200 but %d reached the upstream", total, gt.arrived.Load())
+	}
+	return out
 }
 
 // 100 concurrent requests on a wallet that can pay for 10 holds: exactly 10 pass on one
@@ -86,9 +117,7 @@ func concurrent(t *testing.T, e *env, gt *gate, bases []string, n int) int64 {
 func TestConcurrentRequestsNeverOverspend(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		gt := newGate()
-		est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
-		must(t, err)
-		grant := 10 * est
+		grant := 10 * fixedEstimate(t)
 		e := newEnv(t, db, clk, envOpts{grant: grant, wrap: gt.wrap})
 		if n := concurrent(t, e, gt, []string{e.srv.URL}, 100); n != 10 {
 			t.Fatalf("%d requests admitted, want exactly 10", n)
@@ -105,16 +134,11 @@ func TestConcurrentRequestsNeverOverspend(t *testing.T) {
 func TestConcurrentRequestsTwoNodesNeverOverspend(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		gt := newGate()
-		est, err := estimateCost(testPrice, estimatePrompt([]byte(fixedBody)), 100)
-		must(t, err)
-		grant := 10 * est
+		grant := 10 * fixedEstimate(t)
 		e := newEnv(t, db, clk, envOpts{grant: grant, wrap: gt.wrap})
 		second := e.newGateway(envOpts{})
 		must(t, second.reg.load(t.Context()))
-		mux := http.NewServeMux()
-		second.Register(mux)
-		srv2 := httptest.NewServer(mux)
-		t.Cleanup(srv2.Close)
+		srv2 := e.serve(second)
 		n := concurrent(t, e, gt, []string{e.srv.URL, srv2.URL}, 100)
 		if n > 10 || n < 1 {
 			t.Fatalf("%d requests admitted, want 1..10", n)

@@ -98,10 +98,7 @@ func newEnv(t *testing.T, db *store.DB, clk *clock, o envOpts) *env {
 	_, err = db.PutUpstream(ctx, upstreamRecord(e.gw, "fake", base, []string{testModel, "text-embedding-3-small"}))
 	must(t, err)
 	must(t, e.gw.reg.load(ctx))
-	mux := http.NewServeMux()
-	e.gw.Register(mux)
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
+	e.srv = e.serve(e.gw)
 	t.Cleanup(func() { e.gw.Flush(context.Background()) })
 	return e
 }
@@ -114,9 +111,45 @@ func (e *env) newGateway(o envOpts) *Gateway {
 	return g
 }
 
+// serve serves g's routes on a test server, closed when the test ends.
+func (e *env) serve(g *Gateway) *httptest.Server {
+	mux := http.NewServeMux()
+	g.Register(mux)
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	return srv
+}
+
 func upstreamRecord(g *Gateway, name, base string, models []string) upstream.Record {
 	now := g.now()
 	return upstream.Record{Name: name, BaseURL: base, Secret: g.box.seal(name, upstreamKey), Models: models, CreatedAt: now, UpdatedAt: now}
+}
+
+// memberKey adds an owner and a member with role (email and name from name) to e's
+// workspace through accounts, and gives the member an inference key. It also starts a
+// second gateway on the same store (another node, not subscribed to accounts' changes);
+// the key is in the key caches of both.
+func (e *env) memberKey(accounts *team.Accounts, name string, role team.Role) (member team.User, secret string, other *Gateway) {
+	e.t.Helper()
+	ctx := context.Background()
+	owner, err := accounts.CreateUser(ctx, "owner@example.com", "Owner", "correct horse battery", false)
+	must(e.t, err)
+	member, err = accounts.CreateUser(ctx, strings.ToLower(name)+"@example.com", name, "correct horse battery", false)
+	must(e.t, err)
+	_, err = accounts.AddMember(ctx, e.ws.ID, owner.ID, team.RoleOwner)
+	must(e.t, err)
+	_, err = accounts.AddMember(ctx, e.ws.ID, member.ID, role)
+	must(e.t, err)
+	_, secret, err = e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: strings.ToLower(name), Project: "prod", MemberID: member.ID})
+	must(e.t, err)
+	other = e.newGateway(envOpts{})
+	must(e.t, other.reg.load(ctx))
+	for _, g := range []*Gateway{e.gw, other} {
+		if _, err := g.keys.authenticate(ctx, secret); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return member, secret, other
 }
 
 // client is the official OpenAI client pointed at the gateway, without retries.

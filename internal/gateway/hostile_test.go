@@ -71,12 +71,7 @@ func TestCraftedBodiesCannotOverspend(t *testing.T) {
 				done <- struct{}{}
 			})
 		}
-		for range n {
-			select {
-			case <-gt.seen:
-			case <-done:
-			}
-		}
+		gt.await(n, done)
 		if b := e.balance(); b.Available < 0 {
 			t.Fatalf("available %s below zero while the requests are held", b.Available)
 		}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -20,17 +19,26 @@ func (e *env) journaled(dir, node string, waitSync ...bool) (*Gateway, *httptest
 		Log: quietLog, DefaultMaxTokens: 1000, HoldTTL: 10 * time.Minute, NodeID: node, JournalDir: dir,
 		JournalSync: len(waitSync) > 0 && waitSync[0]})
 	must(e.t, err)
-	mux := http.NewServeMux()
-	g.Register(mux)
-	srv := httptest.NewServer(mux)
-	e.t.Cleanup(srv.Close)
-	return g, srv
+	return g, e.serve(g)
 }
 
 // die stops g as kill -9 would: its batch settles never run and its journal is left as
 // it is on disk.
 func die(g *Gateway) {
 	g.settler.journal.abandon()
+}
+
+// answered sends a chat request to the gateway served at url, expects it answered, and
+// returns its request id and the cost the client was told.
+func (e *env) answered(url string) (id string, cost money.Amount) {
+	e.t.Helper()
+	resp, body := e.postTo(url, "/v1/chat/completions", fixedBody, e.secret)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
+	must(e.t, err)
+	return resp.Header.Get("X-Request-Id"), cost
 }
 
 // chargedOnce checks that request id is one event, and that the balance is the grant
@@ -72,13 +80,7 @@ func testAnsweredRequestChargedAfterCrash(t *testing.T, waitSync bool) {
 		dir := t.TempDir()
 		g1, srv1 := e.journaled(dir, "node-1", waitSync)
 		g1.settler.stall = make(chan struct{}) // its batches never commit
-		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-		id := resp.Header.Get("X-Request-Id")
-		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
-		must(t, err)
+		id, cost := e.answered(srv1.URL)
 		if n := len(e.events()); n != 0 {
 			t.Fatalf("%d events before the settle ran", n)
 		}
@@ -102,13 +104,7 @@ func TestSettledRequestNotChargedTwiceAfterReplay(t *testing.T) {
 		e := newEnv(t, db, clk, envOpts{grant: grant})
 		dir := t.TempDir()
 		g1, srv1 := e.journaled(dir, "node-1")
-		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-		id := resp.Header.Get("X-Request-Id")
-		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
-		must(t, err)
+		id, cost := e.answered(srv1.URL)
 		must(t, g1.Flush(context.Background()))
 		e.chargedOnce(id, grant, cost)
 		if n := recordsIn(t, g1.settler.journal.cur.path); n != 1 {
@@ -131,13 +127,7 @@ func TestReplayChargesThePriceOfTheRequestTime(t *testing.T) {
 		dir := t.TempDir()
 		g1, srv1 := e.journaled(dir, "node-1")
 		g1.settler.stall = make(chan struct{})
-		resp, body := e.postTo(srv1.URL, "/v1/chat/completions", fixedBody, e.secret)
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-		id := resp.Header.Get("X-Request-Id")
-		cost, err := money.Parse(resp.Header.Get("X-Spectra-Cost"))
-		must(t, err)
+		id, cost := e.answered(srv1.URL)
 		die(g1)
 
 		p := testPrice

@@ -242,13 +242,20 @@ func TestJournalTruncateAndRotate(t *testing.T) {
 	})
 }
 
+// shortLockWait makes a refused open of a held journal give up after 100 ms, for the
+// rest of the test.
+func shortLockWait(t *testing.T) {
+	w := journalLockWait
+	journalLockWait = 100 * time.Millisecond
+	t.Cleanup(func() { journalLockWait = w })
+}
+
 // One live process per node id and directory: a second open of the same journal is
 // refused while the first holds it, and works once it is gone. A dead node's journal is
 // replayed by any node that starts in the same directory.
 func TestJournalLock(t *testing.T) {
 	bothModes(t, func(t *testing.T, waitSync bool) {
-		defer func(w time.Duration) { journalLockWait = w }(journalLockWait)
-		journalLockWait = 100 * time.Millisecond
+		shortLockWait(t)
 		dir := t.TempDir()
 		a := openTestJournal(t, dir, "node/a", waitSync, &recorder{}) // a name that needs escaping
 		_, err := a.append(journalEvent(1))
@@ -283,8 +290,7 @@ func TestJournalLock(t *testing.T) {
 // When the replay cannot be committed, the node does not start and nothing is lost.
 func TestJournalReplayFailureKeepsEvents(t *testing.T) {
 	bothModes(t, func(t *testing.T, waitSync bool) {
-		defer func(w time.Duration) { journalLockWait = w }(journalLockWait)
-		journalLockWait = 100 * time.Millisecond
+		shortLockWait(t)
 		dir := t.TempDir()
 		j := openTestJournal(t, dir, "node-a", waitSync, &recorder{})
 		_, err := j.append(journalEvent(7))

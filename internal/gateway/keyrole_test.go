@@ -22,24 +22,7 @@ func TestDemotedMemberKeysFollowTheNewRole(t *testing.T) {
 		ctx := context.Background()
 		accounts := team.NewAccounts(db, clk.Now)
 		accounts.OnRoleChanged(e.gw.ForgetMemberKeys)
-		owner, err := accounts.CreateUser(ctx, "owner@example.com", "Owner", "correct horse battery", false)
-		must(t, err)
-		ann, err := accounts.CreateUser(ctx, "ann@example.com", "Ann", "correct horse battery", false)
-		must(t, err)
-		_, err = accounts.AddMember(ctx, e.ws.ID, owner.ID, team.RoleOwner)
-		must(t, err)
-		_, err = accounts.AddMember(ctx, e.ws.ID, ann.ID, team.RoleAdmin)
-		must(t, err)
-		_, secret, err := e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: "ann", Project: "prod", MemberID: ann.ID})
-		must(t, err)
-
-		other := e.newGateway(envOpts{})
-		must(t, other.reg.load(ctx))
-		for _, g := range []*Gateway{e.gw, other} {
-			if _, err := g.keys.authenticate(ctx, secret); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ann, secret, other := e.memberKey(accounts, "Ann", team.RoleAdmin)
 		ok := func(why string) {
 			t.Helper()
 			resp, b := e.postTo(e.srv.URL, "/v1/chat/completions", fixedBody, secret)
@@ -49,7 +32,7 @@ func TestDemotedMemberKeysFollowTheNewRole(t *testing.T) {
 		}
 		ok("an admin's key")
 
-		_, err = accounts.SetRole(ctx, e.ws.ID, ann.ID, team.RoleMember)
+		_, err := accounts.SetRole(ctx, e.ws.ID, ann.ID, team.RoleMember)
 		must(t, err)
 		ok("demoted to member (who may use keys)")
 

@@ -21,24 +21,7 @@ func TestRemovedMemberKeysStopAtOnce(t *testing.T) {
 		accounts := team.NewAccounts(db, clk.Now)
 		accounts.OnKeysRevoked(e.gw.ForgetKeys)
 		e.team.OnKeysRevoked(e.gw.ForgetKeys)
-		owner, err := accounts.CreateUser(ctx, "owner@example.com", "Owner", "correct horse battery", false)
-		must(t, err)
-		mem, err := accounts.CreateUser(ctx, "dev@example.com", "Dev", "correct horse battery", false)
-		must(t, err)
-		_, err = accounts.AddMember(ctx, e.ws.ID, owner.ID, team.RoleOwner)
-		must(t, err)
-		_, err = accounts.AddMember(ctx, e.ws.ID, mem.ID, team.RoleMember)
-		must(t, err)
-		_, secret, err := e.team.CreateKey(ctx, team.APIKey{WorkspaceID: e.ws.ID, Name: "dev", Project: "prod", MemberID: mem.ID})
-		must(t, err)
-
-		other := e.newGateway(envOpts{})
-		must(t, other.reg.load(ctx))
-		for _, g := range []*Gateway{e.gw, other} {
-			if _, err := g.keys.authenticate(ctx, secret); err != nil {
-				t.Fatal(err)
-			}
-		}
+		mem, secret, other := e.memberKey(accounts, "Dev", team.RoleMember)
 		resp, b := e.postTo(e.srv.URL, "/v1/chat/completions", fixedBody, secret)
 		if resp.StatusCode != 200 {
 			t.Fatalf("member's key before removal: %d %s", resp.StatusCode, b)
@@ -60,7 +43,7 @@ func TestRemovedMemberKeysStopAtOnce(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("shared key: %d", resp.StatusCode)
 		}
-		_, err = e.team.RevokeKey(ctx, e.ws.ID, e.key.ID)
+		_, err := e.team.RevokeKey(ctx, e.ws.ID, e.key.ID)
 		must(t, err)
 		resp, b = e.post("/v1/chat/completions", fixedBody)
 		wantError(t, resp, b, 401, "invalid_api_key")
