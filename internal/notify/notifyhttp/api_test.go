@@ -18,6 +18,7 @@ import (
 	"spectra/internal/notify"
 	"spectra/internal/notify/notifyhttp"
 	"spectra/internal/openapitest"
+	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
@@ -35,9 +36,15 @@ type env struct {
 	ws  string
 }
 
+// newEnv is serve on a fresh SQLite store whose clock stands at the current second.
 func newEnv(t *testing.T) *env {
-	now := time.Now().UTC().Truncate(time.Second)
-	db := storetest.SQLite(t, storetest.Options{Now: func() time.Time { return now }})
+	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
+	return serve(t, storetest.SQLite(t, storetest.Options{Now: c.Now}), c.Now())
+}
+
+// serve serves the webhook routes over db, with workspace ws_a created at now.
+func serve(t *testing.T, db *store.DB, now time.Time) *env {
+	t.Helper()
 	if err := db.CreateWorkspace(context.Background(), team.Workspace{ID: "ws_a", Name: "A", Timezone: "UTC", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,34 +2,20 @@ package notifyhttp_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"spectra/internal/notify"
-	"spectra/internal/notify/notifyhttp"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // TestWebhooksTextRule: a NUL or another control character in a webhook's url or
 // description, in the path or in a cursor is a 400 invalid_text that stores nothing, on
 // both databases (before, a NUL was a 500 on PostgreSQL).
 func TestWebhooksTextRule(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
-		now := time.Now().UTC().Truncate(time.Second)
-		if err := db.CreateWorkspace(context.Background(), team.Workspace{ID: "ws_a", Name: "A", Timezone: "UTC", CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-		svc := notify.New(notify.Config{Store: db, Log: slog.New(slog.DiscardHandler), AllowPrivateNetworks: true})
-		mux := http.NewServeMux()
-		notifyhttp.Register(mux, svc, auth, slog.New(slog.DiscardHandler))
-		srv := httptest.NewServer(mux)
-		t.Cleanup(srv.Close)
-		e := &env{t: t, srv: srv, svc: svc, ws: "ws_a"}
+	storetest.EachAt(t, time.Now().UTC().Truncate(time.Second), func(t *testing.T, db *store.DB, c *storetest.Clock) {
+		e := serve(t, db, c.Now())
 
 		w := "/api/v1/workspaces/ws_a/webhooks"
 		res := e.do("POST", w, manage, `{"url":"https://example.com/h"}`)
@@ -49,7 +35,7 @@ func TestWebhooksTextRule(t *testing.T) {
 		}
 		// A description may span lines.
 		want(t, e.do("PATCH", one, manage, `{"description":"line one\nline two"}`), http.StatusOK, "")
-		list, err := svc.Endpoints(context.Background(), "ws_a")
+		list, err := e.svc.Endpoints(context.Background(), "ws_a")
 		if err != nil || len(list) != 1 || list[0].URL != "https://example.com/h" || list[0].Description != "line one\nline two" {
 			t.Fatalf("stored: %+v, %v", list, err)
 		}
