@@ -224,7 +224,8 @@ func findBrowser(t testing.TB) string {
 // that width. For the capture the viewport is resized to width, the page is
 // given two animation frames and its fonts to settle, and afterwards the
 // viewport is put back, so a test behaves the same with and without
-// screenshots. A failure to take or save the screenshot is reported with
+// screenshots. Putting it back clears any emulation the test set (a phone's
+// size, touch): such a test sets it again after the screenshot. A failure to take or save the screenshot is reported with
 // t.Errorf; the test goes on.
 func Screenshot(ctx context.Context, t testing.TB, name string, width int64) {
 	t.Helper()
