@@ -8,15 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"spectra/internal/gateway"
 	"spectra/internal/gateway/gatewayhttp"
 	"spectra/internal/httpjson/httpjsontest"
-	"spectra/internal/ledger"
-	"spectra/internal/metering"
 	"spectra/internal/openapitest"
-	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
@@ -28,14 +24,14 @@ type env struct {
 	key team.APIKey
 }
 
-// each serves the routes over a gateway on SQLite and on PostgreSQL, with one upstream
-// from the configuration file ("from-file"), a workspace and a key.
+// each serves the routes over a gateway on storetest's environment (SQLite and
+// PostgreSQL), with one upstream from the configuration file ("from-file"), a workspace
+// and a key.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
-		now := func() time.Time { return time.Now().UTC() }
-		ts := team.NewService(db, now)
-		gw, err := gateway.New(gateway.Config{Team: ts, Ledger: ledger.NewService(db, now), Metering: metering.NewService(db, db, now),
-			Store: db, Now: now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	storetest.EachEnv(t, func(t *testing.T, se *storetest.Env) {
+		ts := se.Team
+		gw, err := gateway.New(gateway.Config{Team: ts, Ledger: se.Ledger, Metering: se.Meter,
+			Store: se.DB, Now: se.Clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Upstreams: []gateway.Upstream{{Name: "from-file", BaseURL: "http://127.0.0.1:1/v1", Models: []string{"file-model"}}}})
 		if err != nil {
 			t.Fatal(err)
