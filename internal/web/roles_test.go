@@ -13,6 +13,7 @@ import (
 
 // pages is every GET page of a workspace, as a path under /w/{ws}/.
 var pages = []string{"", "?period=today", "usage", "usage?group=member", "usage.csv", "requests", "requests?model=gpt-test",
+	"requests?sort=cost&status=answered&start=2025-06-14T00:00", "requests/ev-1",
 	"billing", "invoices", "keys", "members", "budgets", "settings"}
 
 // TestEveryPageEveryRole: every role reads every page of its workspace (viewers and
