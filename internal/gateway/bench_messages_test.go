@@ -65,7 +65,7 @@ func BenchmarkGatewayMessagesAddedLatency(b *testing.B) {
 	defer up.Close()
 	g, err := New(Config{Team: ts, Ledger: ls, Metering: ms, Store: db, Now: now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SecretKey: make([]byte, 32),
-		Upstreams: []Upstream{{Name: "anthropic", API: upstream.Anthropic, BaseURL: up.URL, APIKey: anthUpstreamKey, Models: []string{claudeModel}}},
+		Upstreams:  []Upstream{{Name: "anthropic", API: upstream.Anthropic, BaseURL: up.URL, APIKey: anthUpstreamKey, Models: []string{claudeModel}}},
 		JournalDir: b.TempDir()})
 	must(b, err)
 	defer g.Close()
