@@ -32,7 +32,8 @@ func TestServedOpenAPIDescribesEveryTransport(t *testing.T) {
 	for _, p := range []string{"/api/v1/workspaces/{id}/usage", "/api/v1/workspaces/{id}/checkout", "/webhooks/stripe",
 		"/api/v1/upstreams", "/api/v1/upstreams/{name}", "/api/v1/workspaces/{id}/keys/{key_id}",
 		"/api/v1/workspaces/{id}/webhooks", "/api/v1/workspaces/{id}/deliveries",
-		"/api/v1/workspaces/{id}/budgets/{budget_id}", "/api/v1/workspaces/{id}/usage/forecast"} {
+		"/api/v1/workspaces/{id}/budgets/{budget_id}", "/api/v1/workspaces/{id}/usage/forecast",
+		"/api/v1/workspaces/{id}/requests", "/api/v1/workspaces/{id}/requests/{request_id}"} {
 		if _, ok := doc.Paths[p]; !ok {
 			t.Errorf("path %s is not described", p)
 		}
