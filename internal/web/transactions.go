@@ -95,7 +95,7 @@ type txRow struct {
 	BalanceAfter money.Amount
 	Transfers    int   // ledger transfers in the row
 	Requests     int64 // usage: the day's requests (from the rollups)
-	Split        bool  // usage: the day has other rows on the page (a top-up came between)
+	Split        bool  // usage: the row has part of its day (a top-up came between, or a page boundary)
 	FirstID      int64 // the oldest transfer's id
 	LastID       int64 // the newest transfer's id
 	cursor       int64 // the oldest entry's cursor: the next page starts before it
@@ -135,8 +135,8 @@ func (g *txGrouper) add(e ledger.Entry) bool {
 }
 
 // txScanLimit bounds the ledger entries one page reads; a page that reaches it ends
-// there (a day's usage may then continue on the next page).
-const txScanLimit = 20_000
+// there (a day's usage may then continue on the next page). A variable for tests.
+var txScanLimit = 20_000
 
 // txChunk is how many entries one read of the ledger takes (the most Entries gives).
 const txChunk = 500
@@ -146,6 +146,20 @@ const txChunk = 500
 // page (0 when there is none). limit <= 0 reads everything (the CSV).
 func (s *Server) transactions(ctx context.Context, rq *request, kind string, before int64, limit int) ([]txRow, int64, error) {
 	g := txGrouper{loc: rq.Loc}
+	// A page that starts inside a day of usage (the previous page stopped at its scan
+	// limit) says that its first row is a part of the day.
+	var joinDay time.Time
+	if before > 0 {
+		prev, err := s.ledger.Entries(ctx, rq.Workspace.ID, before+1, 1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(prev) == 1 && prev[0].Cursor == before && prev[0].Kind == ledger.KindUsage {
+			jg := txGrouper{loc: rq.Loc}
+			jg.add(prev[0])
+			joinDay = jg.rows[0].Day
+		}
+	}
 	scanned := 0
 	var next int64
 	var out []txRow
@@ -162,6 +176,7 @@ func (s *Server) transactions(ctx context.Context, rq *request, kind string, bef
 		}
 		g.rows = g.rows[max(done, 0):]
 	}
+read:
 	for {
 		entries, err := s.ledger.Entries(ctx, rq.Workspace.ID, before, txChunk)
 		if err != nil {
@@ -172,7 +187,11 @@ func (s *Server) transactions(ctx context.Context, rq *request, kind string, bef
 			break
 		}
 		for _, e := range entries {
-			if g.add(e) {
+			started := g.add(e)
+			if scanned == 0 && g.rows[0].Kind == txUsage && g.rows[0].Day.Equal(joinDay) {
+				g.rows[0].Split = true
+			}
+			if started {
 				flush(false)
 				if limit > 0 && len(out) >= limit {
 					// The row just started is the first of the next page.
@@ -181,11 +200,14 @@ func (s *Server) transactions(ctx context.Context, rq *request, kind string, bef
 			}
 			before = e.Cursor
 			scanned++
-		}
-		if limit > 0 && scanned >= txScanLimit {
-			flush(true)
-			next = before
-			break
+			if limit > 0 && scanned >= txScanLimit {
+				if n := len(g.rows); n > 0 && g.rows[n-1].Kind == txUsage {
+					g.rows[n-1].Split = true // its day goes on on the next page
+				}
+				flush(true)
+				next = before
+				break read
+			}
 		}
 	}
 	if limit > 0 && len(out) > limit {
@@ -225,7 +247,7 @@ func (s *Server) withRequests(ctx context.Context, rq *request, rows []txRow, ne
 		r := &rows[i]
 		if r.Kind == txUsage {
 			r.Requests = perDay[r.Day]
-			r.Split = rowsOfDay[r.Day] > 1
+			r.Split = r.Split || rowsOfDay[r.Day] > 1
 		}
 		r.Label, r.Note = txLabel(*r)
 	}

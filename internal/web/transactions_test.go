@@ -287,3 +287,47 @@ func TestTransactionsGroupManyCommits(t *testing.T) {
 		t.Errorf("no row says %q", want)
 	}
 }
+
+// A day with more commits than a page may read is cut at the scan limit: the row on
+// each side of the cut says it is part of the day, and the parts add up to the day.
+func TestTransactionsScanLimitSplitsADay(t *testing.T) {
+	defer func(n int) { txScanLimit = n }(txScanLimit)
+	txScanLimit = 100
+	e := newEnv(t, storetest.SQLite)
+	f := e.seedFixture()
+	k := f.keys["member-key"]
+	loc, _ := time.LoadLocation("America/New_York")
+	start := time.Date(2025, 6, 14, 8, 0, 0, 0, loc)
+	var want money.Amount
+	for i := range 150 {
+		ts := start.Add(time.Duration(i) * time.Minute)
+		e.clock.Set(ts.Add(time.Second))
+		ev := metering.Event{ID: "cut-" + itoa64(int64(i)), WorkspaceID: f.ws, KeyID: k.ID, Member: k.MemberID, Model: "gpt-test",
+			Timestamp: ts, Usage: pricing.Usage{Input: 100, Output: 10}}
+		res, err := e.metering.Ingest(context.Background(), []metering.Event{ev})
+		if err != nil || res.Accepted != 1 {
+			t.Fatalf("ingest: %+v %v", res, err)
+		}
+		want -= res.Events[0].Cost
+	}
+	e.clock.Set(testNow)
+	rq := &request{s: e.srv, Workspace: team.Workspace{ID: f.ws}, Loc: loc}
+	first, next, err := e.srv.transactions(context.Background(), rq, txUsage, 0, billingPageSize)
+	if err != nil || next == 0 || len(first) == 0 {
+		t.Fatalf("first page: %d rows, next %d, %v", len(first), next, err)
+	}
+	second, _, err := e.srv.transactions(context.Background(), rq, txUsage, next, billingPageSize)
+	if err != nil || len(second) == 0 {
+		t.Fatalf("second page: %d rows, %v", len(second), err)
+	}
+	a, b := first[len(first)-1], second[0]
+	if !a.Split || !b.Split || !a.Day.Equal(b.Day) || !strings.HasPrefix(a.Label, "Usage: part of 14 Jun") {
+		t.Errorf("the cut day's rows: %q (split %v) and %q (split %v)", a.Label, a.Split, b.Label, b.Split)
+	}
+	if got := a.Amount + b.Amount; got != want {
+		t.Errorf("the parts add to %s, the day's commits to %s", got, want)
+	}
+	if a.Transfers+b.Transfers != 150 {
+		t.Errorf("the parts hold %d + %d transfers, want 150", a.Transfers, b.Transfers)
+	}
+}
