@@ -23,19 +23,22 @@ type eventsRequest struct {
 // eventInput is one event on the wire. Token counts are JSON integers: a fraction or a
 // string where a number belongs rejects the event.
 type eventInput struct {
-	ID                string          `json:"id"`
-	WorkspaceID       string          `json:"workspace_id"`
-	KeyID             string          `json:"key_id"`
-	Timestamp         string          `json:"timestamp"`
-	Model             string          `json:"model"`
-	InputTokens       int64           `json:"input_tokens"`
-	CachedInputTokens int64           `json:"cached_input_tokens"`
-	CacheWriteTokens  int64           `json:"cache_write_tokens"`
-	OutputTokens      int64           `json:"output_tokens"`
-	ReasoningTokens   int64           `json:"reasoning_tokens"`
-	Project           string          `json:"project"`
-	Member            string          `json:"member"`
-	Metadata          json.RawMessage `json:"metadata"`
+	ID                string `json:"id"`
+	WorkspaceID       string `json:"workspace_id"`
+	KeyID             string `json:"key_id"`
+	Timestamp         string `json:"timestamp"`
+	Model             string `json:"model"`
+	InputTokens       int64  `json:"input_tokens"`
+	CachedInputTokens int64  `json:"cached_input_tokens"`
+	CacheWriteTokens  int64  `json:"cache_write_tokens"`
+	// CacheWrite1hTokens is the part of cache_write_tokens written to a 1-hour cache
+	// (Anthropic's), priced at the price's cache_write_1h.
+	CacheWrite1hTokens int64           `json:"cache_write_1h_tokens"`
+	OutputTokens       int64           `json:"output_tokens"`
+	ReasoningTokens    int64           `json:"reasoning_tokens"`
+	Project            string          `json:"project"`
+	Member             string          `json:"member"`
+	Metadata           json.RawMessage `json:"metadata"`
 }
 
 // ingestEvents applies a batch: 200 with what was accepted, what was a duplicate and
@@ -92,7 +95,7 @@ func decodeEvent(raw json.RawMessage, p principal) (metering.Event, error) {
 	e := metering.Event{ID: in.ID, WorkspaceID: in.WorkspaceID, KeyID: in.KeyID, Project: in.Project, Member: in.Member,
 		Model: in.Model, Metadata: in.Metadata, Source: "api",
 		Usage: pricing.Usage{Input: in.InputTokens, CachedInput: in.CachedInputTokens, CacheWrite: in.CacheWriteTokens,
-			Output: in.OutputTokens, Reasoning: in.ReasoningTokens}}
+			Output: in.OutputTokens, Reasoning: in.ReasoningTokens, CacheWrite1h: in.CacheWrite1hTokens}}
 	if in.Timestamp != "" {
 		t, err := time.Parse(time.RFC3339Nano, in.Timestamp)
 		if err != nil {
@@ -121,7 +124,7 @@ func decodeEvent(raw json.RawMessage, p principal) (metering.Event, error) {
 }
 
 // tokenFields are the fields that hold token counts.
-var tokenFields = []string{"input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"}
+var tokenFields = []string{"input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"}
 
 // strictDecode decodes one event object, refusing unknown fields and wrong types.
 func strictDecode(raw json.RawMessage, in *eventInput) error {

@@ -216,6 +216,10 @@ func (e *Event) contentHash() string {
 	num(e.Usage.CacheWrite)
 	num(e.Usage.Output)
 	num(e.Usage.Reasoning)
+	if e.Usage.CacheWrite1h != 0 || e.Usage.WebSearchCalls != 0 { // only then: older events keep their hash
+		num(e.Usage.CacheWrite1h)
+		num(e.Usage.WebSearchCalls)
+	}
 	field(e.Project)
 	field(e.Member)
 	field(string(e.Metadata))
