@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"spectra/internal/browsertest"
 	"spectra/internal/demo"
 	"spectra/internal/money"
+	"spectra/internal/requestlog"
 	"spectra/internal/team"
 )
 
@@ -147,6 +149,29 @@ func TestBrowserDrillDown(t *testing.T) {
 	waitFor(t, ctx, `location.pathname === "`+ws+`requests/`+id+`" && document.getElementById("arithmetic")`)
 	if got := eval[string](t, ctx, `document.querySelector("td[data-cost]").dataset.cost`); got != costs[0].String() {
 		t.Errorf("the request's page says it cost %s, the log %s", got, costs[0])
+	}
+	// Its arithmetic gives that cost, and the JSON API says the same (GET
+	// /api/v1/workspaces/{id}/requests/{request_id} answers requestlog's Detail as JSON).
+	if got := eval[string](t, ctx, `document.querySelector("[data-arith-total]").dataset.arithTotal`); got != costs[0].String() {
+		t.Errorf("the arithmetic adds up to %s, the request cost %s", got, costs[0])
+	}
+	det, err := requestlog.NewService(w.e.metering, nil, nil).Get(context.Background(), w.demo.WorkspaceID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(det)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api struct {
+		ID   string `json:"id"`
+		Cost string `json:"cost"`
+	}
+	if err := json.Unmarshal(js, &api); err != nil {
+		t.Fatal(err)
+	}
+	if api.ID != id || api.Cost != costs[0].String() {
+		t.Errorf("the API answers %s costing %s; the page showed %s costing %s", api.ID, api.Cost, id, costs[0])
 	}
 	// The back button walks the same way back: the sorted day, the day, the overview.
 	eval[bool](t, ctx, `(history.back(), true)`)
