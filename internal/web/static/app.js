@@ -74,6 +74,9 @@
     var p = document.createElement("p");
     p.textContent = "No usage in this period";
     el.appendChild(p);
+    // The caption's "hover or click a bar" has nothing to point at.
+    var cap = el.closest("figure").querySelector("figcaption");
+    if (cap) cap.hidden = true;
   }
 
   function draw(el) {
