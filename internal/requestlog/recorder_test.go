@@ -33,8 +33,11 @@ func (f *fakeStore) Refusals(context.Context, requestlog.RefusalFilter) ([]reque
 func (f *fakeStore) Refusal(context.Context, string, string) (requestlog.Refusal, error) {
 	return requestlog.Refusal{}, requestlog.ErrNotFound
 }
-func (f *fakeStore) RefusalCounts(context.Context, string, time.Time, time.Time) ([]requestlog.CodeCount, error) {
-	return nil, nil
+func (f *fakeStore) RefusalCounts(_ context.Context, _ string, _, _ time.Time, max int) ([]requestlog.CodeCount, error) {
+	if max != requestlog.MaxCounted+1 {
+		return nil, errors.New("counts at most MaxCounted+1")
+	}
+	return []requestlog.CodeCount{{Code: "rate_limit_exceeded", Count: requestlog.MaxCounted}, {Code: "insufficient_balance", Count: 1}}, nil
 }
 func (f *fakeStore) PruneRefusals(_ context.Context, before time.Time, keep int, ws []string) (int, error) {
 	if f.fail {
@@ -146,4 +149,13 @@ func TestRecorderPrune(t *testing.T) {
 func TestNilRecorder(t *testing.T) {
 	var rec *requestlog.Recorder
 	rec.Record(refusal("ws", 1))
+}
+
+// TestRefusalSummaryCapped: past MaxCounted, the summary says so and counts MaxCounted.
+func TestRefusalSummaryCapped(t *testing.T) {
+	s := requestlog.NewService(nil, &fakeStore{}, nil)
+	sum, err := s.RefusalSummary(context.Background(), "ws", t0, t0.Add(time.Hour))
+	if err != nil || !sum.Capped || sum.Total != requestlog.MaxCounted || len(sum.Codes) != 1 || sum.Main() != "rate_limit_exceeded" {
+		t.Fatalf("%+v %v", sum, err)
+	}
 }

@@ -45,6 +45,9 @@ const (
 	// MaxBuffered is the most refusals a node holds before they are written; more are
 	// dropped and counted.
 	MaxBuffered = 8_192
+	// MaxCounted is the most refusals the Overview counts in a period (it then says
+	// "10,000+"), so that counting stays cheap at any volume.
+	MaxCounted = 10_000
 	// flushBatch is how many refusals one insert writes; a buffer this full wakes the
 	// flush job at once.
 	flushBatch = 512
@@ -101,8 +104,9 @@ type Store interface {
 	Refusals(ctx context.Context, f RefusalFilter) ([]Refusal, error)
 	// Refusal returns one refusal of the workspace, or errs.NotFound request_not_found.
 	Refusal(ctx context.Context, workspaceID, id string) (Refusal, error)
-	// RefusalCounts counts a workspace's refusals in [start, end) by code, most first.
-	RefusalCounts(ctx context.Context, workspaceID string, start, end time.Time) ([]CodeCount, error)
+	// RefusalCounts counts the newest max of a workspace's refusals in [start, end) by
+	// code, most first.
+	RefusalCounts(ctx context.Context, workspaceID string, start, end time.Time, max int) ([]CodeCount, error)
 	// PruneRefusals deletes refusals older than before, and of each workspace named all
 	// but its newest keep; it returns how many it deleted.
 	PruneRefusals(ctx context.Context, before time.Time, keep int, workspaces []string) (int, error)

@@ -266,6 +266,9 @@ func (s *Service) Get(ctx context.Context, workspaceID, id string) (Detail, erro
 type Refusals struct {
 	Total int64       `json:"total"`
 	Codes []CodeCount `json:"codes"` // most first
+	// Capped says that there were more than MaxCounted: Total and Codes count the
+	// newest MaxCounted.
+	Capped bool `json:"capped"`
 }
 
 // Main is the most frequent refusal code, or "".
@@ -276,18 +279,26 @@ func (r Refusals) Main() string {
 	return r.Codes[0].Code
 }
 
-// RefusalSummary counts a workspace's refused and failed requests in [start, end) by code.
+// RefusalSummary counts a workspace's refused and failed requests in [start, end) by
+// code: the newest MaxCounted of them (Capped when there were more).
 func (s *Service) RefusalSummary(ctx context.Context, workspaceID string, start, end time.Time) (Refusals, error) {
 	if s.store == nil {
 		return Refusals{Codes: []CodeCount{}}, nil
 	}
-	cs, err := s.store.RefusalCounts(ctx, workspaceID, start, end)
+	cs, err := s.store.RefusalCounts(ctx, workspaceID, start, end, MaxCounted+1)
 	if err != nil {
 		return Refusals{}, err
 	}
 	r := Refusals{Codes: cs}
 	for _, c := range cs {
 		r.Total += c.Count
+	}
+	if r.Total > MaxCounted { // one too many was counted: take it from the least frequent
+		r.Capped, r.Total = true, MaxCounted
+		r.Codes[len(r.Codes)-1].Count--
+		if r.Codes[len(r.Codes)-1].Count == 0 {
+			r.Codes = r.Codes[:len(r.Codes)-1]
+		}
 	}
 	return r, nil
 }

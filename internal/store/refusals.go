@@ -113,11 +113,13 @@ func (db *DB) Refusal(ctx context.Context, workspaceID, id string) (_ requestlog
 	return r, err
 }
 
-// RefusalCounts counts a workspace's refusals in [start, end) by code, most first.
-func (db *DB) RefusalCounts(ctx context.Context, workspaceID string, start, end time.Time) (_ []requestlog.CodeCount, err error) {
+// RefusalCounts counts the newest max of a workspace's refusals in [start, end) by code,
+// most first (from the log index alone).
+func (db *DB) RefusalCounts(ctx context.Context, workspaceID string, start, end time.Time, max int) (_ []requestlog.CodeCount, err error) {
 	defer wrapErr(&err, "refusal counts")
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT code, COUNT(*) FROM request_refusals
-		WHERE workspace_id = ? AND ts >= ? AND ts < ? GROUP BY code ORDER BY COUNT(*) DESC, code`), workspaceID, micros(start), micros(end))
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT code, COUNT(*) FROM (SELECT code FROM request_refusals
+		WHERE workspace_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, id DESC LIMIT ?) r GROUP BY code ORDER BY COUNT(*) DESC, code`),
+		workspaceID, micros(start), micros(end), max)
 	return collect(rows, err, func(row scanner) (requestlog.CodeCount, error) {
 		var c requestlog.CodeCount
 		err := row.Scan(&c.Code, &c.Count)

@@ -92,9 +92,13 @@ func TestRefusalsStore(t *testing.T) {
 		if r, err := db.Refusal(ctx, "ws_a", "req_ws_a_001"); err != nil || r.Code != "upstream_error" {
 			t.Fatalf("refusal: %+v %v", r, err)
 		}
-		counts, err := db.RefusalCounts(ctx, "ws_a", base, base.Add(time.Hour))
+		counts, err := db.RefusalCounts(ctx, "ws_a", base, base.Add(time.Hour), 100)
 		if err != nil || len(counts) != 2 || counts[0].Count != 5 {
 			t.Fatalf("counts: %v %v", counts, err)
+		}
+		// At most the newest 3: minutes 9 (upstream), 8 and 7.
+		if counts, _ = db.RefusalCounts(ctx, "ws_a", base, base.Add(time.Hour), 3); len(counts) != 2 || counts[0].Count != 2 || counts[0].Code != "upstream_error" {
+			t.Fatalf("capped counts: %v", counts)
 		}
 		// Prune: older than minute 2 goes; then ws_a keeps its newest 4.
 		n, err := db.PruneRefusals(ctx, base.Add(2*time.Minute), 4, []string{"ws_a"})

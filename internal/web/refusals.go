@@ -15,6 +15,7 @@ type refusalLine struct {
 	RefusedURL  string
 	Upstream    int64
 	UpstreamURL string
+	Capped      bool // more than were counted ("10,000+")
 }
 
 // refusalReasons name the gateway's refusal codes in a word or two.
@@ -30,7 +31,7 @@ func (s *Server) refusals(ctx context.Context, rq *request, p Period) (*refusalL
 	if err != nil || sum.Total == 0 {
 		return nil, err
 	}
-	l := &refusalLine{}
+	l := &refusalLine{Capped: sum.Capped}
 	var main string
 	for _, c := range sum.Codes { // most first
 		if strings.HasPrefix(c.Code, "upstream_") {

@@ -21,9 +21,10 @@ CREATE TABLE request_refusals (
     stream       INTEGER NOT NULL DEFAULT 0,
     latency_ms   BIGINT NOT NULL DEFAULT 0
 );
--- The log reads a workspace's refusals newest first, whole or by one filter; the pruner
--- deletes by age.
-CREATE INDEX request_refusals_log ON request_refusals (workspace_id, ts, id);
+-- The log reads a workspace's refusals newest first (the Overview counts their codes from
+-- the same index) or slowest first, whole or by one filter; the pruner deletes by age.
+CREATE INDEX request_refusals_log ON request_refusals (workspace_id, ts, id, code);
+CREATE INDEX request_refusals_latency ON request_refusals (workspace_id, latency_ms, ts, id);
 CREATE INDEX request_refusals_kind ON request_refusals (workspace_id, kind, ts, id);
 CREATE INDEX request_refusals_key ON request_refusals (workspace_id, key_id, ts, id);
 CREATE INDEX request_refusals_member ON request_refusals (workspace_id, member, ts, id);
