@@ -28,7 +28,7 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range pageNames {
+	for _, name := range append(pageNames[:len(pageNames):len(pageNames)], adminViews()...) {
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse view %s: %w", name, err)

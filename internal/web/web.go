@@ -127,7 +127,7 @@ type route struct {
 
 // routes is every page the dashboard serves, in one table.
 func (s *Server) routes() []route {
-	return []route{
+	return append(s.adminRoutes(), []route{ // the operator's console: admin.go
 		{"GET /static/{hash}/{file...}", http.HandlerFunc(s.serveAsset)},
 
 		{"GET /{$}", s.signedIn(s.home)},
@@ -176,7 +176,7 @@ func (s *Server) routes() []route {
 		{"POST /invite/{token}", s.public(s.acceptInvite)},
 		{"GET /w/{ws}/", s.page(team.ActViewUsage, s.pageNotFound)},
 		{"/w/", s.signedIn(s.notFound)},
-	}
+	}...)
 }
 
 // Register mounts every dashboard route on mux.

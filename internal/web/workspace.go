@@ -210,6 +210,7 @@ type pageBase struct {
 	R         *request // nil outside a workspace
 	CSRFToken string
 	Currency  string
+	AdminNav  []adminNavEntry // the operator's console nav; nil outside /admin (admin.go)
 }
 
 // base returns the layout data for a page outside a workspace.

@@ -1,0 +1,155 @@
+package web
+
+// The operator's console: every page under /admin.
+//
+// Who sees it: the operator only (an operator account, or the admin bearer token). Any
+// other signed-in viewer — a member, an owner — gets 404 not_found on every /admin URL,
+// the same page as an unknown URL, so the console's existence is not revealed; a visitor
+// who is not signed in is sent to the login page, as for any dashboard URL.
+//
+// Adding a console page (H2: Prices, Upstreams, Codes) takes three steps:
+//
+//  1. Route line: add it to adminRoutes below, wrapped in s.admin(...), e.g.
+//     {"GET /admin/prices", s.admin(s.adminPrices)},
+//     {"POST /admin/prices", s.admin(s.adminAddPrice)},
+//     A handler is func(w http.ResponseWriter, r *http.Request, a *adminRequest) error;
+//     POSTs have had their CSRF token checked and their form parsed already (as on every
+//     dashboard form: <input type="hidden" name="csrf" value="{{.CSRFToken}}">). A
+//     returned error renders the error page with its status (errs kinds), in the layout.
+//     The table-driven test TestAdminRoutesNotFoundForNonOperators (admin_test.go)
+//     walks adminRoutes, so a new route is checked for the 404 without more work.
+//  2. Template: templates/admin_<name>.html defining "content" (the layout draws the
+//     console's nav above it); add "<name>" to adminPageNames, then
+//     render with s.render(w, r, http.StatusOK, "admin_<name>", data) where data embeds
+//     adminBase from a.base("Title", "<nav key>").
+//  3. Nav entry: the entry is already in adminNav (Workspaces, Prices, Upstreams,
+//     Codes, Activity, Audit); its Key is the nav key given to a.base, which marks it
+//     current. A page not built yet is served by s.adminSoon; replace that route line.
+//
+// Every console action calls the same domain service as the API's route for it, with
+// the same idempotency and errors, and records an audit entry (s.audited); no business
+// rule lives here.
+
+import (
+	"net/http"
+	"time"
+)
+
+// adminRoutes is every console route. Each is wrapped in s.admin, which answers 404 to
+// anyone but the operator.
+func (s *Server) adminRoutes() []route {
+	return []route{
+		{"GET /admin", s.admin(s.adminHome)},
+		{"GET /admin/{$}", s.admin(s.adminHome)},
+		{"GET /admin/workspaces", s.admin(s.adminSoon)},
+		{"GET /admin/activity", s.admin(s.adminSoon)},
+		{"GET /admin/audit", s.admin(s.adminSoon)},
+		{"GET /admin/prices", s.admin(s.adminSoon)},
+		{"GET /admin/upstreams", s.admin(s.adminSoon)},
+		{"GET /admin/codes", s.admin(s.adminSoon)},
+		{"/admin/", s.admin(s.adminNotFound)},
+	}
+}
+
+// adminPageNames are the console's views: templates/admin_<name>.html each, parsed with
+// the shared layout (which draws the console's nav from adminBase.AdminNav) and partials.
+var adminPageNames = []string{"soon"}
+
+// adminNavEntry is one entry of the console's nav.
+type adminNavEntry struct {
+	Key, Label, Path string
+}
+
+// adminNav is the console's nav, in order.
+var adminNav = []adminNavEntry{
+	{"workspaces", "Workspaces", "/admin/workspaces"},
+	{"prices", "Prices", "/admin/prices"},
+	{"upstreams", "Upstreams", "/admin/upstreams"},
+	{"codes", "Codes", "/admin/codes"},
+	{"activity", "Activity", "/admin/activity"},
+	{"audit", "Audit", "/admin/audit"},
+}
+
+// adminRequest is a request of the operator inside the console.
+type adminRequest struct {
+	s   *Server
+	V   *viewer
+	Now time.Time
+}
+
+// Actor names the operator in the audit log: the account's email, or "admin-token".
+func (a *adminRequest) Actor() string {
+	if a.V.Bearer || a.V.User.Email == "" {
+		return "admin-token"
+	}
+	return a.V.User.Email
+}
+
+// adminBase is the layout data of a console page: pageBase with AdminNav set, which
+// makes the layout draw the console's nav.
+type adminBase struct {
+	pageBase
+}
+
+// base returns the layout data of a console page; nav is its adminNav key.
+func (a *adminRequest) base(title, nav string) adminBase {
+	b := adminBase{pageBase: a.s.base(title, a.V, nil)}
+	b.Nav, b.AdminNav = nav, adminNav
+	return b
+}
+
+// adminHandler serves a console page.
+type adminHandler func(w http.ResponseWriter, r *http.Request, a *adminRequest) error
+
+// errAdminNotFound is every refusal of the console to a non-operator: the same code and
+// message as an unknown URL, so nothing tells the console exists.
+var errAdminNotFound = errNotFound
+
+// admin wraps h: signed in (else the login page), CSRF checked on POST, and the
+// operator only (else 404 not_found).
+func (s *Server) admin(h adminHandler) http.Handler {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request, v *viewer) error {
+		if !v.User.Operator {
+			return errAdminNotFound
+		}
+		return h(w, r, &adminRequest{s: s, V: v, Now: s.now()})
+	})
+}
+
+// adminHome opens the console on its first page.
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
+	http.Redirect(w, r, "/admin/workspaces", http.StatusSeeOther)
+	return nil
+}
+
+// adminNotFound answers an unknown console URL (to the operator).
+func (s *Server) adminNotFound(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
+	return errNotFound
+}
+
+// soonData is the placeholder of a console page not built yet.
+type soonData struct {
+	adminBase
+}
+
+// adminSoon is the placeholder of a console page another change builds.
+func (s *Server) adminSoon(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
+	nav := "workspaces"
+	title := "Console"
+	for _, e := range adminNav {
+		if e.Path == r.URL.Path {
+			nav, title = e.Key, e.Label
+		}
+	}
+	return s.render(w, r, http.StatusOK, "admin_soon", soonData{adminBase: a.base(title, nav)})
+}
+
+// adminViews returns the view names of the console's pages ("admin_<name>"), which
+// parsePages parses with the others.
+func adminViews() []string {
+	out := make([]string, len(adminPageNames))
+	for i, n := range adminPageNames {
+		out[i] = "admin_" + n
+	}
+	return out
+}
