@@ -239,6 +239,7 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.Handle("/v1/models", g.methodNotAllowed("GET, HEAD"))
 	// The other APIs (wire.go), one line each.
 	g.registerAnthropic(mux)
+	g.registerGemini(mux)
 }
 
 // Flush waits until every finished request's settle is committed, then gives the

@@ -18,9 +18,7 @@ import (
 	"net/url"
 	"strings"
 
-	"spectra/internal/errs"
 	"spectra/internal/pricing"
-	"spectra/internal/team"
 )
 
 // geminiMethod is the custom method after the model in a Gemini path.
@@ -283,23 +281,17 @@ func (r *geminiRequest) explicitMax() int64 {
 // toolUsePromptTokenCount (the prompt of a tool Google runs itself, such as code
 // execution or search) and thoughtsTokenCount are outside promptTokenCount and
 // candidatesTokenCount (totalTokenCount is the sum of the four), so they are added.
+//
+// The modality breakdowns (promptTokensDetails, candidatesTokensDetails, …) are not read:
+// the price catalog has no modality prices yet, and every token is charged at the
+// model's token prices.
 type geminiUsage struct {
-	PromptTokenCount           int64           `json:"promptTokenCount"`
-	CachedContentTokenCount    int64           `json:"cachedContentTokenCount"`
-	CandidatesTokenCount       int64           `json:"candidatesTokenCount"`
-	ThoughtsTokenCount         int64           `json:"thoughtsTokenCount"`
-	ToolUsePromptTokenCount    int64           `json:"toolUsePromptTokenCount"`
-	TotalTokenCount            int64           `json:"totalTokenCount"`
-	PromptTokensDetails        []modalityCount `json:"promptTokensDetails"`
-	CacheTokensDetails         []modalityCount `json:"cacheTokensDetails"`
-	CandidatesTokensDetails    []modalityCount `json:"candidatesTokensDetails"`
-	ToolUsePromptTokensDetails []modalityCount `json:"toolUsePromptTokensDetails"`
-}
-
-// modalityCount is one entry of a usageMetadata modality breakdown.
-type modalityCount struct {
-	Modality   string `json:"modality"` // TEXT, IMAGE, AUDIO, VIDEO, DOCUMENT
-	TokenCount int64  `json:"tokenCount"`
+	PromptTokenCount        int64 `json:"promptTokenCount"`
+	CachedContentTokenCount int64 `json:"cachedContentTokenCount"`
+	CandidatesTokenCount    int64 `json:"candidatesTokenCount"`
+	ThoughtsTokenCount      int64 `json:"thoughtsTokenCount"`
+	ToolUsePromptTokenCount int64 `json:"toolUsePromptTokenCount"`
+	TotalTokenCount         int64 `json:"totalTokenCount"`
 }
 
 // usage converts to Spectra's meaning, clamping inconsistent counts so that an odd report
@@ -314,38 +306,6 @@ func (u *geminiUsage) usage() pricing.Usage {
 		Output:      out,
 		Reasoning:   thoughts,
 	}
-}
-
-// modalities is the usage's modality breakdown, input (prompt and tool-use prompt) and
-// output (candidates), summed by modality. The price catalog has no modality prices
-// yet: the gateway records these counts in the event's metadata when some modality is
-// not text, and charges every token at the model's token prices.
-func (u *geminiUsage) modalities() (in, out map[string]int64) {
-	add := func(m map[string]int64, list []modalityCount) map[string]int64 {
-		for _, c := range list {
-			if c.Modality == "" || c.TokenCount <= 0 {
-				continue
-			}
-			if m == nil {
-				m = map[string]int64{}
-			}
-			m[c.Modality] = satAdd(m[c.Modality], c.TokenCount)
-		}
-		return m
-	}
-	in = add(add(nil, u.PromptTokensDetails), u.ToolUsePromptTokensDetails)
-	out = add(nil, u.CandidatesTokensDetails)
-	return in, out
-}
-
-// onlyText reports whether a breakdown is empty or all text.
-func onlyText(m map[string]int64) bool {
-	for k := range m {
-		if k != "TEXT" {
-			return false
-		}
-	}
-	return true
 }
 
 func satAdd(a, b int64) int64 {
@@ -424,45 +384,16 @@ func (r *geminiResponse) textBytes() int64 {
 
 // meterGeminiBody returns the usage of a generateContent answer, or (when it reports
 // none) the prompt estimate and ⌈bytes/4⌉ of its generated content, as estimated.
-func meterGeminiBody(b []byte, promptEstimate int64) (pricing.Usage, *geminiUsage, bool, error) {
+func meterGeminiBody(b []byte, promptEstimate int64) (pricing.Usage, bool, error) {
 	var r geminiResponse
 	if err := decodeGemini(b, &r); err != nil {
-		return pricing.Usage{}, nil, false, err
+		return pricing.Usage{}, false, err
 	}
 	if r.UsageMetadata != nil {
-		return r.UsageMetadata.usage(), r.UsageMetadata, false, nil
+		return r.UsageMetadata.usage(), false, nil
 	}
 	n := r.textBytes()
-	return pricing.Usage{Input: promptEstimate, Output: (n + outputTextBytes - 1) / outputTextBytes}, nil, true, nil
-}
-
-// geminiMetadata is the event metadata of a Gemini request: the upstream's, plus the
-// modality breakdown of its usage when it holds anything but text.
-func geminiMetadata(base []byte, u *geminiUsage) []byte {
-	if u == nil {
-		return base
-	}
-	in, out := u.modalities()
-	if onlyText(in) && onlyText(out) {
-		return base
-	}
-	m := map[string]any{}
-	if len(base) > 0 && json.Unmarshal(base, &m) != nil {
-		return base
-	}
-	mod := map[string]map[string]int64{}
-	if len(in) > 0 {
-		mod["input"] = in
-	}
-	if len(out) > 0 {
-		mod["output"] = out
-	}
-	m["modalities"] = mod
-	b, err := json.Marshal(m)
-	if err != nil {
-		return base
-	}
-	return b
+	return pricing.Usage{Input: promptEstimate, Output: (n + outputTextBytes - 1) / outputTextBytes}, true, nil
 }
 
 // Errors in Google's shape:
@@ -531,34 +462,6 @@ func toGemini(e *apiError) geminiError {
 	return geminiError{Code: e.Status, Message: e.Message, Status: geminiStatus(e.Status),
 		Details: []geminiErrorInfo{{Type: "type.googleapis.com/google.rpc.ErrorInfo",
 			Reason: strings.ToUpper(e.Code), Domain: "spectra", Metadata: md}}}
-}
-
-// writeGeminiError answers err in Google's error shape, logging internal errors.
-func (g *Gateway) writeGeminiError(w http.ResponseWriter, err error) {
-	e := fromDomain(err)
-	if e.Code == "internal_error" {
-		g.log.Error("gateway request failed", "err", err)
-	}
-	writeJSON(w, e.Status, map[string]geminiError{"error": toGemini(e)})
-}
-
-// geminiAuthenticate returns the inference key of a Gemini request.
-func (g *Gateway) geminiAuthenticate(r *http.Request) (team.APIKey, error) {
-	secret := geminiKey(r)
-	if secret == "" {
-		return team.APIKey{}, errGeminiMissingKey
-	}
-	k, err := g.keys.authenticate(r.Context(), secret)
-	if err != nil {
-		if errs.Is(err, team.ErrInvalidKey.Code) {
-			return team.APIKey{}, newError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "Incorrect API key provided, or the key was revoked.")
-		}
-		return team.APIKey{}, err
-	}
-	if k.Kind != team.KindInference {
-		return team.APIKey{}, errWrongKeyKind
-	}
-	return k, nil
 }
 
 // geminiUpstreamURL is where a Gemini request goes: the upstream's base URL (e.g.

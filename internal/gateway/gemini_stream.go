@@ -246,3 +246,6 @@ func (a *arrayReader) readByte() (byte, error) {
 	}
 	return c, err
 }
+
+// bytesRead is the number of bytes read from the stream so far.
+func (a *arrayReader) bytesRead() int64 { return a.read }

@@ -181,33 +181,8 @@ func TestGeminiUsageMapping(t *testing.T) {
 	}
 }
 
-func TestGeminiModalities(t *testing.T) {
-	var u geminiUsage
-	must(t, json.Unmarshal([]byte(`{"promptTokenCount":300,"candidatesTokenCount":10,
-		"promptTokensDetails":[{"modality":"TEXT","tokenCount":42},{"modality":"AUDIO","tokenCount":258}],
-		"toolUsePromptTokensDetails":[{"modality":"TEXT","tokenCount":8}],
-		"candidatesTokensDetails":[{"modality":"TEXT","tokenCount":10}]}`), &u))
-	in, out := u.modalities()
-	if in["TEXT"] != 50 || in["AUDIO"] != 258 || out["TEXT"] != 10 || len(out) != 1 {
-		t.Fatalf("modalities %v %v", in, out)
-	}
-	meta := geminiMetadata([]byte(`{"upstream":"g"}`), &u)
-	var m struct {
-		Upstream   string                      `json:"upstream"`
-		Modalities map[string]map[string]int64 `json:"modalities"`
-	}
-	must(t, json.Unmarshal(meta, &m))
-	if m.Upstream != "g" || m.Modalities["input"]["AUDIO"] != 258 || m.Modalities["output"]["TEXT"] != 10 {
-		t.Fatalf("metadata %s", meta)
-	}
-	text := geminiUsage{PromptTokensDetails: []modalityCount{{"TEXT", 5}}}
-	if got := geminiMetadata([]byte(`{"upstream":"g"}`), &text); string(got) != `{"upstream":"g"}` {
-		t.Fatalf("text-only usage changed the metadata: %s", got)
-	}
-}
-
 func TestMeterGeminiBody(t *testing.T) {
-	u, _, est, err := meterGeminiBody([]byte(`{"candidates":[{"content":{"parts":[{"text":"hello"}]}}],
+	u, est, err := meterGeminiBody([]byte(`{"candidates":[{"content":{"parts":[{"text":"hello"}]}}],
 		"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":2,"thoughtsTokenCount":4}}`), 99)
 	if err != nil || est || u != (pricing.Usage{Input: 12, Output: 6, Reasoning: 4}) {
 		t.Fatalf("reported: %+v %v %v", u, est, err)
@@ -215,17 +190,17 @@ func TestMeterGeminiBody(t *testing.T) {
 	// No usage: the prompt estimate and ⌈bytes/4⌉ of text, thoughts, a function call's
 	// name and arguments.
 	body := `{"candidates":[{"content":{"parts":[{"text":"abcdefgh","thought":true},{"text":"x"},{"functionCall":{"name":"get","args":{"a":1}}}]}}]}`
-	u, _, est, err = meterGeminiBody([]byte(body), 99)
+	u, est, err = meterGeminiBody([]byte(body), 99)
 	want := int64((8 + 1 + 3 + len(`{"a":1}`) + 3) / 4)
 	if err != nil || !est || u != (pricing.Usage{Input: 99, Output: want}) {
 		t.Fatalf("counted: %+v %v %v, want output %d", u, est, err, want)
 	}
 	// A usage of the wrong shape is no usage: counted instead.
-	u, _, est, err = meterGeminiBody([]byte(`{"candidates":[{"content":{"parts":[{"text":"abcd"}]}}],"usageMetadata":{"promptTokenCount":"x"}}`), 7)
+	u, est, err = meterGeminiBody([]byte(`{"candidates":[{"content":{"parts":[{"text":"abcd"}]}}],"usageMetadata":{"promptTokenCount":"x"}}`), 7)
 	if err != nil || !est || u != (pricing.Usage{Input: 7, Output: 1}) {
 		t.Fatalf("bad usage: %+v %v %v", u, est, err)
 	}
-	if _, _, _, err := meterGeminiBody([]byte(`nope`), 1); err == nil {
+	if _, _, err := meterGeminiBody([]byte(`nope`), 1); err == nil {
 		t.Fatal("an unreadable answer was metered")
 	}
 }
