@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"spectra/internal/errs"
 	"spectra/internal/metering"
@@ -129,53 +131,83 @@ func eventValues(e *metering.Event) [4]string {
 
 // blockTags collects the event_block_tags rows of the blocks being written.
 type blockTags struct {
-	cur            [4]map[string]bool // the current block's distinct values per dimension
+	cur            [4]map[string]*[3]int64 // the current block's distinct values per dimension, with their highest sort values
+	all            [3]int64                // the current block's highest sort values
 	ws             []string
 	tags, ts, seqs []int64
+	maxima         [3][]int64
 }
 
 func (t *blockTags) begin() {
 	for i := range t.cur {
 		if t.cur[i] == nil {
-			t.cur[i] = map[string]bool{}
+			t.cur[i] = map[string]*[3]int64{}
 		} else {
 			clear(t.cur[i])
 		}
 	}
+	t.all = [3]int64{-1 << 62, -1 << 62, -1 << 62}
+}
+
+// widen raises m to v.
+func widen(m *[3]int64, v [3]int64) {
+	for i := range v {
+		m[i] = max(m[i], v[i])
+	}
 }
 
 func (t *blockTags) add(e *metering.Event) {
+	sv := sortValues(e)
+	widen(&t.all, sv)
 	for i, v := range eventValues(e) {
-		if m := t.cur[i]; len(m) <= maxBlockTags {
-			m[v] = true
+		m := t.cur[i]
+		if x := m[v]; x != nil {
+			widen(x, sv)
+		} else if len(m) <= maxBlockTags {
+			c := sv
+			m[v] = &c
 		}
 	}
 }
 
 // end writes the current block's rows.
 func (t *blockTags) end(ws string, maxTS, seq int64) {
+	type row struct {
+		tag    int64
+		maxima [3]int64
+	}
 	for i, m := range t.cur {
-		var tags []int64
+		var rows []row
 		if len(m) > maxBlockTags {
-			tags = []int64{wildcardTag(tagDims[i])}
+			rows = []row{{wildcardTag(tagDims[i]), t.all}}
 		} else {
-			for v := range m {
-				tags = append(tags, tagOf(tagDims[i], v))
+			for v, x := range m {
+				rows = append(rows, row{tagOf(tagDims[i], v), *x})
 			}
-			slices.Sort(tags)
-			tags = slices.Compact(tags) // two values with one tag (a hash collision) are one row
+			slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.tag, b.tag) })
+			// Two values with one tag (a hash collision) are one row, with the higher maxima.
+			for j := 1; j < len(rows); j++ {
+				if rows[j].tag == rows[j-1].tag {
+					widen(&rows[j-1].maxima, rows[j].maxima)
+					rows = slices.Delete(rows, j, j+1)
+					j--
+				}
+			}
 		}
-		for _, tag := range tags {
-			t.ws, t.tags, t.ts, t.seqs = append(t.ws, ws), append(t.tags, tag), append(t.ts, maxTS), append(t.seqs, seq)
+		for _, r := range rows {
+			t.ws, t.tags, t.ts, t.seqs = append(t.ws, ws), append(t.tags, r.tag), append(t.ts, maxTS), append(t.seqs, seq)
+			for k := range t.maxima {
+				t.maxima[k] = append(t.maxima[k], r.maxima[k])
+			}
 		}
 	}
 }
 
 // tagChunks are the row counts of SQLite's tag inserts.
-var tagChunks = []int{128, 32, 8, 1}
+var tagChunks = []int{64, 16, 4, 1}
 
 func sqliteInsertTags(n int) string {
-	return `INSERT OR IGNORE INTO event_block_tags (workspace_id, tag, max_ts, seq) VALUES ` + placeholders(n, 4)
+	return `INSERT OR IGNORE INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency) VALUES ` + placeholders(n, 7)
 }
 
 // insertTags inserts the collected tag rows.
@@ -184,14 +216,15 @@ func (db *DB) insertTags(ctx context.Context, tx *sql.Tx, t *blockTags) error {
 		return nil
 	}
 	if db.dialect == Postgres {
-		_, err := tx.ExecContext(ctx, `INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq)
-			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])`, t.ws, t.tags, t.ts, t.seqs)
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])`,
+			t.ws, t.tags, t.ts, t.seqs, t.maxima[0], t.maxima[1], t.maxima[2])
 		return err
 	}
 	return chunksOf(tagChunks, len(t.tags), func(start, end int) error {
-		args := make([]any, 0, 4*(end-start))
+		args := make([]any, 0, 7*(end-start))
 		for i := start; i < end; i++ {
-			args = append(args, t.ws[i], t.tags[i], t.ts[i], t.seqs[i])
+			args = append(args, t.ws[i], t.tags[i], t.ts[i], t.seqs[i], t.maxima[0][i], t.maxima[1][i], t.maxima[2][i])
 		}
 		_, err := db.ingestExec(ctx, tx, sqliteInsertTags(end-start), args...)
 		return err
@@ -308,6 +341,7 @@ type logQuery struct {
 	dims   []int // indexes into tagDims of the filtered dimensions
 	values [4][]string
 	out    []metering.Event
+	read   map[int64]bool // the blocks a walk has read
 }
 
 func newLogQuery(f metering.EventFilter) *logQuery {
@@ -396,6 +430,14 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		}
 		return []metering.Event{e}, nil
 	}
+	// A filter of two or more dimensions: the days whose rollups hold the combination
+	// (a day with none cannot hold a match, however its blocks are tagged).
+	var days [][2]int64
+	if len(q.dims) >= 2 {
+		if days, err = db.matchingDays(ctx, q); err != nil || len(days) == 0 {
+			return []metering.Event{}, err
+		}
+	}
 	// The filtered dimension whose values tag the fewest blocks drives the walk; a
 	// value no block in the period holds ends it.
 	drive, driveCount := -1, 0
@@ -411,21 +453,39 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 			drive, driveCount = d, n
 		}
 	}
-	if drive >= 0 && driveCount <= readAllBlocks {
+	switch {
+	case drive >= 0 && driveCount <= readAllBlocks:
 		err = db.readTagged(ctx, q, drive)
-	} else if q.sort == metering.SortTime {
+	case q.sort == metering.SortTime && days != nil:
+		// Only the matching days, newest first, each as its own period.
+		lo, hi := q.lo, q.hi
+		for _, r := range days {
+			if q.full() {
+				break
+			}
+			q.lo, q.hi, q.read = max(lo, r[0]), min(hi, r[1]), nil
+			if q.lo <= q.hi {
+				if err = db.walkTime(ctx, q, drive); err != nil {
+					break
+				}
+			}
+		}
+		q.lo, q.hi = lo, hi
+	case q.sort == metering.SortTime:
 		err = db.walkTime(ctx, q, drive)
-	} else {
-		var n int
-		if f.Start.IsZero() && f.End.IsZero() {
-			n = readAllBlocks + 1
-		} else if n, err = db.countPeriod(ctx, q, readAllBlocks+1); err != nil {
-			return nil, err
+	case drive >= 0:
+		err = db.walkValue(ctx, q, drive)
+	default:
+		n := readAllBlocks + 1
+		if !f.Start.IsZero() || !f.End.IsZero() {
+			if n, err = db.countPeriod(ctx, q, readAllBlocks+1); err != nil {
+				return nil, err
+			}
 		}
 		if n <= readAllBlocks {
 			err = db.readPeriod(ctx, q)
 		} else {
-			err = db.walkValue(ctx, q, drive)
+			err = db.walkValue(ctx, q, -1)
 		}
 	}
 	if err != nil {
@@ -435,6 +495,38 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		q.out = []metering.Event{}
 	}
 	return q.out, nil
+}
+
+// dayLength bounds a day of any time zone (µs).
+const dayLength = int64(25 * time.Hour / time.Microsecond)
+
+// matchingDays returns the time ranges (inclusive, newest first, within the period) of
+// the workspace's days whose daily rollups count events of the filter's combination:
+// each day's start to 25 hours later, days closer than a block's span merged.
+func (db *DB) matchingDays(ctx context.Context, q *logQuery) ([][2]int64, error) {
+	var b strings.Builder
+	args := []any{q.f.WorkspaceID, q.lo - dayLength, q.hi}
+	b.WriteString(`SELECT DISTINCT day FROM rollups_daily WHERE workspace_id = ? AND day > ? AND day <= ?`)
+	filterSQL(&b, &args, q.f.Filter)
+	b.WriteString(` ORDER BY day DESC`)
+	rows, err := db.read.QueryContext(ctx, db.q(b.String()), args...)
+	days, err := collect(rows, err, scanInt64)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]int64
+	for _, d := range days {
+		r := [2]int64{max(d, q.lo), min(d+dayLength-1, q.hi)}
+		if r[0] > r[1] {
+			continue
+		}
+		if n := len(out); n > 0 && r[1]+2*blockSpan >= out[n-1][0] {
+			out[n-1][0] = min(out[n-1][0], r[0])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // tagsOf returns the tags of dimension d's filter values and its wildcard.
@@ -532,12 +624,12 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 		var b strings.Builder
 		var args []any
 		if d < 0 {
-			b.WriteString(`SELECT seq, min_ts, max_ts, ingested_at, data FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
+			b.WriteString(`SELECT seq, 0, max_ts, min_ts, 0, ingested_at, data FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
 				AND min_ts <= ? ORDER BY max_ts DESC, seq DESC LIMIT ?`)
 			args = append(args, q.f.WorkspaceID, curTS, curSeq, lo, q.hi, chunk)
 		} else {
 			// Each tag's next blocks, merged: the chunk's newest blocks of any tag.
-			b.WriteString(`SELECT b.seq, b.min_ts, b.max_ts, b.ingested_at, b.data FROM (`)
+			b.WriteString(`SELECT b.seq, 0, b.max_ts, b.min_ts, 0, b.ingested_at, b.data FROM (`)
 			for i, tag := range q.tagsOf(d) {
 				if i > 0 {
 					b.WriteString(` UNION `) // a block with two of the tags is read once
@@ -549,9 +641,9 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 			b.WriteString(` ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t JOIN event_blocks b ON b.seq = t.seq ORDER BY t.max_ts DESC, t.seq DESC`)
 			args = append(args, chunk)
 		}
-		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, minTS, maxTS int64) (skip, stop bool) {
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, _, maxTS int64) bool {
 			curTS, curSeq = maxTS, seq
-			return minTS > q.hi, q.beaten(0, maxTS)
+			return q.beaten(0, maxTS)
 		})
 		if err != nil || done || n < chunk {
 			return err
@@ -567,9 +659,10 @@ var sortColumns = map[metering.Sort][2]string{
 }
 
 // walkValue walks the blocks by their highest value in the sort, then newest event
-// (the sort's index), those tagged for dimension d's values when d >= 0, and skips the
-// blocks that cannot hold an event after the cursor: it ends at the first block whose
-// highest value and newest time cannot beat the page's last event.
+// (the sort's index), and skips the blocks that cannot hold an event after the cursor:
+// it ends at the first block whose highest value and newest time cannot beat the page's
+// last event. When d >= 0 it walks the rows of dimension d's tags instead, whose highest
+// values are those of the block's events with the tag's value.
 func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	cols := sortColumns[q.sort]
 	lo, hi := q.blockWindow()
@@ -577,23 +670,38 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	for round := 0; ; round++ {
 		chunk := walkChunks[min(round, len(walkChunks)-1)]
 		var b strings.Builder
-		args := []any{q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi}
-		b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, ingested_at, data FROM event_blocks b WHERE workspace_id = ?
-			AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
-		if c := q.after; c != nil {
-			b.WriteString(` AND (` + cols[1] + ` < ? OR ` + cols[1] + ` = ? AND min_ts <= ?)`)
-			args = append(args, c.Value, c.Value, micros(c.Time))
+		var args []any
+		if d < 0 {
+			b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, min_ts, ` + cols[1] + `, ingested_at, data FROM event_blocks b WHERE workspace_id = ?
+				AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
+			args = append(args, q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi)
+			if c := q.after; c != nil {
+				b.WriteString(` AND (` + cols[1] + ` < ? OR ` + cols[1] + ` = ? AND min_ts <= ?)`)
+				args = append(args, c.Value, c.Value, micros(c.Time))
+			}
+			b.WriteString(` ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?`)
+			args = append(args, chunk)
+		} else {
+			// Each tag's next rows, merged: the chunk's highest of any tag (a block
+			// with two of the tags once, by its higher row).
+			b.WriteString(`SELECT b.seq, t.v, b.max_ts, b.min_ts, b.` + cols[1] + `, b.ingested_at, b.data FROM (SELECT seq, MAX(v) AS v FROM (`)
+			for i, tag := range q.tagsOf(d) {
+				if i > 0 {
+					b.WriteString(` UNION ALL `)
+				}
+				b.WriteString(`SELECT v, max_ts, seq FROM (SELECT ` + cols[0] + ` AS v, max_ts, seq FROM event_block_tags WHERE workspace_id = ? AND tag = ?
+					AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ?
+					ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
+				args = append(args, q.f.WorkspaceID, tag, curV, curTS, curSeq, lo, hi, chunk)
+			}
+			// The period and cursor are checked on the rows read (walk), not here:
+			// a row left out after the tags' LIMIT would end the walk early.
+			b.WriteString(`) AS u GROUP BY seq) AS t JOIN event_blocks b ON b.seq = t.seq ORDER BY t.v DESC, b.max_ts DESC, b.seq DESC LIMIT ?`)
+			args = append(args, chunk)
 		}
-		if d >= 0 {
-			b.WriteString(` AND EXISTS (SELECT 1 FROM event_block_tags t WHERE t.workspace_id = b.workspace_id AND t.max_ts = b.max_ts AND t.seq = b.seq AND t.`)
-			tagsIn(&b, &args, q.tagsOf(d))
-			b.WriteString(`)`)
-		}
-		b.WriteString(` ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?`)
-		args = append(args, chunk)
-		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, maxV, maxTS int64) (skip, stop bool) {
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, maxV, maxTS int64) bool {
 			curV, curTS, curSeq = maxV, maxTS, seq
-			return false, q.beaten(maxV, maxTS)
+			return q.beaten(maxV, maxTS)
 		})
 		if err != nil || done || n < chunk {
 			return err
@@ -601,11 +709,12 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	}
 }
 
-// walk reads one chunk of a walk: rows of (seq, a, b, ingested_at, data) — a and b
-// being min_ts and max_ts for the time walk, the highest value and max_ts for a value
-// walk — telling at for each whether to skip it or end the walk (done).
-func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any,
-	at func(seq, a, b int64) (skip, stop bool)) (n int, done bool, err error) {
+// walk reads one chunk of a walk: rows of (seq, v, max_ts, min_ts, min_v, ingested_at,
+// data), v being the highest value of a value walk and min_v the block's lowest (0 in a
+// time walk). stop tells, for each row, whether the walk ends there. It skips the blocks
+// read already (a block with two of the walk's tags comes twice), those whose events
+// all come after the period, and those that cannot hold an event after the cursor.
+func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any, stop func(seq, v, maxTS int64) bool) (n int, done bool, err error) {
 	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
 	if err != nil {
 		return 0, false, err
@@ -613,18 +722,24 @@ func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any,
 	defer rows.Close()
 	for rows.Next() {
 		n++
-		var seq, a, b, ingested int64
+		var seq, v, maxTS, minTS, minV, ingested int64
 		var data string
-		if err := rows.Scan(&seq, &a, &b, &ingested, &data); err != nil {
+		if err := rows.Scan(&seq, &v, &maxTS, &minTS, &minV, &ingested, &data); err != nil {
 			return n, false, err
 		}
-		skip, stop := at(seq, a, b)
-		if stop {
+		if stop(seq, v, maxTS) {
 			return n, true, nil
 		}
-		if skip {
+		if q.read[seq] || minTS > q.hi {
 			continue
 		}
+		if c := q.after; c != nil && q.sort != metering.SortTime && (minV > c.Value || minV == c.Value && minTS > micros(c.Time)) {
+			continue
+		}
+		if q.read == nil {
+			q.read = map[int64]bool{}
+		}
+		q.read[seq] = true
 		if err := q.addBlock(ingested, data); err != nil {
 			return n, false, err
 		}

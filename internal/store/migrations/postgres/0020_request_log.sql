@@ -26,27 +26,37 @@ CREATE INDEX event_blocks_latency ON event_blocks (workspace_id, max_latency, ma
 
 -- Which blocks hold a value of a dimension: one row per block and distinct (dimension,
 -- value) among its events, tag being spectra_event_key(dimension, value) (dimension one
--- of model, key, project, member). A block with more than a few distinct values of a
--- dimension has one row with tag spectra_event_key(dimension || '*', '') instead, which
--- any value of that dimension may be in. A filtered log walks these rows newest first.
+-- of model, key, project, member), with the highest cost, tokens and latency among the
+-- block's events of that value. A block with more than a few distinct values of a
+-- dimension has one row with tag spectra_event_key(dimension || '*', '') instead (and
+-- the block's highest values), which any value of that dimension may be in. A filtered
+-- log walks these rows newest first, or by their highest value.
 CREATE TABLE event_block_tags (
     workspace_id TEXT NOT NULL,
     tag          BIGINT NOT NULL,
     max_ts       BIGINT NOT NULL,
     seq          BIGINT NOT NULL,
+    max_cost     BIGINT NOT NULL,
+    max_tokens   BIGINT NOT NULL,
+    max_latency  BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, tag, max_ts, seq)
 );
-CREATE FUNCTION event_block_tag_rows(block BIGINT) RETURNS TABLE (workspace_id TEXT, tag BIGINT, max_ts BIGINT, seq BIGINT)
+CREATE INDEX event_block_tags_cost ON event_block_tags (workspace_id, tag, max_cost, max_ts, seq);
+CREATE INDEX event_block_tags_tokens ON event_block_tags (workspace_id, tag, max_tokens, max_ts, seq);
+CREATE INDEX event_block_tags_latency ON event_block_tags (workspace_id, tag, max_latency, max_ts, seq);
+-- The tag rows of blocks: all of them (block NULL) or one.
+CREATE FUNCTION event_block_tag_rows(block BIGINT) RETURNS TABLE (workspace_id TEXT, tag BIGINT, max_ts BIGINT, seq BIGINT,
+    max_cost BIGINT, max_tokens BIGINT, max_latency BIGINT)
 LANGUAGE sql STABLE AS $$
-    SELECT DISTINCT b.workspace_id, spectra_event_key(d.dim, e.v ->> d.pos), b.max_ts, b.seq
+    SELECT b.workspace_id, spectra_event_key(d.dim, e.v ->> d.pos), b.max_ts, b.seq,
+        MAX((e.v ->> 11)::bigint), MAX((e.v ->> 6)::bigint + (e.v ->> 9)::bigint), MAX((e.v ->> 15)::bigint)
     FROM event_blocks b CROSS JOIN LATERAL json_array_elements(b.data::json) AS e(v),
         (VALUES ('model', 5), ('key', 2), ('project', 3), ('member', 4)) AS d(dim, pos)
-    WHERE b.seq = block
+    WHERE block IS NULL OR b.seq = block
+    GROUP BY b.workspace_id, b.max_ts, b.seq, d.dim, e.v ->> d.pos
 $$;
-INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq)
-SELECT DISTINCT b.workspace_id, spectra_event_key(d.dim, e.v ->> d.pos), b.max_ts, b.seq
-FROM event_blocks b CROSS JOIN LATERAL json_array_elements(b.data::json) AS e(v),
-    (VALUES ('model', 5), ('key', 2), ('project', 3), ('member', 4)) AS d(dim, pos)
+INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency)
+SELECT * FROM event_block_tag_rows(NULL)
 ON CONFLICT DO NOTHING;
 
 -- An event's array gains a trailing element: the amount the gateway held for the
@@ -78,7 +88,8 @@ BEGIN
         (SELECT * FROM event_block_ranges(b.data))
     WHERE b.seq = OLD.block;
     DELETE FROM event_block_tags t WHERE t.workspace_id = OLD.workspace_id AND t.seq = OLD.block;
-    INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq) SELECT * FROM event_block_tag_rows(OLD.block) ON CONFLICT DO NOTHING;
+    INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency)
+    SELECT * FROM event_block_tag_rows(OLD.block) ON CONFLICT DO NOTHING;
     RETURN NEW;
 END
 $$;

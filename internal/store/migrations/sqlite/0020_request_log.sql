@@ -22,21 +22,31 @@ CREATE INDEX event_blocks_latency ON event_blocks (workspace_id, max_latency, ma
 
 -- Which blocks hold a value of a dimension: one row per block and distinct (dimension,
 -- value) among its events, tag being spectra_event_key(dimension, value) (dimension one
--- of model, key, project, member). A block with more than a few distinct values of a
--- dimension has one row with tag spectra_event_key(dimension || '*', '') instead, which
--- any value of that dimension may be in. A filtered log walks these rows newest first.
+-- of model, key, project, member), with the highest cost, tokens and latency among the
+-- block's events of that value. A block with more than a few distinct values of a
+-- dimension has one row with tag spectra_event_key(dimension || '*', '') instead (and
+-- the block's highest values), which any value of that dimension may be in. A filtered
+-- log walks these rows newest first, or by their highest value.
 CREATE TABLE event_block_tags (
     workspace_id TEXT NOT NULL,
     tag          BIGINT NOT NULL,
     max_ts       BIGINT NOT NULL,
     seq          BIGINT NOT NULL,
+    max_cost     BIGINT NOT NULL,
+    max_tokens   BIGINT NOT NULL,
+    max_latency  BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, tag, max_ts, seq)
 ) WITHOUT ROWID;
-INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq)
-SELECT DISTINCT b.workspace_id, spectra_event_key(d.dim, e.value ->> d.pos), b.max_ts, b.seq
+CREATE INDEX event_block_tags_cost ON event_block_tags (workspace_id, tag, max_cost, max_ts, seq);
+CREATE INDEX event_block_tags_tokens ON event_block_tags (workspace_id, tag, max_tokens, max_ts, seq);
+CREATE INDEX event_block_tags_latency ON event_block_tags (workspace_id, tag, max_latency, max_ts, seq);
+INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency)
+SELECT b.workspace_id, spectra_event_key(d.dim, e.value ->> d.pos), b.max_ts, b.seq,
+    MAX(e.value ->> 11), MAX((e.value ->> 6) + (e.value ->> 9)), MAX(e.value ->> 15)
 FROM event_blocks b, json_each(b.data) e,
     (SELECT 'model' AS dim, 5 AS pos UNION ALL SELECT 'key', 2 UNION ALL SELECT 'project', 3 UNION ALL SELECT 'member', 4) d
 WHERE true
+GROUP BY b.seq, d.dim, e.value ->> d.pos
 ON CONFLICT DO NOTHING;
 
 -- An event's array gains a trailing element: the amount the gateway held for the
@@ -71,10 +81,12 @@ CREATE TRIGGER events_update INSTEAD OF UPDATE ON events BEGIN
         FROM json_each(event_blocks.data) e)
     WHERE seq = OLD.block;
     DELETE FROM event_block_tags WHERE workspace_id = OLD.workspace_id AND seq = OLD.block;
-    INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq)
-    SELECT DISTINCT b.workspace_id, spectra_event_key(d.dim, e.value ->> d.pos), b.max_ts, b.seq
+    INSERT INTO event_block_tags (workspace_id, tag, max_ts, seq, max_cost, max_tokens, max_latency)
+    SELECT b.workspace_id, spectra_event_key(d.dim, e.value ->> d.pos), b.max_ts, b.seq,
+        MAX(e.value ->> 11), MAX((e.value ->> 6) + (e.value ->> 9)), MAX(e.value ->> 15)
     FROM event_blocks b, json_each(b.data) e,
         (SELECT 'model' AS dim, 5 AS pos UNION ALL SELECT 'key', 2 UNION ALL SELECT 'project', 3 UNION ALL SELECT 'member', 4) d
     WHERE b.seq = OLD.block
+    GROUP BY b.seq, d.dim, e.value ->> d.pos
     ON CONFLICT DO NOTHING;
 END;

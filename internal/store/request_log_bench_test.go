@@ -1,0 +1,295 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
+	"spectra/internal/store"
+	"spectra/internal/store/storetest"
+	"spectra/internal/team"
+)
+
+// BenchmarkRequestLogScale times request log pages (50 events) of one workspace holding
+// SPECTRA_BENCH_LOG_EVENTS events (default 20,000) over 30 days, on SQLite and
+// PostgreSQL: every filter (none, model, key, member, project, a member with 100 in
+// 10 M events, a key used only in the first days, a member and a project no event has,
+// a model and member that never meet, periods, request ids) in every sort (time, cost,
+// tokens, latency), each on its first page, a page deep in the middle (a cursor at the
+// median) and the last page (a cursor at the 99.99th percentile from the top).
+//
+// Seeding 10 M events takes long; SPECTRA_BENCH_LOG_SQLITE (a file) and
+// SPECTRA_BENCH_LOG_PG_SCHEMA (a schema of SPECTRA_TEST_POSTGRES_URL) keep the databases
+// between runs, seeded once. Each case reports its median and slowest page (ms-p50,
+// ms-max) besides ns/op.
+func BenchmarkRequestLogScale(b *testing.B) {
+	if testing.Short() {
+		b.Skip("benchmarks are skipped under -short")
+	}
+	n := 20_000
+	if v := os.Getenv("SPECTRA_BENCH_LOG_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, s := range []string{"sqlite", "postgres"} {
+		b.Run(s, func(b *testing.B) {
+			db := logBenchOpen(b, s)
+			ws := logBenchSeed(b, db, s, n)
+			benchLogCases(b, metering.NewService(db, db, time.Now), ws, n)
+		})
+	}
+}
+
+// logBenchWorkspace is the benchmark's workspace.
+const logBenchWorkspace = "ws_bench_request_log"
+
+func logBenchOpen(b *testing.B, dialect string) *store.DB {
+	opts := storetest.Options{Now: func() time.Time { return coreT0 }}
+	if dialect == "sqlite" {
+		if path := os.Getenv("SPECTRA_BENCH_LOG_SQLITE"); path != "" {
+			return storetest.SQLiteAt(b, path, opts)
+		}
+		return storetest.SQLite(b, opts)
+	}
+	base, schema := os.Getenv("SPECTRA_TEST_POSTGRES_URL"), os.Getenv("SPECTRA_BENCH_LOG_PG_SCHEMA")
+	if base == "" || schema == "" {
+		return storetest.Postgres(b, opts)
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, base, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := admin.RawExec(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema); err != nil {
+		b.Fatal(err)
+	}
+	admin.Close()
+	db, err := store.Open(ctx, base+"&search_path="+schema, store.Options{Now: opts.Now, MaxConns: 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+var logBenchModels = []string{"gpt-4o", "gpt-4o-mini", "o3", "claude-sonnet"}
+
+// logBenchPrice is the price of a benchmark model: 0.60 per million output tokens times
+// its place in logBenchModels, input a quarter of that.
+func logBenchPrice(model string) pricing.Price {
+	out := money.Amount(600_000 * (slices.Index(logBenchModels, model) + 1))
+	return pricing.Price{Model: model, Input: out / 4, CachedInput: out / 8, CacheWrite: out / 2, Output: out,
+		EffectiveFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: coreT0}
+}
+
+// logBenchEvent is the i-th of n events: 20 members, skewed (member-0 sends the most), on
+// 8 keys and 4 projects; o3 only for members 0–4; member-rare sends one event in 100,000;
+// key_revoked sends a third of the events of the first 2 % of the period; tokens and
+// latency spread over two orders of magnitude.
+func logBenchEvent(i, n int) metering.Event {
+	span := 30 * 24 * time.Hour
+	x := benchMix(uint64(i))
+	m := int((x % 400) * (x % 400) / 8000) // 0–19, skewed to 0
+	member := fmt.Sprint("member-", m)
+	model := logBenchModels[(x>>12)%4]
+	if model == "o3" && m > 4 {
+		model = "gpt-4o"
+	}
+	key := fmt.Sprint("key_", m%8)
+	if i%100_000 == 7 {
+		member = "member-rare"
+	}
+	if i < n/50 && (x>>20)%3 == 0 {
+		key = "key_revoked"
+	}
+	in := int64(200 + ((x>>24)%20_000)*((x>>40)%20)/20)
+	return metering.Event{ID: benchID(int64(i), false), WorkspaceID: logBenchWorkspace, Model: model, Member: member, KeyID: key,
+		Project: fmt.Sprint("project-", m%4), Timestamp: coreT0.Add(-span + time.Duration(i)*(span/time.Duration(n))),
+		Usage:     pricing.Usage{Input: in, CachedInput: in / 4, Output: int64(10 + (x>>30)%4000)},
+		LatencyMS: int64(100 + (x>>44)%60_000*((x>>50)%8)/8), Source: "gateway", Status: 200}
+}
+
+// logBenchSeed stores n events in the benchmark's workspace, unless the database holds
+// them already, and returns the workspace.
+func logBenchSeed(b *testing.B, db *store.DB, dialect string, n int) string {
+	ctx := context.Background()
+	if got, err := db.RawInt(ctx, `SELECT COUNT(*) FROM settings WHERE name = 'bench_request_log' AND value = ?`, strconv.Itoa(n)); err == nil && got == 1 {
+		return logBenchWorkspace
+	}
+	start := time.Now()
+	for _, m := range logBenchModels {
+		if err := db.AddPrice(ctx, logBenchPrice(m)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.CreateWorkspace(ctx, team.Workspace{ID: logBenchWorkspace, Name: "bench", Timezone: "UTC", CreatedAt: coreT0}); err != nil {
+		b.Fatal(err)
+	}
+	cat, err := db.Catalog(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const per = 5000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				first := int(next.Add(per) - per)
+				if first >= n {
+					return
+				}
+				batch := make([]metering.Event, 0, per)
+				for i := first; i < min(first+per, n); i++ {
+					ev := logBenchEvent(i, n)
+					if err := ev.Prepare(coreT0); err != nil {
+						b.Error(err)
+						return
+					}
+					p, err := cat.At(ev.Model, ev.Timestamp)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if ev.Cost, err = pricing.Cost(p, ev.Usage); err != nil {
+						b.Error(err)
+						return
+					}
+					ev.Held = ev.Cost + 1000
+					batch = append(batch, ev)
+				}
+				if _, err := db.ApplyEvents(ctx, cat.Version, batch); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	if err := db.IndexEventKeys(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if dialect == "postgres" { // autovacuum would, a little later; SQLite's store never analyzes
+		if _, err := db.RawExec(ctx, `ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.RawExec(ctx, `INSERT INTO settings (name, value) VALUES ('bench_request_log', ?)`, strconv.Itoa(n)); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d events in %s", n, time.Since(start).Round(time.Second))
+	return logBenchWorkspace
+}
+
+// logBenchCursors are cursors of each value sort at the median and at the 99.99th
+// percentile from the top, from a sample of the events (every 997th).
+func logBenchCursors(n int) map[metering.Sort][2]metering.Cursor {
+	var sample []metering.Event
+	for i := 0; i < n; i += 997 {
+		ev := logBenchEvent(i, n)
+		ev.Cost, _ = pricing.Cost(logBenchPrice(ev.Model), ev.Usage)
+		sample = append(sample, ev)
+	}
+	out := map[metering.Sort][2]metering.Cursor{}
+	for _, s := range metering.Sorts {
+		slices.SortFunc(sample, func(a, b metering.Event) int { return s.Compare(&a, &b) })
+		mid, last := sample[len(sample)/2], sample[len(sample)-1-len(sample)/10000]
+		out[s] = [2]metering.Cursor{metering.CursorOf(s, mid), metering.CursorOf(s, last)}
+	}
+	return out
+}
+
+func benchLogCases(b *testing.B, meter *metering.Service, ws string, n int) {
+	ctx := context.Background()
+	span := 30 * 24 * time.Hour
+	first := coreT0.Add(-span)
+	f := func(fl metering.Filter) metering.EventFilter {
+		return metering.EventFilter{WorkspaceID: ws, Filter: fl}
+	}
+	period := func(from, to time.Time, fl metering.Filter) metering.EventFilter {
+		return metering.EventFilter{WorkspaceID: ws, Start: from, End: to, Filter: fl}
+	}
+	someID := logBenchEvent(n/3, n).ID
+	cases := []struct {
+		name string
+		f    metering.EventFilter
+	}{
+		{"all", f(metering.Filter{})},
+		{"model", f(metering.Filter{Models: []string{"gpt-4o-mini"}})},
+		{"key", f(metering.Filter{Keys: []string{"key_3"}})},
+		{"member", f(metering.Filter{Members: []string{"member-9"}})},
+		{"project", f(metering.Filter{Projects: []string{"project-2"}})},
+		{"rare-member", f(metering.Filter{Members: []string{"member-rare"}})},
+		{"revoked-key", f(metering.Filter{Keys: []string{"key_revoked"}})},
+		{"no-member", f(metering.Filter{Members: []string{"nobody"}})},
+		{"no-project", f(metering.Filter{Projects: []string{"project-unknown"}})},
+		{"model-and-member-never-meet", f(metering.Filter{Models: []string{"o3"}, Members: []string{"member-9"}})},
+		{"last-24h", period(coreT0.Add(-24*time.Hour), coreT0, metering.Filter{})},
+		{"1h-15-days-back", period(coreT0.Add(-15*24*time.Hour), coreT0.Add(-15*24*time.Hour+time.Hour), metering.Filter{})},
+		{"7d-member", period(coreT0.Add(-7*24*time.Hour), coreT0, metering.Filter{Members: []string{"member-3"}})},
+		{"first-day-revoked-key", period(first, first.Add(24*time.Hour), metering.Filter{Keys: []string{"key_revoked"}})},
+		{"id", metering.EventFilter{WorkspaceID: ws, ID: someID}},
+		{"unknown-id", metering.EventFilter{WorkspaceID: ws, ID: "no-such-request"}},
+	}
+	cursors := logBenchCursors(n)
+	for _, c := range cases {
+		for _, s := range metering.Sorts {
+			pages := []struct {
+				name   string
+				cursor *metering.Cursor
+			}{{"first", nil}}
+			if c.f.ID == "" {
+				mid, last := cursors[s][0], cursors[s][1]
+				if s == metering.SortTime {
+					mid = metering.Cursor{Sort: s, Time: coreT0.Add(-span / 2), ID: "~"}
+					last = metering.Cursor{Sort: s, Time: first.Add(span / 10000), ID: "~"}
+				}
+				pages = append(pages, struct {
+					name   string
+					cursor *metering.Cursor
+				}{"middle", &mid}, struct {
+					name   string
+					cursor *metering.Cursor
+				}{"last", &last})
+			}
+			for _, p := range pages {
+				q := c.f
+				q.Sort, q.Cursor, q.Limit = s, p.cursor, 50
+				b.Run(c.name+"/"+string(s)+"/"+p.name, func(b *testing.B) {
+					var times []time.Duration
+					var got int
+					for b.Loop() {
+						t0 := time.Now()
+						evs, err := meter.Events(ctx, q)
+						times = append(times, time.Since(t0))
+						if err != nil {
+							b.Fatal(err)
+						}
+						got = len(evs)
+					}
+					slices.Sort(times)
+					b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-p50")
+					b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, "ms-max")
+					b.ReportMetric(float64(got), "events")
+				})
+			}
+		}
+	}
+}
