@@ -4,11 +4,9 @@
 package billingtest
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,24 +33,7 @@ const (
 )
 
 // Logs is a concurrency-safe buffer of JSON log lines.
-type Logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends to the buffer.
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything logged.
-func (l *Logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type Logs struct{ storetest.Buffer }
 
 // Lines returns the logged lines that contain every one of parts.
 func (l *Logs) Lines(parts ...string) []string {
