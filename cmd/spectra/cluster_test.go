@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/store"
+	"spectra/internal/store/storetest"
 )
 
 // The tests here run `spectra serve` in child processes (TestCrashChildServe), send
@@ -46,7 +46,7 @@ func startGatewayNode(t *testing.T, env ...string) *crashServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr storetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -76,24 +76,6 @@ func startGatewayNode(t *testing.T, env ...string) *crashServer {
 		t.Fatalf("serve did not start: %s", stderr.String())
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the child's stderr copier and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (n *gwNode) start(t *testing.T) {
