@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +34,7 @@ type env struct {
 	db    *store.DB
 	accts *team.Accounts
 	reg   *prometheus.Registry
-	logs  *bytes.Buffer
+	logs  *storetest.Buffer // what the API logged
 }
 
 // each runs fn on a fresh API over SQLite and over PostgreSQL.
@@ -47,7 +46,7 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 // part, say).
 func newEnv(t *testing.T, db *store.DB, clk *storetest.Clock, edits ...func(*api.Deps)) *env {
 	t.Helper()
-	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &storetest.Buffer{}}
 	ts := team.NewService(db, clk.Now)
 	e.accts = team.NewAccounts(db, clk.Now)
 	deps := api.Deps{
@@ -62,7 +61,7 @@ func newEnv(t *testing.T, db *store.DB, clk *storetest.Clock, edits ...func(*api
 		AdminTokenHash: team.HashSecret(operatorToken),
 		Currency:       "USD",
 		Now:            clk.Now,
-		Log:            slog.New(slog.NewTextHandler(&syncWriter{w: e.logs}, nil)),
+		Log:            slog.New(slog.NewTextHandler(e.logs, nil)),
 		Registry:       e.reg,
 	}
 	for _, edit := range edits {
@@ -75,17 +74,6 @@ func newEnv(t *testing.T, db *store.DB, clk *storetest.Clock, edits ...func(*api
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // response is what a request returned.
