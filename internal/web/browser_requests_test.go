@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -28,8 +29,10 @@ func TestBrowserMostExpensiveRequest(t *testing.T) {
 	w := newBrowserWorld(t)
 	base := w.e.ts.URL
 	ws := "/w/" + w.demo.WorkspaceID + "/"
+	log := requestlog.NewService(w.e.metering, w.e.db, w.e.budget)
+	w.e.srv.reqlog = log // the dashboard's request log over the store, as serve wires it
 	mux := http.NewServeMux()
-	requestloghttp.Register(mux, requestlog.NewService(w.e.metering, w.e.db, w.e.budget), w.e.team,
+	requestloghttp.Register(mux, log, w.e.team,
 		httpjsontest.Auth{Strong: team.ActOperate}, "USD", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	api := httptest.NewServer(mux)
 	defer api.Close()
@@ -86,6 +89,9 @@ func TestBrowserMostExpensiveRequest(t *testing.T) {
 		Transfer *struct{ ID int64 }
 	}
 	apiGet("/"+url.PathEscape(first), &d)
+	if tr := eval[string](t, ctx, `document.querySelector("[data-transfer]").innerText`); d.Transfer == nil || !strings.HasPrefix(tr, "#"+itoa64(d.Transfer.ID)+" ") {
+		t.Errorf("the page's transfer %q, the API's %+v", tr, d.Transfer)
+	}
 	if page["cost"] != d.Cost || page["total"] != d.Cost || page["exact"] != d.Arithmetic.TokensExact || page["lines"] != itoa64(int64(len(d.Arithmetic.Lines))) {
 		t.Fatalf("the page shows %v; the API %+v", page, d)
 	}
@@ -93,6 +99,8 @@ func TestBrowserMostExpensiveRequest(t *testing.T) {
 		t.Fatalf("no arithmetic or no transfer: %+v", d)
 	}
 	browsertest.Screenshot(ctx, t, "request-detail-desktop.png", browsertest.DesktopWidth)
+	browsertest.Screenshot(ctx, t, "request-detail-phone.png", browsertest.PhoneWidth)
 	do(t, ctx, "back", chromedp.NavigateBack())
 	waitFor(t, ctx, `location.pathname === "`+ws+`requests" && location.search.includes("sort=cost") && document.querySelector("#r-sort").value === "cost"`)
+	browsertest.Screenshot(ctx, t, "requests-by-cost-desktop.png", browsertest.DesktopWidth)
 }
