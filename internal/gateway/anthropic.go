@@ -257,7 +257,14 @@ func addTokens(a, b int64) int64 {
 
 func (anthropic) prepare(_ *call, body []byte) ([]byte, error) { return body, nil }
 
-func (anthropic) target(c *call, _ *http.Request) string { return c.up.BaseURL + c.ep.path }
+// target is the upstream's path, with the client's query (Claude Code and the SDKs' beta
+// clients add ?beta=true): the key never travels in the query on this API.
+func (anthropic) target(c *call, r *http.Request) string {
+	if r.URL.RawQuery != "" {
+		return c.up.BaseURL + c.ep.path + "?" + r.URL.RawQuery
+	}
+	return c.up.BaseURL + c.ep.path
+}
 
 func (anthropic) header(c *call, r *http.Request, h http.Header) {
 	if c.up.APIKey != "" {

@@ -191,6 +191,13 @@ func TestAnthropicMessages(t *testing.T) {
 		if got := a.anth.LastHeaders().Get("Anthropic-Version"); got != "2023-06-01" {
 			t.Fatalf("anthropic-version %q", got)
 		}
+		// Claude Code's ?beta=true reaches the upstream; without anthropic-version the
+		// gateway sends 2023-06-01.
+		resp, b := a.raw(a.srv.URL, "/v1/messages?beta=true", `{"model":"`+claudeModel+`","max_tokens":5,"messages":[]}`, map[string]string{"X-Api-Key": a.secret})
+		if resp.StatusCode != 200 || a.anth.LastQuery() != "beta=true" || a.anth.LastHeaders().Get("Anthropic-Version") != anthropicVersion {
+			t.Fatalf("beta query: %d %s, upstream query %q", resp.StatusCode, b, a.anth.LastQuery())
+		}
+		l.charged(t, "beta", resp, claudeCost(0, 0, 0, 0, 5, 0))
 		a.verify()
 	})
 }

@@ -58,6 +58,7 @@ type Server struct {
 	mu      sync.Mutex
 	cached  map[[32]byte]bool
 	headers http.Header
+	query   string
 	body    []byte
 }
 
@@ -98,6 +99,13 @@ func (s *Server) LastHeaders() http.Header {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.headers.Clone()
+}
+
+// LastQuery returns the query string of the last request.
+func (s *Server) LastQuery() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.query
 }
 
 // LastBody returns the body of the last request.
@@ -212,7 +220,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	var b bytes.Buffer
 	b.ReadFrom(r.Body)
 	s.mu.Lock()
-	s.headers, s.body = r.Header.Clone(), b.Bytes()
+	s.headers, s.query, s.body = r.Header.Clone(), r.URL.RawQuery, b.Bytes()
 	s.mu.Unlock()
 	if s.opts.APIKey != "" && r.Header.Get("X-Api-Key") != s.opts.APIKey {
 		writeError(w, http.StatusUnauthorized, "authentication_error", "invalid x-api-key")
