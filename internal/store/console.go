@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"spectra/internal/console"
+	"spectra/internal/money"
+)
+
+// The operator console's figures (console.Store): a few aggregate queries over wallet
+// balances, the daily and hourly rollups and the refusal log, never one per workspace.
+
+// WorkspaceTimezones returns the distinct time zones of the workspaces.
+func (db *DB) WorkspaceTimezones(ctx context.Context) (_ []string, err error) {
+	defer wrapErr(&err, "workspace time zones")
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT timezone FROM workspaces`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&z); err != nil {
+			return nil, err
+		}
+		out = append(out, z)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}
+
+// likePattern is a LIKE pattern matching s anywhere, with its wildcards escaped ("\").
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+// consoleOwnerSQL is a workspace's first owner's email.
+const consoleOwnerSQL = `COALESCE((SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
+	WHERE m.workspace_id = w.id AND m.role = 'owner' ORDER BY m.created_at, u.email LIMIT 1), '')`
+
+// consoleLastSQL is the start of a workspace's last hour with usage (NULL for none).
+const consoleLastSQL = `(SELECT MAX(h.hour) FROM rollups_hourly h WHERE h.workspace_id = w.id)`
+
+// ConsoleWorkspaces returns a page of the operator's workspace list. The page is cut in
+// SQL by an inner query that computes only the sort key; the outer one computes the
+// columns for the page's rows alone. Spend this month sums the daily rollups by model
+// from the start of each zone's current month (q.MonthStarts, one CASE arm per zone in use).
+func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ console.WorkspacePage, err error) {
+	defer wrapErr(&err, "console workspaces")
+	var spendArgs []any
+	monthCase := "CASE w2.timezone"
+	zones := make([]string, 0, len(q.MonthStarts))
+	for z := range q.MonthStarts {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	for _, z := range zones {
+		monthCase += " WHEN ? THEN CAST(? AS BIGINT)"
+		spendArgs = append(spendArgs, z, micros(q.MonthStarts[z]))
+	}
+	monthCase += " ELSE CAST(? AS BIGINT) END"
+	spendArgs = append(spendArgs, micros(q.Since))
+	spendJoin := func(filter string) string {
+		return `LEFT JOIN (SELECT d.workspace_id, SUM(d.cost) AS spend FROM rollups_daily_dim d JOIN workspaces w2 ON w2.id = d.workspace_id
+		WHERE ` + filter + `d.dim = 'model' AND d.day >= ? AND d.day >= ` + monthCase + ` GROUP BY d.workspace_id) sp ON sp.workspace_id = w.id`
+	}
+	spend := spendJoin("")
+	spendArgs = append([]any{micros(q.Since)}, spendArgs...)
+
+	where, whereArgs := "", []any(nil)
+	if q.Search != "" {
+		p := likePattern(q.Search)
+		where = ` WHERE (LOWER(w.name) LIKE ? ESCAPE '\' OR LOWER(w.id) LIKE ? ESCAPE '\' OR w.id IN
+			(SELECT m.workspace_id FROM members m JOIN users u ON u.id = m.user_id WHERE m.role = 'owner' AND u.email LIKE ? ESCAPE '\'))`
+		whereArgs = []any{p, p, p}
+	}
+
+	var total int
+	if err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM workspaces w`+where), whereArgs...).Scan(&total); err != nil {
+		return console.WorkspacePage{}, err
+	}
+
+	key, join := "", ""
+	switch q.Sort {
+	case console.SortBalance:
+		key, join = "a.balance", `JOIN accounts a ON a.id = 'wallet:' || w.id`
+	case console.SortHeld:
+		key, join = shownHeldSQL("a.held", "a.id"), `JOIN accounts a ON a.id = 'wallet:' || w.id`
+	case console.SortSpend:
+		key, join = "COALESCE(sp.spend, 0)", spend
+	case console.SortActivity:
+		key = "COALESCE(" + consoleLastSQL + ", 0)"
+	case console.SortOwner:
+		key = consoleOwnerSQL
+	case console.SortCreated:
+		key = "w.created_at"
+	default:
+		key = "LOWER(w.name)"
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	var args []any
+	if join == spend {
+		args = append(args, spendArgs...)
+	}
+	args = append(args, whereArgs...)
+	inner := `SELECT w.id AS id, ` + key + ` AS k FROM workspaces w ` + join + where +
+		` ORDER BY k` + dir + `, w.id` + dir + ` LIMIT ` + strconv.Itoa(q.Limit) + ` OFFSET ` + strconv.Itoa(q.Offset)
+
+	// The outer query computes every column for the page's rows alone (its spend join
+	// reads only their rollups).
+	outer := `SELECT w.id, w.name, w.timezone, w.created_at, a.balance, ` + shownHeldSQL("a.held", "a.id") + `, COALESCE(sp.spend, 0), ` +
+		consoleLastSQL + `, ` + consoleOwnerSQL + `
+		FROM (` + inner + `) p JOIN workspaces w ON w.id = p.id JOIN accounts a ON a.id = 'wallet:' || w.id ` +
+		spendJoin("d.workspace_id IN (SELECT id FROM ("+inner+") pi) AND ") + `
+		ORDER BY p.k` + dir + `, w.id` + dir
+	var outerArgs []any
+	outerArgs = append(outerArgs, args...)      // the page
+	outerArgs = append(outerArgs, args...)      // the page again, inside the spend join
+	outerArgs = append(outerArgs, spendArgs...) // the spend join's own
+	rows, err := db.read.QueryContext(ctx, db.q(outer), outerArgs...)
+	if err != nil {
+		return console.WorkspacePage{}, err
+	}
+	defer rows.Close()
+	page := console.WorkspacePage{Total: total}
+	for rows.Next() {
+		var r console.WorkspaceRow
+		var created, balance, held, spent int64
+		var last *int64
+		if err := rows.Scan(&r.ID, &r.Name, &r.Timezone, &created, &balance, &held, &spent, &last, &r.Owner); err != nil {
+			return console.WorkspacePage{}, err
+		}
+		r.CreatedAt, r.Balance, r.Held, r.SpendThisMonth = fromMicros(created), money.Amount(balance), money.Amount(held), money.Amount(spent)
+		if last != nil {
+			r.LastActivity = fromMicros(*last)
+		}
+		page.Rows = append(page.Rows, r)
+	}
+	return page, rows.Err()
+}
+
+// ConsoleActivity reads the deployment's figures since since: usage per (zone, local
+// day) from the daily rollups by model, refusals per UTC day from the refusal log's
+// time index, the top workspaces and models by spend, and Σ wallet balances.
+func (db *DB) ConsoleActivity(ctx context.Context, since time.Time, top int) (_ console.RawActivity, err error) {
+	defer wrapErr(&err, "console activity")
+	var out console.RawActivity
+	from := micros(since)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT w.timezone, d.day, SUM(d.cost), SUM(d.requests)
+		FROM rollups_daily_dim d JOIN workspaces w ON w.id = d.workspace_id
+		WHERE d.dim = 'model' AND d.day >= ? GROUP BY w.timezone, d.day`), from)
+	if err != nil {
+		return out, err
+	}
+	for rows.Next() {
+		var r console.DayRow
+		var day, cost int64
+		if err := rows.Scan(&r.Timezone, &day, &cost, &r.Requests); err != nil {
+			rows.Close()
+			return out, err
+		}
+		r.Day, r.Spend = fromMicros(day), money.Amount(cost)
+		out.Days = append(out.Days, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	const dayMicros = int64(24 * time.Hour / time.Microsecond)
+	day := strconv.FormatInt(dayMicros, 10)
+	rows, err = db.read.QueryContext(ctx, db.q(`SELECT ts / `+day+`, COUNT(*) FROM request_refusals WHERE ts >= ? GROUP BY ts / `+day), from)
+	if err != nil {
+		return out, err
+	}
+	out.RefusalsByDay = map[string]int64{}
+	for rows.Next() {
+		var d, n int64
+		if err := rows.Scan(&d, &n); err != nil {
+			rows.Close()
+			return out, err
+		}
+		out.RefusalsByDay[time.UnixMicro(d*dayMicros).UTC().Format(time.DateOnly)] += n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	ranked := func(query string) ([]console.Ranked, error) {
+		rows, err := db.read.QueryContext(ctx, db.q(query), from, top)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var rs []console.Ranked
+		for rows.Next() {
+			var r console.Ranked
+			var cost int64
+			if err := rows.Scan(&r.ID, &r.Label, &cost, &r.Requests); err != nil {
+				return nil, err
+			}
+			r.Spend = money.Amount(cost)
+			rs = append(rs, r)
+		}
+		return rs, rows.Err()
+	}
+	if out.TopWorkspaces, err = ranked(`SELECT t.workspace_id, w.name, t.cost, t.requests FROM
+		(SELECT d.workspace_id, SUM(d.cost) AS cost, SUM(d.requests) AS requests FROM rollups_daily_dim d
+		WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.workspace_id ORDER BY cost DESC, d.workspace_id LIMIT ?) t
+		JOIN workspaces w ON w.id = t.workspace_id ORDER BY t.cost DESC, t.workspace_id`); err != nil {
+		return out, err
+	}
+	if out.TopModels, err = ranked(`SELECT d.value, d.value, SUM(d.cost) AS cost, SUM(d.requests) FROM rollups_daily_dim d
+		WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.value ORDER BY cost DESC, d.value LIMIT ?`); err != nil {
+		return out, err
+	}
+	var sum, neg int64
+	err = db.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(balance), 0), COALESCE(SUM(CASE WHEN balance < 0 THEN balance ELSE 0 END), 0), COUNT(*)
+		FROM accounts WHERE kind = 'wallet'`).Scan(&sum, &neg, &out.Wallets)
+	out.Outstanding, out.Overdrawn = money.Amount(sum), money.Amount(neg)
+	return out, err
+}
