@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/metering"
+	"spectra/internal/money"
 )
 
 // The request log reads events from their blocks (event_blocks.go) without reading
@@ -392,22 +394,118 @@ func (q *logQuery) addBlock(ingested int64, data string) error {
 	if !mayMatch(q.f.Filter, data) {
 		return nil
 	}
-	evs, err := decodeBlock(q.f.WorkspaceID, ingested, data)
-	if err != nil {
-		return err
+	// Each event is first read shallowly (the fields the page's choice needs, without
+	// copying); only those that belong to the page, and beat its last event when it is
+	// full, are decoded whole.
+	sc := headScanner{blockDecoder{s: data}}
+	sc.expect('[')
+	if sc.peek() == ']' {
+		return nil
 	}
-	added := false
-	for i := range evs {
-		if q.keep(&evs[i]) {
-			q.out = append(q.out, evs[i])
-			added = true
+	for sc.err == nil {
+		start := sc.pos
+		h, ok := sc.head()
+		if sc.err != nil {
+			break
+		}
+		if !ok || q.keep(&h) && (!q.full() || q.sort.Compare(&h, &q.out[q.f.Limit-1]) < 0) {
+			d := blockDecoder{s: data, pos: start}
+			e := d.event(q.f.WorkspaceID, ingested)
+			if d.err != nil {
+				return fmt.Errorf("event block of %s: %w", q.f.WorkspaceID, d.err)
+			}
+			if ok || q.keep(&e) {
+				q.insert(e)
+			}
+		}
+		if sc.sep(']') {
+			break
 		}
 	}
-	if added {
-		slices.SortFunc(q.out, func(a, b metering.Event) int { return q.sort.Compare(&a, &b) })
-		q.out = q.out[:min(len(q.out), q.f.Limit)]
+	if sc.err != nil {
+		return fmt.Errorf("event block of %s: %w", q.f.WorkspaceID, sc.err)
 	}
 	return nil
+}
+
+// insert puts e in its place in the page, keeping at most Limit events.
+func (q *logQuery) insert(e metering.Event) {
+	i, _ := slices.BinarySearchFunc(q.out, &e, func(a metering.Event, b *metering.Event) int { return q.sort.Compare(&a, b) })
+	if i >= q.f.Limit {
+		return
+	}
+	q.out = slices.Insert(q.out, i, e)
+	if len(q.out) > q.f.Limit {
+		q.out = q.out[:q.f.Limit]
+	}
+}
+
+// headScanner reads the events of a block shallowly: an event's id, time, dimensions,
+// tokens, cost and latency, as views of the block's text, skipping the rest.
+type headScanner struct{ blockDecoder }
+
+// head reads one event array; ok is false when its id or a dimension holds an escape
+// (the event must then be decoded whole to be judged).
+func (sc *headScanner) head() (e metering.Event, ok bool) {
+	ok = true
+	sc.expect('[')
+	for i := 0; sc.err == nil; i++ {
+		switch c := sc.peek(); {
+		case c == '"':
+			v, plain := sc.rawString()
+			ok = ok && (plain || i > 5)
+			switch i {
+			case 0:
+				e.ID = v
+			case 2:
+				e.KeyID = v
+			case 3:
+				e.Project = v
+			case 4:
+				e.Member = v
+			case 5:
+				e.Model = v
+			}
+		case c == 'n':
+			sc.pos += 4 // null
+		default:
+			n := sc.int()
+			switch i {
+			case 1:
+				e.Timestamp = fromMicros(n)
+			case 6:
+				e.Usage.Input = n
+			case 9:
+				e.Usage.Output = n
+			case 11:
+				e.Cost = money.Amount(n)
+			case 15:
+				e.LatencyMS = n
+			}
+		}
+		if sc.sep(']') {
+			break
+		}
+	}
+	return e, ok
+}
+
+// rawString reads a JSON string as it is written, reporting whether it holds no escape.
+func (sc *headScanner) rawString() (string, bool) {
+	start := sc.pos + 1
+	plain := true
+	for i := start; i < len(sc.s); i++ {
+		switch sc.s[i] {
+		case '\\':
+			plain = false
+			i++
+		case '"':
+			sc.pos = i + 1
+			return sc.s[start:i], plain
+		}
+	}
+	sc.fail("unterminated string")
+	return "", false
 }
 
 // Events returns the request log page f asks for (see the comment at the top).

@@ -40,7 +40,7 @@ func logEvents(t *testing.T, e *coreEnv, rng *rand.Rand, ws string, n int) []met
 			ts := coreT0.Add(-time.Duration(rng.Int64N(int64(6 * time.Hour)))).Truncate(30 * time.Second) // many equal times
 			ev := metering.Event{ID: fmt.Sprintf("ev-%04d-%d", i, rng.IntN(1000)), WorkspaceID: ws, Timestamp: ts,
 				Model: pick([]string{"m1", "m2"}, "m3"), KeyID: pick([]string{"k1", "k2"}, "k3", "k4"),
-				Project: pick([]string{"p1", "p2"}, "p<&>", "p3"), Member: pick([]string{"u1", "u2", ""}, "u3"),
+				Project: pick([]string{"p1", "p2"}, "p<&>", "p3", "ü<x>"), Member: pick([]string{"u1", "u2", ""}, "u3", `u"4`),
 				Usage:     pricing.Usage{Input: rng.Int64N(5) * 100, Output: rng.Int64N(4) * 50},
 				LatencyMS: rng.Int64N(6) * 10, Held: money.Amount(rng.Int64N(3) * 1000)}
 			if wide {
@@ -119,10 +119,10 @@ func randomLogFilter(rng *rand.Rand, ws string, all []metering.Event) metering.E
 		f.Keys = values("k1", "k2", "k3", "k4", "revoked")
 	}
 	if rng.IntN(3) == 0 {
-		f.Projects = values("p1", "p2", "p3", "p<&>", "wide-7", "wide-8", "nope")
+		f.Projects = values("p1", "p2", "p3", "p<&>", "ü<x>", "wide-7", "wide-8", "nope")
 	}
 	if rng.IntN(3) == 0 {
-		f.Members = values("u1", "u2", "u3", "", "nobody")
+		f.Members = values("u1", "u2", "u3", `u"4`, "", "nobody")
 	}
 	if rng.IntN(3) == 0 {
 		a := coreT0.Add(-time.Duration(rng.Int64N(int64(7 * time.Hour))))
