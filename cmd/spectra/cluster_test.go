@@ -20,7 +20,6 @@ import (
 	"spectra/internal/gateway/fakeupstream"
 	"spectra/internal/metering"
 	"spectra/internal/money"
-	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 )
 
@@ -291,14 +290,12 @@ func (r *loadResult) wait() { <-r.done }
 func checkChargedOnce(t *testing.T, dsn, ws string, grant money.Amount, r *loadResult) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	// A node that is still up commits its settles within a batch (~20 ms) of the
 	// answer: wait for them, up to a few seconds.
 	var events []metering.Event
+	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if events, err = db.Events(ctx, metering.EventFilter{WorkspaceID: ws, Limit: 1 << 20}); err != nil {
 			t.Fatal(err)

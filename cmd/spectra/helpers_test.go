@@ -10,25 +10,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 )
 
 // output is an io.Writer a test can wait on, line by line.
 type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
+	storetest.Buffer
 	changed chan struct{}
 }
 
 func newOutput() *output { return &output{changed: make(chan struct{}, 1)} }
 
 func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	n, err := o.buf.Write(p)
-	o.mu.Unlock()
+	n, err := o.Buffer.Write(p)
 	select {
 	case o.changed <- struct{}{}:
 	default:
@@ -36,10 +33,15 @@ func (o *output) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+// openTestStore opens the database at dsn for the test's own reads and writes; the caller
+// closes it.
+func openTestStore(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // waitFor blocks until re matches the output and returns its first group (or the whole

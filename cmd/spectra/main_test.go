@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"spectra/internal/store"
 	"spectra/internal/team"
 )
 
@@ -72,10 +71,7 @@ func TestVersion(t *testing.T) {
 func TestAdminToken(t *testing.T) {
 	ctx := context.Background()
 	dsn, _ := sqliteDSN(t)
-	db, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)

@@ -84,10 +84,7 @@ func testVerify(t *testing.T, dsn string) {
 func populate(t *testing.T, dsn string) string {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	now := func() time.Time { return time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) }
 	ws, err := team.NewService(db, now).CreateWorkspace(ctx, team.Workspace{Name: "Acme"})
