@@ -43,6 +43,7 @@ func (s *server) routes() []httpjson.Route {
 		{Pattern: "POST /api/v1/upstreams", Need: team.ActOperate, Handle: s.putUpstream},
 		{Pattern: "GET /api/v1/upstreams", Need: team.ActOperate, Handle: s.listUpstreams},
 		{Pattern: "DELETE /api/v1/upstreams/{name}", Need: team.ActOperate, Handle: s.deleteUpstream},
+		{Pattern: "POST /api/v1/upstreams/{name}/test", Need: team.ActOperate, Handle: s.testUpstream},
 		{Pattern: "PATCH /api/v1/workspaces/{id}/keys/{key_id}", Need: team.ActOperate, Handle: s.patchKey},
 	}
 }
@@ -82,6 +83,17 @@ func (s *server) deleteUpstream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// testUpstream is POST /api/v1/upstreams/{name}/test: 200 with the outcome of one
+// models call (gateway.UpstreamTest), a failing upstream included; 404 for no such upstream.
+func (s *server) testUpstream(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.gw.TestUpstream(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, res)
 	return nil
 }
 
