@@ -161,6 +161,7 @@ var (
 	ErrCodeNotFound       = errs.E(errs.NotFound, "code_not_found", "no redemption code matches")
 	ErrCodeExpired        = errs.E(errs.Invalid, "code_expired", "this redemption code has expired")
 	ErrCodeRedeemed       = errs.E(errs.Conflict, "code_already_redeemed", "this redemption code has already been redeemed")
+	ErrCodeDisabled       = errs.E(errs.Conflict, "code_disabled", "this redemption code has been disabled")
 	ErrTooManyAttempts    = errs.E(errs.RateLimited, "too_many_attempts", "too many failed redemption attempts; wait a few minutes and try again")
 	ErrInvoiceNotFound    = errs.E(errs.NotFound, "invoice_not_found", "no such invoice in this workspace")
 	ErrCreditExceeds      = errs.E(errs.Conflict, "credit_exceeds_invoice", "the credit notes would exceed the invoice's total")
@@ -235,6 +236,14 @@ type Store interface {
 	// matches an unredeemed, unexpired code at now — and records payment p, in one
 	// transaction. Errors: ErrCodeRedeemed, ErrCodeExpired, ErrCodeNotFound.
 	RedeemCode(ctx context.Context, codeID string, now time.Time, p PaymentRecord) (Payment, error)
+	// DisableCode marks an unredeemed code disabled at now (a guarded update; a disabled
+	// code is never redeemed) and returns it; a code disabled already is returned as it
+	// is. Errors: ErrCodeNotFound, ErrCodeRedeemed.
+	DisableCode(ctx context.Context, codeID string, now time.Time) (Code, error)
+	// CodeBatches lists batches newest first, their codes counted by state at now.
+	CodeBatches(ctx context.Context, f CodeBatchFilter, now time.Time) ([]CodeBatchSummary, error)
+	// Codes lists codes by id, with the redeeming workspace's name.
+	Codes(ctx context.Context, f CodeFilter) ([]Code, error)
 	// AddRedeemFailure records one failed redemption under each scope.
 	AddRedeemFailure(ctx context.Context, scopes []string, at time.Time) error
 	// RedeemFailures counts the failures recorded under scope at or after since.

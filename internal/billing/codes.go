@@ -135,7 +135,7 @@ func (s *Service) RedeemWindow() time.Duration { return s.cfg.RedeemWindow }
 // attempts credit once. Failed attempts are counted per workspace and per client IP;
 // past the limit every attempt is refused with ErrTooManyAttempts until the window
 // passes. Errors: ErrTooManyAttempts, ErrCodeNotFound (also for text that cannot be a
-// code), ErrCodeExpired, ErrCodeRedeemed, workspace_not_found.
+// code), ErrCodeExpired, ErrCodeRedeemed, ErrCodeDisabled, workspace_not_found.
 func (s *Service) Redeem(ctx context.Context, workspaceID, code, clientIP string) (Payment, error) {
 	if err := text.Line("code", code, 0); err != nil {
 		return Payment{}, err // no code is such text: refused before any lookup, and no failed attempt
@@ -184,6 +184,8 @@ func (s *Service) redeem(ctx context.Context, workspaceID, text string, now time
 		return Payment{}, err
 	}
 	switch {
+	case c.DisabledAt != nil:
+		return Payment{}, ErrCodeDisabled
 	case c.RedeemedAt != nil:
 		return Payment{}, ErrCodeRedeemed
 	case !c.ExpiresAt.After(now):

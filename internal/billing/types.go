@@ -18,6 +18,9 @@ type Code struct {
 	CreatedAt  time.Time    `json:"created_at"`
 	RedeemedAt *time.Time   `json:"redeemed_at"`
 	RedeemedBy string       `json:"redeemed_by,omitempty"` // workspace id
+	// RedeemedByName is the redeeming workspace's name, in listings.
+	RedeemedByName string     `json:"redeemed_by_name,omitempty"`
+	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
 }
 
 // AutoRechargeSettings are what a workspace chooses.

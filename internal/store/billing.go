@@ -69,6 +69,9 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error)
 
 const codeColumns = `id, batch_id, hash, hint, amount, expires_at, note, created_at, redeemed_at, redeemed_by FROM billing_codes`
 
+// scanCode reads a code. A disabled code is stored as redeemed (redeemed_at set) by no
+// workspace (redeemed_by NULL): the redemption's guarded update, which matches only
+// rows with no redeemed_at, then never matches it, and no migration was needed.
 func scanCode(row scanner) (billing.Code, error) {
 	var c billing.Code
 	var expires, created int64
@@ -76,6 +79,9 @@ func scanCode(row scanner) (billing.Code, error) {
 	var by sql.NullString
 	err := row.Scan(&c.ID, &c.BatchID, &c.Hash, &c.Hint, &c.Amount, &expires, &c.Note, &created, &redeemed, &by)
 	c.ExpiresAt, c.CreatedAt, c.RedeemedAt, c.RedeemedBy = fromMicros(expires), fromMicros(created), nullMicros(redeemed), by.String
+	if c.RedeemedAt != nil && !by.Valid {
+		c.DisabledAt, c.RedeemedAt = c.RedeemedAt, nil
+	}
 	return c, err
 }
 
@@ -107,6 +113,8 @@ func (db *DB) RedeemCode(ctx context.Context, codeID string, now time.Time, p bi
 				return billing.ErrCodeNotFound
 			case err != nil:
 				return err
+			case c.DisabledAt != nil:
+				return billing.ErrCodeDisabled
 			case c.RedeemedAt != nil:
 				return billing.ErrCodeRedeemed
 			}
