@@ -1,17 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"spectra/internal/mail/smtptest"
 )
@@ -23,27 +17,8 @@ import (
 // verifies it — each exactly once.
 func TestServeAlertsByEmailAndWebhook(t *testing.T) {
 	smtp := smtptest.New(t)
-	type hook struct {
-		id, typ  string
-		verified bool
-		data     map[string]any
-	}
-	var mu sync.Mutex
-	var secret string
-	hooks := make(chan hook, 16)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		wh, err := standardwebhooks.NewWebhook(secret)
-		mu.Unlock()
-		var msg struct {
-			Type string         `json:"type"`
-			Data map[string]any `json:"data"`
-		}
-		json.Unmarshal(body, &msg)
-		hooks <- hook{id: r.Header.Get("webhook-id"), typ: msg.Type, verified: err == nil && wh.Verify(body, r.Header) == nil, data: msg.Data}
-	}))
-	defer receiver.Close()
+	receiver := newHookReceiver(t)
+	hooks := receiver.got
 
 	dsn, _ := sqliteDSN(t)
 	const admin = "test-admin-token-0123456789"
@@ -66,9 +41,7 @@ func TestServeAlertsByEmailAndWebhook(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("webhook: %d %v", st, ep)
 	}
-	mu.Lock()
-	secret = ep["secret"].(string)
-	mu.Unlock()
+	receiver.setSecret(ep["secret"].(string))
 	st, b := call(t, "POST", wsURL+"/budgets", admin, map[string]any{"name": "Daily cap", "scope": "workspace", "amount": "0.001000",
 		"period": "day", "thresholds": []int{50, 100}})
 	if st != http.StatusCreated {

@@ -1,30 +1,15 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // A served deployment sends a webhook test event at once (the notifier loop is nudged),
 // signed so the official Standard Webhooks library verifies it, and lists it delivered.
 func TestServeDeliversWebhooks(t *testing.T) {
-	var mu sync.Mutex
-	var secret string
-	got := make(chan bool, 4)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		wh, err := standardwebhooks.NewWebhook(secret)
-		mu.Unlock()
-		got <- err == nil && wh.Verify(body, r.Header) == nil
-	}))
-	defer receiver.Close()
+	receiver := newHookReceiver(t)
 	dsn, _ := sqliteDSN(t)
 	const token = "test-admin-token-0123456789"
 	r := startServe(t, map[string]string{"SPECTRA_DATABASE_URL": dsn, "SPECTRA_ADMIN_TOKEN": token, "SPECTRA_ADDR": "127.0.0.1:0",
@@ -45,15 +30,13 @@ func TestServeDeliversWebhooks(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("create webhook: %d %v", st, ep)
 	}
-	mu.Lock()
-	secret = ep["secret"].(string)
-	mu.Unlock()
+	receiver.setSecret(ep["secret"].(string))
 	if st, d := call(t, "POST", hooks+"/"+ep["id"].(string)+"/test", token, nil); st != http.StatusAccepted {
 		t.Fatalf("test: %d %v", st, d)
 	}
 	select {
-	case ok := <-got:
-		if !ok {
+	case h := <-receiver.got:
+		if !h.verified {
 			t.Fatal("the receiver could not verify the signature")
 		}
 	case <-time.After(10 * time.Second):
