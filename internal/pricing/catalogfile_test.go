@@ -1,0 +1,91 @@
+package pricing_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"spectra/internal/errs"
+	"spectra/internal/pricing"
+)
+
+// TestParseCatalogFileListPrices reads the shared list-price catalog (a copy in
+// testdata) and reads back its own encoding.
+func TestParseCatalogFileListPrices(t *testing.T) {
+	b, err := os.ReadFile("testdata/model-prices.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pricing.ParseCatalogFile(b, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 12 || ps[0].Model != "gpt-4o" || ps[0].Input != 2_500_000 || ps[0].CachedInput != 1_250_000 || ps[0].Output != 10_000_000 {
+		t.Fatalf("prices = %+v", ps)
+	}
+	again, err := pricing.ParseCatalogFile(pricing.EncodeCatalogFile(ps, "USD"), "USD")
+	if err != nil || len(again) != len(ps) {
+		t.Fatalf("read back: %v", err)
+	}
+	for i := range ps {
+		if !pricing.SameCharges(ps[i], again[i]) || ps[i].Model != again[i].Model {
+			t.Fatalf("read back %+v, want %+v", again[i], ps[i])
+		}
+	}
+}
+
+// TestParseCatalogFileListing reads GET /api/v1/prices: each model's current version,
+// else its latest.
+func TestParseCatalogFileListing(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v1 := pricing.Price{Model: "m1", Input: 1_000_000, Output: 2_000_000, EffectiveFrom: from, CreatedAt: from}
+	v2 := v1
+	v2.Input, v2.EffectiveFrom = 3_000_000, from.Add(24*time.Hour)
+	listing := map[string]any{"currency": "USD", "models": []any{
+		map[string]any{"model": "m1", "current": v1, "versions": []pricing.Price{v1, v2}},
+		map[string]any{"model": "m2", "current": nil, "versions": []pricing.Price{{Model: "m2", Input: 5, Output: 6, MaxOutputTokens: 100}}},
+	}}
+	b, _ := json.Marshal(listing)
+	ps, err := pricing.ParseCatalogFile(b, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].Input != 1_000_000 || ps[1].Input != 5 || ps[1].MaxOutputTokens != 100 {
+		t.Fatalf("prices = %+v", ps)
+	}
+
+	cat := pricing.NewCatalog(1, []pricing.Price{v1})
+	d := pricing.Diff(cat, []pricing.Price{v1, v2, ps[1]}, from.Add(time.Hour))
+	if d[0].Kind != pricing.DiffUnchanged || d[1].Kind != pricing.DiffChanged || d[1].Old.Input != 1_000_000 || d[2].Kind != pricing.DiffNew || d[2].Old != nil {
+		t.Fatalf("diff = %+v", d)
+	}
+}
+
+// TestParseCatalogFileRefusals: every bad file is refused with its code.
+func TestParseCatalogFileRefusals(t *testing.T) {
+	for _, c := range []struct{ name, file, code string }{
+		{"not json", `{"models": [`, "invalid_json"},
+		{"empty", ``, "invalid_json"},
+		{"two values", `{"models":[{"model":"a","input":"1","output":"1"}]} {}`, "invalid_json"},
+		{"unknown top field", `{"prices":[]}`, "unknown_field"},
+		{"unknown model field", `{"models":[{"model":"a","input":"1","output":"1","discount":"5"}]}`, "unknown_field"},
+		{"unknown version field", `{"models":[{"model":"a","current":{"input":"1","output":"1","colour":"red"}}]}`, "unknown_field"},
+		{"wrong type", `{"models":[{"model":"a","input":1,"output":"1"}]}`, "invalid_json"},
+		{"no models", `{"models":[]}`, "empty_catalog"},
+		{"other currency", `{"currency":"EUR","models":[{"model":"a","input":"1","output":"1"}]}`, "currency_mismatch"},
+		{"bad amount", `{"models":[{"model":"a","input":"1.5x","output":"1"}]}`, "invalid_price"},
+		{"negative", `{"models":[{"model":"a","input":"-1","output":"1"}]}`, "invalid_price"},
+		{"too precise", `{"models":[{"model":"a","input":"0.0000001","output":"1"}]}`, "invalid_price"},
+		{"no output", `{"models":[{"model":"a","input":"1"}]}`, "missing_price"},
+		{"bad model", `{"models":[{"model":"bad model","input":"1","output":"1"}]}`, "invalid_model"},
+		{"twice", `{"models":[{"model":"a","input":"1","output":"1"},{"model":"a","input":"2","output":"1"}]}`, "duplicate_model"},
+		{"bad max", `{"models":[{"model":"a","input":"1","output":"1","max_output_tokens":0}]}`, "invalid_max_output_tokens"},
+		{"no versions", `{"models":[{"model":"a","current":null,"versions":[]}]}`, "missing_price"},
+	} {
+		_, err := pricing.ParseCatalogFile([]byte(c.file), "USD")
+		if errs.CodeOf(err) != c.code {
+			t.Errorf("%s: err = %v, want %s", c.name, err, c.code)
+		}
+	}
+}
