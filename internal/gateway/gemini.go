@@ -247,27 +247,6 @@ func signedValue(name string, v []byte) (int64, error) {
 	return intValue(name, v)
 }
 
-// maxOutput is the most output tokens a Gemini request may produce, per
-// generationConfig: maxOutputTokens (or ceiling, the model's maximum, when it is not
-// set) plus a positive thinking budget (Google documents thoughts as apart from
-// maxOutputTokens, though its models are seen to count them inside it: holding both is
-// the safe side), times candidateCount.
-func (r *geminiRequest) maxOutput(ceiling int64) int64 {
-	limit := ceiling
-	if r.Limit > 0 {
-		limit = r.Limit + r.ThinkingBudget
-	}
-	return satMul(limit, max(r.Candidates, 1))
-}
-
-// explicitMax is the request's own output limit (0: none), for rate limits.
-func (r *geminiRequest) explicitMax() int64 {
-	if r.Limit == 0 {
-		return 0
-	}
-	return satMul(r.Limit+r.ThinkingBudget, max(r.Candidates, 1))
-}
-
 // geminiUsage is a usageMetadata object.
 //
 // Spectra's meaning (pricing.Usage) from Google's:

@@ -473,3 +473,124 @@ func TestGeminiRejectionsAndCountTokens(t *testing.T) {
 		e.verify()
 	})
 }
+
+// Google's Go SDK sends to /v1 unless told otherwise: those routes are Gemini's too, and
+// reach the upstream's base URL (its version) all the same.
+func TestGeminiSDKDefaultVersion(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newGeminiEnv(t, db, clk, 10*money.Scale, 20)
+		c, err := genai.NewClient(t.Context(), &genai.ClientConfig{APIKey: e.secret, Backend: genai.BackendGeminiAPI,
+			HTTPOptions: genai.HTTPOptions{BaseURL: e.srv.URL}})
+		must(t, err)
+		resp, err := c.Models.GenerateContent(t.Context(), geminiModel, genai.Text("hello world"), nil)
+		must(t, err)
+		if resp.UsageMetadata.CandidatesTokenCount != 20 {
+			t.Fatalf("usage %+v", resp.UsageMetadata)
+		}
+		if u, _, _ := e.fake.last(); u.Path != "/v1beta/models/"+geminiModel+":generateContent" {
+			t.Fatalf("upstream got %s", u)
+		}
+		if ev := e.newEvent(0); ev.Cost != 52 {
+			t.Fatalf("event %+v", ev)
+		}
+		e.verify()
+	})
+}
+
+// An upstream's own error reaches the client as it is (Google's shape, Retry-After kept)
+// and costs nothing.
+func TestGeminiUpstreamErrorRelayed(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		grant := money.Amount(10 * money.Scale)
+		e := newGeminiEnv(t, db, clk, grant, 20)
+		e.fake.fail.Store(http.StatusTooManyRequests)
+		for _, path := range []string{":generateContent", ":streamGenerateContent?alt=sse", ":streamGenerateContent"} {
+			resp, b := e.geminiPost("/v1beta/models/"+geminiModel+path, geminiBody, e.secret)
+			var v struct {
+				Error geminiError `json:"error"`
+			}
+			if resp.StatusCode != 429 || json.Unmarshal(b, &v) != nil || v.Error.Status != "RESOURCE_EXHAUSTED" || resp.Header.Get("Retry-After") != "7" {
+				t.Fatalf("%s: %d %s (Retry-After %q)", path, resp.StatusCode, b, resp.Header.Get("Retry-After"))
+			}
+		}
+		_, err := e.genai(e.srv.URL).Models.GenerateContent(t.Context(), geminiModel, genai.Text("hello"), nil)
+		var ae genai.APIError
+		if !errors.As(err, &ae) || ae.Code != 429 || ae.Status != "RESOURCE_EXHAUSTED" {
+			t.Fatalf("err = %#v", err)
+		}
+		e.flush()
+		if n := len(e.events()); n != 0 || e.balance().Balance != grant {
+			t.Fatalf("%d events, balance %s: an upstream error was charged", n, e.balance().Balance)
+		}
+		e.verify()
+	})
+}
+
+// The hold is maxOutputTokens (plus a thinking budget) when set, the model's maximum
+// output when not: a balance that covers 10 output tokens but not 8,192 admits only the
+// request that asks for 10, and a large thinking budget is held too.
+func TestGeminiHoldFromGenerationConfig(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newGeminiEnv(t, db, clk, 100, 20) // 100 micro-units: 40 output tokens at $2.50/M
+		gen := "/v1beta/models/" + geminiModel + ":generateContent"
+		resp, b := e.geminiPost(gen, geminiBody, e.secret) // held for 8,192
+		wantGeminiError(t, resp, b, 402, "RESOURCE_EXHAUSTED", "insufficient_balance")
+		resp, b = e.geminiPost(gen, `{"contents":[{"parts":[{"text":"hello world"}]}],"generationConfig":{"maxOutputTokens":10,"thinkingConfig":{"thinkingBudget":50000}}}`, e.secret)
+		wantGeminiError(t, resp, b, 402, "RESOURCE_EXHAUSTED", "insufficient_balance")
+		resp, b = e.geminiPost(gen, `{"contents":[{"parts":[{"text":"hello world"}]}],"generation_config":{"candidate_count":8,"max_output_tokens":10}}`, e.secret)
+		wantGeminiError(t, resp, b, 402, "RESOURCE_EXHAUSTED", "insufficient_balance") // 80 output tokens
+		if e.fake.requests.Load() != 0 {
+			t.Fatal("a request that could not pay reached the upstream")
+		}
+		for _, body := range []string{
+			`{"contents":[{"parts":[{"text":"hello world"}]}],"generationConfig":{"maxOutputTokens":10}}`,
+			`{"contents":[{"parts":[{"text":"hello world"}]}],"generation_config":{"max_output_tokens":10}}`,
+		} {
+			if resp, b := e.geminiPost(gen, body, e.secret); resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
+			}
+		}
+		e.flush()
+		cost := geminiCost(2+geminiFakeOverhead, 0, 10) // (6 × 0.30 + 10 × 2.50) / 1e6 = 26.8 → 27
+		if cost != 27 || e.balance().Balance != 100-2*cost || len(e.events()) != 2 {
+			t.Fatalf("balance %s, %d events", e.balance().Balance, len(e.events()))
+		}
+		e.verify()
+	})
+}
+
+// A client that leaves the JSON-array stream mid-way is charged as one that leaves an SSE
+// stream: the reported prompt and what was relayed, estimated, status 499.
+func TestGeminiArrayStreamDisconnect(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		grant := money.Amount(10 * money.Scale)
+		e := newGeminiEnv(t, db, clk, grant, 100_000)
+		e.fake.delay.Store(int64(time.Millisecond))
+		req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/v1beta/models/"+geminiModel+":streamGenerateContent",
+			strings.NewReader(`{"contents":[{"parts":[{"text":"hello world"}]}],"generationConfig":{"maxOutputTokens":100000}}`))
+		must(t, err)
+		req.Header.Set("X-Goog-Api-Key", e.secret)
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		a := newArrayReader(resp.Body) // the client reads the array as the gateway does
+		for i := range 5 {
+			if _, elem, err := a.next(); err != nil || len(elem) == 0 {
+				t.Fatalf("element %d: %v", i, err)
+			}
+		}
+		resp.Body.Close()
+		for deadline := time.Now().Add(10 * time.Second); e.fake.cancelled.Load() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the upstream stream was never cancelled")
+			}
+		}
+		ev := e.newEvent(0)
+		if !ev.Estimated || ev.Status != 499 || ev.Usage.Input != 2+geminiFakeOverhead || ev.Usage.Output < 5 || ev.Usage.Output >= 100_000 {
+			t.Fatalf("event %+v", ev)
+		}
+		if cost := geminiCost(ev.Usage.Input, 0, ev.Usage.Output); ev.Cost != cost || e.balance().Balance != grant-cost {
+			t.Fatalf("cost %s balance %s, want %s", ev.Cost, e.balance().Balance, cost)
+		}
+		e.verify()
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -118,26 +119,37 @@ func TestParseGeminiRequest(t *testing.T) {
 
 func TestGeminiMaxOutput(t *testing.T) {
 	tests := []struct {
-		r        geminiRequest
-		ceiling  int64
-		hold     int64
+		body     string
+		hold     int64 // with a ceiling (the model's maximum) of 8,192
 		explicit int64
 	}{
-		{geminiRequest{}, 8192, 8192, 0},
-		{geminiRequest{Limit: 100}, 8192, 100, 100},
-		{geminiRequest{Limit: 100000}, 8192, 100000, 100000}, // above the ceiling: held as asked
-		{geminiRequest{Limit: 100, Candidates: 3}, 8192, 300, 300},
-		{geminiRequest{Candidates: 2}, 8192, 16384, 0},
-		{geminiRequest{Limit: 100, ThinkingBudget: 1000}, 8192, 1100, 1100},
-		{geminiRequest{ThinkingBudget: 1000}, 8192, 8192, 0}, // the model's maximum covers its thoughts
+		{`{}`, 8192, 0},
+		{`{"generationConfig":{"maxOutputTokens":100}}`, 100, 100},
+		{`{"generationConfig":{"maxOutputTokens":100000}}`, 100000, 100000}, // above the ceiling: held as asked
+		{`{"generationConfig":{"maxOutputTokens":100,"candidateCount":3}}`, 300, 100},
+		{`{"generation_config":{"candidate_count":2}}`, 16384, 0},
+		{`{"generationConfig":{"maxOutputTokens":100,"thinkingConfig":{"thinkingBudget":1000}}}`, 1100, 1100},
+		{`{"generationConfig":{"thinkingConfig":{"thinkingBudget":1000}}}`, 8192, 0}, // the model's maximum covers its thoughts
+		{`{"generationConfig":{"maxOutputTokens":100,"thinkingConfig":{"thinkingBudget":-1}}}`, 100, 100},
 	}
 	for _, tt := range tests {
-		if got := tt.r.maxOutput(tt.ceiling); got != tt.hold {
-			t.Errorf("%+v: maxOutput = %d, want %d", tt.r, got, tt.hold)
+		r := httptest.NewRequest(http.MethodPost, "/v1beta/models/m:generateContent", strings.NewReader(tt.body))
+		r.SetPathValue("rest", "m:generateContent")
+		req, err := geminiWire{}.parse(epGeminiGenerate, r, []byte(tt.body))
+		if err != nil || req.Model != "m" || req.Stream {
+			t.Fatalf("%s: %+v, %v", tt.body, req, err)
 		}
-		if got := tt.r.explicitMax(); got != tt.explicit {
-			t.Errorf("%+v: explicitMax = %d, want %d", tt.r, got, tt.explicit)
+		if got := req.maxOutput(epGeminiGenerate, 8192); got != tt.hold {
+			t.Errorf("%s: hold %d, want %d", tt.body, got, tt.hold)
 		}
+		if got := req.explicitMax(); got != tt.explicit {
+			t.Errorf("%s: explicit %d, want %d", tt.body, got, tt.explicit)
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/v1beta/models/m:streamGenerateContent?alt=sse", nil)
+	r.SetPathValue("rest", "m:streamGenerateContent")
+	if req, err := (geminiWire{sse: true}).parse(epGeminiStreamSSE, r, []byte(`{}`)); err != nil || !req.Stream {
+		t.Fatalf("stream: %+v %v", req, err)
 	}
 }
 

@@ -62,9 +62,11 @@ func (geminiWire) secret(r *http.Request) (string, error) {
 	return "", errGeminiMissingKey
 }
 
-// parse reads the model and method from the path and generationConfig from the body:
-// the hold covers maxOutputTokens plus a positive thinking budget (or the model's
-// maximum), times candidateCount (geminiRequest.maxOutput).
+// parse reads the model and method from the path and generationConfig from the body.
+// The hold (request.maxOutput) covers maxOutputTokens plus a positive thinking budget
+// (Google documents thoughts as apart from maxOutputTokens, though its models are seen to
+// count them inside it: holding both is the safe side), or the model's maximum when
+// maxOutputTokens is not set, times candidateCount.
 func (geminiWire) parse(ep endpoint, r *http.Request, body []byte) (*request, error) {
 	model, m, err := splitGeminiPath(r.PathValue("rest"))
 	if err != nil {

@@ -26,9 +26,9 @@ import (
 //     geminiFakeToolPrompt tokens of toolUsePromptTokenCount;
 //   - a thinkingConfig with includeThoughts or a positive thinkingBudget makes
 //     geminiFakeThoughts thought tokens (and, with includeThoughts, one thought part);
-//   - otherwise the text is Words words " w1", " w2", …, one token each and, streamed,
-//     one chunk each, cut at generationConfig.maxOutputTokens (finishReason MAX_TOKENS)
-//     unless ignoreMax.
+//   - otherwise the text is `words` words " w1", " w2", …, one token each and, streamed,
+//     one chunk each, cut at generationConfig.maxOutputTokens (or generation_config.
+//     max_output_tokens; finishReason MAX_TOKENS) unless ignoreMax.
 //
 // Streams carry usageMetadata in every chunk, as Google's do: the prompt each time, the
 // candidates cumulatively, the thoughts in the last.
@@ -38,6 +38,7 @@ type geminiFake struct {
 	words     int
 	ignoreMax atomic.Bool  // honour no maxOutputTokens
 	delay     atomic.Int64 // between streamed chunks, in nanoseconds
+	fail      atomic.Int64 // when set, every request is answered this status in Google's error shape
 
 	requests  atomic.Int64
 	cancelled atomic.Int64
@@ -90,6 +91,9 @@ type geminiFakeReq struct {
 			ThinkingBudget  int  `json:"thinkingBudget"`
 		} `json:"thinkingConfig"`
 	} `json:"generationConfig"`
+	GenerationConfigSnake struct { // Google reads the proto (snake_case) names too
+		MaxOutputTokens *int `json:"max_output_tokens"`
+	} `json:"generation_config"`
 }
 
 type geminiFakeContent struct {
@@ -108,6 +112,11 @@ func (f *geminiFake) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"error":{"code":%d,"message":%q,"status":%q}}`, code, msg, status)
+	}
+	if code := int(f.fail.Load()); code != 0 {
+		w.Header().Set("Retry-After", "7")
+		fail(code, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
+		return
 	}
 	if r.Header.Get("X-Goog-Api-Key") != f.key || r.URL.Query().Has("key") {
 		fail(401, "UNAUTHENTICATED", "API key not valid.")
@@ -163,6 +172,9 @@ func (f *geminiFake) serve(w http.ResponseWriter, r *http.Request) {
 	showThoughts := false
 	if tc := req.GenerationConfig.ThinkingConfig; tc != nil && (tc.IncludeThoughts || tc.ThinkingBudget > 0) {
 		thoughts, showThoughts = geminiFakeThoughts, tc.IncludeThoughts
+	}
+	if req.GenerationConfig.MaxOutputTokens == nil {
+		req.GenerationConfig.MaxOutputTokens = req.GenerationConfigSnake.MaxOutputTokens
 	}
 	n, finish := f.words, "STOP"
 	if call != "" {
