@@ -309,3 +309,27 @@ func EncodeCatalogFile(prices []Price, currency string) []byte {
 	}
 	return b
 }
+
+// ParsePrice reads one version of model from form text: text holds the price fields
+// by their API names (input, cached_input, cache_write, output, request,
+// cache_write_1h, web_search_call) as decimal strings, an empty one taken as absent
+// (input and output are required); maxOutputTokens is "" or a whole number. The codes
+// are the API's (missing_price, invalid_price, invalid_max_output_tokens, invalid_model).
+func ParsePrice(model string, text map[string]string, maxOutputTokens string) (Price, error) {
+	get := func(k string) *string {
+		if v := strings.TrimSpace(text[k]); v != "" {
+			return &v
+		}
+		return nil
+	}
+	f := filePrice{Input: get("input"), CachedInput: get("cached_input"), CacheWrite: get("cache_write"), Output: get("output"),
+		Request: get("request"), CacheWrite1h: get("cache_write_1h"), WebSearchCall: get("web_search_call")}
+	if m := strings.TrimSpace(maxOutputTokens); m != "" {
+		var n int64
+		if _, err := fmt.Sscan(m, &n); err != nil || fmt.Sprint(n) != m {
+			return Price{Model: model}, errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d (leave it empty when the model has no known maximum)", MaxOutputTokensLimit)
+		}
+		f.MaxOutputTokens = &n
+	}
+	return f.toPrice(strings.TrimSpace(model))
+}

@@ -89,3 +89,27 @@ func TestParseCatalogFileRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePrice(t *testing.T) {
+	p, err := pricing.ParsePrice(" m ", map[string]string{"input": "2.5", "output": "10", "cached_input": "", "request": "0.0001"}, "8192")
+	if err != nil || p.Model != "m" || p.Input != 2_500_000 || p.Output != 10_000_000 || p.Request != 100 || p.MaxOutputTokens != 8192 {
+		t.Fatalf("p = %+v, %v", p, err)
+	}
+	for _, c := range []struct {
+		text map[string]string
+		max  string
+		code string
+	}{
+		{map[string]string{"input": "1"}, "", "missing_price"},
+		{map[string]string{"input": "1", "output": "x"}, "", "invalid_price"},
+		{map[string]string{"input": "1", "output": "1"}, "1.5", "invalid_max_output_tokens"},
+		{map[string]string{"input": "1", "output": "1"}, "0", "invalid_max_output_tokens"},
+	} {
+		if _, err := pricing.ParsePrice("m", c.text, c.max); errs.CodeOf(err) != c.code {
+			t.Errorf("%v %q: err = %v, want %s", c.text, c.max, err, c.code)
+		}
+	}
+	if _, err := pricing.ParsePrice("bad model", map[string]string{"input": "1", "output": "1"}, ""); errs.CodeOf(err) != "invalid_model" {
+		t.Errorf("bad model: %v", err)
+	}
+}
