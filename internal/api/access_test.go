@@ -70,6 +70,8 @@ func TestAccess(t *testing.T) {
 			{"DELETE", ws + "/members/" + victimMember, "", [6]want{{204, ""}, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"POST", ws + "/invitations", `{"email":"y@example.com","role":"viewer"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/invitations", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
+			{"PUT", ws + "/overdraft-limit", `{"overdraft_limit":"0"}`, [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
+			{"GET", "/api/v1/audit", "", [6]want{{503, "feature_unavailable"}, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"DELETE", ws + "/invitations/" + inv.ID, "", [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"POST", ws + "/grants", `{"amount":"1.00","idempotency_key":"access"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/balance", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},

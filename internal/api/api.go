@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"spectra/internal/audit"
 	"spectra/internal/httpjson"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
@@ -41,6 +42,10 @@ type Deps struct {
 	// OpenAPIParts are other transports' OpenAPI fragments ({"paths":…,"components":
 	// {"schemas":…}}) merged into /api/v1/openapi.json, so one document describes every route.
 	OpenAPIParts [][]byte
+	// Audit is the operator's audit log: served at GET /api/v1/audit, and every
+	// operator call that changes something is recorded into it (audit.go). nil: the
+	// route is 503 and nothing is recorded.
+	Audit *audit.Service
 }
 
 // Server serves the JSON API. Build it with New and mount it with Register.
@@ -59,6 +64,7 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 	openAPI   []byte
+	auditLog  *audit.Service // nil: GET /api/v1/audit is 503 and nothing is recorded (audit.go)
 }
 
 // Body size limits.
@@ -71,7 +77,7 @@ const (
 func New(d Deps) *Server {
 	s := &Server{team: d.Team, accounts: d.Accounts, invites: d.Invitations, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, db: d.DB,
 		adminHash: strings.ToLower(strings.TrimSpace(d.AdminTokenHash)), currency: d.Currency,
-		now: d.Now, log: d.Log, registry: d.Registry}
+		now: d.Now, log: d.Log, registry: d.Registry, auditLog: d.Audit}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -126,6 +132,8 @@ func (s *Server) routes() []httpjson.Route {
 		{Pattern: "DELETE /api/v1/workspaces/{id}/invitations/{invitation_id}", Need: team.ActOperate, Handle: s.revokeInvitation},
 
 		{Pattern: "POST /api/v1/workspaces/{id}/grants", Need: team.ActOperate, Handle: s.grant},
+		{Pattern: "PUT /api/v1/workspaces/{id}/overdraft-limit", Need: team.ActOperate, Handle: s.putOverdraft},
+		{Pattern: "GET /api/v1/audit", Need: team.ActOperate, Handle: s.listAudit},
 		{Pattern: "GET /api/v1/workspaces/{id}/balance", Need: team.ActViewBilling, Handle: s.balance},
 		{Pattern: "GET /api/v1/workspaces/{id}/transactions", Need: team.ActViewBilling, Handle: s.transactions},
 		{Pattern: "GET /api/v1/workspaces/{id}/usage", Need: team.ActViewUsage, Handle: s.usage},
@@ -140,7 +148,7 @@ func (s *Server) routes() []httpjson.Route {
 // Register mounts every route on mux, plus a JSON 404/405 for anything else under /api/.
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range s.routes() {
-		mux.Handle(rt.Pattern, s.instrument(rt.Pattern, httpjson.Serve(s.log, s.guard(rt.Need, rt.Handle))))
+		mux.Handle(rt.Pattern, s.instrument(rt.Pattern, s.audited(rt.Need, httpjson.Serve(s.log, s.guard(rt.Need, rt.Handle)))))
 	}
 	mux.Handle("/api/", s.instrument("unmatched", s.unmatched(mux)))
 }

@@ -121,6 +121,6 @@ func (s *Server) RequireOperator(next http.Handler) http.Handler {
 			WriteError(w, s.log, errs.E(errs.Unauthorized, "invalid_admin_token", "the operator's admin token is required"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, principal{operator: true})))
+		s.serveAudited(next, w, r.WithContext(context.WithValue(r.Context(), principalKey{}, principal{operator: true})))
 	})
 }
