@@ -220,7 +220,19 @@ func (c *client) get(path string, header ...string) (int, string) {
 	return c.do(req)
 }
 
+// do sends req and returns the status and the body, or for a redirect its Location.
 func (c *client) do(req *http.Request) (int, string) {
+	c.e.t.Helper()
+	resp, b := c.send(req)
+	if resp.StatusCode/100 == 3 {
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	return resp.StatusCode, string(b)
+}
+
+// send sends req and returns the response and its body, remembering any CSRF token the
+// body shows.
+func (c *client) send(req *http.Request) (*http.Response, []byte) {
 	c.e.t.Helper()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -231,21 +243,24 @@ func (c *client) do(req *http.Request) (int, string) {
 	if m := csrfRE.FindSubmatch(b); m != nil {
 		c.csrf = string(m[1])
 	}
-	if resp.StatusCode/100 == 3 {
-		return resp.StatusCode, resp.Header.Get("Location")
-	}
-	return resp.StatusCode, string(b)
+	return resp, b
 }
 
 // post submits a form; a "csrf" field is added from the last page unless given.
 func (c *client) post(path string, form url.Values) (int, string) {
 	c.e.t.Helper()
+	return c.do(c.formRequest(path, form))
+}
+
+// formRequest is the POST of form to path, with a "csrf" field from the last page unless
+// form has one.
+func (c *client) formRequest(path string, form url.Values) *http.Request {
 	if _, ok := form["csrf"]; !ok {
 		form.Set("csrf", c.csrf)
 	}
 	req, _ := http.NewRequest("POST", c.e.ts.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
+	return req
 }
 
 // login signs in and fails the test if that does not work.

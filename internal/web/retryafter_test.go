@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,18 +18,7 @@ import (
 // postRetryAfter submits a form like post and returns the status and Retry-After.
 func (c *client) postRetryAfter(path string, form url.Values) (int, string) {
 	c.e.t.Helper()
-	form.Set("csrf", c.csrf)
-	req, _ := http.NewRequest("POST", c.e.ts.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if m := csrfRE.FindSubmatch(b); m != nil {
-		c.csrf = string(m[1])
-	}
+	resp, _ := c.send(c.formRequest(path, form))
 	return resp.StatusCode, resp.Header.Get("Retry-After")
 }
 
