@@ -43,12 +43,12 @@ type env struct {
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, c *storetest.Clock) {
-		now := c.Now // the clock stays at t0
+		se := storetest.NewEnv(db, c) // the clock stays at t0
 		ctx := context.Background()
-		tm := team.NewService(db, now)
-		e := &env{t: t, meter: metering.NewService(db, db, now), ledger: ledger.NewService(db, now)}
+		tm := se.Team
+		e := &env{t: t, meter: se.Meter, ledger: se.Ledger}
 		var err error
-		e.svc, err = budget.New(budget.Config{Store: db, Metering: e.meter, Ledger: e.ledger, Team: tm, Now: now,
+		e.svc, err = budget.New(budget.Config{Store: db, Metering: e.meter, Ledger: e.ledger, Team: tm, Now: c.Now,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
