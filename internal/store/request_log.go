@@ -320,7 +320,8 @@ func (db *DB) recentEvent(ctx context.Context, k int64, ws, id string) (metering
 			return metering.Event{}, err
 		}
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT seq FROM event_blocks WHERE seq > ? AND workspace_id = ? AND instr(data, ?) > 0`,
+	// "+workspace_id": the range of seq, not the workspace's every block, is what to read.
+	rows, err := db.read.QueryContext(ctx, `SELECT seq FROM event_blocks WHERE seq > ? AND +workspace_id = ? AND instr(data, ?) > 0`,
 		after, ws, string(appendJSONString(nil, id)))
 	seqs, err := collect(rows, err, scanInt64)
 	if err != nil {
@@ -344,10 +345,13 @@ type logQuery struct {
 	values [4][]string
 	out    []metering.Event
 	read   map[int64]bool // the blocks a walk has read
+	// prefetch is how many blocks a walk reads at once: 2 at first, twice as many each
+	// time, up to 32.
+	prefetch int
 }
 
 func newLogQuery(f metering.EventFilter) *logQuery {
-	q := &logQuery{f: f, sort: f.Sort.Norm(), after: f.After(), lo: -1 << 62, hi: 1 << 62, values: filterValues(f.Filter)}
+	q := &logQuery{f: f, sort: f.Sort.Norm(), after: f.After(), lo: -1 << 62, hi: 1 << 62, values: filterValues(f.Filter), prefetch: 2}
 	if !f.Start.IsZero() {
 		q.lo = micros(f.Start)
 	}
@@ -551,8 +555,15 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 			drive, driveCount = d, n
 		}
 	}
+	readTags := drive >= 0 && driveCount <= readAllBlocks
+	few := false
+	if q.sort != metering.SortTime && q.after != nil && !readTags {
+		if few, err = db.fewBelow(ctx, q); err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case drive >= 0 && driveCount <= readAllBlocks:
+	case readTags:
 		err = db.readTagged(ctx, q, drive)
 	case q.sort == metering.SortTime && days != nil:
 		// Only the matching days, newest first, each as its own period.
@@ -571,6 +582,12 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		q.lo, q.hi = lo, hi
 	case q.sort == metering.SortTime:
 		err = db.walkTime(ctx, q, drive)
+	case few:
+		// A last page: the few blocks that hold a value not above the cursor's.
+		cols := sortColumns[q.sort]
+		lo, hi := q.blockWindow()
+		err = db.readBlocks(ctx, q, `SELECT ingested_at, data FROM event_blocks WHERE workspace_id = ? AND `+cols[1]+` <= ?
+			AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`, []any{q.f.WorkspaceID, q.after.Value, lo, hi, q.hi})
 	case drive >= 0:
 		err = db.walkValue(ctx, q, drive)
 	default:
@@ -664,6 +681,17 @@ func (db *DB) countTagged(ctx context.Context, q *logQuery, d, limit int) (int, 
 	return n, err
 }
 
+// fewBelow reports whether at most readAllBlocks blocks of the period have a value in
+// the sort not above the cursor's: the only blocks that can hold an event after it.
+func (db *DB) fewBelow(ctx context.Context, q *logQuery) (bool, error) {
+	lo, hi := q.blockWindow()
+	var n int
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM event_blocks WHERE workspace_id = ? AND `+
+		sortColumns[q.sort][1]+` <= ? AND max_ts >= ? AND max_ts < ? AND min_ts <= ? LIMIT ?) AS t`),
+		q.f.WorkspaceID, q.after.Value, lo, hi, q.hi, readAllBlocks+1).Scan(&n)
+	return err == nil && n <= readAllBlocks, err
+}
+
 // countPeriod counts the blocks that can hold events of the period, up to limit.
 func (db *DB) countPeriod(ctx context.Context, q *logQuery, limit int) (int, error) {
 	lo, hi := q.blockWindow()
@@ -722,12 +750,12 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 		var b strings.Builder
 		var args []any
 		if d < 0 {
-			b.WriteString(`SELECT seq, 0, max_ts, min_ts, 0, ingested_at, data FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
+			b.WriteString(`SELECT seq, 0, max_ts, min_ts, 0 FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
 				AND min_ts <= ? ORDER BY max_ts DESC, seq DESC LIMIT ?`)
 			args = append(args, q.f.WorkspaceID, curTS, curSeq, lo, q.hi, chunk)
 		} else {
 			// Each tag's next blocks, merged: the chunk's newest blocks of any tag.
-			b.WriteString(`SELECT b.seq, 0, b.max_ts, b.min_ts, 0, b.ingested_at, b.data FROM (`)
+			b.WriteString(`SELECT b.seq, 0, b.max_ts, b.min_ts, 0 FROM (`)
 			for i, tag := range q.tagsOf(d) {
 				if i > 0 {
 					b.WriteString(` UNION `) // a block with two of the tags is read once
@@ -770,7 +798,7 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 		var b strings.Builder
 		var args []any
 		if d < 0 {
-			b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, min_ts, ` + cols[1] + `, ingested_at, data FROM event_blocks b WHERE workspace_id = ?
+			b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, min_ts, ` + cols[1] + ` FROM event_blocks b WHERE workspace_id = ?
 				AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
 			args = append(args, q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi)
 			if c := q.after; c != nil {
@@ -782,7 +810,7 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 		} else {
 			// Each tag's next rows, merged: the chunk's highest of any tag (a block
 			// with two of the tags once, by its higher row).
-			b.WriteString(`SELECT b.seq, t.v, b.max_ts, b.min_ts, b.` + cols[1] + `, b.ingested_at, b.data FROM (SELECT seq, MAX(v) AS v FROM (`)
+			b.WriteString(`SELECT b.seq, t.v, b.max_ts, b.min_ts, b.` + cols[1] + ` FROM (SELECT seq, MAX(v) AS v FROM (`)
 			for i, tag := range q.tagsOf(d) {
 				if i > 0 {
 					b.WriteString(` UNION ALL `)
@@ -807,40 +835,88 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	}
 }
 
-// walk reads one chunk of a walk: rows of (seq, v, max_ts, min_ts, min_v, ingested_at,
-// data), v being the highest value of a value walk and min_v the block's lowest (0 in a
-// time walk). stop tells, for each row, whether the walk ends there. It skips the blocks
-// read already (a block with two of the walk's tags comes twice), those whose events
-// all come after the period, and those that cannot hold an event after the cursor.
+// walkRow is a block a walk comes to: v is its highest value in a value walk and minV
+// its lowest (0 in a time walk).
+type walkRow struct{ seq, v, maxTS, minTS, minV int64 }
+
+// walk reads one chunk of a walk: the query gives rows of (seq, v, max_ts, min_ts,
+// min_v), from indexes alone; stop tells, for each row, whether the walk ends there.
+// It skips the blocks read already (a block with two of the walk's tags comes twice),
+// those whose events all come after the period, and those that cannot hold an event
+// after the cursor, and reads the others' events a few blocks at a time, as it comes to
+// them (so a walk that ends early reads no more than it needs).
 func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any, stop func(seq, v, maxTS int64) bool) (n int, done bool, err error) {
 	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+	chunk, err := collect(rows, err, func(row scanner) (walkRow, error) {
+		var r walkRow
+		err := row.Scan(&r.seq, &r.v, &r.maxTS, &r.minTS, &r.minV)
+		return r, err
+	})
 	if err != nil {
 		return 0, false, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		n++
-		var seq, v, maxTS, minTS, minV, ingested int64
-		var data string
-		if err := rows.Scan(&seq, &v, &maxTS, &minTS, &minV, &ingested, &data); err != nil {
-			return n, false, err
+	wanted := func(r walkRow) bool {
+		if q.read[r.seq] || r.minTS > q.hi {
+			return false
 		}
-		if stop(seq, v, maxTS) {
-			return n, true, nil
+		c := q.after
+		return c == nil || q.sort == metering.SortTime || r.minV < c.Value || r.minV == c.Value && r.minTS <= micros(c.Time)
+	}
+	fetched := map[int64]blockData{}
+	for i, r := range chunk {
+		if stop(r.seq, r.v, r.maxTS) {
+			return len(chunk), true, nil
 		}
-		if q.read[seq] || minTS > q.hi {
+		if !wanted(r) {
 			continue
 		}
-		if c := q.after; c != nil && q.sort != metering.SortTime && (minV > c.Value || minV == c.Value && minTS > micros(c.Time)) {
-			continue
+		if _, ok := fetched[r.seq]; !ok {
+			// This block and the next few wanted ones, more as the walk goes on.
+			var seqs []int64
+			for _, next := range chunk[i:] {
+				if len(seqs) == q.prefetch {
+					break
+				}
+				if wanted(next) {
+					seqs = append(seqs, next.seq)
+				}
+			}
+			if err := db.readBlockData(ctx, seqs, fetched); err != nil {
+				return 0, false, err
+			}
+			q.prefetch = min(2*q.prefetch, 32)
 		}
 		if q.read == nil {
 			q.read = map[int64]bool{}
 		}
-		q.read[seq] = true
-		if err := q.addBlock(ingested, data); err != nil {
-			return n, false, err
+		q.read[r.seq] = true
+		if err := q.addBlock(fetched[r.seq].ingested, fetched[r.seq].data); err != nil {
+			return 0, false, err
 		}
 	}
-	return n, false, rows.Err()
+	return len(chunk), false, nil
+}
+
+type blockData struct {
+	ingested int64
+	data     string
+}
+
+// readBlockData reads the events of blocks seqs into out.
+func (db *DB) readBlockData(ctx context.Context, seqs []int64, out map[int64]blockData) error {
+	args := make([]any, len(seqs))
+	for i, s := range seqs {
+		args[i] = s
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, ingested_at, data FROM event_blocks WHERE seq IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")+`)`), args...)
+	return eachRow(rows, err, func(row scanner) error {
+		var seq int64
+		var b blockData
+		if err := row.Scan(&seq, &b.ingested, &b.data); err != nil {
+			return err
+		}
+		out[seq] = b
+		return nil
+	})
 }

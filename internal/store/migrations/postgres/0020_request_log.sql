@@ -23,6 +23,11 @@ UPDATE event_blocks b SET (max_cost, min_cost, max_tokens, min_tokens, max_laten
 CREATE INDEX event_blocks_cost ON event_blocks (workspace_id, max_cost, max_ts, seq, min_cost, min_ts);
 CREATE INDEX event_blocks_tokens ON event_blocks (workspace_id, max_tokens, max_ts, seq, min_tokens, min_ts);
 CREATE INDEX event_blocks_latency ON event_blocks (workspace_id, max_latency, max_ts, seq, min_latency, min_ts);
+-- The last pages of a value order hold the lowest values: the blocks that can hold an
+-- event below a cursor are those whose lowest value is not above it.
+CREATE INDEX event_blocks_cost_low ON event_blocks (workspace_id, min_cost, max_ts, min_ts);
+CREATE INDEX event_blocks_tokens_low ON event_blocks (workspace_id, min_tokens, max_ts, min_ts);
+CREATE INDEX event_blocks_latency_low ON event_blocks (workspace_id, min_latency, max_ts, min_ts);
 
 -- Which blocks hold a value of a dimension: one row per block and distinct (dimension,
 -- value) among its events, tag being spectra_event_key(dimension, value) (dimension one
