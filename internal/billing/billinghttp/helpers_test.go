@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"spectra/internal/billing"
@@ -61,6 +62,19 @@ func (s *server) postSigned(t *testing.T, payload []byte, signature string) resp
 		header = []string{"Stripe-Signature", signature}
 	}
 	return s.do(t, http.MethodPost, "/webhooks/stripe", "", string(payload), header...)
+}
+
+// postAtOnce posts payload once per signature, all concurrently, and returns the
+// responses in the signatures' order.
+func (s *server) postAtOnce(t *testing.T, payload []byte, sigs []string) []response {
+	t.Helper()
+	res := make([]response, len(sigs))
+	var wg sync.WaitGroup
+	for i, sig := range sigs {
+		wg.Go(func() { res[i] = s.postSigned(t, payload, sig) })
+	}
+	wg.Wait()
+	return res
 }
 
 func event(typ string, object any) []byte { return stripestub.Event("evt_"+ids.Random(8), typ, object) }

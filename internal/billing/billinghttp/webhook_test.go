@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,16 +47,11 @@ func TestWebhookSameEventTenTimesConcurrently(t *testing.T) {
 		ws := s.Workspace(t, "Acme", "").ID
 		payload := event("checkout.session.completed", stripestub.CheckoutSession("cs_test_c10", ws, 12345, "usd", "paid"))
 		sig := stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now())
-		var wg sync.WaitGroup
-		res := make([]response, 10)
-		for i := range res {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res[i] = s.postSigned(t, payload, sig)
-			}()
+		sigs := make([]string, 10)
+		for i := range sigs {
+			sigs[i] = sig
 		}
-		wg.Wait()
+		res := s.postAtOnce(t, payload, sigs)
 		credited := 0
 		for _, r := range res {
 			if r.Status != 200 {
@@ -282,20 +276,14 @@ func TestWebhookConcurrentReplaysWithPrependedTimestamps(t *testing.T) {
 		payload := event("checkout.session.completed", stripestub.CheckoutSession("cs_conc", ws, 2500, "usd", "paid"))
 		replay := fmt.Sprintf("t=%d,", s.Clock.Now().Unix()) + stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now().Add(-24*time.Hour))
 		valid := stripestub.Sign(payload, billingtest.WebhookSecret, s.Clock.Now())
-		var wg sync.WaitGroup
-		res := make([]response, 20)
-		for i := range res {
-			sig := replay
+		sigs := make([]string, 20)
+		for i := range sigs {
+			sigs[i] = replay
 			if i%2 == 1 {
-				sig = valid
+				sigs[i] = valid
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res[i] = s.postSigned(t, payload, sig)
-			}()
 		}
-		wg.Wait()
+		res := s.postAtOnce(t, payload, sigs)
 		credited := 0
 		for i, r := range res {
 			if i%2 == 0 {
