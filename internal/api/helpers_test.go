@@ -14,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spectra/internal/api"
-	"spectra/internal/ledger"
-	"spectra/internal/metering"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
 	"spectra/internal/team"
@@ -47,15 +45,16 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 func newEnv(t *testing.T, db *store.DB, clk *storetest.Clock, edits ...func(*api.Deps)) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &storetest.Buffer{}}
-	ts := team.NewService(db, clk.Now)
+	se := storetest.NewEnv(db, clk)
+	ts := se.Team
 	e.accts = team.NewAccounts(db, clk.Now)
 	deps := api.Deps{
 		Team:     ts,
 		Accounts: e.accts,
 		Invitations: team.NewInvitations(db, e.accts, ts, team.InvitationsConfig{BaseURL: "https://spectra.example.com", Now: clk.Now,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}),
-		Ledger:         ledger.NewService(db, clk.Now),
-		Metering:       metering.NewService(db, db, clk.Now),
+		Ledger:         se.Ledger,
+		Metering:       se.Meter,
 		Prices:         db,
 		DB:             db,
 		AdminTokenHash: team.HashSecret(operatorToken),
