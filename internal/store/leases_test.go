@@ -29,6 +29,15 @@ func leaseEnv(t *testing.T, db *store.DB, grant money.Amount) (ws string, ls *le
 	return w.ID, ls
 }
 
+// eachLease runs fn on SQLite and on PostgreSQL with a workspace granted grant
+// (leaseEnv) and a lease expiry an hour ahead.
+func eachLease(t *testing.T, grant money.Amount, fn func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time)) {
+	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+		ws, ls := leaseEnv(t, db, grant)
+		fn(t, db, ws, ls, time.Now().Add(time.Hour))
+	})
+}
+
 func wantBalance(t *testing.T, ls *ledger.Service, ws string, balance, held money.Amount) {
 	t.Helper()
 	b, err := ls.Balance(context.Background(), ws)
@@ -48,10 +57,8 @@ func verifyOK(t *testing.T, db *store.DB) {
 // A lease counts whole in the guard but, as held, only up to the in-flight estimates its
 // node published: its unused room is never shown (issue 11, item 6).
 func TestLeaseHeldIsInflight(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+	eachLease(t, 1_000_000, func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time) {
 		ctx := context.Background()
-		ws, ls := leaseEnv(t, db, 1_000_000)
-		exp := time.Now().Add(time.Hour)
 		// One request of 4,500 in flight; the lease asks for 41,030,000 of headroom and
 		// gets a share of the wallet.
 		got, err := db.ReserveLease(ctx, ledger.Lease{ID: "l1", WorkspaceID: ws, Node: "n1", Min: 4_500, Want: 41_030_000, Inflight: 4_500, ExpiresAt: exp})
@@ -97,10 +104,8 @@ func TestLeaseHeldIsInflight(t *testing.T) {
 // ResizeLease needs no guard up to what the lease covers, and is guarded above it; a
 // lease's growth beyond its minimum is capped at a share of what the wallet has left.
 func TestResizeLeaseGuard(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+	eachLease(t, 1_000, func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time) {
 		ctx := context.Background()
-		ws, ls := leaseEnv(t, db, 1_000)
-		exp := time.Now().Add(time.Hour)
 		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l1", WorkspaceID: ws, Node: "n1", Min: 600, ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
@@ -144,10 +149,8 @@ func TestResizeLeaseGuard(t *testing.T) {
 // them and says so (ErrReclaimPending); the owner sees the flag and answers it; with no
 // such room the answer is a plain refusal (issue 11, item 5).
 func TestLeaseReclaim(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+	eachLease(t, 1_000, func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time) {
 		ctx := context.Background()
-		ws, ls := leaseEnv(t, db, 1_000)
-		exp := time.Now().Add(time.Hour)
 		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l1", WorkspaceID: ws, Node: "n1", Min: 900, Inflight: 100, ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
@@ -203,10 +206,8 @@ func TestLeaseReclaim(t *testing.T) {
 // 11, item 5: TestClusterKillPostgres saw a 402 with nothing in flight and one request's
 // worth available, which another node then admitted).
 func TestLeaseReclaimAfterStaleAnswer(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+	eachLease(t, 1_000, func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time) {
 		ctx := context.Background()
-		ws, ls := leaseEnv(t, db, 1_000)
-		exp := time.Now().Add(time.Hour)
 		if _, err := db.ReserveLease(ctx, ledger.Lease{ID: "l1", WorkspaceID: ws, Node: "n1", Min: 900, Inflight: 100, ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
@@ -251,10 +252,8 @@ func TestLeaseReclaimAfterStaleAnswer(t *testing.T) {
 
 // A node's leases are released at its start, and only its own (issue 11, item 4).
 func TestReleaseNodeLeases(t *testing.T) {
-	storetest.Each(t, storetest.Options{}, func(t *testing.T, db *store.DB) {
+	eachLease(t, 1_000, func(t *testing.T, db *store.DB, ws string, ls *ledger.Service, exp time.Time) {
 		ctx := context.Background()
-		ws, ls := leaseEnv(t, db, 1_000)
-		exp := time.Now().Add(time.Hour)
 		for _, l := range []ledger.Lease{{ID: "a", Node: "n1", Min: 100}, {ID: "b", Node: "n2", Min: 200}} {
 			l.WorkspaceID, l.ExpiresAt, l.Inflight = ws, exp, l.Min
 			if _, err := db.ReserveLease(ctx, l); err != nil {
