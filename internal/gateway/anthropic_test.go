@@ -257,9 +257,7 @@ func TestAnthropicCacheWritesAndReads(t *testing.T) {
 			t.Fatalf("1h write usage %+v", u)
 		}
 		ev = l.charged(t, "1h write", resp, claudeCost(4, 0, 0, 10, 20, 0))
-		// The stored event keeps the cost (at the 1-hour rate, above) but not the split:
-		// the event store has no column for it yet.
-		if ev.Usage != (pricing.Usage{Input: 4, CacheWrite: 10, Output: 20}) {
+		if ev.Usage != (pricing.Usage{Input: 4, CacheWrite: 10, CacheWrite1h: 10, Output: 20}) {
 			t.Fatalf("1h write event %+v", ev.Usage)
 		}
 		resp, _ = call(system(other, sdk.CacheControlEphemeralTTLTTL1h), false)
@@ -385,8 +383,10 @@ func TestAnthropicToolsAndWebSearch(t *testing.T) {
 		if msg.Usage.ServerToolUse.WebSearchRequests != 2 {
 			t.Fatalf("search usage %+v", msg.Usage)
 		}
-		// The stored event keeps the cost of the searches, not their count (no column yet).
-		l.charged(t, "web search", resp, claudeCost(5, 0, 0, 0, 20, 2))
+		ev := l.charged(t, "web search", resp, claudeCost(5, 0, 0, 0, 20, 2))
+		if ev.Usage.WebSearchCalls != 2 {
+			t.Fatalf("search event %+v", ev.Usage)
+		}
 		s = c.Messages.NewStreaming(context.Background(), sdk.MessageNewParams{Model: claudeModel, MaxTokens: 100,
 			Tools: []sdk.ToolUnionParam{search}, Messages: userText("search the web")}, option.WithResponseInto(&resp))
 		for s.Next() {

@@ -29,10 +29,11 @@ import (
 //	[id, ts, key_id, project, member, model, input_tokens, cached_input_tokens,
 //	 cache_write_tokens, output_tokens, reasoning_tokens, cost, source, endpoint,
 //	 status, latency_ms, stream, estimated, metadata (a JSON string, or null), hash,
-//	 held]
+//	 held[, cache_write_1h_tokens, web_search_calls]]
 //
 // An event written before held was added (migration 0020) has no held element and
-// reads as held 0.
+// reads as held 0. The last two are written only when one of them is not 0 (Anthropic's
+// 1-hour cache writes and web searches), and read as 0 when absent.
 //
 // Workspace, ingested_at and the usage transfer's key (an event's usage_key is the
 // block's when its cost is above zero, "" otherwise) are the block's columns. The view
@@ -118,6 +119,12 @@ func encodeEvent(e *metering.Event) []byte {
 	b = appendJSONString(b, e.Hash)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(e.Held), 10)
+	if e.Usage.CacheWrite1h != 0 || e.Usage.WebSearchCalls != 0 {
+		for _, n := range [...]int64{e.Usage.CacheWrite1h, e.Usage.WebSearchCalls} {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, n, 10)
+		}
+	}
 	return append(b, ']')
 }
 
@@ -297,6 +304,12 @@ func (d *blockDecoder) event(ws string, ingestedAt int64) metering.Event {
 		return e // written before held
 	}
 	e.Held = money.Amount(d.int())
+	if d.sep(']') {
+		return e // without 1-hour cache writes and web searches
+	}
+	e.Usage.CacheWrite1h = d.int()
+	next()
+	e.Usage.WebSearchCalls = d.int()
 	if !d.sep(']') {
 		d.fail("an event array is too long")
 	}
