@@ -124,6 +124,13 @@ func (c Cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// ErrSortTooDeep is the request log's answer to a page in a value order (cost, tokens,
+// latency) that would read too many of the workspace's events to answer: far down such
+// an order over a long period. Narrowing the period or the filters, or the time order,
+// answers it.
+var ErrSortTooDeep = errs.E(errs.Invalid, "sort_too_deep",
+	"this page lies too deep in the log sorted by cost, tokens or latency; narrow the period or the filters, or sort by time")
+
 // errInvalidCursor is every malformed cursor's error.
 var errInvalidCursor = errs.E(errs.Invalid, "invalid_cursor", "the page cursor is not valid; start from the first page")
 

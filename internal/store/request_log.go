@@ -47,6 +47,11 @@ var maxBlockTags = 32
 // than walk an index in its order.
 var readAllBlocks = 64
 
+// maxValueWalk is the most blocks a page in a value order reads before it gives up with
+// metering.ErrSortTooDeep (about a quarter of a million events at a minute's events a
+// block): far from the top of such an order, every block holds events near the cursor.
+var maxValueWalk = 1000
+
 // tagOf is the tag of a dimension's value in event_block_tags: the event key of
 // (dimension, value), which migration 0020 computes in SQL as spectra_event_key.
 func tagOf(dim, value string) int64 { return idKey(dim, value) }
@@ -829,6 +834,9 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 			curV, curTS, curSeq = maxV, maxTS, seq
 			return q.beaten(maxV, maxTS)
 		})
+		if err == nil && len(q.read) > maxValueWalk {
+			return metering.ErrSortTooDeep
+		}
 		if err != nil || done || n < chunk {
 			return err
 		}

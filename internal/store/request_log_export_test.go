@@ -15,3 +15,11 @@ func SetMaxBlockTags(n int) (restore func()) {
 	maxBlockTags = n
 	return func() { maxBlockTags = old }
 }
+
+// SetMaxValueWalk sets how many blocks a value-ordered page reads before it gives up,
+// until restore is called.
+func SetMaxValueWalk(n int) (restore func()) {
+	old := maxValueWalk
+	maxValueWalk = n
+	return func() { maxValueWalk = old }
+}

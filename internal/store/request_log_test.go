@@ -415,3 +415,34 @@ func TestEventUpdateKeepsSummaries(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestLogTooDeep: a page far down a value order that would read more blocks than
+// the bound answers sort_too_deep; the first page and the time order do not.
+func TestRequestLogTooDeep(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		e.addPrice(t, "m1", 1_000_000)
+		e.addPrice(t, "m2", 3_000_000)
+		e.addPrice(t, "m3", 5_000_000)
+		ws := e.Workspace(t, 0)
+		all := logEvents(t, e, rand.New(rand.NewPCG(9, 9)), ws, 600)
+		restore := store.SetMaxValueWalk(5)
+		defer restore()
+		restoreAll := store.SetReadAllBlocks(0)
+		defer restoreAll()
+		want := naiveLog(all, metering.EventFilter{Sort: metering.SortCost})
+		c := metering.CursorOf(metering.SortCost, want[len(want)/2])
+		if _, err := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws, Sort: metering.SortCost, Cursor: &c, Limit: 10}); errs.CodeOf(err) != "sort_too_deep" {
+			t.Errorf("the middle of the cost order: %v; want sort_too_deep", err)
+		}
+		got, err := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws, Sort: metering.SortCost, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEvents(t, "the first page", got, want[:1])
+		tc := metering.CursorOf(metering.SortTime, all[0])
+		if _, err := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws, Cursor: &tc, Limit: 10}); err != nil {
+			t.Errorf("time order: %v", err)
+		}
+	})
+}
