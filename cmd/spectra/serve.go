@@ -13,11 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spectra/internal/api"
+	"spectra/internal/audit"
 	"spectra/internal/background"
 	"spectra/internal/billing"
 	"spectra/internal/billing/billinghttp"
 	"spectra/internal/budget"
 	"spectra/internal/budget/budgethttp"
+	"spectra/internal/console"
 	"spectra/internal/demo"
 	"spectra/internal/gateway"
 	"spectra/internal/gateway/gatewayhttp"
@@ -78,9 +80,11 @@ type deps struct {
 // construction can fail (parsing templates, say) returns its error here, before serve
 // listens.
 func routes(mux *http.ServeMux, d deps) error {
+	auditLog := audit.New(d.db, d.now) // the operator's audit log: the API and the console record into it
 	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
-		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI, requestloghttp.OpenAPI}})
+		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI, requestloghttp.OpenAPI},
+		Audit:        auditLog})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
 	budgethttp.Register(mux, d.budgets, a)
@@ -90,7 +94,8 @@ func routes(mux *http.ServeMux, d deps) error {
 	gatewayhttp.Register(mux, d.gateway, a)
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Requests: d.requests, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
-		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash})
+		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash,
+		Audit: auditLog, Console: console.New(d.db, d.now)})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}

@@ -10,8 +10,6 @@ package web
 // Adding a console page (H2: Prices, Upstreams, Codes) takes three steps:
 //
 //  1. Route line: add it to adminRoutes below, wrapped in s.admin(...), e.g.
-//     {"GET /admin/prices", s.admin(s.adminPrices)},
-//     {"POST /admin/prices", s.admin(s.adminAddPrice)},
 //     A handler is func(w http.ResponseWriter, r *http.Request, a *adminRequest) error;
 //     POSTs have had their CSRF token checked and their form parsed already (as on every
 //     dashboard form: <input type="hidden" name="csrf" value="{{.CSRFToken}}">). A
@@ -41,9 +39,16 @@ func (s *Server) adminRoutes() []route {
 	return []route{
 		{"GET /admin", s.admin(s.adminHome)},
 		{"GET /admin/{$}", s.admin(s.adminHome)},
-		{"GET /admin/workspaces", s.admin(s.adminSoon)},
-		{"GET /admin/activity", s.admin(s.adminSoon)},
-		{"GET /admin/audit", s.admin(s.adminSoon)},
+		{"GET /admin/workspaces", s.admin(s.adminWorkspaces)},
+		{"POST /admin/workspaces", s.admin(s.adminCreateWorkspace)},
+		{"GET /admin/workspaces/{ws}", s.admin(s.adminWorkspace)},
+		{"POST /admin/workspaces/{ws}/grant", s.admin(s.adminGrant)},
+		{"POST /admin/workspaces/{ws}/payment", s.admin(s.adminPayment)},
+		{"POST /admin/workspaces/{ws}/credit-note", s.admin(s.adminCreditNote)},
+		{"POST /admin/workspaces/{ws}/overdraft", s.admin(s.adminOverdraft)},
+		{"POST /admin/workspaces/{ws}/timezone", s.admin(s.adminTimezone)},
+		{"GET /admin/activity", s.admin(s.adminActivity)},
+		{"GET /admin/audit", s.admin(s.adminAudit)},
 		{"GET /admin/prices", s.admin(s.adminSoon)},
 		{"GET /admin/upstreams", s.admin(s.adminSoon)},
 		{"GET /admin/codes", s.admin(s.adminSoon)},
@@ -53,7 +58,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminPageNames are the console's views: templates/admin_<name>.html each, parsed with
 // the shared layout (which draws the console's nav from adminBase.AdminNav) and partials.
-var adminPageNames = []string{"soon"}
+var adminPageNames = []string{"soon", "workspaces", "workspace", "activity", "audit"}
 
 // adminNavEntry is one entry of the console's nav.
 type adminNavEntry struct {
@@ -152,4 +157,19 @@ func adminViews() []string {
 		out[i] = "admin_" + n
 	}
 	return out
+}
+
+// When formats t for the console, in UTC (the console spans every workspace's zone);
+// "never" for the zero time.
+func (adminBase) When(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// Zones are the time zones the console's forms suggest (any IANA name is taken).
+func (adminBase) Zones() []string {
+	return []string{"UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles",
+		"America/Sao_Paulo", "Asia/Tokyo", "Asia/Shanghai", "Asia/Kolkata", "Asia/Singapore", "Australia/Sydney"}
 }

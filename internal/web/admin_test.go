@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -39,11 +38,8 @@ func adminURLs(s *Server) [][2]string {
 // page as an unknown URL. The operator is let in, and a visitor who is not signed in is
 // sent to sign in. The test walks the route table, so a route added later is covered.
 func TestAdminRoutesNotFoundForNonOperators(t *testing.T) {
-	e := newEnv(t, storetest.SQLite)
+	e := newAdminEnv(t, storetest.SQLite)
 	f := e.seedFixture()
-	if _, err := e.accounts.CreateUser(context.Background(), "op@spectra.test", "Olga Operator", testPassword, true); err != nil {
-		t.Fatal(err)
-	}
 	urls := adminURLs(e.srv)
 	if len(urls) < 6 {
 		t.Fatalf("admin routes: %v", urls)
@@ -70,7 +66,7 @@ func TestAdminRoutesNotFoundForNonOperators(t *testing.T) {
 			t.Errorf("%s: the dashboard links to the console", name)
 		}
 	}
-	op := e.signedIn("op@spectra.test")
+	op := e.signedIn(opEmail)
 	for _, u := range urls {
 		if u[0] != "GET" || strings.Contains(u[1], "/x") {
 			continue

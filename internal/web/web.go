@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"spectra/internal/audit"
 	"spectra/internal/billing"
 	"spectra/internal/budget"
+	"spectra/internal/console"
 	"spectra/internal/httpjson"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
@@ -46,6 +48,10 @@ type Deps struct {
 	// Requests is the request log (usage events and refused requests); nil shows the
 	// usage events alone.
 	Requests *requestlog.Service
+	// Audit is the operator's audit log and Console the deployment-wide figures of the
+	// operator's console (/admin, admin.go); nil answers those pages 503.
+	Audit   *audit.Service
+	Console *console.Service
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -70,6 +76,8 @@ type Server struct {
 	budget   *budget.Service   // nil without budgets
 	invites  *team.Invitations // nil without invitations
 	reqlog   *requestlog.Service
+	auditLog *audit.Service   // nil without the console
+	console  *console.Service // nil without the console
 
 	currency string
 	now      func() time.Time
@@ -91,7 +99,7 @@ func New(d Deps) (*Server, error) {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
 	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
-		budget: d.Budget, notify: d.Notify, invites: d.Invitations,
+		budget: d.Budget, notify: d.Notify, invites: d.Invitations, auditLog: d.Audit, console: d.Console,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.reqlog = d.Requests; s.reqlog == nil {
