@@ -820,10 +820,18 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 				if i > 0 {
 					b.WriteString(` UNION ALL `)
 				}
-				b.WriteString(`SELECT v, max_ts, seq FROM (SELECT ` + cols[0] + ` AS v, max_ts, seq FROM event_block_tags WHERE workspace_id = ? AND tag = ?
-					AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ?
-					ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
-				args = append(args, q.f.WorkspaceID, tag, curV, curTS, curSeq, lo, hi, chunk)
+				// Past a cursor, the blocks whose lowest value is above it are left out
+				// here, before the LIMIT (each costs a look at the block's row).
+				cut, cutArgs := "", []any(nil)
+				if c := q.after; c != nil {
+					cut = ` AND EXISTS (SELECT 1 FROM event_blocks b WHERE b.seq = g.seq AND (b.` + cols[1] + ` < ? OR b.` + cols[1] + ` = ? AND b.min_ts <= ?))`
+					cutArgs = []any{c.Value, c.Value, micros(c.Time)}
+				}
+				b.WriteString(`SELECT v, max_ts, seq FROM (SELECT g.` + cols[0] + ` AS v, g.max_ts, g.seq FROM event_block_tags g WHERE g.workspace_id = ? AND g.tag = ?
+					AND (g.` + cols[0] + `, g.max_ts, g.seq) < (?, ?, ?) AND g.max_ts >= ? AND g.max_ts < ?` + cut + `
+					ORDER BY g.` + cols[0] + ` DESC, g.max_ts DESC, g.seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
+				args = append(args, q.f.WorkspaceID, tag, curV, curTS, curSeq, lo, hi)
+				args = append(append(args, cutArgs...), chunk)
 			}
 			// The period and cursor are checked on the rows read (walk), not here:
 			// a row left out after the tags' LIMIT would end the walk early.
