@@ -643,3 +643,51 @@ func TestAnthropicUpstreamErrorPassesThrough(t *testing.T) {
 		}
 	})
 }
+
+// The hold of /v1/messages is max_tokens of output (or thinking.budget_tokens when
+// larger), plus the web search calls a search tool may make: a balance that covers the
+// hold of a request admits it, and the same request with a larger thinking budget or an
+// unbounded search tool is refused before the upstream.
+func TestAnthropicHoldCoversMaxTokensThinkingAndSearches(t *testing.T) {
+	for body, calls := range map[string]int64{
+		`{"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","name":"web_search"}]}`:                  webSearchHold,
+		`{"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","max_uses":3},{"name":"weather"}]}`:      3,
+		`{"model":"m","max_tokens":1,"tools":[{"type":"web_search_20260209","max_uses":2},{"type":"web_search_x"}]}`: 2 + webSearchHold,
+		`{"model":"m","max_tokens":1,"tools":[{"name":"weather","input_schema":{}}]}`:                                0,
+	} {
+		r, err := anthropic{}.parse(epMessages, nil, []byte(body))
+		if err != nil || r.WebSearchCalls != calls {
+			t.Fatalf("%s: %+v %v, want %d calls held", body, r, err, calls)
+		}
+		with, _ := withCalls(1000, claudePrice, r.WebSearchCalls)
+		if with != 1000+money.Amount(calls)*claudePrice.WebSearchCall {
+			t.Fatalf("%s: hold %s", body, with)
+		}
+	}
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		plain := `{"model":"` + claudeModel + `","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+		p := claudePrice
+		// The prompt at the highest input price (the 1-hour write), 100 output tokens, the fee.
+		hold, err := estimateCost(p, estimatePrompt([]byte(plain)), 100)
+		must(t, err)
+		if want := money.Amount((estimatePrompt([]byte(plain))*6_000_000+100*15_000_000+500_000)/1_000_000) + 100; hold != want {
+			t.Fatalf("hold %s, want %s", hold, want)
+		}
+		a := newAnthEnv(t, db, clk, hold, fakeanthropic.Options{})
+		key := map[string]string{"X-Api-Key": a.secret}
+		thinking := `{"model":"` + claudeModel + `","max_tokens":100,"thinking":{"type":"enabled","budget_tokens":5000},"messages":[{"role":"user","content":"hi"}]}`
+		search := `{"model":"` + claudeModel + `","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"hi"}]}`
+		for _, body := range []string{thinking, search} {
+			resp, b := a.raw(a.srv.URL, "/v1/messages", body, key)
+			wantAnthError(t, resp, b, 402, "billing_error", "insufficient_balance")
+		}
+		if n := a.anth.Requests(); n != 0 {
+			t.Fatalf("upstream called %d times", n)
+		}
+		resp, b := a.raw(a.srv.URL, "/v1/messages", plain, key)
+		if resp.StatusCode != 200 {
+			t.Fatalf("the covered request: %d %s", resp.StatusCode, b)
+		}
+		a.verify()
+	})
+}
