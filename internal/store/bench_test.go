@@ -174,45 +174,54 @@ func benchIngestInto(b *testing.B, e *coreEnv, wss []string, size int, parallel,
 // workspace with 1,000,000 events, answered from hourly rollups. Seeding takes a while:
 // it goes through ApplyEvents like any ingestion, in large batches from several goroutines.
 func BenchmarkUsageQuery(b *testing.B) {
+	eachSeeded(b, func(b *testing.B, e *coreEnv, ws string) {
+		q := metering.UsageQuery{WorkspaceID: ws, Start: coreT0.AddDate(0, 0, -seededDays), End: coreT0, Bucket: 24 * time.Hour,
+			GroupBy: []string{metering.DimModel}, Location: time.UTC}
+		check := func(buckets []metering.Bucket) {
+			var total int64
+			for _, bk := range buckets {
+				for _, r := range bk.Results {
+					total += r.Requests
+				}
+			}
+			if total != seededEvents {
+				b.Fatalf("the query counts %d events; want %d", total, seededEvents)
+			}
+		}
+		for _, tz := range []string{"UTC", "America/New_York"} {
+			loc, err := time.LoadLocation(tz)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := q
+			q.Location = loc
+			b.Run("30d/1d/model/"+tz, func(b *testing.B) {
+				for b.Loop() {
+					buckets, err := e.Meter.Usage(context.Background(), q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					check(buckets)
+				}
+			})
+		}
+	})
+}
+
+// The benchmarks' seeded workspace: seededEvents over the seededDays before the clock.
+const seededEvents, seededDays = 1_000_000, 30
+
+// eachSeeded runs fn as a sub-benchmark on each store, with a workspace seeded with
+// seededEvents over seededDays (seedUsage). It skips under -short.
+func eachSeeded(b *testing.B, fn func(b *testing.B, e *coreEnv, ws string)) {
 	if testing.Short() {
 		b.Skip("benchmarks are skipped under -short")
 	}
 	for _, s := range benchStores {
 		b.Run(s.name, func(b *testing.B) {
 			e, wss := benchEnv(b, s.open, 2)
-			ws := wss[0]
-			const events, days = 1_000_000, 30
-			seedUsage(b, e, ws, events, days)
-			q := metering.UsageQuery{WorkspaceID: ws, Start: coreT0.AddDate(0, 0, -days), End: coreT0, Bucket: 24 * time.Hour,
-				GroupBy: []string{metering.DimModel}, Location: time.UTC}
-			check := func(buckets []metering.Bucket) {
-				var total int64
-				for _, bk := range buckets {
-					for _, r := range bk.Results {
-						total += r.Requests
-					}
-				}
-				if total != events {
-					b.Fatalf("the query counts %d events; want %d", total, events)
-				}
-			}
-			for _, tz := range []string{"UTC", "America/New_York"} {
-				loc, err := time.LoadLocation(tz)
-				if err != nil {
-					b.Fatal(err)
-				}
-				q := q
-				q.Location = loc
-				b.Run("30d/1d/model/"+tz, func(b *testing.B) {
-					for b.Loop() {
-						buckets, err := e.Meter.Usage(context.Background(), q)
-						if err != nil {
-							b.Fatal(err)
-						}
-						check(buckets)
-					}
-				})
-			}
+			seedUsage(b, e, wss[0], seededEvents, seededDays)
+			fn(b, e, wss[0])
 		})
 	}
 }
@@ -281,35 +290,26 @@ func benchCPUTime() time.Duration {
 // days back, the newest page filtered by model (a quarter of the events) and by a member
 // with no events at all (every block of the workspace is read).
 func BenchmarkRequestLog(b *testing.B) {
-	if testing.Short() {
-		b.Skip("benchmarks are skipped under -short")
-	}
-	for _, s := range benchStores {
-		b.Run(s.name, func(b *testing.B) {
-			e, wss := benchEnv(b, s.open, 2)
-			ws := wss[0]
-			const events, days = 1_000_000, 30
-			seedUsage(b, e, ws, events, days)
-			ctx := context.Background()
-			for _, c := range []struct {
-				name string
-				f    metering.EventFilter
-				want int
-			}{
-				{"newest", metering.EventFilter{WorkspaceID: ws, Limit: 50}, 50},
-				{"15-days-back", metering.EventFilter{WorkspaceID: ws, Limit: 50, BeforeTime: coreT0.AddDate(0, 0, -15), BeforeID: "~"}, 50},
-				{"model", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Models: []string{benchModels[1]}}}, 50},
-				{"no-match", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Members: []string{"nobody"}}}, 0},
-			} {
-				b.Run(c.name, func(b *testing.B) {
-					for b.Loop() {
-						got, err := e.Meter.Events(ctx, c.f)
-						if err != nil || len(got) != c.want {
-							b.Fatalf("%d events, %v; want %d", len(got), err, c.want)
-						}
+	eachSeeded(b, func(b *testing.B, e *coreEnv, ws string) {
+		ctx := context.Background()
+		for _, c := range []struct {
+			name string
+			f    metering.EventFilter
+			want int
+		}{
+			{"newest", metering.EventFilter{WorkspaceID: ws, Limit: 50}, 50},
+			{"15-days-back", metering.EventFilter{WorkspaceID: ws, Limit: 50, BeforeTime: coreT0.AddDate(0, 0, -15), BeforeID: "~"}, 50},
+			{"model", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Models: []string{benchModels[1]}}}, 50},
+			{"no-match", metering.EventFilter{WorkspaceID: ws, Limit: 50, Filter: metering.Filter{Members: []string{"nobody"}}}, 0},
+		} {
+			b.Run(c.name, func(b *testing.B) {
+				for b.Loop() {
+					got, err := e.Meter.Events(ctx, c.f)
+					if err != nil || len(got) != c.want {
+						b.Fatalf("%d events, %v; want %d", len(got), err, c.want)
 					}
-				})
-			}
-		})
-	}
+				}
+			})
+		}
+	})
 }

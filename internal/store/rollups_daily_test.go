@@ -183,6 +183,16 @@ func deref(p *string) string {
 	return *p
 }
 
+// juneScene sets e's clock to 20 June 2025, 00:00 UTC, the time of the timezone tests,
+// prices model "m" (addPrice) and returns the time.
+func juneScene(t *testing.T, e *coreEnv) time.Time {
+	t.Helper()
+	now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
+	e.Clock.Set(now)
+	e.addPrice(t, "m", 1_000_000)
+	return now
+}
+
 // TestSetWorkspaceTimezoneRebuildsDays: after a timezone change, the day rows are the
 // new zone's days (read for day buckets in it), the old zone's days are answered from the
 // hourly rows, both equal the hourly-only answer, and Verify agrees. Bad zones and
@@ -190,9 +200,7 @@ func deref(p *string) string {
 func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
-		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.Clock.Set(now)
-		e.addPrice(t, "m", 1_000_000)
+		now := juneScene(t, e)
 		ws := newWorkspace(t, e.DB, "UTC", now)
 		var events []metering.Event
 		for i := range 48 { // one event at hh:10 every hour of June 10 and 11 (UTC)
@@ -283,9 +291,7 @@ func TestSetWorkspaceTimezoneRebuildsDays(t *testing.T) {
 func TestMigrationBackfillsDaily(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
-		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.Clock.Set(now)
-		e.addPrice(t, "m", 1_000_000)
+		now := juneScene(t, e)
 		var events []metering.Event
 		for _, tz := range []string{"UTC", "Asia/Kathmandu", "America/Los_Angeles"} {
 			ws := newWorkspace(t, e.DB, tz, now)
@@ -328,9 +334,7 @@ func TestMigrationBackfillsDaily(t *testing.T) {
 func TestTimezoneChangeDuringIngest(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
-		now := time.Date(2025, 6, 20, 0, 0, 0, 0, time.UTC)
-		e.Clock.Set(now)
-		e.addPrice(t, "m", 1_000_000)
+		now := juneScene(t, e)
 		ws := newWorkspace(t, e.DB, "UTC", now)
 		errc := make(chan error, 5)
 		for g := range 4 {
