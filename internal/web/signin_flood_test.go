@@ -36,6 +36,17 @@ type tally struct {
 	n  map[int]int
 }
 
+func newTally() *tally { return &tally{n: map[int]int{}} }
+
+// atOnce runs post(i) for every i below n concurrently and waits for all of them.
+func atOnce(n int, post func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { post(i) })
+	}
+	wg.Wait()
+}
+
 func (tl *tally) add(t *testing.T, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	body := rec.Body.String()
@@ -67,18 +78,12 @@ func TestConcurrentWrongPasswordsAreLimited(t *testing.T) {
 	f := e.seedFixture()
 	email := f.users[team.RoleMember].Email
 	const n = 1000
-	tl := &tally{n: map[int]int{}}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// One address for all, as from one attacker; the email's own count also
-			// holds alone (see the flood test, where every address differs).
-			tl.add(t, e.postForm("/login", fmt.Sprintf("127.0.2.%d:4000", i%2), url.Values{"email": {email}, "password": {"wrong password!"}}))
-		}()
-	}
-	wg.Wait()
+	tl := newTally()
+	atOnce(n, func(i int) {
+		// One address for all, as from one attacker; the email's own count also holds
+		// alone (see the flood test, where every address differs).
+		tl.add(t, e.postForm("/login", fmt.Sprintf("127.0.2.%d:4000", i%2), url.Values{"email": {email}, "password": {"wrong password!"}}))
+	})
 	t.Logf("answers: %v", tl.n)
 	if tl.n[http.StatusUnauthorized] > loginMaxFailures || tl.n[http.StatusTooManyRequests] < n-loginMaxFailures {
 		t.Fatalf("%d wrong passwords checked (401) and %d refused (429); the limit is %d", tl.n[http.StatusUnauthorized],
@@ -102,16 +107,10 @@ func TestConcurrentInvitePasswordsAreLimited(t *testing.T) {
 	}
 	link, _ := url.Parse(sent.Link)
 	const n = 30
-	tl := &tally{n: map[int]int{}}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tl.add(t, e.postForm(link.Path, fmt.Sprintf("127.0.4.%d:4000", i), url.Values{"password": {"wrong password!"}}))
-		}()
-	}
-	wg.Wait()
+	tl := newTally()
+	atOnce(n, func(i int) {
+		tl.add(t, e.postForm(link.Path, fmt.Sprintf("127.0.4.%d:4000", i), url.Values{"password": {"wrong password!"}}))
+	})
 	t.Logf("answers: %v", tl.n)
 	if tl.n[http.StatusUnauthorized] > loginMaxFailures || tl.n[http.StatusTooManyRequests] < n-loginMaxFailures {
 		t.Fatalf("%d wrong passwords checked (401) and %d refused (429); the limit is %d", tl.n[http.StatusUnauthorized],
@@ -131,21 +130,15 @@ func TestSignInFloodBoundsHashing(t *testing.T) {
 	f := e.seedFixture()
 	victim := f.users[team.RoleOwner].Email
 	const n = 1000
-	victimTally, otherTally := &tally{n: map[int]int{}}, &tally{n: map[int]int{}}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			addr := fmt.Sprintf("127.%d.%d.%d:5000", i/65536, i/256%256, i%256+1)
-			if i%2 == 0 {
-				victimTally.add(t, e.postForm("/login", addr, url.Values{"email": {victim}, "password": {"wrong password!"}}))
-				return
-			}
-			otherTally.add(t, e.postForm("/login", addr, url.Values{"email": {fmt.Sprintf("nobody%d@flood.test", i)}, "password": {"wrong password!"}}))
-		}()
-	}
-	wg.Wait()
+	victimTally, otherTally := newTally(), newTally()
+	atOnce(n, func(i int) {
+		addr := fmt.Sprintf("127.%d.%d.%d:5000", i/65536, i/256%256, i%256+1)
+		if i%2 == 0 {
+			victimTally.add(t, e.postForm("/login", addr, url.Values{"email": {victim}, "password": {"wrong password!"}}))
+			return
+		}
+		otherTally.add(t, e.postForm("/login", addr, url.Values{"email": {fmt.Sprintf("nobody%d@flood.test", i)}, "password": {"wrong password!"}}))
+	})
 	st := team.PasswordHashing()
 	t.Logf("victim: %v; others: %v; hashing: %+v", victimTally.n, otherTally.n, st)
 	if st.Peak > int64(st.Slots) {
