@@ -162,6 +162,9 @@ func TestAnthropicMessages(t *testing.T) {
 		if got := resp.Header.Get("X-Spectra-Cost"); got != claudeCost(5, 0, 0, 0, 20, 0).String() {
 			t.Fatalf("X-Spectra-Cost %q", got)
 		}
+		if got := resp.Header.Get("X-Upstream-Request-Id"); got != "req_up_"+msg.ID {
+			t.Fatalf("X-Upstream-Request-Id %q for %s", got, msg.ID)
+		}
 		ev := l.charged(t, "whole", resp, claudeCost(5, 0, 0, 0, 20, 0))
 		if ev.Stream || ev.Estimated || ev.Status != 200 || ev.Usage != (pricing.Usage{Input: 5, Output: 20}) {
 			t.Fatalf("whole event %+v", ev)

@@ -178,6 +178,8 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, c *call, body []
 	defer resp.Body.Close()
 	if v := resp.Header.Get("X-Request-Id"); v != "" {
 		w.Header().Set("X-Upstream-Request-Id", v)
+	} else if v := resp.Header.Get("Request-Id"); v != "" { // Anthropic's
+		w.Header().Set("X-Upstream-Request-Id", v)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		g.release(c) // no charge for a request the upstream refused

@@ -367,6 +367,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Request-Id", "req_up_"+id)
 	w.WriteHeader(http.StatusOK)
 	fl := w.(http.Flusher)
 	send := func(name string, v any) bool {
