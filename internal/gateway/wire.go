@@ -30,7 +30,8 @@ package gateway
 //   - writeError: an *apiError (status, Spectra's code, message) in the API's own shape.
 //
 // A new API is a file with a type implementing wire (sseWire gives the server-sent
-// events defaults), its endpoints (endpoint{wire: …}), a register function mounting them
+// events defaults; the type must be comparable, as endpoints are compared with ==), its
+// endpoints (endpoint{wire: …}), a register function mounting them
 // with g.forward (metered) or g.uncharged (forwarded, not charged, e.g. count_tokens), and
 // one line in Gateway.Register calling it.
 
