@@ -316,7 +316,7 @@ func (s *Server) loadWorkspace(ctx context.Context, a *adminRequest, id string, 
 		d.Credit.Key = ids.New("cn")
 	}
 	if d.Overdraft == "" {
-		d.Overdraft = ws.OverdraftLimit.String()
+		d.Overdraft = plainAmount(ws.OverdraftLimit)
 	}
 	if d.Zone == "" {
 		d.Zone = ws.Timezone
@@ -554,4 +554,14 @@ func (s *Server) adminTimezone(w http.ResponseWriter, r *http.Request, a *adminR
 		Before: map[string]string{"timezone": before.Timezone}, After: map[string]string{"timezone": after.Timezone}})
 	done(w, r, id, "timezone", "")
 	return nil
+}
+
+// plainAmount is a as a form shows it: its exact decimal without trailing zeros ("15",
+// "12.5", "0").
+func plainAmount(a money.Amount) string {
+	s := a.String()
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }
