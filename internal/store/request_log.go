@@ -769,7 +769,7 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 					AND (max_ts, seq) < (?, ?) AND max_ts >= ? ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
 				args = append(args, q.f.WorkspaceID, tag, curTS, curSeq, lo, chunk)
 			}
-			b.WriteString(` ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t JOIN event_blocks b ON b.seq = t.seq ORDER BY t.max_ts DESC, t.seq DESC`)
+			b.WriteString(` ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t JOIN event_blocks b` + db.byRanges() + ` ON b.seq = t.seq ORDER BY t.max_ts DESC, t.seq DESC`)
 			args = append(args, chunk)
 		}
 		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, _, maxTS int64) bool {
@@ -780,6 +780,17 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 			return err
 		}
 	}
+}
+
+// byRanges makes SQLite read a block's time and value ranges by its number from
+// event_blocks_ranges rather than from the row, where they come after the events' text
+// (reading them there walks the text's overflow pages); PostgreSQL keeps the text
+// aside and needs no hint.
+func (db *DB) byRanges() string {
+	if db.dialect == SQLite {
+		return " INDEXED BY event_blocks_ranges"
+	}
+	return ""
 }
 
 // sortColumns are the columns of the value sorts' ranges.
@@ -824,7 +835,7 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 				// here, before the LIMIT (each costs a look at the block's row).
 				cut, cutArgs := "", []any(nil)
 				if c := q.after; c != nil {
-					cut = ` AND EXISTS (SELECT 1 FROM event_blocks b WHERE b.seq = g.seq AND (b.` + cols[1] + ` < ? OR b.` + cols[1] + ` = ? AND b.min_ts <= ?))`
+					cut = ` AND EXISTS (SELECT 1 FROM event_blocks b` + db.byRanges() + ` WHERE b.seq = g.seq AND (b.` + cols[1] + ` < ? OR b.` + cols[1] + ` = ? AND b.min_ts <= ?))`
 					cutArgs = []any{c.Value, c.Value, micros(c.Time)}
 				}
 				b.WriteString(`SELECT v, max_ts, seq FROM (SELECT g.` + cols[0] + ` AS v, g.max_ts, g.seq FROM event_block_tags g WHERE g.workspace_id = ? AND g.tag = ?
@@ -835,7 +846,7 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 			}
 			// The period and cursor are checked on the rows read (walk), not here:
 			// a row left out after the tags' LIMIT would end the walk early.
-			b.WriteString(`) AS u GROUP BY seq) AS t JOIN event_blocks b ON b.seq = t.seq ORDER BY t.v DESC, b.max_ts DESC, b.seq DESC LIMIT ?`)
+			b.WriteString(`) AS u GROUP BY seq) AS t JOIN event_blocks b` + db.byRanges() + ` ON b.seq = t.seq ORDER BY t.v DESC, b.max_ts DESC, b.seq DESC LIMIT ?`)
 			args = append(args, chunk)
 		}
 		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, maxV, maxTS int64) bool {

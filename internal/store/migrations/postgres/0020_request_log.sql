@@ -28,6 +28,10 @@ CREATE INDEX event_blocks_latency ON event_blocks (workspace_id, max_latency, ma
 CREATE INDEX event_blocks_cost_low ON event_blocks (workspace_id, min_cost, max_ts, min_ts);
 CREATE INDEX event_blocks_tokens_low ON event_blocks (workspace_id, min_tokens, max_ts, min_ts);
 CREATE INDEX event_blocks_latency_low ON event_blocks (workspace_id, min_latency, max_ts, min_ts);
+-- A block's ranges by its number, without reading the row: on SQLite the columns added
+-- here come after the events' text, and reading them from the row walks its overflow
+-- pages.
+CREATE INDEX event_blocks_ranges ON event_blocks (seq, min_ts, max_ts, min_cost, min_tokens, min_latency);
 
 -- Which blocks hold a value of a dimension: one row per block and distinct (dimension,
 -- value) among its events, tag being spectra_event_key(dimension, value) (dimension one
