@@ -95,7 +95,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Requests: d.requests, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash,
-		Audit: auditLog, Console: console.New(d.db, d.now)})
+		Audit: auditLog, Console: console.New(d.db, d.now), Upstreams: d.gateway})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}

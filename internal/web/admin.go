@@ -10,6 +10,8 @@ package web
 // Adding a console page (H2: Prices, Upstreams, Codes) takes three steps:
 //
 //  1. Route line: add it to adminRoutes below, wrapped in s.admin(...), e.g.
+//     {"GET /admin/prices", s.admin(s.adminPrices)},
+//     {"POST /admin/prices", s.admin(s.adminAddPrice)},
 //     A handler is func(w http.ResponseWriter, r *http.Request, a *adminRequest) error;
 //     POSTs have had their CSRF token checked and their form parsed already (as on every
 //     dashboard form: <input type="hidden" name="csrf" value="{{.CSRFToken}}">). A
@@ -49,16 +51,24 @@ func (s *Server) adminRoutes() []route {
 		{"POST /admin/workspaces/{ws}/timezone", s.admin(s.adminTimezone)},
 		{"GET /admin/activity", s.admin(s.adminActivity)},
 		{"GET /admin/audit", s.admin(s.adminAudit)},
-		{"GET /admin/prices", s.admin(s.adminSoon)},
-		{"GET /admin/upstreams", s.admin(s.adminSoon)},
-		{"GET /admin/codes", s.admin(s.adminSoon)},
+		{"GET /admin/prices", s.admin(s.adminPrices)},
+		{"POST /admin/prices", s.admin(s.adminAddPrice)},
+		{"POST /admin/prices/import", s.admin(s.adminImportPrices)},
+		{"GET /admin/upstreams", s.admin(s.adminUpstreams)},
+		{"POST /admin/upstreams", s.admin(s.adminSaveUpstream)},
+		{"POST /admin/upstreams/{name}/test", s.admin(s.adminTestUpstream)},
+		{"POST /admin/upstreams/{name}/delete", s.admin(s.adminDeleteUpstream)},
+		{"GET /admin/codes", s.admin(s.adminCodes)},
+		{"POST /admin/codes", s.admin(s.adminCreateCodes)},
+		{"POST /admin/codes/{code}/disable", s.admin(s.adminDisableCode)},
+		{"GET /admin/codes/{batch}/export.csv", s.admin(s.adminExportCodes)},
 		{"/admin/", s.admin(s.adminNotFound)},
 	}
 }
 
 // adminPageNames are the console's views: templates/admin_<name>.html each, parsed with
 // the shared layout (which draws the console's nav from adminBase.AdminNav) and partials.
-var adminPageNames = []string{"soon", "workspaces", "workspace", "activity", "audit"}
+var adminPageNames = []string{"soon", "workspaces", "workspace", "activity", "audit", "prices", "upstreams", "codes"}
 
 // adminNavEntry is one entry of the console's nav.
 type adminNavEntry struct {

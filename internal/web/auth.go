@@ -123,7 +123,7 @@ func (s *Server) signedIn(h signedInHandler) http.Handler {
 			// Every signed-in POST is a small form: bounded and read here, before the
 			// CSRF check reads its token (reading it would parse the form unbounded).
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
+			if err := parseForm(r); err != nil {
 				return errBadForm
 			}
 			if err := checkCSRF(r, v); err != nil {
@@ -132,6 +132,15 @@ func (s *Server) signedIn(h signedInHandler) http.Handler {
 		}
 		return h(w, r, v)
 	})
+}
+
+// parseForm reads a POST's form: URL-encoded, or multipart (a file upload, such as the
+// console's catalog import), whose parts are kept in memory within the body's bound.
+func parseForm(r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		return r.ParseMultipartForm(maxFormBytes)
+	}
+	return r.ParseForm()
 }
 
 // toLogin sends a visitor who is not signed in to the login page, coming back here after.

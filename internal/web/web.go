@@ -52,6 +52,9 @@ type Deps struct {
 	// operator's console (/admin, admin.go); nil answers those pages 503.
 	Audit   *audit.Service
 	Console *console.Service
+	// Upstreams is the gateway's upstream registry for the console's Upstreams page
+	// (admin_upstreams.go; *gateway.Gateway); nil shows that the gateway is not running.
+	Upstreams UpstreamAdmin
 
 	Currency string // e.g. "USD"
 	Now      func() time.Time
@@ -78,6 +81,8 @@ type Server struct {
 	reqlog   *requestlog.Service
 	auditLog *audit.Service   // nil without the console
 	console  *console.Service // nil without the console
+	// upstreams is the gateway's registry (admin_upstreams.go); nil without the gateway.
+	upstreams UpstreamAdmin
 
 	currency string
 	now      func() time.Time
@@ -99,7 +104,7 @@ func New(d Deps) (*Server, error) {
 		return nil, errors.New("web: Team, Accounts, Ledger and Metering are required")
 	}
 	s := &Server{team: d.Team, accounts: d.Accounts, ledger: d.Ledger, metering: d.Metering, prices: d.Prices, bill: d.Billing,
-		budget: d.Budget, notify: d.Notify, invites: d.Invitations, auditLog: d.Audit, console: d.Console,
+		budget: d.Budget, notify: d.Notify, invites: d.Invitations, auditLog: d.Audit, console: d.Console, upstreams: d.Upstreams,
 		currency: d.Currency, now: d.Now, log: d.Log, secure: d.SecureCookies,
 		opHash: strings.ToLower(strings.TrimSpace(d.OperatorTokenHash))}
 	if s.reqlog = d.Requests; s.reqlog == nil {
