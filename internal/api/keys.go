@@ -13,6 +13,9 @@ type keyRequest struct {
 	Kind     team.KeyKind `json:"kind"` // "inference" (default) or "admin"
 	Project  string       `json:"project"`
 	MemberID string       `json:"member_id"`
+	// ExpiresAt is when the key stops working (RFC 3339, in the future; absent or null:
+	// never).
+	ExpiresAt team.OptionalTime `json:"expires_at"`
 }
 
 // createdKey is a new key with its secret, shown this once.
@@ -27,7 +30,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	k, secret, err := s.team.CreateKey(r.Context(), team.APIKey{WorkspaceID: r.PathValue("id"),
-		Name: body.Name, Kind: body.Kind, Project: body.Project, MemberID: body.MemberID})
+		Name: body.Name, Kind: body.Kind, Project: body.Project, MemberID: body.MemberID, ExpiresAt: body.ExpiresAt.Time})
 	if err != nil {
 		return err
 	}

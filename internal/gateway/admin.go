@@ -104,11 +104,17 @@ func (g *Gateway) reload(ctx context.Context) {
 	}
 }
 
-// SetKeyLimits changes key keyID's gateway settings (allowed models, rpm, tpm; nil
-// fields stay) and applies them at once on this node, returning the key without its
-// secret. Errors: invalid_allowed_models, invalid_rpm, invalid_tpm (400),
+// SetKeyLimits changes key keyID's settings (allowed models, rpm, tpm, project, expiry;
+// nil fields stay) and applies them at once on this node, returning the key without its
+// secret. Errors: invalid_allowed_models, invalid_rpm, invalid_tpm, invalid_project,
+// invalid_expires_at (400: an expiry not in the future),
 // key_not_found (404, also for a key of another workspace).
 func (g *Gateway) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (team.APIKey, error) {
+	if l.ExpiresAt.Set {
+		if err := team.CheckExpiry(l.ExpiresAt.Time, g.now()); err != nil {
+			return team.APIKey{}, err
+		}
+	}
 	k, err := g.store.SetKeyLimits(ctx, workspaceID, keyID, l)
 	if err != nil {
 		return team.APIKey{}, err

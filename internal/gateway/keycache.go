@@ -37,13 +37,17 @@ const (
 )
 
 // authenticate returns the active key whose secret this is (team.ErrInvalidKey
-// otherwise). An inference key whose member's role no longer allows using keys is
+// otherwise; a key past its expiry is 401 key_expired, returned with the key, even from
+// the cache). An inference key whose member's role no longer allows using keys is
 // refused (403 key_role_forbidden, returned with the key): the cached role is at most keyCacheTTL old, and a
 // role changed through this node drops the member's keys at once (forgetMember).
 func (c *keyCache) authenticate(ctx context.Context, secret string) (team.APIKey, error) {
 	k, err := c.lookup(ctx, secret)
 	if err != nil {
 		return k, err
+	}
+	if k.Expired(c.now()) { // a cached key is checked against the clock at each use
+		return k, team.ErrKeyExpired
 	}
 	if k.Kind == team.KindInference {
 		if err := k.RoleAllows(team.ActUseKeys); err != nil {

@@ -52,7 +52,10 @@ func (d Decoder) bodyError(err error) error {
 	var tooLarge *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var own *errs.Error // a field's own UnmarshalJSON refusal keeps its code
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.As(err, &tooLarge):
 		return errs.E(errs.Invalid, "body_too_large", "the request body is larger than %d bytes", tooLarge.Limit)
 	case errors.Is(err, io.EOF):

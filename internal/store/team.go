@@ -61,21 +61,21 @@ func (db *DB) Workspaces(ctx context.Context) (_ []team.Workspace, err error) {
 func (db *DB) CreateKey(ctx context.Context, k team.APIKey, hash string) (err error) {
 	defer wrapErr(&err, "create key")
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at, allowed_models, rpm, tpm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt), encodeModels(k.AllowedModels), k.RPM, k.TPM)
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, workspace_id, name, kind, prefix, hash, project, member_id, created_at, allowed_models, rpm, tpm, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.ID, k.WorkspaceID, k.Name, string(k.Kind), k.Prefix, hash, k.Project, k.MemberID, micros(k.CreatedAt), encodeModels(k.AllowedModels), k.RPM, k.TPM, optMicros(k.ExpiresAt))
 		return err
 	})
 }
 
-const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at, allowed_models, rpm, tpm FROM api_keys`
+const keyColumns = `id, workspace_id, name, kind, prefix, project, member_id, created_at, last_used_at, revoked_at, allowed_models, rpm, tpm, expires_at FROM api_keys`
 
 func scanKey(row scanner) (team.APIKey, error) {
 	var k team.APIKey
 	var kind string
 	var created int64
-	var used, revoked sql.NullInt64
+	var used, revoked, expires sql.NullInt64
 	var models string
-	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &kind, &k.Prefix, &k.Project, &k.MemberID, &created, &used, &revoked, &models, &k.RPM, &k.TPM)
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &kind, &k.Prefix, &k.Project, &k.MemberID, &created, &used, &revoked, &models, &k.RPM, &k.TPM, &expires)
 	if err == nil {
 		k.AllowedModels, err = decodeModels(models)
 	}
@@ -83,6 +83,7 @@ func scanKey(row scanner) (team.APIKey, error) {
 	k.CreatedAt = fromMicros(created)
 	k.LastUsedAt = nullMicros(used)
 	k.RevokedAt = nullMicros(revoked)
+	k.ExpiresAt = nullMicros(expires)
 	return k, err
 }
 
@@ -137,7 +138,7 @@ func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) (err err
 	})
 }
 
-// SetKeyLimits changes a key's gateway settings (allowed models, rpm, tpm); the fields of
+// SetKeyLimits changes a key's settings (allowed models, rpm, tpm, project, expiry); the fields of
 // l that are nil stay as they are. errs.NotFound (key_not_found), or an errs.Invalid error.
 func (db *DB) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l team.KeyLimits) (_ team.APIKey, err error) {
 	defer wrapErr(&err, "set key limits")
@@ -154,8 +155,8 @@ func (db *DB) SetKeyLimits(ctx context.Context, workspaceID, keyID string, l tea
 			return err
 		}
 		k = l.Apply(old)
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE api_keys SET allowed_models = ?, rpm = ?, tpm = ? WHERE id = ?`),
-			encodeModels(k.AllowedModels), k.RPM, k.TPM, keyID)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE api_keys SET allowed_models = ?, rpm = ?, tpm = ?, project = ?, expires_at = ? WHERE id = ?`),
+			encodeModels(k.AllowedModels), k.RPM, k.TPM, k.Project, optMicros(k.ExpiresAt), keyID)
 		return err
 	})
 	return k, err
@@ -179,4 +180,12 @@ func decodeModels(s string) ([]string, error) {
 		return nil, fmt.Errorf("decode model list %q: %w", s, err)
 	}
 	return out, nil
+}
+
+// optMicros stores an optional time (NULL for nil).
+func optMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
 }

@@ -60,6 +60,13 @@ func (s *Service) CreateKey(ctx context.Context, k APIKey) (APIKey, string, erro
 	if err := k.Validate(); err != nil {
 		return APIKey{}, "", err
 	}
+	if k.ExpiresAt != nil {
+		at := k.ExpiresAt.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt = &at
+	}
+	if err := CheckExpiry(k.ExpiresAt, s.now()); err != nil {
+		return APIKey{}, "", err
+	}
 	if _, err := s.store.Workspace(ctx, k.WorkspaceID); err != nil {
 		return APIKey{}, "", err
 	}
@@ -131,7 +138,8 @@ func (r *revocations) notify(keyIDs []string) {
 	}
 }
 
-// Authenticate returns the active key whose secret this is, or ErrInvalidKey, with
+// Authenticate returns the active key whose secret this is, or ErrInvalidKey (a key
+// past its expiry: ErrKeyExpired, returned with the key), with
 // MemberRole set to its member's current role (so that APIKey.RoleAllows bounds the key
 // by it). A key whose member_id names a user who is no longer a member of the
 // workspace is ErrInvalidKey. It notes
@@ -150,6 +158,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, erro
 	}
 	if !k.Active() {
 		return APIKey{}, ErrInvalidKey
+	}
+	if k.Expired(s.now()) {
+		return k, ErrKeyExpired // known: the gateway logs the refusal in its workspace
 	}
 	if k.MemberRole, err = s.memberRole(ctx, k); err != nil {
 		return APIKey{}, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type APIKey struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
+	// ExpiresAt is when the key stops working (nil: never). Past it, the gateway and the
+	// API refuse the key with 401 key_expired (ErrKeyExpired).
+	ExpiresAt *time.Time `json:"expires_at"`
 
 	// Gateway settings. AllowedModels empty means every model; RPM and TPM 0 mean no limit.
 	AllowedModels []string `json:"allowed_models"`
@@ -114,6 +118,49 @@ type KeyLimits struct {
 	AllowedModels *[]string `json:"allowed_models"`
 	RPM           *int      `json:"rpm"`
 	TPM           *int      `json:"tpm"`
+	// Project, when set, becomes the key's project (the attribution of its future
+	// requests and events; "" removes it).
+	Project *string `json:"project"`
+	// ExpiresAt, when present, sets the key's expiry; JSON null removes it.
+	ExpiresAt OptionalTime `json:"expires_at"`
+}
+
+// OptionalTime is a time field of a change that may be absent (Set false: left as it
+// is), null (Set true, Time nil: removed) or a time.
+type OptionalTime struct {
+	Set  bool
+	Time *time.Time
+}
+
+// UnmarshalJSON reads null or an RFC 3339 time; it is only called when the field is
+// present, which is what Set records.
+func (o *OptionalTime) UnmarshalJSON(b []byte) error {
+	o.Set, o.Time = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var t time.Time
+	if err := json.Unmarshal(b, &t); err != nil {
+		return errs.E(errs.Invalid, "invalid_expires_at", "expires_at must be an RFC 3339 time or null")
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	o.Time = &t
+	return nil
+}
+
+// ErrKeyExpired refuses a key past its expiry (401).
+var ErrKeyExpired = errs.E(errs.Unauthorized, "key_expired", "the API key has expired")
+
+// Expired reports whether the key's expiry has passed at now.
+func (k APIKey) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
+
+// CheckExpiry refuses an expiry that is not after now (a key would be born expired):
+// errs.Invalid invalid_expires_at. nil (never expires) is valid.
+func CheckExpiry(at *time.Time, now time.Time) error {
+	if at != nil && !at.After(now) {
+		return errs.E(errs.Invalid, "invalid_expires_at", "the expiry must be in the future")
+	}
+	return nil
 }
 
 // Validate checks the fields that are set, and removes duplicate models.
@@ -130,6 +177,13 @@ func (l *KeyLimits) Validate() error {
 	if l.TPM != nil {
 		tpm = *l.TPM
 	}
+	if l.Project != nil {
+		p := strings.TrimSpace(*l.Project)
+		l.Project = &p
+		if err := text.Line("project", p, 255); err != nil {
+			return err
+		}
+	}
 	return validateLimits(models, rpm, tpm)
 }
 
@@ -143,6 +197,12 @@ func (l KeyLimits) Apply(k APIKey) APIKey {
 	}
 	if l.TPM != nil {
 		k.TPM = *l.TPM
+	}
+	if l.Project != nil {
+		k.Project = *l.Project
+	}
+	if l.ExpiresAt.Set {
+		k.ExpiresAt = l.ExpiresAt.Time
 	}
 	return k
 }

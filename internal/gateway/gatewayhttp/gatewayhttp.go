@@ -98,7 +98,7 @@ func (s *server) testUpstream(w http.ResponseWriter, r *http.Request) error {
 }
 
 // patchKey is PATCH /api/v1/workspaces/{id}/keys/{key_id}
-// {"allowed_models":[…],"rpm":N,"tpm":N}, each optional: the key, without its secret.
+// {"allowed_models":[…],"rpm":N,"tpm":N,"project":"…","expires_at":"…"|null}, each optional: the key, without its secret.
 func (s *server) patchKey(w http.ResponseWriter, r *http.Request) error {
 	var l team.KeyLimits
 	if err := decode(w, r, &l); err != nil {
