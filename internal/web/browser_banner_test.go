@@ -10,7 +10,6 @@ import (
 	"spectra/internal/browsertest"
 	"spectra/internal/budget"
 	"spectra/internal/money"
-	"spectra/internal/store/storetest"
 )
 
 // TestBrowserBalanceAndBudgetBanners opens pages in Chromium: with the balance below
@@ -19,13 +18,8 @@ import (
 // budget reached, every page carries a banner saying requests are refused and linking
 // to the budget, and the runway says so too.
 func TestBrowserBalanceAndBudgetBanners(t *testing.T) {
-	screenshotsDir(t)
-	e := newEnv(t, storetest.SQLite)
-	f := e.seedFixture()
-	base := e.ts.URL
-	bg := context.Background()
-
-	ctx, ws := ownerSignedIn(t, base, f)
+	e, f, ctx, ws := ownerBrowser(t)
+	base, bg := e.ts.URL, context.Background()
 	healthy := eval[string](t, ctx, `getComputedStyle(document.querySelector(".balance .avail")).color`)
 	if n := eval[int](t, ctx, `document.querySelectorAll(".banner").length`); n != 0 {
 		t.Fatalf("%d banners on a healthy workspace", n)

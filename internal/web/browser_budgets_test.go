@@ -11,19 +11,14 @@ import (
 	"spectra/internal/browsertest"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
-	"spectra/internal/store/storetest"
 )
 
 // TestBrowserBudgets sets a budget on the Budgets page in Chromium, sends usage that
 // crosses its thresholds through ingestion, and sees the alerts on the overview and the
 // Budgets page.
 func TestBrowserBudgets(t *testing.T) {
-	screenshotsDir(t)
-	e := newEnv(t, storetest.SQLite)
-	f := e.seedFixture()
+	e, f, ctx, ws := ownerBrowser(t)
 	base := e.ts.URL
-
-	ctx, ws := ownerSignedIn(t, base, f)
 
 	do(t, ctx, "open budgets", chromedp.Navigate(base+ws+"budgets"), chromedp.WaitVisible(chromedp.ID("b-name")))
 	if got := eval[string](t, ctx, `document.querySelector("#b-h").parentElement.innerText`); !strings.Contains(got, "No budgets yet") {

@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"spectra/internal/browsertest"
-	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -18,12 +17,8 @@ import (
 // password and lands on the workspace's dashboard with that role; the link does not
 // work twice; an expired link is refused.
 func TestBrowserInvite(t *testing.T) {
-	screenshotsDir(t)
-	e := newEnv(t, storetest.SQLite)
-	f := e.seedFixture()
+	e, f, owner, ws := ownerBrowser(t)
 	base := e.ts.URL
-
-	owner, ws := ownerSignedIn(t, base, f)
 	do(t, owner, "open members", chromedp.Navigate(base+ws+"members"), chromedp.WaitVisible(chromedp.ID("inv-email")))
 	do(t, owner, "invite",
 		chromedp.SendKeys(chromedp.ID("inv-email"), "dana@acme.test"),

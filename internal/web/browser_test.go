@@ -146,6 +146,17 @@ func ownerSignedIn(t *testing.T, base string, f fixture) (context.Context, strin
 	return ctx, ws
 }
 
+// ownerBrowser is the browser tests' usual start: a dashboard on SQLite with the fixture
+// (seedFixture), and a browser signed in as its owner on the overview (ownerSignedIn).
+func ownerBrowser(t *testing.T) (*env, fixture, context.Context, string) {
+	t.Helper()
+	screenshotsDir(t)
+	e := newEnv(t, storetest.SQLite)
+	f := e.seedFixture()
+	ctx, ws := ownerSignedIn(t, e.ts.URL, f)
+	return e, f, ctx, ws
+}
+
 func TestBrowser(t *testing.T) {
 	screenshotsDir(t)
 	w := newBrowserWorld(t)
