@@ -686,15 +686,21 @@ func (db *DB) countTagged(ctx context.Context, q *logQuery, d, limit int) (int, 
 	return n, err
 }
 
-// fewBelow reports whether at most readAllBlocks blocks of the period have a value in
-// the sort not above the cursor's: the only blocks that can hold an event after it.
+// fewBelow reports whether few blocks of the period have a value in the sort not above
+// the cursor's: the only blocks that can hold an event after it. Few is readAllBlocks;
+// for a filtered page, whose walk would go through every block tagged with its values
+// to find the few below the cursor, four times that.
 func (db *DB) fewBelow(ctx context.Context, q *logQuery) (bool, error) {
 	lo, hi := q.blockWindow()
+	few := readAllBlocks
+	if len(q.dims) > 0 {
+		few *= 4
+	}
 	var n int
 	err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM event_blocks WHERE workspace_id = ? AND `+
 		sortColumns[q.sort][1]+` <= ? AND max_ts >= ? AND max_ts < ? AND min_ts <= ? LIMIT ?) AS t`),
-		q.f.WorkspaceID, q.after.Value, lo, hi, q.hi, readAllBlocks+1).Scan(&n)
-	return err == nil && n <= readAllBlocks, err
+		q.f.WorkspaceID, q.after.Value, lo, hi, q.hi, few+1).Scan(&n)
+	return err == nil && n <= few, err
 }
 
 // countPeriod counts the blocks that can hold events of the period, up to limit.
