@@ -391,3 +391,45 @@ func errBudgetExceededForTest() *apiError {
 	e.BudgetID = "bud_1"
 	return e
 }
+
+// The array reader never panics, relays every byte it reads exactly once (the raw parts
+// join back into what was read), and every element it returns is one valid JSON object.
+func FuzzArrayReader(f *testing.F) {
+	for _, s := range []string{`[{"a":1}\n,\r\n{"b":"]}\"{"}\n]`, `[]`, `[{}`, `{"x":1}`, `[{"a":[{}]},{}] `, `[ {"s":"\\"} ]`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		a := newArrayReader(strings.NewReader(in))
+		var joined strings.Builder
+		for range len(in) + 2 {
+			raw, elem, err := a.next()
+			if err == nil || errors.Is(err, io.EOF) {
+				joined.Write(raw)
+			}
+			if err != nil {
+				break
+			}
+			if len(elem) == 0 || elem[0] != '{' || !json.Valid(elem) && json.Valid([]byte(in)) {
+				t.Fatalf("element %q of %q", elem, in)
+			}
+		}
+		if !strings.HasPrefix(in, joined.String()) {
+			t.Fatalf("relayed %q, not a prefix of %q", joined.String(), in)
+		}
+		if json.Valid([]byte(in)) && strings.HasPrefix(strings.TrimSpace(in), "[") && joined.String() != in {
+			var elems []json.RawMessage
+			if json.Unmarshal([]byte(in), &elems) == nil && allObjects(elems) {
+				t.Fatalf("a valid array of objects relayed as %q, not %q", joined.String(), in)
+			}
+		}
+	})
+}
+
+func allObjects(elems []json.RawMessage) bool {
+	for _, e := range elems {
+		if len(e) == 0 || e[0] != '{' {
+			return false
+		}
+	}
+	return true
+}
