@@ -3,7 +3,7 @@
 // testreport reads `go test -json` on stdin and prints what plain `go test` prints: the
 // output of failing tests and a line per package. It exits 1 when a test failed or when
 // a test that CI must run was skipped: one whose name or skip message speaks of
-// PostgreSQL or a browser.
+// PostgreSQL, a browser, stripe-mock or the Node SDK checks.
 //
 //	go test -json ./... | go run .ci/testreport.go
 package main
@@ -95,7 +95,7 @@ func main() {
 	}
 	fmt.Printf("\ntests: %d passed, %d failed, %d skipped; packages failed: %d\n", passed, failed, skipped, pkgFailed)
 	if len(mustRun) > 0 {
-		fmt.Printf("\nFAIL: %d PostgreSQL or browser test(s) were skipped; CI must run them all:\n", len(mustRun))
+		fmt.Printf("\nFAIL: %d PostgreSQL, browser, stripe-mock or Node SDK test(s) were skipped; CI must run them all:\n", len(mustRun))
 		for _, s := range mustRun {
 			fmt.Println("  " + s)
 		}
@@ -109,7 +109,7 @@ func main() {
 // needed reports whether a skipped test is one CI must run.
 func needed(test, msg string) bool {
 	s := strings.ToLower(test + " " + msg)
-	for _, w := range []string{"postgres", "browser", "chromium"} {
+	for _, w := range []string{"postgres", "browser", "chromium", "stripe-mock", "node_check"} {
 		if strings.Contains(s, w) {
 			return true
 		}
