@@ -52,10 +52,12 @@ type CodeBatchSummary struct {
 }
 
 // CodeBatchFilter pages batches, newest first: Before is the batch id of the last
-// batch of the previous page ("" for the first).
+// batch of the previous page ("" for the first). BatchID, when set, selects that batch
+// alone (read through the batch index, not by grouping every code).
 type CodeBatchFilter struct {
-	Before string
-	Limit  int
+	Before  string
+	BatchID string
+	Limit   int
 }
 
 // CodeFilter lists codes by id: those of BatchID ("" for every batch) after the code
@@ -72,6 +74,9 @@ const MaxCodePage = 200
 // CodeBatches lists batches, newest first, MaxCodePage at most per page (f.Limit, 50
 // when zero). Errors: invalid_cursor.
 func (s *Service) CodeBatches(ctx context.Context, f CodeBatchFilter) ([]CodeBatchSummary, error) {
+	if text.Line("batch", f.BatchID, 100) != nil {
+		return nil, errs.E(errs.Invalid, "invalid_cursor", "batch is not a batch id")
+	}
 	if err := text.Line("before", f.Before, 100); err != nil {
 		return nil, errs.E(errs.Invalid, "invalid_cursor", "before is not a batch id")
 	}

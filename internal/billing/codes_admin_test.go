@@ -89,6 +89,10 @@ func TestCodeStatesAndDisable(t *testing.T) {
 		if err != nil || len(page) != 1 || page[0].BatchID != b.BatchID {
 			t.Fatalf("second page = %+v, %v", page, err)
 		}
+		one, err := e.Service.CodeBatches(ctx, billing.CodeBatchFilter{BatchID: b.BatchID})
+		if err != nil || len(one) != 1 || one[0] != batches[1] {
+			t.Fatalf("one batch = %+v, %v", one, err)
+		}
 		_, err = e.Service.Codes(ctx, billing.CodeFilter{BatchID: "batch_missing"})
 		storetest.WantCode(t, err, "code_batch_not_found")
 		e.Verify(t)

@@ -77,16 +77,22 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a *adminReq
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
-	batches, err := s.bill.CodeBatches(ctx, billing.CodeBatchFilter{Before: q.Get("before"), Limit: adminPageSize + 1})
-	if err != nil {
-		return err
+	id := q.Get("batch")
+	if d.Created != nil {
+		id = ""
 	}
-	if len(batches) > adminPageSize {
-		batches = batches[:adminPageSize]
-		d.NextBatch = batches[len(batches)-1].BatchID
+	if id == "" { // the list of batches groups every code: only on the list itself
+		batches, err := s.bill.CodeBatches(ctx, billing.CodeBatchFilter{Before: q.Get("before"), Limit: adminPageSize + 1})
+		if err != nil {
+			return err
+		}
+		if len(batches) > adminPageSize {
+			batches = batches[:adminPageSize]
+			d.NextBatch = batches[len(batches)-1].BatchID
+		}
+		d.Batches = batches
 	}
-	d.Batches = batches
-	if id := q.Get("batch"); id != "" && d.Created == nil {
+	if id != "" {
 		codes, err := s.bill.Codes(ctx, billing.CodeFilter{BatchID: id, After: q.Get("after"), Limit: adminCodesPage + 1})
 		if err != nil {
 			return err
@@ -98,33 +104,18 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a *adminReq
 		for _, c := range codes {
 			d.Codes = append(d.Codes, codeRow{Code: c, State: billing.CodeState(c, a.Now)})
 		}
-		d.Batch = s.batchSummary(r, id, batches)
+		d.Batch = s.batchSummary(r, id)
 	}
 	return s.render(w, r, status, "admin_codes", d)
 }
 
-// batchSummary finds batch id's summary: on this page of batches, or by walking
-// them (a batch opened from an older page).
-func (s *Server) batchSummary(r *http.Request, id string, page []billing.CodeBatchSummary) *billing.CodeBatchSummary {
-	for _, b := range page {
-		if b.BatchID == id {
-			return &b
-		}
+// batchSummary reads batch id's summary alone (through the batch index).
+func (s *Server) batchSummary(r *http.Request, id string) *billing.CodeBatchSummary {
+	bs, err := s.bill.CodeBatches(r.Context(), billing.CodeBatchFilter{BatchID: id, Limit: 1})
+	if err != nil || len(bs) == 0 {
+		return nil
 	}
-	before := ""
-	for range 100 {
-		bs, err := s.bill.CodeBatches(r.Context(), billing.CodeBatchFilter{Before: before, Limit: billing.MaxCodePage})
-		if err != nil || len(bs) == 0 {
-			return nil
-		}
-		for _, b := range bs {
-			if b.BatchID == id {
-				return &b
-			}
-		}
-		before = bs[len(bs)-1].BatchID
-	}
-	return nil
+	return &bs[0]
 }
 
 // adminCreateCodes is POST /admin/codes: billing.CreateCodes, as POST
