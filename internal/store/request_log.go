@@ -588,11 +588,9 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 	case q.sort == metering.SortTime:
 		err = db.walkTime(ctx, q, drive)
 	case few:
-		// A last page: the few blocks that hold a value not above the cursor's.
-		cols := sortColumns[q.sort]
-		lo, hi := q.blockWindow()
-		err = db.readBlocks(ctx, q, `SELECT ingested_at, data FROM event_blocks WHERE workspace_id = ? AND `+cols[1]+` <= ?
-			AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`, []any{q.f.WorkspaceID, q.after.Value, lo, hi, q.hi})
+		// A last page: the few blocks that hold a value not above the cursor's, found
+		// in the index of lowest values (their rows are read for their events only).
+		err = db.readBelow(ctx, q)
 	case drive >= 0:
 		err = db.walkValue(ctx, q, drive)
 	default:
@@ -701,6 +699,33 @@ func (db *DB) fewBelow(ctx context.Context, q *logQuery) (bool, error) {
 		sortColumns[q.sort][1]+` <= ? AND max_ts >= ? AND max_ts < ? AND min_ts <= ? LIMIT ?) AS t`),
 		q.f.WorkspaceID, q.after.Value, lo, hi, q.hi, few+1).Scan(&n)
 	return err == nil && n <= few, err
+}
+
+// readBelow reads the blocks of the period whose lowest value in the sort is not above
+// the cursor's.
+func (db *DB) readBelow(ctx context.Context, q *logQuery) error {
+	lo, hi := q.blockWindow()
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq FROM event_blocks WHERE workspace_id = ? AND `+sortColumns[q.sort][1]+` <= ?
+		AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`), q.f.WorkspaceID, q.after.Value, lo, hi, q.hi)
+	seqs, err := collect(rows, err, scanInt64)
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(seqs); start += 32 {
+		data := map[int64]blockData{}
+		part := seqs[start:min(start+32, len(seqs))]
+		if err := db.readBlockData(ctx, part, data); err != nil {
+			return err
+		}
+		for _, seq := range part {
+			if d, ok := data[seq]; ok {
+				if err := q.addBlock(d.ingested, d.data); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // countPeriod counts the blocks that can hold events of the period, up to limit.
@@ -923,8 +948,10 @@ func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any, s
 			q.read = map[int64]bool{}
 		}
 		q.read[r.seq] = true
-		if err := q.addBlock(fetched[r.seq].ingested, fetched[r.seq].data); err != nil {
-			return 0, false, err
+		if d, ok := fetched[r.seq]; ok { // a block is never deleted; if one were, it has no events to show
+			if err := q.addBlock(d.ingested, d.data); err != nil {
+				return 0, false, err
+			}
 		}
 	}
 	return len(chunk), false, nil
