@@ -1,13 +1,16 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"spectra/internal/budget"
 	"spectra/internal/errs"
 	"spectra/internal/metering"
+	"spectra/internal/money"
 	"spectra/internal/team"
 )
 
@@ -19,6 +22,10 @@ type keyRow struct {
 	LastUsed  string
 	Revoked   string
 	CanRevoke bool
+	CanEdit   bool   // may change its settings (an active key the viewer may manage)
+	Expires   string // its expiry date in the workspace's zone, "" for never
+	Expired   bool
+	Limit     string // its spend limit, e.g. "$25.00 per month", "" for none
 	Usage     metering.Totals
 	Link      string // the key's request log in the period
 }
@@ -39,6 +46,13 @@ type keysData struct {
 	FormProj  string
 	Project   string   // the project filter ("" shows every key)
 	Projects  []option // the projects the keys belong to, for the filter
+	// Settings is the settings form of one key (?edit=key_id, or after a refused save).
+	Settings *keySettingsForm
+	Saved    string // the name of the key whose settings were just saved
+	// NeverFunded: the workspace has never had credit, so a new key's requests would be
+	// refused (402); the create form says so first, and how to get credit.
+	NeverFunded  bool
+	LimitPeriods []option
 }
 
 // actor is the viewer as a member of this workspace, for key permissions.
@@ -69,6 +83,7 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 	ctx := r.Context()
 	var names labeler
 	var bs []metering.Bucket
+	var budgets []budget.Budget
 	// Grouping by project and key follows the rollups' primary key, so the database
 	// sums without sorting; the projects are added up here.
 	err = parallel(
@@ -76,7 +91,8 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 		func() (err error) {
 			bs, err = rq.usage(ctx, p.Start, p.End, 24*time.Hour, []string{metering.DimProject, metering.DimKey}, metering.Filter{})
 			return err
-		})
+		},
+		func() (err error) { budgets, err = s.keyBudgets(ctx, rq.Workspace.ID); return err })
 	if err != nil {
 		return keysData{}, err
 	}
@@ -88,7 +104,9 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 	project := strings.TrimSpace(r.URL.Query().Get("project"))
 	me := rq.actor()
 	d := keysData{pageBase: rq.base("Keys", "keys"), Period: p, Periods: rq.periodLinks("keys", p),
-		CanCreate: rq.Can(team.ActManageOwnKeys) || rq.Can(team.ActManageKeys), CanAssign: rq.Can(team.ActManageKeys)}
+		CanCreate: rq.Can(team.ActManageOwnKeys) || rq.Can(team.ActManageKeys), CanAssign: rq.Can(team.ActManageKeys),
+		LimitPeriods: budgetPeriods}
+	edit := r.URL.Query().Get("edit")
 	seenProject := map[string]bool{}
 	var projects []string
 	for _, k := range all {
@@ -112,6 +130,22 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 			row.Revoked = k.RevokedAt.In(rq.Loc).Format(layoutDate)
 		}
 		row.CanRevoke = k.Active() && team.CanManageKey(me, k)
+		row.CanEdit = row.CanRevoke && s.keyLimiter() != nil
+		if k.ExpiresAt != nil {
+			row.Expires = k.ExpiresAt.In(rq.Loc).Add(-time.Nanosecond).Format(layoutDate)
+			row.Expired = k.Expired(rq.Now)
+		}
+		lim := spendLimit(budgets, k.ID)
+		if lim != nil {
+			row.Limit = money.Format(lim.Amount, s.currency) + " " + periodPhrase(lim.Period)
+		}
+		if row.CanEdit && edit == k.ID {
+			f := s.settingsForm(rq, k, lim)
+			d.Settings = &f
+		}
+		if saved := r.URL.Query().Get("saved"); saved == k.ID {
+			d.Saved = k.Name
+		}
 		d.Keys = append(d.Keys, row)
 	}
 	if len(projects) > 0 {
@@ -136,6 +170,9 @@ func (s *Server) keysPage(r *http.Request, rq *request) (keysData, error) {
 // make a key for another member, or an admin key. The secret is shown on this response
 // only.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if r.PostFormValue("op") == "settings" { // one key's settings (keysettings.go)
+		return s.keySettings(w, r, rq)
+	}
 	me := rq.actor()
 	k := team.APIKey{WorkspaceID: rq.Workspace.ID, Name: strings.TrimSpace(r.PostFormValue("name")),
 		Kind: team.KeyKind(r.PostFormValue("kind")), Project: strings.TrimSpace(r.PostFormValue("project")), MemberID: me.UserID}
@@ -200,4 +237,25 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, rq *request) 
 	s.log.Info("key revoked in dashboard", "workspace", rq.Workspace.ID, "key", id, "by", rq.V.User.ID)
 	http.Redirect(w, r, rq.URL("keys"), http.StatusSeeOther)
 	return nil
+}
+
+// periodPhrase is how a spend limit's period reads after its amount.
+func periodPhrase(p budget.Period) string {
+	switch p {
+	case budget.PeriodDay:
+		return "per day"
+	case budget.PeriodWeek:
+		return "per week"
+	case budget.PeriodMonth:
+		return "per month"
+	}
+	return "in all"
+}
+
+// everFunded reports whether the workspace has ever had a ledger entry (a grant, a
+// payment, a redeemed code, a charge): a workspace that never had one has never had
+// credit, which the top bar and the Keys page explain instead of "Out of credit".
+func (s *Server) everFunded(ctx context.Context, workspaceID string) (bool, error) {
+	es, err := s.ledger.Entries(ctx, workspaceID, 0, 1)
+	return len(es) > 0, err
 }

@@ -93,9 +93,10 @@ func TestEmptyWorkspace(t *testing.T) {
 			t.Errorf("%s: %d, no %q", p, st, want)
 		}
 	}
+	// Never funded: a guiding "No credit yet", not "Out of credit" (TestNoCreditYetBanner).
 	_, body := c.get("/w/" + ws.ID + "/")
-	if !strings.Contains(body, "no balance left") || !strings.Contains(body, "Out of credit.") {
-		t.Error("an unfunded workspace does not say it is out of credit")
+	if !strings.Contains(body, "no credit yet") || !strings.Contains(body, `data-banner="no-credit"`) || strings.Contains(body, "Out of credit.") {
+		t.Error("an unfunded workspace does not say it has no credit yet")
 	}
 }
 

@@ -18,7 +18,7 @@ type topBar struct {
 	OverdraftLimit           money.Amount
 	Burn                     money.Amount // spend over the burn window
 	Runway                   string       // "about 12 days at the last 7 days' burn"
-	Level                    string       // "ok", "low" or "out": the balance's state
+	Level                    string       // "ok", "low", "out", or "new": never had credit (see NeverFunded)
 	Banner                   string       // shown when Level is not "ok"
 	// LowLine is the workspace's low-balance line when the available balance is below
 	// it (the balance.low alert's condition), else 0.
@@ -73,7 +73,20 @@ func (s *Server) topBar(ctx context.Context, rq *request) (topBar, error) {
 			return topBar{}, err
 		}
 	}
+	if bar.Level == "out" && b.Balance == 0 && b.Held == 0 {
+		// A workspace that never had credit is new, not out of it: the banner says
+		// who can add credit and how instead of "Out of credit".
+		funded, err := s.everFunded(ctx, rq.Workspace.ID)
+		if err != nil {
+			return topBar{}, err
+		}
+		if !funded {
+			bar.Level, bar.Runway = "new", "no credit yet"
+		}
+	}
 	switch {
+	case bar.Level == "new":
+		bar.Banner = "Requests are refused (402) until credit is added."
 	case bar.Level == "out":
 		bar.Banner = "Your balance is used up: new requests are refused (402) until credit is added."
 		if b.Balance < 0 {
@@ -170,4 +183,9 @@ func runway(available, overdraft, spend money.Amount, elapsed time.Duration) (te
 		return "more than 2 years" + suffix, level
 	}
 	return "about " + formatInt(days.Int64()) + " days" + suffix, level
+}
+
+// CardPayments reports whether members may recharge by card here (Stripe is set up).
+func (rq *request) CardPayments() bool {
+	return rq.s.bill != nil && rq.s.bill.Options().StripeReady
 }
