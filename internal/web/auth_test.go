@@ -278,9 +278,14 @@ func TestSetup(t *testing.T) {
 		}
 		form.Set("password2", form.Get("password"))
 		st, loc := c.post("/setup", form)
-		if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/w/ws_") {
+		// On to the first run's steps (setupsteps_test.go), then the workspace.
+		if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/setup?step=upstream&ws=ws_") {
 			t.Fatalf("setup: %d %s", st, loc)
 		}
+		if st, body := c.get(loc); st != http.StatusOK || !strings.Contains(body, "Connect an upstream") {
+			t.Fatalf("first-run step: %d", st)
+		}
+		loc = "/w/" + strings.TrimPrefix(loc, "/setup?step=upstream&ws=") + "/"
 		if st, body := c.get(loc); st != http.StatusOK || !strings.Contains(body, "Mine") {
 			t.Fatalf("after setup: %d", st)
 		}

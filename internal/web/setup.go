@@ -18,11 +18,17 @@ type setupData struct {
 	Workspace string
 	Error     string
 	ErrorCode string // the error's code, for scripts (data-code), when it has one
+	// Flow is a step after the account (setupsteps.go); nil on the account form.
+	Flow *setupFlow
 }
 
 // setupPage shows the form that creates the first account and its workspace, reached
 // by the one-time link `spectra serve` prints while no account exists.
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Has("step") { // the first run's next steps: the operator only
+		s.admin(s.setupStepPage).ServeHTTP(w, r)
+		return nil
+	}
 	has, err := s.accounts.HasUsers(r.Context())
 	if err != nil {
 		return err
@@ -38,6 +44,10 @@ func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Has("step") {
+		s.admin(s.setupStepPost).ServeHTTP(w, r)
+		return nil
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	d := setupData{pageBase: s.base("Set up Spectra", nil, nil), Token: r.PostFormValue("token"),
 		Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
@@ -73,6 +83,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setSessionCookie(w, token, sess.ExpiresAt)
 	s.log.Info("first-run setup complete", "user", u.ID, "workspace", ws.ID)
-	http.Redirect(w, r, "/w/"+ws.ID+"/", http.StatusSeeOther)
+	// On to the first run's steps: an upstream, prices, credit and a key (each skippable).
+	http.Redirect(w, r, "/setup?step=upstream&ws="+ws.ID, http.StatusSeeOther)
 	return nil
 }

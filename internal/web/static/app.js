@@ -204,6 +204,14 @@
 
   function init(root) {
     (root || document).querySelectorAll(".chart-canvas").forEach(draw);
+    // An empty request log looks again every few seconds, so the first request shows
+    // up without a reload (data-live-reload="seconds"; only the empty log carries it).
+    (root || document).querySelectorAll("[data-live-reload]").forEach(function (el) {
+      if (el.dataset.ready) return;
+      el.dataset.ready = "1";
+      var secs = parseInt(el.getAttribute("data-live-reload"), 10) || 5;
+      setTimeout(function () { if (document.body.contains(el)) window.location.reload(); }, secs * 1000);
+    });
     (root || document).querySelectorAll("[data-copy]").forEach(function (b) {
       if (b.dataset.ready) return;
       b.dataset.ready = "1";
