@@ -59,10 +59,9 @@ type WorkspacePage struct {
 	Total int
 }
 
-// DayRow is one (time zone, local day) of the deployment's usage, as the daily rollups
-// keep it: Day is the start of the local day.
+// DayRow is the deployment's usage on the days that start at one instant, as the daily
+// rollups keep them: Day is a local midnight (of one or more zones in use).
 type DayRow struct {
-	Timezone string
 	Day      time.Time
 	Spend    money.Amount
 	Requests int64
@@ -202,6 +201,16 @@ func (s *Service) Activity(ctx context.Context, days int) (Activity, error) {
 	if err != nil {
 		return Activity{}, err
 	}
+	zones, err := s.store.WorkspaceTimezones(ctx)
+	if err != nil {
+		return Activity{}, err
+	}
+	locs := make([]*time.Location, 0, len(zones))
+	for _, z := range zones {
+		if loc, err := time.LoadLocation(z); err == nil {
+			locs = append(locs, loc)
+		}
+	}
 	a := Activity{TopWorkspaces: raw.TopWorkspaces, TopModels: raw.TopModels, Outstanding: raw.Outstanding, Overdrawn: raw.Overdrawn, Wallets: raw.Wallets}
 	index := map[string]int{}
 	for d := first; !d.After(now); d = d.AddDate(0, 0, 1) {
@@ -211,11 +220,7 @@ func (s *Service) Activity(ctx context.Context, days int) (Activity, error) {
 		a.Refusals += raw.RefusalsByDay[k]
 	}
 	for _, r := range raw.Days {
-		loc, err := time.LoadLocation(r.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		i, ok := index[r.Day.In(loc).Format(time.DateOnly)]
+		i, ok := index[localDate(r.Day, locs)]
 		if !ok {
 			continue
 		}
@@ -225,4 +230,15 @@ func (s *Service) Activity(ctx context.Context, days int) (Activity, error) {
 		a.Requests += r.Requests
 	}
 	return a, nil
+}
+
+// localDate is the date whose midnight t is, in the first of locs where t is a local
+// midnight (the zones in use); the UTC date 12 hours on when it is none's.
+func localDate(t time.Time, locs []*time.Location) string {
+	for _, loc := range locs {
+		if l := t.In(loc); l.Hour() == 0 && l.Minute() == 0 && l.Second() == 0 {
+			return l.Format(time.DateOnly)
+		}
+	}
+	return t.UTC().Add(12 * time.Hour).Format(time.DateOnly)
 }

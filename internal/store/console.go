@@ -53,8 +53,9 @@ const consoleLastSQL = `(SELECT MAX(h.hour) FROM rollups_hourly h WHERE h.worksp
 // from the start of each zone's current month (q.MonthStarts, one CASE arm per zone in use).
 func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ console.WorkspacePage, err error) {
 	defer wrapErr(&err, "console workspaces")
-	var spendArgs []any
-	monthCase := "CASE w2.timezone"
+	// The month's start in the workspace's zone: one CASE arm per zone in use.
+	var monthArgs []any
+	monthCase := "CASE w.timezone"
 	zones := make([]string, 0, len(q.MonthStarts))
 	for z := range q.MonthStarts {
 		zones = append(zones, z)
@@ -62,16 +63,14 @@ func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ con
 	sort.Strings(zones)
 	for _, z := range zones {
 		monthCase += " WHEN ? THEN CAST(? AS BIGINT)"
-		spendArgs = append(spendArgs, z, micros(q.MonthStarts[z]))
+		monthArgs = append(monthArgs, z, micros(q.MonthStarts[z]))
 	}
 	monthCase += " ELSE CAST(? AS BIGINT) END"
-	spendArgs = append(spendArgs, micros(q.Since))
-	spendJoin := func(filter string) string {
-		return `LEFT JOIN (SELECT d.workspace_id, SUM(d.cost) AS spend FROM rollups_daily_dim d JOIN workspaces w2 ON w2.id = d.workspace_id
-		WHERE ` + filter + `d.dim = 'model' AND d.day >= ? AND d.day >= ` + monthCase + ` GROUP BY d.workspace_id) sp ON sp.workspace_id = w.id`
-	}
-	spend := spendJoin("")
-	spendArgs = append([]any{micros(q.Since)}, spendArgs...)
+	monthArgs = append(monthArgs, micros(q.Since))
+	// A workspace's spend this month: a range of its daily rollups by model (their
+	// primary key), read per workspace — never a join of every rollup row with its
+	// workspace.
+	spendSQL := `COALESCE((SELECT SUM(d.cost) FROM rollups_daily_dim d WHERE d.workspace_id = w.id AND d.dim = 'model' AND d.day >= ` + monthCase + `), 0)`
 
 	where, whereArgs := "", []any(nil)
 	if q.Search != "" {
@@ -87,13 +86,14 @@ func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ con
 	}
 
 	key, join := "", ""
+	var keyArgs []any
 	switch q.Sort {
 	case console.SortBalance:
 		key, join = "a.balance", `JOIN accounts a ON a.id = 'wallet:' || w.id`
 	case console.SortHeld:
 		key, join = shownHeldSQL("a.held", "a.id"), `JOIN accounts a ON a.id = 'wallet:' || w.id`
 	case console.SortSpend:
-		key, join = "COALESCE(sp.spend, 0)", spend
+		key, keyArgs = spendSQL, monthArgs
 	case console.SortActivity:
 		key = "COALESCE(" + consoleLastSQL + ", 0)"
 	case console.SortOwner:
@@ -107,25 +107,15 @@ func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ con
 	if q.Desc {
 		dir = " DESC"
 	}
-	var args []any
-	if join == spend {
-		args = append(args, spendArgs...)
-	}
-	args = append(args, whereArgs...)
+	args := append(append([]any{}, keyArgs...), whereArgs...)
 	inner := `SELECT w.id AS id, ` + key + ` AS k FROM workspaces w ` + join + where +
 		` ORDER BY k` + dir + `, w.id` + dir + ` LIMIT ` + strconv.Itoa(q.Limit) + ` OFFSET ` + strconv.Itoa(q.Offset)
-
-	// The outer query computes every column for the page's rows alone (its spend join
-	// reads only their rollups).
-	outer := `SELECT w.id, w.name, w.timezone, w.created_at, a.balance, ` + shownHeldSQL("a.held", "a.id") + `, COALESCE(sp.spend, 0), ` +
+	// The outer query computes every column for the page's rows alone.
+	outer := `SELECT w.id, w.name, w.timezone, w.created_at, a.balance, ` + shownHeldSQL("a.held", "a.id") + `, ` + spendSQL + `, ` +
 		consoleLastSQL + `, ` + consoleOwnerSQL + `
-		FROM (` + inner + `) p JOIN workspaces w ON w.id = p.id JOIN accounts a ON a.id = 'wallet:' || w.id ` +
-		spendJoin("d.workspace_id IN (SELECT id FROM ("+inner+") pi) AND ") + `
+		FROM (` + inner + `) p JOIN workspaces w ON w.id = p.id JOIN accounts a ON a.id = 'wallet:' || w.id
 		ORDER BY p.k` + dir + `, w.id` + dir
-	var outerArgs []any
-	outerArgs = append(outerArgs, args...)      // the page
-	outerArgs = append(outerArgs, args...)      // the page again, inside the spend join
-	outerArgs = append(outerArgs, spendArgs...) // the spend join's own
+	outerArgs := append(append([]any{}, monthArgs...), args...)
 	rows, err := db.read.QueryContext(ctx, db.q(outer), outerArgs...)
 	if err != nil {
 		return console.WorkspacePage{}, err
@@ -155,16 +145,18 @@ func (db *DB) ConsoleActivity(ctx context.Context, since time.Time, top int) (_ 
 	defer wrapErr(&err, "console activity")
 	var out console.RawActivity
 	from := micros(since)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT w.timezone, d.day, SUM(d.cost), SUM(d.requests)
-		FROM rollups_daily_dim d JOIN workspaces w ON w.id = d.workspace_id
-		WHERE d.dim = 'model' AND d.day >= ? GROUP BY w.timezone, d.day`), from)
+	// By local midnight alone: every zone's days are distinct instants (the service
+	// names each instant's date by the zones in use), so no row is joined with its
+	// workspace; the index rollups_daily_dim_by_day covers the read.
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT d.day, SUM(d.cost), SUM(d.requests)
+		FROM rollups_daily_dim d WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.day`), from)
 	if err != nil {
 		return out, err
 	}
 	for rows.Next() {
 		var r console.DayRow
 		var day, cost int64
-		if err := rows.Scan(&r.Timezone, &day, &cost, &r.Requests); err != nil {
+		if err := rows.Scan(&day, &cost, &r.Requests); err != nil {
 			rows.Close()
 			return out, err
 		}

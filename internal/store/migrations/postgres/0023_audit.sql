@@ -22,4 +22,4 @@ CREATE TRIGGER audit_log_immutable BEFORE UPDATE OR DELETE ON audit_log FOR EACH
 
 -- The console's deployment-wide figures (spend this month per workspace, activity per
 -- day, top workspaces and models) read the daily rollups of every workspace by day.
-CREATE INDEX rollups_daily_dim_by_day ON rollups_daily_dim (dim, day);
+CREATE INDEX rollups_daily_dim_by_day ON rollups_daily_dim (dim, day, workspace_id, value, cost, requests);
