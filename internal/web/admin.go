@@ -22,9 +22,8 @@ package web
 //     console's nav above it); add "<name>" to adminPageNames, then
 //     render with s.render(w, r, http.StatusOK, "admin_<name>", data) where data embeds
 //     adminBase from a.base("Title", "<nav key>").
-//  3. Nav entry: the entry is already in adminNav (Workspaces, Prices, Upstreams,
-//     Codes, Activity, Audit); its Key is the nav key given to a.base, which marks it
-//     current. A page not built yet is served by s.adminSoon; replace that route line.
+//  3. Nav entry: add it to adminNav (Workspaces, Prices, Upstreams, Codes, Activity,
+//     Audit); its Key is the nav key given to a.base, which marks it current.
 //
 // Every console action calls the same domain service as the API's route for it, with
 // the same idempotency and errors, and records an audit entry (s.audited); no business
@@ -68,7 +67,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminPageNames are the console's views: templates/admin_<name>.html each, parsed with
 // the shared layout (which draws the console's nav from adminBase.AdminNav) and partials.
-var adminPageNames = []string{"soon", "workspaces", "workspace", "activity", "audit", "prices", "upstreams", "codes"}
+var adminPageNames = []string{"workspaces", "workspace", "activity", "audit", "prices", "upstreams", "codes"}
 
 // adminNavEntry is one entry of the console's nav.
 type adminNavEntry struct {
@@ -140,23 +139,6 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, a *adminReque
 // adminNotFound answers an unknown console URL (to the operator).
 func (s *Server) adminNotFound(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
 	return errNotFound
-}
-
-// soonData is the placeholder of a console page not built yet.
-type soonData struct {
-	adminBase
-}
-
-// adminSoon is the placeholder of a console page another change builds.
-func (s *Server) adminSoon(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
-	nav := "workspaces"
-	title := "Console"
-	for _, e := range adminNav {
-		if e.Path == r.URL.Path {
-			nav, title = e.Key, e.Label
-		}
-	}
-	return s.render(w, r, http.StatusOK, "admin_soon", soonData{adminBase: a.base(title, nav)})
 }
 
 // adminViews returns the view names of the console's pages ("admin_<name>"), which
