@@ -84,7 +84,7 @@ func (s *Service) CodeBatches(ctx context.Context, f CodeBatchFilter) ([]CodeBat
 	return s.store.CodeBatches(ctx, f, s.issuedNow())
 }
 
-// Codes lists codes by id with their redeeming workspace, MaxCodePage at most (f.Limit,
+// Codes lists codes by id with their redeeming workspace and their State now, MaxCodePage at most (f.Limit,
 // 100 when zero). Errors: invalid_cursor, code_batch_not_found when f.BatchID names no batch.
 func (s *Service) Codes(ctx context.Context, f CodeFilter) ([]Code, error) {
 	if text.Line("after", f.After, 100) != nil || text.Line("batch", f.BatchID, 100) != nil {
@@ -94,6 +94,10 @@ func (s *Service) Codes(ctx context.Context, f CodeFilter) ([]Code, error) {
 	out, err := s.store.Codes(ctx, f)
 	if err == nil && len(out) == 0 && f.BatchID != "" && f.After == "" {
 		return nil, ErrCodeBatchNotFound
+	}
+	now := s.issuedNow()
+	for i := range out {
+		out[i].State = CodeState(out[i], now)
 	}
 	return out, err
 }
@@ -128,6 +132,7 @@ func (s *Service) DisableCode(ctx context.Context, codeID string) (Code, error) 
 	if err != nil {
 		return Code{}, err
 	}
+	c.State = CodeDisabled
 	s.log.Info("billing: redemption code disabled", "code_id", c.ID, "batch_id", c.BatchID)
 	return c, nil
 }

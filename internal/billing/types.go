@@ -21,6 +21,8 @@ type Code struct {
 	// RedeemedByName is the redeeming workspace's name, in listings.
 	RedeemedByName string     `json:"redeemed_by_name,omitempty"`
 	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
+	// State is CodeState at the time of a listing (Service.Codes, DisableCode).
+	State string `json:"state,omitempty"`
 }
 
 // AutoRechargeSettings are what a workspace chooses.

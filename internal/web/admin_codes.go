@@ -40,7 +40,7 @@ type adminCodesData struct {
 	NextBatch string // the next page of batches: ?before=
 	// Batch is the open batch (?batch=): its summary and a page of its codes.
 	Batch    *billing.CodeBatchSummary
-	Codes    []codeRow
+	Codes    []billing.Code
 	NextCode string // ?after=
 	// Created is the batch just created, with its codes' text: shown this once.
 	Created    *billing.CodeBatch
@@ -48,12 +48,6 @@ type adminCodesData struct {
 	Flash      string
 	Error      string
 	ErrorCode  string
-}
-
-// codeRow is a code of the listing with its state.
-type codeRow struct {
-	billing.Code
-	State string
 }
 
 var errNoBilling = errs.E(errs.Unavailable, "billing_unavailable", "billing is not set up in this deployment, so redemption codes are not available")
@@ -101,9 +95,7 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a *adminReq
 			codes = codes[:adminCodesPage]
 			d.NextCode = codes[len(codes)-1].ID
 		}
-		for _, c := range codes {
-			d.Codes = append(d.Codes, codeRow{Code: c, State: billing.CodeState(c, a.Now)})
-		}
+		d.Codes = codes
 		d.Batch = s.batchSummary(r, id)
 	}
 	return s.render(w, r, status, "admin_codes", d)
@@ -233,7 +225,7 @@ func (s *Server) adminExportCodes(w http.ResponseWriter, r *http.Request, a *adm
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"code_id", "last_four", "amount", "currency", "state", "redeemed_by", "redeemed_by_name", "redeemed_at", "disabled_at", "expires_at", "created_at", "batch_id", "note"})
 	for _, c := range codes {
-		cw.Write([]string{c.ID, c.Hint, c.Amount.String(), s.currency, billing.CodeState(c, a.Now), c.RedeemedBy, csvSafe(c.RedeemedByName),
+		cw.Write([]string{c.ID, c.Hint, c.Amount.String(), s.currency, c.State, c.RedeemedBy, csvSafe(c.RedeemedByName),
 			timeCell(c.RedeemedAt), timeCell(c.DisabledAt), c.ExpiresAt.Format(time.RFC3339), c.CreatedAt.Format(time.RFC3339), c.BatchID, csvSafe(c.Note)})
 	}
 	cw.Flush()

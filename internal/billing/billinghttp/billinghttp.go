@@ -59,6 +59,9 @@ func (s *server) routes() []httpjson.Route {
 
 		{Pattern: "POST /api/v1/workspaces/{id}/payments", Need: team.ActOperate, Handle: s.recordPayment},
 		{Pattern: "POST /api/v1/redemption-codes", Need: team.ActOperate, Handle: s.createCodes},
+		{Pattern: "GET /api/v1/redemption-codes", Need: team.ActOperate, Handle: s.listCodeBatches},
+		{Pattern: "GET /api/v1/redemption-codes/batches/{batch_id}", Need: team.ActOperate, Handle: s.listBatchCodes},
+		{Pattern: "POST /api/v1/redemption-codes/{code_id}/disable", Need: team.ActOperate, Handle: s.disableCode},
 		{Pattern: "POST /api/v1/workspaces/{id}/statements", Need: team.ActOperate, Handle: s.issueStatement},
 		{Pattern: "POST /api/v1/statements", Need: team.ActOperate, Handle: s.issueStatements},
 		{Pattern: "POST /api/v1/workspaces/{id}/invoices/{invoice_id}/credit-note", Need: team.ActOperate, Handle: s.creditNote},
