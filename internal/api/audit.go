@@ -15,7 +15,8 @@ import (
 // operator call that changes something (any method but GET and HEAD, on a route that
 // needs the operator — this API's and every transport's that uses RequireOperator:
 // prices, workspaces, keys, members, grants, payments, codes, statements, credit notes,
-// upstreams, overdraft) is recorded after it succeeds (2xx): who ("admin-token"), when,
+// upstreams, overdraft — or the operator's call of this API's workspace routes, such as
+// the time zone's PATCH) is recorded after it succeeds (2xx): who ("admin-token"), when,
 // the route, the workspace, the path and the status (201 created, 200 a replay or an
 // update). The console records its own actions, with before → after, through the same
 // audit.Service.
@@ -122,11 +123,20 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 	}
 }
 
-// audited wraps a route of this API's table: one that needs the operator is recorded
-// (serveAudited); any other is served as is.
+// audited wraps a route of this API's table so that the operator's calls that change
+// something are recorded (serveAudited): those of the operator's routes, and the
+// operator's calls of a workspace route (PATCH /api/v1/workspaces/{id}, the time zone,
+// say). A workspace key's calls are not operator actions and are not recorded, nor is
+// sending events (team.ActUseKeys).
 func (s *Server) audited(need team.Action, h http.Handler) http.Handler {
-	if need != team.ActOperate {
+	if need == team.ActPublic || need == team.ActUseKeys {
 		return h
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveAudited(h, w, r) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if need != team.ActOperate && !s.isOperator(bearer(r)) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		s.serveAudited(h, w, r)
+	})
 }
