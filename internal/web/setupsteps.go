@@ -341,7 +341,15 @@ func (s *Server) setupCredit(w http.ResponseWriter, r *http.Request, a *adminReq
 // once, with the snippets that use it.
 func (s *Server) setupKey(w http.ResponseWriter, r *http.Request, a *adminRequest, f *setupFlow) error {
 	f.KeyName = strings.TrimSpace(r.PostFormValue("name"))
-	k, secret, err := s.team.CreateKey(r.Context(), team.APIKey{WorkspaceID: f.WS.ID, Name: f.KeyName, Kind: team.KindInference, MemberID: a.V.User.ID})
+	// The key is the operator's when they are a member (the first owner is), else the
+	// workspace's shared key.
+	member := a.V.User.ID
+	if _, err := s.accounts.Member(r.Context(), f.WS.ID, member); errs.KindOf(err) == errs.NotFound || errs.KindOf(err) == errs.Forbidden {
+		member = ""
+	} else if err != nil {
+		return err
+	}
+	k, secret, err := s.team.CreateKey(r.Context(), team.APIKey{WorkspaceID: f.WS.ID, Name: f.KeyName, Kind: team.KindInference, MemberID: member})
 	if err != nil {
 		return s.stepFailed(w, r, a, f, err)
 	}
