@@ -33,6 +33,9 @@ func TestAdminWorkspaceActions(t *testing.T) {
 		if _, body := op.get("/admin/workspaces?q=globex.test"); !strings.Contains(body, "Globex") || strings.Contains(body, ">Acme<") {
 			t.Errorf("search by owner email:\n%s", body)
 		}
+		if _, body := op.get("/admin/workspaces?sort=spend&desc=1"); !strings.Contains(body, `<option value="spend" selected>`) || !strings.Contains(body, `<option value="1" selected>Descending`) {
+			t.Errorf("the order form does not show the order (phones sort with it)")
+		}
 		if st, _ := op.get("/admin/workspaces?sort=password"); st != http.StatusBadRequest {
 			t.Errorf("an unknown sort: %d", st)
 		}
