@@ -67,7 +67,7 @@ func (s *Server) settingsForm(rq *request, k team.APIKey, limit *budget.Budget) 
 		f.Expiry = k.ExpiresAt.In(rq.Loc).Add(-time.Nanosecond).Format(time.DateOnly)
 	}
 	if limit != nil {
-		f.Limit, f.LimitPeriod, f.LimitID = limit.Amount.String(), string(limit.Period), limit.ID
+		f.Limit, f.LimitPeriod, f.LimitID = decimal(limit.Amount, s.currency), string(limit.Period), limit.ID
 	}
 	return f
 }
