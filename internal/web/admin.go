@@ -30,6 +30,7 @@ package web
 // rule lives here.
 
 import (
+	"errors"
 	"net/http"
 	"time"
 )
@@ -119,12 +120,32 @@ type adminHandler func(w http.ResponseWriter, r *http.Request, a *adminRequest) 
 // message as an unknown URL, so nothing tells the console exists.
 var errAdminNotFound = errNotFound
 
-// admin wraps h: signed in (else the login page), CSRF checked on POST, and the
-// operator only (else 404 not_found).
+// admin wraps h: signed in (else the login page), the operator only (else 404
+// not_found, decided before anything else is checked, so a POST without a CSRF token
+// gets the same 404 as one with it), then, on POST, the form read and its CSRF token
+// checked as on every dashboard form.
 func (s *Server) admin(h adminHandler) http.Handler {
-	return s.signedIn(func(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	return s.public(func(w http.ResponseWriter, r *http.Request) error {
+		v, err := s.identify(r)
+		if errors.Is(err, errNotSignedIn) {
+			s.toLogin(w, r)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		if !v.User.Operator {
-			return errAdminNotFound
+			s.fail(w, r, v, nil, errAdminNotFound)
+			return nil
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := parseForm(r); err != nil { // as signedIn: multipart within the bound too
+				return errBadForm
+			}
+			if err := checkCSRF(r, v); err != nil {
+				return err
+			}
 		}
 		return h(w, r, &adminRequest{s: s, V: v, Now: s.now()})
 	})

@@ -62,6 +62,16 @@ func TestAdminRoutesNotFoundForNonOperators(t *testing.T) {
 				t.Errorf("%s: %s %s = %d, want the 404 not_found page:\n%.300s", name, u[0], u[1], st, body)
 			}
 		}
+		// Without a CSRF token too: the 404 comes before the form is checked, so a forged
+		// POST learns nothing either (a 403 csrf_failed would tell the URL exists).
+		for _, u := range urls {
+			if u[0] != "POST" {
+				continue
+			}
+			if st, body := c.post(u[1], url.Values{"csrf": {"forged"}}); st != http.StatusNotFound || !strings.Contains(body, "not_found") {
+				t.Errorf("%s: forged POST %s = %d, want 404 not_found", name, u[1], st)
+			}
+		}
 		if _, body := c.get("/w/" + f.ws + "/"); strings.Contains(body, `href="/admin"`) {
 			t.Errorf("%s: the dashboard links to the console", name)
 		}
