@@ -51,6 +51,7 @@ func TestBrowserAdminCodes(t *testing.T) {
 		t.Fatalf("created CSV:\n%s", csvText)
 	}
 	browsertest.Screenshot(ctx, t, "admin-codes-created-desktop.png", browsertest.DesktopWidth)
+	browsertest.Screenshot(ctx, t, "admin-codes-created-phone.png", browsertest.PhoneWidth)
 
 	if _, err := e.bill.Redeem(context.Background(), ws.ID, texts[0], ""); err != nil {
 		t.Fatal(err)

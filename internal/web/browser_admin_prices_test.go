@@ -56,6 +56,7 @@ func TestBrowserAdminPrices(t *testing.T) {
 		t.Fatal("the preview wrote prices")
 	}
 	browsertest.Screenshot(ctx, t, "admin-prices-import-desktop.png", browsertest.DesktopWidth)
+	browsertest.Screenshot(ctx, t, "admin-prices-import-phone.png", browsertest.PhoneWidth)
 	do(t, ctx, "confirm", chromedp.Click(chromedp.ID("confirm-import")))
 	waitFor(t, ctx, `document.getElementById("flash") && document.querySelectorAll("#catalog tbody tr").length === 12`)
 	if n := catalogSize(t, e); n != 12 {
