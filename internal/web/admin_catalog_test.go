@@ -13,6 +13,7 @@ import (
 
 	"spectra/internal/billing"
 	"spectra/internal/gateway"
+	"spectra/internal/store/storetest"
 	"spectra/internal/team"
 )
 
@@ -390,4 +391,29 @@ func hiddenValue(body, name string) string {
 // gatewayUpstream is an OpenAI upstream at base serving models, with the stand-in's secret.
 func gatewayUpstream(name, base string, models ...string) gateway.Upstream {
 	return gateway.Upstream{Name: name, BaseURL: base, APIKey: fakeSecret, Models: models}
+}
+
+// TestMultipartFormCSRF: a multipart form (the catalog import) is read before the CSRF
+// check like any form — its token lets it through, a wrong one is refused with
+// csrf_failed — and a member posting it gets the console's 404.
+func TestMultipartFormCSRF(t *testing.T) {
+	e := newCatalogEnv(t, storetest.SQLite)
+	c := e.signedIn(catalogOpEmail)
+	c.get("/admin/prices")
+	file := []byte(`{"models":[{"model":"m1","input":"1","output":"2"}]}`)
+	st, body := c.postFile("/admin/prices/import", url.Values{"csrf": {"forged-token-0123456789"}}, "c.json", file)
+	if st != 403 || !strings.Contains(body, "csrf_failed") {
+		t.Fatalf("forged token: %d\n%s", st, body)
+	}
+	c.get("/admin/prices")
+	st, body = c.postFile("/admin/prices/import", url.Values{}, "c.json", file)
+	if st != 200 || !strings.Contains(body, `data-model="m1" data-kind="new"`) {
+		t.Fatalf("with its token: %d\n%s", st, body)
+	}
+	e.member(t)
+	m := e.signedIn("mia@member.test")
+	m.get("/")
+	if st, _ := m.postFile("/admin/prices/import", url.Values{}, "c.json", file); st != 404 {
+		t.Fatalf("member: %d", st)
+	}
 }
