@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"spectra/internal/console"
@@ -138,85 +140,94 @@ func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ con
 	return page, rows.Err()
 }
 
-// ConsoleActivity reads the deployment's figures since since: usage per (zone, local
-// day) from the daily rollups by model, refusals per UTC day from the refusal log's
-// time index, the top workspaces and models by spend, and Σ wallet balances.
+// ConsoleActivity reads the deployment's figures since since: usage per local day from
+// the daily rollups by model, refusals per UTC day from the refusal log's time index,
+// the top workspaces and models by spend, and Σ wallet balances. The five reads run
+// at once, on the read pool's connections.
 func (db *DB) ConsoleActivity(ctx context.Context, since time.Time, top int) (_ console.RawActivity, err error) {
 	defer wrapErr(&err, "console activity")
 	var out console.RawActivity
 	from := micros(since)
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	run := func(i int, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f()
+		}()
+	}
 	// By local midnight alone: every zone's days are distinct instants (the service
 	// names each instant's date by the zones in use), so no row is joined with its
 	// workspace; the index rollups_daily_dim_by_day covers the read.
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT d.day, SUM(d.cost), SUM(d.requests)
-		FROM rollups_daily_dim d WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.day`), from)
-	if err != nil {
-		return out, err
-	}
-	for rows.Next() {
-		var r console.DayRow
-		var day, cost int64
-		if err := rows.Scan(&day, &cost, &r.Requests); err != nil {
-			rows.Close()
-			return out, err
-		}
-		r.Day, r.Spend = fromMicros(day), money.Amount(cost)
-		out.Days = append(out.Days, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, err
-	}
-	const dayMicros = int64(24 * time.Hour / time.Microsecond)
-	day := strconv.FormatInt(dayMicros, 10)
-	rows, err = db.read.QueryContext(ctx, db.q(`SELECT ts / `+day+`, COUNT(*) FROM request_refusals WHERE ts >= ? GROUP BY ts / `+day), from)
-	if err != nil {
-		return out, err
-	}
-	out.RefusalsByDay = map[string]int64{}
-	for rows.Next() {
-		var d, n int64
-		if err := rows.Scan(&d, &n); err != nil {
-			rows.Close()
-			return out, err
-		}
-		out.RefusalsByDay[time.UnixMicro(d*dayMicros).UTC().Format(time.DateOnly)] += n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, err
-	}
-	ranked := func(query string) ([]console.Ranked, error) {
-		rows, err := db.read.QueryContext(ctx, db.q(query), from, top)
+	run(0, func() error {
+		rows, err := db.read.QueryContext(ctx, db.q(`SELECT d.day, SUM(d.cost), SUM(d.requests)
+			FROM rollups_daily_dim d WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.day`), from)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer rows.Close()
-		var rs []console.Ranked
 		for rows.Next() {
-			var r console.Ranked
-			var cost int64
-			if err := rows.Scan(&r.ID, &r.Label, &cost, &r.Requests); err != nil {
-				return nil, err
+			var r console.DayRow
+			var day, cost int64
+			if err := rows.Scan(&day, &cost, &r.Requests); err != nil {
+				return err
 			}
-			r.Spend = money.Amount(cost)
-			rs = append(rs, r)
+			r.Day, r.Spend = fromMicros(day), money.Amount(cost)
+			out.Days = append(out.Days, r)
 		}
-		return rs, rows.Err()
+		return rows.Err()
+	})
+	run(1, func() error {
+		const dayMicros = int64(24 * time.Hour / time.Microsecond)
+		day := strconv.FormatInt(dayMicros, 10)
+		rows, err := db.read.QueryContext(ctx, db.q(`SELECT ts / `+day+`, COUNT(*) FROM request_refusals WHERE ts >= ? GROUP BY ts / `+day), from)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out.RefusalsByDay = map[string]int64{}
+		for rows.Next() {
+			var d, n int64
+			if err := rows.Scan(&d, &n); err != nil {
+				return err
+			}
+			out.RefusalsByDay[time.UnixMicro(d*dayMicros).UTC().Format(time.DateOnly)] += n
+		}
+		return rows.Err()
+	})
+	ranked := func(query string, into *[]console.Ranked) func() error {
+		return func() error {
+			rows, err := db.read.QueryContext(ctx, db.q(query), from, top)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var r console.Ranked
+				var cost int64
+				if err := rows.Scan(&r.ID, &r.Label, &cost, &r.Requests); err != nil {
+					return err
+				}
+				r.Spend = money.Amount(cost)
+				*into = append(*into, r)
+			}
+			return rows.Err()
+		}
 	}
-	if out.TopWorkspaces, err = ranked(`SELECT t.workspace_id, w.name, t.cost, t.requests FROM
+	run(2, ranked(`SELECT t.workspace_id, w.name, t.cost, t.requests FROM
 		(SELECT d.workspace_id, SUM(d.cost) AS cost, SUM(d.requests) AS requests FROM rollups_daily_dim d
 		WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.workspace_id ORDER BY cost DESC, d.workspace_id LIMIT ?) t
-		JOIN workspaces w ON w.id = t.workspace_id ORDER BY t.cost DESC, t.workspace_id`); err != nil {
-		return out, err
-	}
-	if out.TopModels, err = ranked(`SELECT d.value, d.value, SUM(d.cost) AS cost, SUM(d.requests) FROM rollups_daily_dim d
-		WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.value ORDER BY cost DESC, d.value LIMIT ?`); err != nil {
-		return out, err
-	}
-	var sum, neg int64
-	err = db.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(balance), 0), COALESCE(SUM(CASE WHEN balance < 0 THEN balance ELSE 0 END), 0), COUNT(*)
-		FROM accounts WHERE kind = 'wallet'`).Scan(&sum, &neg, &out.Wallets)
-	out.Outstanding, out.Overdrawn = money.Amount(sum), money.Amount(neg)
-	return out, err
+		JOIN workspaces w ON w.id = t.workspace_id ORDER BY t.cost DESC, t.workspace_id`, &out.TopWorkspaces))
+	run(3, ranked(`SELECT d.value, d.value, SUM(d.cost) AS cost, SUM(d.requests) FROM rollups_daily_dim d
+		WHERE d.dim = 'model' AND d.day >= ? GROUP BY d.value ORDER BY cost DESC, d.value LIMIT ?`, &out.TopModels))
+	run(4, func() error {
+		var sum, neg int64
+		err := db.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(balance), 0), COALESCE(SUM(CASE WHEN balance < 0 THEN balance ELSE 0 END), 0), COUNT(*)
+			FROM accounts WHERE kind = 'wallet'`).Scan(&sum, &neg, &out.Wallets)
+		out.Outstanding, out.Overdrawn = money.Amount(sum), money.Amount(neg)
+		return err
+	})
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
