@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,6 +444,51 @@ func TestRequestLogTooDeep(t *testing.T) {
 		tc := metering.CursorOf(metering.SortTime, all[0])
 		if _, err := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws, Cursor: &tc, Limit: 10}); err != nil {
 			t.Errorf("time order: %v", err)
+		}
+	})
+}
+
+// TestEventByIDWhileIngesting looks ids up while batches are applied and their keys swept
+// (run with -race: the committer's recent keys are shared with readers under keysMu):
+// every id applied before a lookup began is found.
+func TestEventByIDWhileIngesting(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		e.addPrice(t, "m", 1_000_000)
+		ws := e.Workspace(t, 0)
+		restore := store.SetSweepSizes(50, 20) // sweeps run between the batches
+		defer restore()
+		var applied atomic.Int64
+		done := make(chan error, 1)
+		go func() {
+			for b := range 20 {
+				batch := make([]metering.Event, 0, 25)
+				for i := range 25 {
+					batch = append(batch, metering.Event{ID: fmt.Sprintf("c-%04d", b*25+i), WorkspaceID: ws, Model: "m", Timestamp: coreT0, Usage: pricing.Usage{Input: 1}})
+				}
+				if _, err := e.Meter.Ingest(ctx, batch); err != nil {
+					done <- err
+					return
+				}
+				applied.Store(int64((b + 1) * 25))
+			}
+			done <- nil
+		}()
+		for finished := false; !finished; {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				finished = true
+			default:
+			}
+			n := applied.Load()
+			for i := int64(0); i < n; i += 7 {
+				if _, err := e.DB.Event(ctx, ws, fmt.Sprintf("c-%04d", i)); err != nil {
+					t.Fatalf("c-%04d, applied before the lookup: %v", i, err)
+				}
+			}
 		}
 	})
 }
