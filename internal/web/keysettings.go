@@ -84,10 +84,7 @@ func (s *Server) keyBudgets(ctx context.Context, ws string) ([]budget.Budget, er
 // the domain cannot name (a count that is not a number, a date that is not one).
 func parseKeySettings(f keySettingsForm, loc *time.Location) (team.KeyLimits, error) {
 	var l team.KeyLimits
-	models := []string{}
-	for _, m := range strings.FieldsFunc(f.Models, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' || r == '\t' }) {
-		models = append(models, m)
-	}
+	models := append([]string{}, splitModels(f.Models)...) // [] (every model), never nil
 	l.AllowedModels = &models
 	for _, c := range []struct {
 		name, v string
