@@ -71,17 +71,21 @@ type setupFlow struct {
 	IdemKey string
 	Balance money.Amount
 	// key and done
-	KeyName string
-	Secret  string
-	BaseURL string
-	Model   string
-	Curl    string
-	Python  string
+	KeyName  string
+	NoCredit bool // the workspace cannot pay for a request yet (the credit step was skipped)
+	Secret   string
+	BaseURL  string
+	Model    string
+	Curl     string
+	Python   string
 }
 
 func (f *setupFlow) url(step string) string {
 	return "/setup?step=" + step + "&ws=" + url.QueryEscape(f.WS.ID)
 }
+
+// CreditURL is the credit step's address.
+func (f *setupFlow) CreditURL() string { return f.url("credit") }
 
 // setupFlowFor loads the flow's workspace and progress for step.
 func (s *Server) setupFlowFor(r *http.Request, step string) (*setupFlow, error) {
@@ -357,6 +361,9 @@ func (s *Server) setupKey(w http.ResponseWriter, r *http.Request, a *adminReques
 	f.Step, f.Secret = "done", secret
 	for i := range f.Steps {
 		f.Steps[i].Current, f.Steps[i].Done = false, true
+	}
+	if b, err := s.ledger.Balance(r.Context(), f.WS.ID); err == nil && b.Available <= 0 {
+		f.NoCredit = true
 	}
 	f.BaseURL = baseURLOf(r) + "/v1"
 	f.Model = s.snippetModel(r)

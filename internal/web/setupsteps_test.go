@@ -90,6 +90,18 @@ func TestSetupCreditAndKey(t *testing.T) {
 	if !strings.Contains(body, keys[0].Prefix) {
 		t.Fatal("the done page does not show the key")
 	}
+	if strings.Contains(body, `data-note="needs-credit"`) {
+		t.Fatal("the done page says credit is needed although the workspace has 12.50")
+	}
+	// Another workspace, credit skipped: the done page says its requests are refused.
+	bare, err := e.team.CreateWorkspace(ctx, team.Workspace{Name: "Bare"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body = op.post("/setup?step=key&ws="+bare.ID, url.Values{"name": {"k"}})
+	if st != http.StatusCreated || !strings.Contains(body, `data-note="needs-credit"`) || !strings.Contains(body, "/setup?step=credit&amp;ws="+bare.ID) {
+		t.Fatalf("the done page of a workspace without credit: %d, no warning", st)
+	}
 	if _, again := op.get("/w/" + ws.ID + "/keys"); strings.Contains(again, `value="sk-`) {
 		t.Fatal("the secret is shown again on the Keys page")
 	}
