@@ -106,3 +106,25 @@ func TestSetupCreditAndKey(t *testing.T) {
 		t.Fatal("the secret is shown again on the Keys page")
 	}
 }
+
+// TestEmptyLogLiveReload: an empty request log with no filters looks again by itself
+// (data-live-reload), so the first request shows up; a filtered one that is empty does
+// not (a reload would throw away what is being typed in its form).
+func TestEmptyLogLiveReload(t *testing.T) {
+	e := newEnv(t, storetest.SQLite)
+	ctx := context.Background()
+	ws, _ := e.team.CreateWorkspace(ctx, team.Workspace{Name: "Empty"})
+	u, _ := e.accounts.CreateUser(ctx, "new@empty.test", "New", testPassword, false)
+	if _, err := e.accounts.AddMember(ctx, ws.ID, u.ID, team.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signedIn(u.Email)
+	if _, body := c.get("/w/" + ws.ID + "/requests"); !strings.Contains(body, `data-live-reload="3"`) {
+		t.Fatal("the empty, unfiltered log does not look again by itself")
+	}
+	for _, q := range []string{"?model=gpt-4o", "?status=refused", "?period=7d", "?id=req_nope"} {
+		if _, body := c.get("/w/" + ws.ID + "/requests" + q); strings.Contains(body, "data-live-reload") {
+			t.Errorf("%s: a filtered empty log reloads itself", q)
+		}
+	}
+}
