@@ -158,7 +158,11 @@ func (s *Server) keySettings(w http.ResponseWriter, r *http.Request, rq *request
 		f.Limit, f.LimitPeriod = strings.TrimSpace(r.PostFormValue("limit")), r.PostFormValue("limit_period")
 	}
 	fail := func(err error) error {
-		if errs.KindOf(err) != errs.Invalid {
+		status := http.StatusBadRequest
+		switch {
+		case errs.CodeOf(err) == team.ErrLimitsLoosen:
+			status = http.StatusForbidden
+		case errs.KindOf(err) != errs.Invalid:
 			return err
 		}
 		d, perr := s.keysPage(r, rq)
@@ -177,11 +181,16 @@ func (s *Server) keySettings(w http.ResponseWriter, r *http.Request, rq *request
 			f.Error = "Tokens per minute must be a whole number from 0 to 1000000000000 (empty or 0: no limit)."
 		}
 		d.Settings = &f
-		return s.render(w, r, http.StatusBadRequest, "keys", d)
+		return s.render(w, r, status, "keys", d)
 	}
 	l, err := parseKeySettings(f, rq.Loc)
 	if err != nil {
 		return fail(err)
+	}
+	if !rq.Can(team.ActManageKeys) { // one's own key: its limits may only get stricter
+		if err := l.OnlyTightens(k); err != nil {
+			return fail(err)
+		}
 	}
 	// The spend limit is read before anything is written, so bad input changes nothing.
 	var amount money.Amount

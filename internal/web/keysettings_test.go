@@ -55,8 +55,9 @@ func (e *env) keyByID(ws, id string) team.APIKey {
 // TestKeySettingsPage: an admin sets a key's allowed models, rpm, tpm, project, expiry
 // and spend limit (a hard budget of the key) from the Keys page, and sees them in the
 // list; bad input is refused with the reason on the page and changes nothing; an empty
-// spend limit removes it. A member may change the settings of their own key only, and
-// not its spend limit (manage_budgets); a viewer may change nothing.
+// spend limit removes it. A member may change the settings of their own key only, only
+// to make them stricter (never lifting what an admin set), and not its spend limit
+// (manage_budgets); a viewer may change nothing.
 func TestKeySettingsPage(t *testing.T) {
 	for name, db := range map[string]func(testing.TB, storetest.Options) *store.DB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
 		t.Run(name, func(t *testing.T) {
@@ -140,12 +141,35 @@ func TestKeySettingsPage(t *testing.T) {
 			if !strings.Contains(body, `id="key-settings"`) || strings.Contains(body, `name="limit"`) {
 				t.Fatal("the member's own key: no settings form, or one with a spend limit")
 			}
-			own := url.Values{"op": {"settings"}, "key": {mk.ID}, "rpm": {"5"}, "limit": {"1"}}
+			// The member may tighten what an admin set (fewer models, a lower rpm, an
+			// expiry), never lift it: each lifting change is refused and changes nothing.
+			own := url.Values{"op": {"settings"}, "key": {mk.ID}, "models": {"gpt-test"}, "rpm": {"5"}, "project": {"alpha"},
+				"expiry": {"2025-07-15"}, "limit": {"1"}}
 			if st, _ := member.post(keys, own); st != http.StatusSeeOther {
 				t.Fatalf("member, own key: %d", st)
 			}
-			if k := e.keyByID(f.ws, mk.ID); k.RPM != 5 {
+			if k := e.keyByID(f.ws, mk.ID); k.RPM != 5 || strings.Join(k.AllowedModels, ",") != "gpt-test" || k.ExpiresAt == nil {
 				t.Fatalf("member's save: %+v", k)
+			}
+			for field, value := range map[string]string{"models": "", "rpm": "0", "tpm": "", "project": "beta", "expiry": ""} {
+				loosen := url.Values{}
+				for k, v := range own {
+					loosen[k] = v
+				}
+				loosen.Set(field, value)
+				if field == "models" {
+					loosen.Set(field, "gpt-test, mini-test")
+				}
+				if field == "tpm" { // no tpm limit now: any tpm tightens; rpm above the current one lifts
+					loosen.Set("rpm", "6")
+				}
+				st, body := member.post(keys, loosen)
+				if st != http.StatusForbidden || !strings.Contains(body, `data-code="`+team.ErrLimitsLoosen+`"`) {
+					t.Errorf("member lifting %s: %d, want 403 %s", field, st, team.ErrLimitsLoosen)
+				}
+			}
+			if k := e.keyByID(f.ws, mk.ID); k.RPM != 5 || strings.Join(k.AllowedModels, ",") != "gpt-test" || k.Project != "alpha" || k.ExpiresAt == nil {
+				t.Fatalf("a refused lift changed the key: %+v", k)
 			}
 			if bs, _ = e.budget.List(ctx, f.ws); spendLimit(bs, mk.ID) != nil {
 				t.Fatal("a member set a spend limit without manage_budgets")
