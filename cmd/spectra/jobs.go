@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"spectra/internal/background"
+	"spectra/internal/console"
 	"spectra/internal/notify"
 )
 
@@ -22,6 +23,7 @@ func jobs(d deps) []background.Job {
 		{Name: "auto-recharge", Every: autoRechargeInterval, Run: d.billing.CheckAutoRecharges},
 		{Name: "refusals", Every: refusalFlushInterval, Wake: d.refusals.Nudged(), Run: d.refusals.Flush, AtStop: true}, // the gateway's refused requests, buffered
 		{Name: "refusals-prune", Every: refusalPruneInterval, Run: d.refusals.Prune},
+		{Name: "console-snapshot", Every: console.SnapshotEvery, Run: d.console.Refresh}, // the console's cross-workspace figures
 	}
 }
 

@@ -74,6 +74,7 @@ type deps struct {
 	registry       *prometheus.Registry
 	refusals       *requestlog.Recorder // the gateway's refused and failed requests, written in batches (requestlog.go)
 	requests       *requestlog.Service  // the request log: usage events and refusals
+	console        *console.Service     // the operator console's figures; its snapshot is refreshed by a job (jobs.go)
 }
 
 // routes registers every transport on mux: one line each. A transport whose
@@ -95,7 +96,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	w, err := web.New(web.Deps{Team: d.team, Accounts: d.accounts, Ledger: d.ledger, Metering: d.metering, Prices: d.db,
 		Billing: d.billing, Budget: d.budgets, Notify: d.notify, Invitations: d.invitations, Requests: d.requests, Currency: d.cfg.Currency, Now: d.now, Log: d.log.With("component", "web"),
 		SecureCookies: d.cfg.Services.SecureCookies, OperatorTokenHash: d.adminTokenHash,
-		Audit: auditLog, Console: console.New(d.db, d.now), Upstreams: d.gateway})
+		Audit: auditLog, Console: d.console, Upstreams: d.gateway})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
@@ -220,6 +221,7 @@ func newDeps(cfg Config, db *store.DB, adminTokenHash string, log *slog.Logger, 
 		log:            log,
 		registry:       prometheus.NewRegistry(), // shared by every transport's /metrics
 		refusals:       requestlog.NewRecorder(db, now),
+		console:        console.New(db, now),
 	}
 	registerRequestLogMetrics(d.registry, d.refusals)
 	bc := cfg.Services.Billing

@@ -4,12 +4,17 @@
 // workspaces and models, credit outstanding). Every figure comes from indexed
 // aggregates — wallet balances, the daily and hourly rollups, the refusal log's time
 // index — in a bounded number of queries, never a query per workspace; a page of the
-// list is cut in SQL.
+// list is cut in SQL. The figures that sum every workspace's month (spend this month,
+// and Activity) are read by one background pass into an in-memory Snapshot that pages
+// read, with its time.
 package console
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"spectra/internal/errs"
@@ -57,6 +62,9 @@ type ListQuery struct {
 type WorkspacePage struct {
 	Rows  []WorkspaceRow
 	Total int
+	// SpendAsOf is when the rows' SpendThisMonth (and the order by spend) was read: the
+	// snapshot's time (see Snapshot); zero when the spend was read with the page.
+	SpendAsOf time.Time
 }
 
 // DayRow is the deployment's usage on the days that start at one instant, as the daily
@@ -94,12 +102,46 @@ type Store interface {
 	// ConsoleActivity reads the deployment's figures since since (top: how many
 	// workspaces and models to rank).
 	ConsoleActivity(ctx context.Context, since time.Time, top int) (RawActivity, error)
+	// ConsoleMonthSpend returns every workspace's spend this month (from its zone's
+	// MonthStarts[timezone] of q; Since the earliest), by workspace id; a workspace
+	// without spend may be absent.
+	ConsoleMonthSpend(ctx context.Context, q ListQuery) (map[string]money.Amount, error)
+	// ConsoleWorkspaceIDs returns the ids of every workspace the search matches ("":
+	// all), as ConsoleWorkspaces matches them.
+	ConsoleWorkspaceIDs(ctx context.Context, search string) ([]string, error)
+	// ConsoleWorkspacesByID returns the rows of the workspaces ids (in no order), their
+	// spend this month from q.MonthStarts as ConsoleWorkspaces computes it.
+	ConsoleWorkspacesByID(ctx context.Context, ids []string, q ListQuery) ([]WorkspaceRow, error)
 }
 
-// Service serves the console's figures.
+// Service serves the console's figures. The deployment-wide aggregates — each
+// workspace's spend this month, and Activity — are read by one pass (Refresh) into an
+// in-memory Snapshot, run in the background every SnapshotEvery; a page reads the
+// snapshot and shows its time. The first read without a snapshot makes one.
 type Service struct {
 	store Store
 	now   func() time.Time
+
+	snap      atomic.Pointer[Snapshot]
+	refreshMu sync.Mutex // one pass at a time
+}
+
+// SnapshotEvery is how often the background pass refreshes the snapshot.
+const SnapshotEvery = 30 * time.Second
+
+// ActivityPeriods are the periods, in days, whose Activity the snapshot holds.
+var ActivityPeriods = []int{7, 30, 90}
+
+// Snapshot is the deployment-wide figures as one pass read them at At: summing every
+// workspace's month of daily rollups takes seconds at 10,000 workspaces, too long for
+// a page, so pages read these and say how old they are.
+type Snapshot struct {
+	At time.Time
+	// Spend is each workspace's spend this month (in its zone's month at At), by id;
+	// a workspace absent had none (or did not exist at At).
+	Spend map[string]money.Amount
+	// Activity is the Activity of each of ActivityPeriods, by days.
+	Activity map[int]Activity
 }
 
 // New returns a Service over st; now defaults to time.Now.
@@ -116,37 +158,58 @@ const MaxLimit = 200
 // maxSearch bounds the search text.
 const maxSearch = 200
 
-// Workspaces returns a page of the list. Errors: errs.Invalid invalid_sort,
-// invalid_limit, invalid_offset, invalid_search.
-func (s *Service) Workspaces(ctx context.Context, q ListQuery) (WorkspacePage, error) {
-	if q.Sort == "" {
-		q.Sort = SortName
+// Snapshot returns the current snapshot, making one first when there is none yet.
+func (s *Service) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if sn := s.snap.Load(); sn != nil {
+		return sn, nil
 	}
-	ok := false
-	for _, k := range Sorts {
-		ok = ok || k == q.Sort
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if sn := s.snap.Load(); sn != nil {
+		return sn, nil
 	}
-	if !ok {
-		return WorkspacePage{}, errs.E(errs.Invalid, "invalid_sort", "sort must be one of %s", strings.Join(Sorts, ", "))
+	return s.refreshLocked(ctx)
+}
+
+// Refresh reads a new snapshot (one pass: every workspace's spend this month, then
+// Activity for each of ActivityPeriods) and serves it from then on. Its time is the
+// pass's start: the figures include at least everything recorded before it.
+func (s *Service) Refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	_, err := s.refreshLocked(ctx)
+	return err
+}
+
+func (s *Service) refreshLocked(ctx context.Context) (*Snapshot, error) {
+	at := s.now()
+	q, err := s.monthStarts(ctx, ListQuery{}, at)
+	if err != nil {
+		return nil, err
 	}
-	if q.Limit == 0 {
-		q.Limit = 50
+	spend, err := s.store.ConsoleMonthSpend(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	if q.Limit < 1 || q.Limit > MaxLimit {
-		return WorkspacePage{}, errs.E(errs.Invalid, "invalid_limit", "limit must be between 1 and %d", MaxLimit)
+	sn := &Snapshot{At: at, Spend: spend, Activity: make(map[int]Activity, len(ActivityPeriods))}
+	for _, days := range ActivityPeriods {
+		a, err := s.activityAt(ctx, days, at)
+		if err != nil {
+			return nil, err
+		}
+		a.AsOf = at
+		sn.Activity[days] = a
 	}
-	if q.Offset < 0 {
-		return WorkspacePage{}, errs.E(errs.Invalid, "invalid_offset", "offset must not be negative")
-	}
-	q.Search = strings.TrimSpace(q.Search)
-	if len(q.Search) > maxSearch {
-		return WorkspacePage{}, errs.E(errs.Invalid, "invalid_search", "search is at most %d bytes", maxSearch)
-	}
+	s.snap.Store(sn)
+	return sn, nil
+}
+
+// monthStarts sets q.MonthStarts and q.Since for the zones in use at now.
+func (s *Service) monthStarts(ctx context.Context, q ListQuery, now time.Time) (ListQuery, error) {
 	zones, err := s.store.WorkspaceTimezones(ctx)
 	if err != nil {
-		return WorkspacePage{}, err
+		return q, err
 	}
-	now := s.now()
 	q.MonthStarts = make(map[string]time.Time, len(zones))
 	q.Since = now
 	for _, z := range zones {
@@ -161,7 +224,108 @@ func (s *Service) Workspaces(ctx context.Context, q ListQuery) (WorkspacePage, e
 			q.Since = start
 		}
 	}
+	return q, nil
+}
+
+// Workspaces returns a page of the list. Balance, held, owner and last activity are
+// read with the page; spend this month (and the order by it) is the snapshot's, as of
+// the page's SpendAsOf. Errors: errs.Invalid invalid_sort, invalid_limit,
+// invalid_offset, invalid_search.
+func (s *Service) Workspaces(ctx context.Context, q ListQuery) (WorkspacePage, error) {
+	q, err := s.checkList(ctx, q)
+	if err != nil {
+		return WorkspacePage{}, err
+	}
+	sn, err := s.Snapshot(ctx)
+	if err != nil {
+		return WorkspacePage{}, err
+	}
+	var page WorkspacePage
+	if q.Sort == SortSpend {
+		ids, err := s.store.ConsoleWorkspaceIDs(ctx, q.Search)
+		if err != nil {
+			return WorkspacePage{}, err
+		}
+		slices.SortFunc(ids, func(a, b string) int {
+			c := compareSpend(sn.Spend[a], sn.Spend[b], a, b)
+			if q.Desc {
+				return -c
+			}
+			return c
+		})
+		page.Total = len(ids)
+		ids = ids[min(q.Offset, len(ids)):min(q.Offset+q.Limit, len(ids))]
+		rows, err := s.store.ConsoleWorkspacesByID(ctx, ids, q)
+		if err != nil {
+			return WorkspacePage{}, err
+		}
+		at := make(map[string]int, len(ids))
+		for i, id := range ids {
+			at[id] = i
+		}
+		slices.SortFunc(rows, func(a, b WorkspaceRow) int { return at[a.ID] - at[b.ID] })
+		page.Rows = rows
+	} else {
+		page, err = s.store.ConsoleWorkspaces(ctx, q)
+		if err != nil {
+			return WorkspacePage{}, err
+		}
+	}
+	for i := range page.Rows {
+		page.Rows[i].SpendThisMonth = sn.Spend[page.Rows[i].ID]
+	}
+	page.SpendAsOf = sn.At
+	return page, nil
+}
+
+// compareSpend orders by spend, then by id.
+func compareSpend(a, b money.Amount, idA, idB string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return strings.Compare(idA, idB)
+}
+
+// LiveWorkspaces returns a page of the list with every column, spend this month
+// included, read by SQL at once (no snapshot): what the snapshot is checked against.
+// Ordering by spend sums every workspace's month: seconds at 10,000 workspaces.
+func (s *Service) LiveWorkspaces(ctx context.Context, q ListQuery) (WorkspacePage, error) {
+	q, err := s.checkList(ctx, q)
+	if err != nil {
+		return WorkspacePage{}, err
+	}
 	return s.store.ConsoleWorkspaces(ctx, q)
+}
+
+// checkList validates q and sets its defaults and month starts.
+func (s *Service) checkList(ctx context.Context, q ListQuery) (ListQuery, error) {
+	if q.Sort == "" {
+		q.Sort = SortName
+	}
+	ok := false
+	for _, k := range Sorts {
+		ok = ok || k == q.Sort
+	}
+	if !ok {
+		return q, errs.E(errs.Invalid, "invalid_sort", "sort must be one of %s", strings.Join(Sorts, ", "))
+	}
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > MaxLimit {
+		return q, errs.E(errs.Invalid, "invalid_limit", "limit must be between 1 and %d", MaxLimit)
+	}
+	if q.Offset < 0 {
+		return q, errs.E(errs.Invalid, "invalid_offset", "offset must not be negative")
+	}
+	q.Search = strings.TrimSpace(q.Search)
+	if len(q.Search) > maxSearch {
+		return q, errs.E(errs.Invalid, "invalid_search", "search is at most %d bytes", maxSearch)
+	}
+	return s.monthStarts(ctx, q, s.now())
 }
 
 // Day is the deployment's usage on one calendar date.
@@ -184,16 +348,40 @@ type Activity struct {
 	Outstanding money.Amount
 	Overdrawn   money.Amount
 	Wallets     int
+	// AsOf is when these figures were read (the snapshot's time); zero when read live.
+	AsOf time.Time
 }
 
-// Activity returns the deployment's last days days (1–366). Spend and requests are
+// Activity returns the deployment's last days days (1–366): the snapshot's for
+// ActivityPeriods (as of its AsOf), read at once for others. Spend and requests are
 // counted by each workspace's own calendar days (the daily rollups); refusals by UTC
 // day (the refusal log keeps instants). Errors: errs.Invalid invalid_days.
 func (s *Service) Activity(ctx context.Context, days int) (Activity, error) {
 	if days < 1 || days > 366 {
 		return Activity{}, errs.E(errs.Invalid, "invalid_days", "days must be between 1 and 366")
 	}
-	now := s.now().UTC()
+	if slices.Contains(ActivityPeriods, days) {
+		sn, err := s.Snapshot(ctx)
+		if err != nil {
+			return Activity{}, err
+		}
+		return sn.Activity[days], nil
+	}
+	return s.activityAt(ctx, days, s.now())
+}
+
+// LiveActivity returns Activity read at once (no snapshot): what the snapshot is
+// checked against. Errors: as Activity's.
+func (s *Service) LiveActivity(ctx context.Context, days int) (Activity, error) {
+	if days < 1 || days > 366 {
+		return Activity{}, errs.E(errs.Invalid, "invalid_days", "days must be between 1 and 366")
+	}
+	return s.activityAt(ctx, days, s.now())
+}
+
+// activityAt reads the last days days' Activity as of now.
+func (s *Service) activityAt(ctx context.Context, days int, now time.Time) (Activity, error) {
+	now = now.UTC()
 	first := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(days - 1))
 	// Local days start up to 14 hours before the UTC date and up to 12 after: read a day
 	// more and keep those whose local date is in the period.

@@ -55,32 +55,9 @@ const consoleLastSQL = `(SELECT MAX(h.hour) FROM rollups_hourly h WHERE h.worksp
 // from the start of each zone's current month (q.MonthStarts, one CASE arm per zone in use).
 func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ console.WorkspacePage, err error) {
 	defer wrapErr(&err, "console workspaces")
-	// The month's start in the workspace's zone: one CASE arm per zone in use.
-	var monthArgs []any
-	monthCase := "CASE w.timezone"
-	zones := make([]string, 0, len(q.MonthStarts))
-	for z := range q.MonthStarts {
-		zones = append(zones, z)
-	}
-	sort.Strings(zones)
-	for _, z := range zones {
-		monthCase += " WHEN ? THEN CAST(? AS BIGINT)"
-		monthArgs = append(monthArgs, z, micros(q.MonthStarts[z]))
-	}
-	monthCase += " ELSE CAST(? AS BIGINT) END"
-	monthArgs = append(monthArgs, micros(q.Since))
-	// A workspace's spend this month: a range of its daily rollups by model (their
-	// primary key), read per workspace — never a join of every rollup row with its
-	// workspace.
-	spendSQL := `COALESCE((SELECT SUM(d.cost) FROM rollups_daily_dim d WHERE d.workspace_id = w.id AND d.dim = 'model' AND d.day >= ` + monthCase + `), 0)`
+	spendSQL, monthArgs := consoleSpendSQL(q)
 
-	where, whereArgs := "", []any(nil)
-	if q.Search != "" {
-		p := likePattern(q.Search)
-		where = ` WHERE (LOWER(w.name) LIKE ? ESCAPE '\' OR LOWER(w.id) LIKE ? ESCAPE '\' OR w.id IN
-			(SELECT m.workspace_id FROM members m JOIN users u ON u.id = m.user_id WHERE m.role = 'owner' AND u.email LIKE ? ESCAPE '\'))`
-		whereArgs = []any{p, p, p}
-	}
+	where, whereArgs := consoleSearch(q.Search)
 
 	var total int
 	if err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM workspaces w`+where), whereArgs...).Scan(&total); err != nil {
@@ -112,32 +89,127 @@ func (db *DB) ConsoleWorkspaces(ctx context.Context, q console.ListQuery) (_ con
 	args := append(append([]any{}, keyArgs...), whereArgs...)
 	inner := `SELECT w.id AS id, ` + key + ` AS k FROM workspaces w ` + join + where +
 		` ORDER BY k` + dir + `, w.id` + dir + ` LIMIT ` + strconv.Itoa(q.Limit) + ` OFFSET ` + strconv.Itoa(q.Offset)
-	// The outer query computes every column for the page's rows alone.
+	rows, err := db.consoleRows(ctx, inner, args, spendSQL, monthArgs, ` ORDER BY p.k`+dir+`, w.id`+dir)
+	return console.WorkspacePage{Rows: rows, Total: total}, err
+}
+
+// consoleSpendSQL is a workspace's (w) spend this month, from the start of its zone's
+// month (q.MonthStarts, one CASE arm per zone in use), and its arguments: a range of
+// its daily rollups by model (their primary key), read per workspace — never a join of
+// every rollup row with its workspace.
+func consoleSpendSQL(q console.ListQuery) (string, []any) {
+	var args []any
+	monthCase := "CASE w.timezone"
+	zones := make([]string, 0, len(q.MonthStarts))
+	for z := range q.MonthStarts {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	for _, z := range zones {
+		monthCase += " WHEN ? THEN CAST(? AS BIGINT)"
+		args = append(args, z, micros(q.MonthStarts[z]))
+	}
+	monthCase += " ELSE CAST(? AS BIGINT) END"
+	args = append(args, micros(q.Since))
+	return `COALESCE((SELECT SUM(d.cost) FROM rollups_daily_dim d WHERE d.workspace_id = w.id AND d.dim = 'model' AND d.day >= ` + monthCase + `), 0)`, args
+}
+
+// consoleSearch is the WHERE clause (on workspaces w) of a search by part of the name,
+// the id or an owner's email, any case ("" for none), and its arguments.
+func consoleSearch(search string) (string, []any) {
+	if search == "" {
+		return "", nil
+	}
+	p := likePattern(search)
+	return ` WHERE (LOWER(w.name) LIKE ? ESCAPE '\' OR LOWER(w.id) LIKE ? ESCAPE '\' OR w.id IN
+			(SELECT m.workspace_id FROM members m JOIN users u ON u.id = m.user_id WHERE m.role = 'owner' AND u.email LIKE ? ESCAPE '\'))`, []any{p, p, p}
+}
+
+// consoleRows computes every column for the rows of inner (a query of columns id and
+// k) alone, in order.
+func (db *DB) consoleRows(ctx context.Context, inner string, innerArgs []any, spendSQL string, monthArgs []any, order string) ([]console.WorkspaceRow, error) {
 	outer := `SELECT w.id, w.name, w.timezone, w.created_at, a.balance, ` + shownHeldSQL("a.held", "a.id") + `, ` + spendSQL + `, ` +
 		consoleLastSQL + `, ` + consoleOwnerSQL + `
-		FROM (` + inner + `) p JOIN workspaces w ON w.id = p.id JOIN accounts a ON a.id = 'wallet:' || w.id
-		ORDER BY p.k` + dir + `, w.id` + dir
-	outerArgs := append(append([]any{}, monthArgs...), args...)
-	rows, err := db.read.QueryContext(ctx, db.q(outer), outerArgs...)
+		FROM (` + inner + `) p JOIN workspaces w ON w.id = p.id JOIN accounts a ON a.id = 'wallet:' || w.id` + order
+	rows, err := db.read.QueryContext(ctx, db.q(outer), append(append([]any{}, monthArgs...), innerArgs...)...)
 	if err != nil {
-		return console.WorkspacePage{}, err
+		return nil, err
 	}
 	defer rows.Close()
-	page := console.WorkspacePage{Total: total}
+	var out []console.WorkspaceRow
 	for rows.Next() {
 		var r console.WorkspaceRow
 		var created, balance, held, spent int64
 		var last *int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Timezone, &created, &balance, &held, &spent, &last, &r.Owner); err != nil {
-			return console.WorkspacePage{}, err
+			return nil, err
 		}
 		r.CreatedAt, r.Balance, r.Held, r.SpendThisMonth = fromMicros(created), money.Amount(balance), money.Amount(held), money.Amount(spent)
 		if last != nil {
 			r.LastActivity = fromMicros(*last)
 		}
-		page.Rows = append(page.Rows, r)
+		out = append(out, r)
 	}
-	return page, rows.Err()
+	return out, rows.Err()
+}
+
+// ConsoleWorkspacesByID returns the rows of the workspaces ids, in no order.
+func (db *DB) ConsoleWorkspacesByID(ctx context.Context, ids []string, q console.ListQuery) (_ []console.WorkspaceRow, err error) {
+	defer wrapErr(&err, "console workspaces by id")
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	spendSQL, monthArgs := consoleSpendSQL(q)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	inner := `SELECT w.id AS id, 0 AS k FROM workspaces w WHERE w.id IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`
+	return db.consoleRows(ctx, inner, args, spendSQL, monthArgs, "")
+}
+
+// ConsoleWorkspaceIDs returns the ids of the workspaces the search matches ("": all).
+func (db *DB) ConsoleWorkspaceIDs(ctx context.Context, search string) (_ []string, err error) {
+	defer wrapErr(&err, "console workspace ids")
+	where, args := consoleSearch(search)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT w.id FROM workspaces w`+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ConsoleMonthSpend returns every workspace's spend this month, by id (the snapshot's
+// pass: each workspace's range of daily rollups, as the list computes it).
+func (db *DB) ConsoleMonthSpend(ctx context.Context, q console.ListQuery) (_ map[string]money.Amount, err error) {
+	defer wrapErr(&err, "console month spend")
+	spendSQL, args := consoleSpendSQL(q)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT w.id, `+spendSQL+` FROM workspaces w`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]money.Amount{}
+	for rows.Next() {
+		var id string
+		var cost int64
+		if err := rows.Scan(&id, &cost); err != nil {
+			return nil, err
+		}
+		if cost != 0 {
+			out[id] = money.Amount(cost)
+		}
+	}
+	return out, rows.Err()
 }
 
 // ConsoleActivity reads the deployment's figures since since: usage per local day from

@@ -104,11 +104,12 @@ func (a *adminRequest) Actor() string {
 // makes the layout draw the console's nav.
 type adminBase struct {
 	pageBase
+	Now time.Time // when the page is made (for the age of snapshot figures)
 }
 
 // base returns the layout data of a console page; nav is its adminNav key.
 func (a *adminRequest) base(title, nav string) adminBase {
-	b := adminBase{pageBase: a.s.base(title, a.V, nil)}
+	b := adminBase{pageBase: a.s.base(title, a.V, nil), Now: a.s.now()}
 	b.Nav, b.AdminNav = nav, adminNav
 	return b
 }
@@ -179,6 +180,22 @@ func (adminBase) When(t time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// AsOf is when figures read at t were read, as the page says it: "06:12:03 UTC", with
+// the date when it is not the page's UTC date, and the age when it is a minute or more.
+func (b adminBase) AsOf(t time.Time) string {
+	if t.IsZero() {
+		return "now"
+	}
+	out := t.UTC().Format("15:04:05") + " UTC"
+	if t.UTC().Format(time.DateOnly) != b.Now.UTC().Format(time.DateOnly) {
+		out = t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	}
+	if age := b.Now.Sub(t); age >= time.Minute {
+		out += " (" + age.Truncate(time.Second).String() + " ago)"
+	}
+	return out
 }
 
 // Zones are the time zones the console's forms suggest (any IANA name is taken).

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"spectra/internal/audit"
 	"spectra/internal/billing"
@@ -49,6 +50,7 @@ type adminWorkspacesData struct {
 	adminBase
 	Rows       []console.WorkspaceRow
 	Total      int
+	SpendAsOf  time.Time // when the spend this month was read (the console's snapshot)
 	Search     string
 	Sort       string
 	Desc       bool
@@ -112,7 +114,7 @@ func (s *Server) renderWorkspaceList(w http.ResponseWriter, r *http.Request, a *
 	if err != nil {
 		return err
 	}
-	d.Rows, d.Total = res.Rows, res.Total
+	d.Rows, d.Total, d.SpendAsOf = res.Rows, res.Total, res.SpendAsOf
 	if len(d.Rows) > 0 {
 		d.From, d.To = (page-1)*adminPageSize+1, (page-1)*adminPageSize+len(d.Rows)
 	}
