@@ -390,7 +390,7 @@ func TestEventUpdateKeepsSummaries(t *testing.T) {
 		var batch []metering.Event
 		for i := range 5 {
 			batch = append(batch, metering.Event{ID: fmt.Sprint("e", i), WorkspaceID: ws, Model: "m", Member: "u", Timestamp: coreT0.Add(-time.Duration(i) * time.Second),
-				Usage: pricing.Usage{Input: int64(10 * (i + 1))}, Held: 77})
+				Usage: pricing.Usage{Input: int64(10 * (i + 1)), CacheWrite: 8, CacheWrite1h: 5, WebSearchCalls: 2}, Held: 77})
 		}
 		if res, err := e.Meter.Ingest(ctx, batch); err != nil || res.Accepted != 5 {
 			t.Fatalf("%+v %v", res, err)
@@ -410,8 +410,8 @@ func TestEventUpdateKeepsSummaries(t *testing.T) {
 		} {
 			c.f.WorkspaceID, c.f.Limit = ws, 1
 			got, err := e.DB.Events(ctx, c.f)
-			if err != nil || len(got) != 1 || got[0].ID != c.want || got[0].Held != 77 {
-				t.Errorf("%+v: %+v %v; want %s", c.f, got, err, c.want)
+			if err != nil || len(got) != 1 || got[0].ID != c.want || got[0].Held != 77 || got[0].Usage.CacheWrite1h != 5 || got[0].Usage.WebSearchCalls != 2 {
+				t.Errorf("%+v: %+v %v; want %s, its held, 1-hour cache writes and web searches kept", c.f, got, err, c.want)
 			}
 		}
 	})

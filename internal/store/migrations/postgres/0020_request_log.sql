@@ -69,7 +69,9 @@ SELECT * FROM event_block_tag_rows(NULL)
 ON CONFLICT DO NOTHING;
 
 -- An event's array gains a trailing element: the amount the gateway held for the
--- request (an older, shorter array reads as 0).
+-- request (an older, shorter array reads as 0); the view also shows the two after it,
+-- 1-hour cache writes and web search calls (written only when one is set; 0 when absent),
+-- and an update through it keeps them.
 DROP VIEW events;
 CREATE VIEW events AS
 SELECT b.workspace_id AS workspace_id, e.v ->> 0 AS id, (e.v ->> 1)::bigint AS ts, e.v ->> 2 AS key_id, e.v ->> 3 AS project,
@@ -78,7 +80,9 @@ SELECT b.workspace_id AS workspace_id, e.v ->> 0 AS id, (e.v ->> 1)::bigint AS t
     (e.v ->> 11)::bigint AS cost, CASE WHEN (e.v ->> 11)::bigint > 0 THEN b.usage_key ELSE '' END AS usage_key,
     e.v ->> 12 AS source, e.v ->> 13 AS endpoint, (e.v ->> 14)::integer AS status, (e.v ->> 15)::bigint AS latency_ms,
     (e.v ->> 16)::integer AS stream, (e.v ->> 17)::integer AS estimated, e.v ->> 18 AS metadata, e.v ->> 19 AS hash,
-    COALESCE((e.v ->> 20)::bigint, 0) AS held, b.ingested_at AS ingested_at, b.seq AS block, (e.pos - 1)::integer AS pos
+    COALESCE((e.v ->> 20)::bigint, 0) AS held, COALESCE((e.v ->> 21)::bigint, 0) AS cache_write_1h_tokens,
+    COALESCE((e.v ->> 22)::bigint, 0) AS web_search_calls, b.ingested_at AS ingested_at, b.seq AS block,
+    (e.pos - 1)::integer AS pos
 FROM event_blocks b CROSS JOIN LATERAL json_array_elements(b.data::json) WITH ORDINALITY AS e(v, pos);
 
 -- An UPDATE of the view rewrites the event inside its block (the block-wide columns —
@@ -90,7 +94,7 @@ BEGIN
     UPDATE event_blocks SET data = jsonb_set(data::jsonb, ARRAY[OLD.pos::text], jsonb_build_array(NEW.id, NEW.ts, NEW.key_id,
         NEW.project, NEW.member, NEW.model, NEW.input_tokens, NEW.cached_input_tokens, NEW.cache_write_tokens, NEW.output_tokens,
         NEW.reasoning_tokens, NEW.cost, NEW.source, NEW.endpoint, NEW.status, NEW.latency_ms, NEW.stream, NEW.estimated,
-        NEW.metadata, NEW.hash, NEW.held))::text,
+        NEW.metadata, NEW.hash, NEW.held, NEW.cache_write_1h_tokens, NEW.web_search_calls))::text,
         min_ts = LEAST(min_ts, NEW.ts), max_ts = GREATEST(max_ts, NEW.ts)
     WHERE seq = OLD.block;
     UPDATE event_blocks b SET (max_cost, min_cost, max_tokens, min_tokens, max_latency, min_latency) =

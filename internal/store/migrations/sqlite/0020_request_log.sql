@@ -59,7 +59,9 @@ GROUP BY b.seq, d.dim, e.value ->> d.pos
 ON CONFLICT DO NOTHING;
 
 -- An event's array gains a trailing element: the amount the gateway held for the
--- request (an older, shorter array reads as 0).
+-- request (an older, shorter array reads as 0); the view also shows the two after it,
+-- 1-hour cache writes and web search calls (written only when one is set; 0 when absent),
+-- and an update through it keeps them.
 DROP TRIGGER events_update;
 DROP VIEW events;
 CREATE VIEW events AS
@@ -68,8 +70,9 @@ SELECT b.workspace_id AS workspace_id, e.value ->> 0 AS id, e.value ->> 1 AS ts,
     e.value ->> 8 AS cache_write_tokens, e.value ->> 9 AS output_tokens, e.value ->> 10 AS reasoning_tokens, e.value ->> 11 AS cost,
     CASE WHEN (e.value ->> 11) > 0 THEN b.usage_key ELSE '' END AS usage_key, e.value ->> 12 AS source, e.value ->> 13 AS endpoint,
     e.value ->> 14 AS status, e.value ->> 15 AS latency_ms, e.value ->> 16 AS stream, e.value ->> 17 AS estimated,
-    e.value ->> 18 AS metadata, e.value ->> 19 AS hash, COALESCE(e.value ->> 20, 0) AS held, b.ingested_at AS ingested_at,
-    b.seq AS block, e.key AS pos
+    e.value ->> 18 AS metadata, e.value ->> 19 AS hash, COALESCE(e.value ->> 20, 0) AS held,
+    COALESCE(e.value ->> 21, 0) AS cache_write_1h_tokens, COALESCE(e.value ->> 22, 0) AS web_search_calls,
+    b.ingested_at AS ingested_at, b.seq AS block, e.key AS pos
 FROM event_blocks b, json_each(b.data) e;
 
 -- An UPDATE of the view rewrites the event inside its block (the block-wide columns —
@@ -80,7 +83,7 @@ CREATE TRIGGER events_update INSTEAD OF UPDATE ON events BEGIN
     UPDATE event_blocks SET data = json_replace(data, '$[' || OLD.pos || ']', json_array(NEW.id, NEW.ts, NEW.key_id, NEW.project,
         NEW.member, NEW.model, NEW.input_tokens, NEW.cached_input_tokens, NEW.cache_write_tokens, NEW.output_tokens,
         NEW.reasoning_tokens, NEW.cost, NEW.source, NEW.endpoint, NEW.status, NEW.latency_ms, NEW.stream, NEW.estimated,
-        NEW.metadata, NEW.hash, NEW.held)),
+        NEW.metadata, NEW.hash, NEW.held, NEW.cache_write_1h_tokens, NEW.web_search_calls)),
         min_ts = MIN(min_ts, NEW.ts), max_ts = MAX(max_ts, NEW.ts)
     WHERE seq = OLD.block;
     UPDATE event_blocks SET (max_cost, min_cost, max_tokens, min_tokens, max_latency, min_latency) = (
