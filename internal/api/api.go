@@ -64,7 +64,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *metrics
 	openAPI   []byte
-	auditLog  *audit.Service // nil: GET /api/v1/audit is 503 and nothing is recorded (audit.go)
+	auditLog  *audit.Service           // nil: GET /api/v1/audit is 503 and nothing is recorded (audit.go)
+	snapshots map[string]auditSnapshot // the state a route changes, by pattern (audit.go)
 }
 
 // Body size limits.
@@ -91,6 +92,7 @@ func New(d Deps) *Server {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.registry)
+	s.snapshots = s.auditSnapshots()
 	s.openAPI = openAPIDoc
 	if len(d.OpenAPIParts) > 0 {
 		doc, err := mergeOpenAPI(openAPIDoc, d.OpenAPIParts)

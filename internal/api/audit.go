@@ -1,9 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"spectra/internal/audit"
 	"spectra/internal/errs"
@@ -16,10 +22,29 @@ import (
 // needs the operator — this API's and every transport's that uses RequireOperator:
 // prices, workspaces, keys, members, grants, payments, codes, statements, credit notes,
 // upstreams, overdraft — or the operator's call of this API's workspace routes, such as
-// the time zone's PATCH) is recorded after it succeeds (2xx): who ("admin-token"), when,
-// the route, the workspace, the path and the status (201 created, 200 a replay or an
-// update). The console records its own actions, with before → after, through the same
-// audit.Service.
+// the time zone's PATCH) is recorded after it succeeds (2xx), by serveAudited. An entry
+// holds:
+//
+//   - who ("admin-token"), when, the route as the action ("POST /api/v1/workspaces/{id}/grants"),
+//     the path's workspace and the path as the target;
+//   - After "request.<field>": what was asked, each top-level field of the JSON body that
+//     ends within its first 4 KB, as text (an object or array as compact JSON);
+//   - After "<field>": the answer's top-level scalar fields (within its first 4 KB) — the
+//     created resource's id, amount, new values — and "status" (201 created, 200 a
+//     replay or an update);
+//   - for the routes in auditSnapshots, the state they change, read through the domain
+//     services before the handler (Before) and after it (After), keeping the fields
+//     that changed or were asked for: the workspace's fields for PATCH
+//     /api/v1/workspaces/{id} and PUT …/overdraft-limit, the balance and available
+//     balance for a grant; a price put has as Before the version in effect before
+//     ("price": "none" when there was none), its After being the version it made;
+//   - the idempotency key (the Idempotency-Key header, else the body's idempotency_key),
+//     prefixed with the path's workspace: a replay adds no second entry.
+//
+// A field whose name says it holds a secret (a secret, password, token, API key,
+// private key, credential, authorization, "key", "…_key" but idempotency_key), at any
+// depth, is only "set" or "none", never its value. The console records its own actions,
+// with before → after, through the same audit.Service.
 
 var errAuditUnavailable = errs.E(errs.Unavailable, "feature_unavailable", "the audit log is not available in this deployment")
 
@@ -77,10 +102,12 @@ func (s *Server) putOverdraft(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// auditWriter remembers the status a handler wrote.
+// auditWriter remembers the status a handler wrote and the first auditBodyMax bytes of
+// its answer.
 type auditWriter struct {
 	http.ResponseWriter
 	status int
+	head   []byte
 }
 
 func (sw *auditWriter) WriteHeader(code int) {
@@ -94,33 +121,243 @@ func (sw *auditWriter) Write(b []byte) (int, error) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
+	if room := auditBodyMax - len(sw.head); room > 0 {
+		sw.head = append(sw.head, b[:min(room, len(b))]...)
+	}
 	return sw.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (sw *auditWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
+// auditBodyMax is how much of a request's body and of its answer an entry looks at: the
+// top-level fields that end within it are recorded, the rest are not.
+const auditBodyMax = 4 << 10
+
+// auditSnapshot reads, through the domain services, the state a route changes, field by
+// field (values as text). It is called before the handler (Before) and, unless
+// beforeOnly, after it succeeded (After).
+type auditSnapshot struct {
+	read       func(r *http.Request) (map[string]string, error)
+	beforeOnly bool // the answer says what the route made (a new price version): After is the answer's fields
+}
+
+// auditSnapshots is the state each route that changes one reads, by route pattern.
+// A route without a snapshot is recorded with the request's fields and its answer's.
+func (s *Server) auditSnapshots() map[string]auditSnapshot {
+	ws := auditSnapshot{read: func(r *http.Request) (map[string]string, error) {
+		w, err := s.team.Workspace(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return flatScalars(w), nil
+	}}
+	balance := auditSnapshot{read: func(r *http.Request) (map[string]string, error) {
+		b, err := s.ledger.Balance(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return flatScalars(b), nil
+	}}
+	price := auditSnapshot{beforeOnly: true, read: func(r *http.Request) (map[string]string, error) {
+		cat, err := s.prices.Catalog(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		p, err := cat.At(r.PathValue("model"), s.now())
+		if err != nil {
+			return map[string]string{"price": "none"}, nil // no version in effect now
+		}
+		return flatScalars(p), nil
+	}}
+	return map[string]auditSnapshot{
+		"PATCH /api/v1/workspaces/{id}":               ws,
+		"PUT /api/v1/workspaces/{id}/overdraft-limit": ws,
+		"POST /api/v1/workspaces/{id}/grants":         balance,
+		"PUT /api/v1/prices/{model...}":               price,
+	}
+}
+
 // serveAudited serves an operator's request with next and, when it changed something
-// and succeeded, records it in the audit log.
+// and succeeded, records it in the audit log: what was asked (the body's top-level
+// fields, as After's "request.<field>", secrets as "set"/"none"), the route's state
+// before and after (its snapshot, the fields that changed or were asked for), the
+// answer's top-level scalar fields and status into After, and the idempotency key
+// (Idempotency-Key, or the body's idempotency_key) so that a replay adds no entry.
 func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	if s.auditLog == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		next.ServeHTTP(w, r)
 		return
+	}
+	var asked map[string]string
+	if r.Body != nil {
+		head, _ := io.ReadAll(io.LimitReader(r.Body, auditBodyMax))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+		asked = topFields(head, true)
+	}
+	action := r.Pattern
+	if action == "" {
+		action = r.Method + " " + r.URL.Path
+	}
+	snap, hasSnap := s.snapshots[r.Pattern]
+	var before map[string]string
+	if hasSnap {
+		var err error
+		if before, err = snap.read(r); err != nil {
+			before = nil // the handler reports what is wrong (404, say); a failure is not recorded
+		}
 	}
 	sw := &auditWriter{ResponseWriter: w}
 	next.ServeHTTP(sw, r)
 	if sw.status < 200 || sw.status > 299 {
 		return
 	}
-	action := r.Pattern
-	if action == "" {
-		action = r.Method + " " + r.URL.Path
+	after := topFields(sw.head, false)
+	if after == nil {
+		after = map[string]string{}
 	}
+	if hasSnap && !snap.beforeOnly {
+		now, err := snap.read(r)
+		if err != nil {
+			s.log.Error("api: audit state after not read", "action", action, "err", err)
+		}
+		for k, v := range now {
+			after[k] = v
+		}
+		for k, v := range before {
+			if _, named := asked[k]; after[k] == v && !named {
+				delete(before, k)
+				delete(after, k)
+			}
+		}
+	}
+	for k, v := range asked {
+		after["request."+k] = v
+	}
+	after["status"] = strconv.Itoa(sw.status)
 	e := audit.Entry{Actor: "admin-token", Source: audit.SourceAPI, Action: action, WorkspaceID: r.PathValue("id"), Target: r.URL.Path,
-		After: map[string]string{"status": strconv.Itoa(sw.status)}}
+		Before: before, After: after, IdempotencyKey: auditKey(r, asked)}
 	if _, _, err := s.auditLog.Record(context.WithoutCancel(r.Context()), e); err != nil {
 		s.log.Error("api: audit entry not recorded", "action", action, "err", err)
 	}
+}
+
+// auditKey is the entry's idempotency key: the request's Idempotency-Key header or its
+// body's idempotency_key, scoped to the path's workspace (keys are per workspace) and
+// hashed when longer than the log keeps; "" when the request has none.
+func auditKey(r *http.Request, asked map[string]string) string {
+	k := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+	if k == "" {
+		k = asked["idempotency_key"]
+	}
+	if k == "" {
+		return ""
+	}
+	if id := r.PathValue("id"); id != "" {
+		k = id + ":" + k
+	}
+	if len(k) > 200 {
+		sum := sha256.Sum256([]byte(k))
+		k = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return k
+}
+
+// topFields reads a JSON object's top-level fields as text, those that end within b (b
+// may be cut short): a string as itself, a number or boolean as written, an object or
+// array as compact JSON (only when nested is set, else left out) with its secrets
+// hidden. A field whose name says it is a secret (sensitiveName) is "set" or "none",
+// never its value (a boolean, such as has_api_key, is no secret and is kept). nil when b is not a JSON object.
+func topFields(b []byte, nested bool) map[string]string {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	out := map[string]string{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			break
+		}
+		name, _ := t.(string)
+		var v any
+		if err := d.Decode(&v); err != nil {
+			break // cut short: the fields before are kept
+		}
+		if _, isBool := v.(bool); sensitiveName(name) && !isBool { // has_api_key: a yes or no is no secret
+			out[name] = setOrNone(v)
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			out[name] = x
+		case json.Number:
+			out[name] = x.String()
+		case bool:
+			out[name] = strconv.FormatBool(x)
+		case nil:
+			out[name] = "null"
+		default:
+			if nested {
+				j, _ := json.Marshal(redact(x))
+				out[name] = string(j)
+			}
+		}
+	}
+	return out
+}
+
+// flatScalars is v's JSON encoding's top-level scalar fields (topFields).
+func flatScalars(v any) map[string]string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return topFields(b, false)
+}
+
+// redact hides the secrets of a decoded JSON value, at any depth.
+func redact(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if _, isBool := e.(bool); sensitiveName(k) && !isBool {
+				x[k] = setOrNone(e)
+			} else {
+				x[k] = redact(e)
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = redact(x[i])
+		}
+	}
+	return v
+}
+
+// setOrNone is what the log shows of a secret: whether it was given.
+func setOrNone(v any) string {
+	if v == nil || v == "" {
+		return "none"
+	}
+	return "set"
+}
+
+// sensitiveName reports whether a field's name says it holds a secret: a secret,
+// password, token, API key, private key, credential or authorization, a field named
+// "key" (a created key's secret) or ending in "_key" (but not idempotency_key).
+func sensitiveName(name string) bool {
+	n := strings.ReplaceAll(strings.ToLower(name), "-", "_")
+	for _, w := range []string{"secret", "password", "passwd", "token", "api_key", "apikey", "private", "credential", "authorization"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return n == "key" || (strings.HasSuffix(n, "_key") && n != "idempotency_key")
 }
 
 // audited wraps a route of this API's table so that the operator's calls that change
