@@ -53,7 +53,8 @@ type CodeBatchSummary struct {
 
 // CodeBatchFilter pages batches, newest first: Before is the batch id of the last
 // batch of the previous page ("" for the first). BatchID, when set, selects that batch
-// alone (read through the batch index, not by grouping every code).
+// alone. Batches are read from their rows (counts kept as codes change), not by
+// grouping codes.
 type CodeBatchFilter struct {
 	Before  string
 	BatchID string

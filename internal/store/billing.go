@@ -63,6 +63,23 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error)
 				return err
 			}
 		}
+		// Each batch's row (migration 0025), its codes counted.
+		counts := map[string]int64{}
+		for _, c := range codes {
+			counts[c.BatchID]++
+		}
+		for _, c := range codes {
+			n, ok := counts[c.BatchID]
+			if !ok {
+				continue
+			}
+			delete(counts, c.BatchID)
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO billing_code_batches (batch_id, amount, expires_at, note, created_at, codes)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET codes = billing_code_batches.codes + excluded.codes`),
+				c.BatchID, int64(c.Amount), micros(c.ExpiresAt), c.Note, micros(c.CreatedAt), n); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }
@@ -119,6 +136,10 @@ func (db *DB) RedeemCode(ctx context.Context, codeID string, now time.Time, p bi
 				return billing.ErrCodeRedeemed
 			}
 			return billing.ErrCodeExpired
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE billing_code_batches SET redeemed = redeemed + 1
+			WHERE batch_id = (SELECT batch_id FROM billing_codes WHERE id = ?)`), codeID); err != nil {
+			return err
 		}
 		out, _, err = db.recordPaymentTx(ctx, tx, p)
 		return err

@@ -75,7 +75,7 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a *adminReq
 	if d.Created != nil {
 		id = ""
 	}
-	if id == "" { // the list of batches groups every code: only on the list itself
+	if id == "" { // the list of batches: only on the list itself (a batch's page shows its own summary)
 		batches, err := s.bill.CodeBatches(ctx, billing.CodeBatchFilter{Before: q.Get("before"), Limit: adminPageSize + 1})
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a *adminReq
 	return s.render(w, r, status, "admin_codes", d)
 }
 
-// batchSummary reads batch id's summary alone (through the batch index).
+// batchSummary reads batch id's summary alone (its row in billing_code_batches).
 func (s *Server) batchSummary(r *http.Request, id string) *billing.CodeBatchSummary {
 	bs, err := s.bill.CodeBatches(r.Context(), billing.CodeBatchFilter{BatchID: id, Limit: 1})
 	if err != nil || len(bs) == 0 {
