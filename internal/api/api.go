@@ -46,6 +46,11 @@ type Deps struct {
 	// operator call that changes something is recorded into it (audit.go). nil: the
 	// route is 503 and nothing is recorded.
 	Audit *audit.Service
+	// AuditSnapshots reads, for an operator route of another transport (by its pattern,
+	// "POST /api/v1/upstreams"), the state it changes, so that its audit entry holds
+	// before → after (audit.go); the routes whose state this API's own services read
+	// have theirs already.
+	AuditSnapshots map[string]AuditSnapshot
 }
 
 // Server serves the JSON API. Build it with New and mount it with Register.
@@ -92,7 +97,7 @@ func New(d Deps) *Server {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.registry)
-	s.snapshots = s.auditSnapshots()
+	s.snapshots = s.auditSnapshots(d.AuditSnapshots)
 	s.openAPI = openAPIDoc
 	if len(d.OpenAPIParts) > 0 {
 		doc, err := mergeOpenAPI(openAPIDoc, d.OpenAPIParts)

@@ -36,8 +36,10 @@ import (
 //     services before the handler (Before) and after it (After), keeping the fields
 //     that changed or were asked for: the workspace's fields for PATCH
 //     /api/v1/workspaces/{id} and PUT …/overdraft-limit, the balance and available
-//     balance for a grant; a price put has as Before the version in effect before
-//     ("price": "none" when there was none), its After being the version it made;
+//     balance for a grant, the key's fields for gatewayhttp's PATCH of a key's limits;
+//     a price put has as Before the version in effect before ("price": "none" when
+//     there was none), its After being the version it made; another transport's route
+//     has one when Deps.AuditSnapshots gives it (upstreams' put and delete, say);
 //   - the idempotency key (the Idempotency-Key header, else the body's idempotency_key),
 //     prefixed with the path's workspace: a replay adds no second entry.
 //
@@ -134,32 +136,51 @@ func (sw *auditWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 // top-level fields that end within it are recorded, the rest are not.
 const auditBodyMax = 4 << 10
 
-// auditSnapshot reads, through the domain services, the state a route changes, field by
-// field (values as text). It is called before the handler (Before) and, unless
-// beforeOnly, after it succeeded (After).
+// AuditSnapshot reads, through the domain services, the state an operator route
+// changes, field by field (values as text; AuditFields turns a value into them). It is
+// called before the route's handler (the entry's Before) and after it succeeded (its
+// After), with the request (its path values) and the top-level fields of its body as
+// the entry records them (secrets only "set"/"none"). A failure reading Before leaves it
+// empty; one reading After is logged.
+type AuditSnapshot func(r *http.Request, asked map[string]string) (map[string]string, error)
+
+// AuditFields is v's JSON encoding's top-level fields as text, as an entry records them:
+// a string as itself, a number or boolean as written, an object or array as compact
+// JSON, a secret's value only "set" or "none".
+func AuditFields(v any) map[string]string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return topFields(b, true)
+}
+
+// auditSnapshot is a route's AuditSnapshot and how its entry uses it.
 type auditSnapshot struct {
-	read       func(r *http.Request) (map[string]string, error)
+	read       AuditSnapshot
 	beforeOnly bool // the answer says what the route made (a new price version): After is the answer's fields
 }
 
-// auditSnapshots is the state each route that changes one reads, by route pattern.
-// A route without a snapshot is recorded with the request's fields and its answer's.
-func (s *Server) auditSnapshots() map[string]auditSnapshot {
-	ws := auditSnapshot{read: func(r *http.Request) (map[string]string, error) {
+// auditSnapshots is the state each route that changes one reads, by route pattern:
+// those this API's services read, then extra (Deps.AuditSnapshots: the other
+// transports' routes, wired by cmd/spectra), which may add or replace one. A route
+// without a snapshot is recorded with the request's fields and its answer's.
+func (s *Server) auditSnapshots(extra map[string]AuditSnapshot) map[string]auditSnapshot {
+	ws := auditSnapshot{read: func(r *http.Request, _ map[string]string) (map[string]string, error) {
 		w, err := s.team.Workspace(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return nil, err
 		}
-		return flatScalars(w), nil
+		return AuditFields(w), nil
 	}}
-	balance := auditSnapshot{read: func(r *http.Request) (map[string]string, error) {
+	balance := auditSnapshot{read: func(r *http.Request, _ map[string]string) (map[string]string, error) {
 		b, err := s.ledger.Balance(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return nil, err
 		}
-		return flatScalars(b), nil
+		return AuditFields(b), nil
 	}}
-	price := auditSnapshot{beforeOnly: true, read: func(r *http.Request) (map[string]string, error) {
+	price := auditSnapshot{beforeOnly: true, read: func(r *http.Request, _ map[string]string) (map[string]string, error) {
 		cat, err := s.prices.Catalog(r.Context())
 		if err != nil {
 			return nil, err
@@ -168,14 +189,34 @@ func (s *Server) auditSnapshots() map[string]auditSnapshot {
 		if err != nil {
 			return map[string]string{"price": "none"}, nil // no version in effect now
 		}
-		return flatScalars(p), nil
+		return AuditFields(p), nil
 	}}
-	return map[string]auditSnapshot{
+	// A key's limits (gatewayhttp's PATCH): the key as the workspace's key list shows it.
+	key := auditSnapshot{read: func(r *http.Request, _ map[string]string) (map[string]string, error) {
+		ks, err := s.team.Keys(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range ks {
+			if k.ID == r.PathValue("key_id") {
+				return AuditFields(k), nil
+			}
+		}
+		return map[string]string{"key_id": "none"}, nil
+	}}
+	m := map[string]auditSnapshot{
 		"PATCH /api/v1/workspaces/{id}":               ws,
 		"PUT /api/v1/workspaces/{id}/overdraft-limit": ws,
 		"POST /api/v1/workspaces/{id}/grants":         balance,
 		"PUT /api/v1/prices/{model...}":               price,
+		"PATCH /api/v1/workspaces/{id}/keys/{key_id}": key,
 	}
+	for pattern, read := range extra {
+		if read != nil {
+			m[pattern] = auditSnapshot{read: read}
+		}
+	}
+	return m
 }
 
 // serveAudited serves an operator's request with next and, when it changed something
@@ -206,7 +247,7 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 	var before map[string]string
 	if hasSnap {
 		var err error
-		if before, err = snap.read(r); err != nil {
+		if before, err = snap.read(r, asked); err != nil {
 			before = nil // the handler reports what is wrong (404, say); a failure is not recorded
 		}
 	}
@@ -220,7 +261,7 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 		after = map[string]string{}
 	}
 	if hasSnap && !snap.beforeOnly {
-		now, err := snap.read(r)
+		now, err := snap.read(r, asked)
 		if err != nil {
 			s.log.Error("api: audit state after not read", "action", action, "err", err)
 		}
@@ -309,15 +350,6 @@ func topFields(b []byte, nested bool) map[string]string {
 		}
 	}
 	return out
-}
-
-// flatScalars is v's JSON encoding's top-level scalar fields (topFields).
-func flatScalars(v any) map[string]string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return topFields(b, false)
 }
 
 // redact hides the secrets of a decoded JSON value, at any depth.

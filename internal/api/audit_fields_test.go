@@ -23,20 +23,42 @@ import (
 
 // newAuditEnv serves the API with the audit log and, mounted beside it as cmd/spectra
 // does, the gateway's operator routes (upstreams, key limits) guarded by the API's
-// RequireOperator.
+// RequireOperator, with snapshots of the upstreams (Deps.AuditSnapshots).
 func newAuditEnv(t *testing.T, db *store.DB, clk *storetest.Clock) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &storetest.Buffer{}}
 	se := storetest.NewEnv(db, clk)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := api.New(api.Deps{Team: se.Team, Ledger: se.Ledger, Metering: se.Meter, Prices: db, DB: db,
-		AdminTokenHash: team.HashSecret(operatorToken), Currency: "USD", Now: clk.Now,
-		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Registry: e.reg, Audit: audit.New(db, clk.Now)})
 	gw, err := gateway.New(gateway.Config{Team: se.Team, Ledger: se.Ledger, Metering: se.Meter, Store: db, Now: clk.Now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Flush(context.Background()) })
+	upstream := func(name string) func(r *http.Request) (map[string]string, error) {
+		return func(r *http.Request) (map[string]string, error) {
+			us, err := gw.Upstreams(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range us {
+				if u.Name == name {
+					return api.AuditFields(u), nil
+				}
+			}
+			return map[string]string{"upstream": "none"}, nil
+		}
+	}
+	s := api.New(api.Deps{Team: se.Team, Ledger: se.Ledger, Metering: se.Meter, Prices: db, DB: db,
+		AdminTokenHash: team.HashSecret(operatorToken), Currency: "USD", Now: clk.Now,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Registry: e.reg, Audit: audit.New(db, clk.Now),
+		AuditSnapshots: map[string]api.AuditSnapshot{
+			"POST /api/v1/upstreams": func(r *http.Request, asked map[string]string) (map[string]string, error) {
+				return upstream(asked["name"])(r)
+			},
+			"DELETE /api/v1/upstreams/{name}": func(r *http.Request, _ map[string]string) (map[string]string, error) {
+				return upstream(r.PathValue("name"))(r)
+			},
+		}})
 	mux := http.NewServeMux()
 	s.Register(mux)
 	gatewayhttp.Register(mux, gw, s)
@@ -183,6 +205,52 @@ func TestAuditAPIBeforeAfter(t *testing.T) {
 		if b, a := ps[0].Before, ps[0].After; b["input"] != "2.000000" || b["output"] != "8.000000" || b["cached_input"] != "1.000000" ||
 			a["input"] != "3.000000" || a["output"] != "9.000000" || a["cached_input"] != "0.000000" || a["model"] != "gpt-x" || a["status"] != "201" {
 			t.Errorf("price: %v → %v", b, a)
+		}
+	})
+}
+
+// A key's limits through gatewayhttp's PATCH are recorded before → after (the API's own
+// snapshot of the key), and an upstream's put and delete through the snapshots another
+// transport gives (Deps.AuditSnapshots): none → created, the changed URL, and the
+// deleted upstream → none; the secret only ever "set".
+func TestAuditAPIKeyLimitsAndUpstreams(t *testing.T) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
+		e := newAuditEnv(t, db, clk)
+		ws := e.workspace(map[string]any{"name": "Acme"})
+		k := e.key(ws.ID, map[string]any{"name": "ci"})
+		e.call("PATCH", "/api/v1/workspaces/"+ws.ID+"/keys/"+k.ID, operatorToken, map[string]any{"rpm": 60, "allowed_models": []string{"m1"}}, http.StatusOK, nil)
+		ks := e.auditEntries("PATCH /api/v1/workspaces/{id}/keys/{key_id}")
+		if len(ks) != 1 {
+			t.Fatalf("key limits: %+v", ks)
+		}
+		if b, a := ks[0].Before, ks[0].After; b["rpm"] != "0" || a["rpm"] != "60" || b["allowed_models"] != "[]" || a["allowed_models"] != `["m1"]` ||
+			a["request.rpm"] != "60" || a["request.allowed_models"] != `["m1"]` || b["tpm"] != "" || b["name"] != "" {
+			t.Errorf("key limits: %v → %v", b, a)
+		}
+
+		up := map[string]any{"name": "second", "base_url": "http://127.0.0.1:2/v1", "api_key": "sk-very-secret", "models": []string{"m1"}}
+		e.call("POST", "/api/v1/upstreams", operatorToken, up, http.StatusCreated, nil)
+		up["base_url"] = "http://127.0.0.1:4/v1"
+		e.call("POST", "/api/v1/upstreams", operatorToken, up, http.StatusOK, nil)
+		e.call("DELETE", "/api/v1/upstreams/second", operatorToken, nil, http.StatusNoContent, nil)
+		puts := e.auditEntries("POST /api/v1/upstreams")
+		if len(puts) != 2 {
+			t.Fatalf("puts: %+v", puts)
+		}
+		if b, a := puts[1].Before, puts[1].After; b["upstream"] != "none" || a["base_url"] != "http://127.0.0.1:2/v1" || a["has_api_key"] != "true" || a["request.api_key"] != "set" {
+			t.Errorf("created upstream: %v → %v", b, a)
+		}
+		if b, a := puts[0].Before, puts[0].After; b["base_url"] != "http://127.0.0.1:2/v1" || a["base_url"] != "http://127.0.0.1:4/v1" ||
+			b["models"] != `["m1"]` || b["has_api_key"] != "" { // unchanged: kept when asked for (models), else left out
+			t.Errorf("changed upstream: %v → %v", b, a)
+		}
+		dels := e.auditEntries("DELETE /api/v1/upstreams/{name}")
+		if len(dels) != 1 || dels[0].Before["base_url"] != "http://127.0.0.1:4/v1" || dels[0].After["upstream"] != "none" || dels[0].After["status"] != "204" {
+			t.Errorf("deleted upstream: %+v", dels)
+		}
+		r := e.call("GET", "/api/v1/audit", operatorToken, nil, http.StatusOK, nil)
+		if strings.Contains(string(r.body), "sk-very-secret") {
+			t.Fatalf("a secret is in the log: %s", r.body)
 		}
 	})
 }
