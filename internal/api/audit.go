@@ -40,8 +40,9 @@ import (
 //     a price put has as Before the version in effect before ("price": "none" when
 //     there was none), its After being the version it made; another transport's route
 //     has one when Deps.AuditSnapshots gives it (upstreams' put and delete, say);
-//   - the idempotency key (the Idempotency-Key header, else the body's idempotency_key),
-//     prefixed with the path's workspace: a replay adds no second entry.
+//   - the idempotency key: the body's idempotency_key, prefixed with the path ("…/grants#g1"):
+//     a replay adds no second entry. (No route honours an Idempotency-Key header, so it
+//     is not taken: two calls with one are two actions, two entries.)
 //
 // A field whose name says it holds a secret (a secret, password, token, API key,
 // private key, credential, authorization, "key", "…_key" but idempotency_key), at any
@@ -224,7 +225,8 @@ func (s *Server) auditSnapshots(extra map[string]AuditSnapshot) map[string]audit
 // fields, as After's "request.<field>", secrets as "set"/"none"), the route's state
 // before and after (its snapshot, the fields that changed or were asked for), the
 // answer's top-level scalar fields and status into After, and the idempotency key
-// (Idempotency-Key, or the body's idempotency_key) so that a replay adds no entry.
+// (the body's idempotency_key, auditKey) so that a replay adds no entry. Its callers
+// have checked that the caller is the operator: nothing is read for anyone else.
 func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	if s.auditLog == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		next.ServeHTTP(w, r)
@@ -286,20 +288,17 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 	}
 }
 
-// auditKey is the entry's idempotency key: the request's Idempotency-Key header or its
-// body's idempotency_key, scoped to the path's workspace (keys are per workspace) and
-// hashed when longer than the log keeps; "" when the request has none.
+// auditKey is the entry's idempotency key: the body's idempotency_key — a field only a
+// route that honours it takes, since the decoders refuse unknown fields — scoped to the
+// path (a grant's key is its workspace's, a credit note's its invoice's) and hashed when
+// longer than the log keeps; "" when the body has none. An Idempotency-Key header is
+// not taken: no route honours it, so two calls with one would be two actions.
 func auditKey(r *http.Request, asked map[string]string) string {
-	k := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
-	if k == "" {
-		k = asked["idempotency_key"]
-	}
+	k := asked["idempotency_key"]
 	if k == "" {
 		return ""
 	}
-	if id := r.PathValue("id"); id != "" {
-		k = id + ":" + k
-	}
+	k = r.URL.Path + "#" + k
 	if len(k) > 200 {
 		sum := sha256.Sum256([]byte(k))
 		k = "sha256:" + hex.EncodeToString(sum[:])
@@ -402,7 +401,7 @@ func (s *Server) audited(need team.Action, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if need != team.ActOperate && !s.isOperator(bearer(r)) {
+		if !s.isOperator(bearer(r)) { // the guard inside h answers anyone else; nothing is read for them
 			h.ServeHTTP(w, r)
 			return
 		}

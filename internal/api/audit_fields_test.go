@@ -106,7 +106,7 @@ func TestAuditAPIGrantFields(t *testing.T) {
 			t.Fatalf("%d grant entries, want 3 (no entry for the replay): %+v", len(es), es)
 		}
 		en := es[1] // newest first: other's, then the g1 grant, then "first"
-		if en.WorkspaceID != ws.ID || en.IdempotencyKey != ws.ID+":g1" {
+		if en.WorkspaceID != ws.ID || en.IdempotencyKey != "/api/v1/workspaces/"+ws.ID+"/grants#g1" {
 			t.Fatalf("entry: %+v", en)
 		}
 		want := map[string]string{"request.amount": "10", "request.note": "welcome credit", "request.idempotency_key": "g1",
@@ -251,6 +251,34 @@ func TestAuditAPIKeyLimitsAndUpstreams(t *testing.T) {
 		r := e.call("GET", "/api/v1/audit", operatorToken, nil, http.StatusOK, nil)
 		if strings.Contains(string(r.body), "sk-very-secret") {
 			t.Fatalf("a secret is in the log: %s", r.body)
+		}
+	})
+}
+
+// An Idempotency-Key header is honoured by no route, so it is not the entry's key: two
+// workspaces created with the same header are two actions and two entries.
+func TestAuditAPIIdempotencyHeaderIgnored(t *testing.T) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
+		e := newAuditEnv(t, db, clk)
+		for _, name := range []string{"One", "Two"} {
+			req, err := http.NewRequest("POST", e.url+"/api/v1/workspaces", strings.NewReader(`{"name":"`+name+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+operatorToken)
+			req.Header.Set("Idempotency-Key", "same")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				t.Fatalf("create %s: %d", name, res.StatusCode)
+			}
+		}
+		es := e.auditEntries("POST /api/v1/workspaces")
+		if len(es) != 2 || es[0].After["name"] != "Two" || es[1].After["name"] != "One" || es[0].IdempotencyKey != "" {
+			t.Errorf("entries: %+v", es)
 		}
 	})
 }
