@@ -127,7 +127,7 @@ type Service struct {
 }
 
 // SnapshotEvery is how often the background pass refreshes the snapshot.
-const SnapshotEvery = 30 * time.Second
+const SnapshotEvery = time.Minute
 
 // ActivityPeriods are the periods, in days, whose Activity the snapshot holds.
 var ActivityPeriods = []int{7, 30, 90}
