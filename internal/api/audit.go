@@ -35,14 +35,15 @@ import (
 //   - for the routes in auditSnapshots, the state they change, read through the domain
 //     services before the handler (Before) and after it (After), keeping the fields
 //     that changed or were asked for: the workspace's fields for PATCH
-//     /api/v1/workspaces/{id} and PUT …/overdraft-limit, the balance and available
-//     balance for a grant, the key's fields for gatewayhttp's PATCH of a key's limits;
-//     a price put has as Before the version in effect before ("price": "none" when
-//     there was none), its After being the version it made; another transport's route
-//     has one when Deps.AuditSnapshots gives it (upstreams' put and delete, say);
-//   - the idempotency key: the body's idempotency_key, prefixed with the path ("…/grants#g1"):
-//     a replay adds no second entry. (No route honours an Idempotency-Key header, so it
-//     is not taken: two calls with one are two actions, two entries.)
+//     /api/v1/workspaces/{id} and PUT …/overdraft-limit; the balance and available
+//     balance for a grant and a manual payment (billinghttp); the key's fields for
+//     gatewayhttp's PATCH of a key's limits; for a price put, as Before, the version in
+//     effect before ("price": "none" when there was none), its After being the version
+//     it made; for another transport's route, what Deps.AuditSnapshots gives (the
+//     upstreams' put and delete, say);
+//   - the idempotency key: the body's idempotency_key (a payment's reference), prefixed
+//     with the path ("…/grants#g1"): a replay adds no second entry. No route honours an
+//     Idempotency-Key header, so it is not taken: two calls with one are two entries.
 //
 // A field whose name says it holds a secret (a secret, password, token, API key,
 // private key, credential, authorization, "key", "…_key" but idempotency_key), at any
@@ -209,6 +210,7 @@ func (s *Server) auditSnapshots(extra map[string]AuditSnapshot) map[string]audit
 		"PATCH /api/v1/workspaces/{id}":               ws,
 		"PUT /api/v1/workspaces/{id}/overdraft-limit": ws,
 		"POST /api/v1/workspaces/{id}/grants":         balance,
+		"POST /api/v1/workspaces/{id}/payments":       balance, // billinghttp's manual payment
 		"PUT /api/v1/prices/{model...}":               price,
 		"PATCH /api/v1/workspaces/{id}/keys/{key_id}": key,
 	}
@@ -288,13 +290,24 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 	}
 }
 
-// auditKey is the entry's idempotency key: the body's idempotency_key — a field only a
-// route that honours it takes, since the decoders refuse unknown fields — scoped to the
+// auditKeyFields names, by route pattern, the body field that is a route's idempotency
+// key when it is not idempotency_key: a manual payment is credited once per reference.
+var auditKeyFields = map[string]string{
+	"POST /api/v1/workspaces/{id}/payments": "reference",
+}
+
+// auditKey is the entry's idempotency key: the body's idempotency_key (or the route's
+// field in auditKeyFields) — a field only a route that honours it takes, since the
+// decoders refuse unknown fields — scoped to the
 // path (a grant's key is its workspace's, a credit note's its invoice's) and hashed when
 // longer than the log keeps; "" when the body has none. An Idempotency-Key header is
 // not taken: no route honours it, so two calls with one would be two actions.
 func auditKey(r *http.Request, asked map[string]string) string {
-	k := asked["idempotency_key"]
+	field := "idempotency_key"
+	if f, ok := auditKeyFields[r.Pattern]; ok {
+		field = f
+	}
+	k := asked[field]
 	if k == "" {
 		return ""
 	}

@@ -14,6 +14,8 @@ import (
 
 	"spectra/internal/api"
 	"spectra/internal/audit"
+	"spectra/internal/billing/billinghttp"
+	"spectra/internal/billing/billingtest"
 	"spectra/internal/gateway"
 	"spectra/internal/gateway/gatewayhttp"
 	"spectra/internal/store"
@@ -22,8 +24,9 @@ import (
 )
 
 // newAuditEnv serves the API with the audit log and, mounted beside it as cmd/spectra
-// does, the gateway's operator routes (upstreams, key limits) guarded by the API's
-// RequireOperator, with snapshots of the upstreams (Deps.AuditSnapshots).
+// does, the gateway's operator routes (upstreams, key limits) and billing's (payments)
+// guarded by the API's RequireOperator, with snapshots of the upstreams
+// (Deps.AuditSnapshots).
 func newAuditEnv(t *testing.T, db *store.DB, clk *storetest.Clock) *env {
 	t.Helper()
 	e := &env{t: t, clock: clk, db: db, reg: prometheus.NewRegistry(), logs: &storetest.Buffer{}}
@@ -62,6 +65,7 @@ func newAuditEnv(t *testing.T, db *store.DB, clk *storetest.Clock) *env {
 	mux := http.NewServeMux()
 	s.Register(mux)
 	gatewayhttp.Register(mux, gw, s)
+	billinghttp.Register(mux, billingtest.New(t, db, clk, billingtest.Options{NoStripe: true}).Service, s)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -279,6 +283,28 @@ func TestAuditAPIIdempotencyHeaderIgnored(t *testing.T) {
 		es := e.auditEntries("POST /api/v1/workspaces")
 		if len(es) != 2 || es[0].After["name"] != "Two" || es[1].After["name"] != "One" || es[0].IdempotencyKey != "" {
 			t.Errorf("entries: %+v", es)
+		}
+	})
+}
+
+// A manual payment through billinghttp is recorded with the balance before → after, and
+// its reference is its key: the same payment again adds no second entry.
+func TestAuditAPIPayment(t *testing.T) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
+		e := newAuditEnv(t, db, clk)
+		ws := e.workspace(map[string]any{"name": "Acme"})
+		e.grant(ws.ID, "5", "g")
+		pay := map[string]any{"amount": "100", "reference": "BANK-1", "note": "wire"}
+		e.call("POST", "/api/v1/workspaces/"+ws.ID+"/payments", operatorToken, pay, http.StatusCreated, nil)
+		e.call("POST", "/api/v1/workspaces/"+ws.ID+"/payments", operatorToken, pay, http.StatusOK, nil) // the same payment again
+		es := e.auditEntries("POST /api/v1/workspaces/{id}/payments")
+		if len(es) != 1 {
+			t.Fatalf("%d payment entries, want 1: %+v", len(es), es)
+		}
+		en := es[0]
+		if en.Before["balance"] != "5.000000" || en.After["balance"] != "105.000000" || en.After["request.amount"] != "100" ||
+			en.After["request.reference"] != "BANK-1" || en.After["status"] != "201" || en.IdempotencyKey != "/api/v1/workspaces/"+ws.ID+"/payments#BANK-1" {
+			t.Errorf("payment: %+v", en)
 		}
 	})
 }
