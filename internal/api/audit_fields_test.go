@@ -308,3 +308,45 @@ func TestAuditAPIPayment(t *testing.T) {
 		}
 	})
 }
+
+// Creating redemption codes is recorded without the codes (an answer's lists are not
+// copied: the codes are shown once), and disabling one with the code's new state.
+func TestAuditAPICodes(t *testing.T) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
+		e := newAuditEnv(t, db, clk)
+		var b struct {
+			BatchID string   `json:"batch_id"`
+			Codes   []string `json:"codes"`
+		}
+		e.call("POST", "/api/v1/redemption-codes", operatorToken, map[string]any{"amount": "5", "count": 2,
+			"expires_at": t0.AddDate(0, 1, 0).Format("2006-01-02T15:04:05Z"), "note": "promo"}, http.StatusCreated, &b)
+		if len(b.Codes) != 2 {
+			t.Fatalf("codes: %+v", b)
+		}
+		var page struct {
+			Codes []struct {
+				ID string `json:"id"`
+			} `json:"codes"`
+		}
+		e.call("GET", "/api/v1/redemption-codes/batches/"+b.BatchID, operatorToken, nil, http.StatusOK, &page)
+		if len(page.Codes) == 0 {
+			t.Fatalf("no codes listed")
+		}
+		id := page.Codes[0].ID
+		e.call("POST", "/api/v1/redemption-codes/"+id+"/disable", operatorToken, nil, http.StatusOK, nil)
+		r := e.call("GET", "/api/v1/audit", operatorToken, nil, http.StatusOK, nil)
+		for _, c := range b.Codes {
+			if strings.Contains(string(r.body), c) {
+				t.Fatalf("a code is in the log: %s", r.body)
+			}
+		}
+		cs := e.auditEntries("POST /api/v1/redemption-codes")
+		if len(cs) != 1 || cs[0].After["batch_id"] != b.BatchID || cs[0].After["request.count"] != "2" || cs[0].After["codes"] != "" {
+			t.Errorf("create: %+v", cs)
+		}
+		ds := e.auditEntries("POST /api/v1/redemption-codes/{code_id}/disable")
+		if len(ds) != 1 || ds[0].After["id"] != id || ds[0].After["disabled_at"] == "" || ds[0].After["status"] != "200" {
+			t.Errorf("disable: %+v", ds)
+		}
+	})
+}
