@@ -46,7 +46,7 @@ import (
 //     Idempotency-Key header, so it is not taken: two calls with one are two entries.
 //
 // A field whose name says it holds a secret (a secret, password, token, API key,
-// private key, credential, authorization, "key", "…_key" but idempotency_key), at any
+// private key, credential, authorization, "key", "…_key" but idempotency_key, a link), at any
 // depth, is only "set" or "none", never its value. The console records its own actions,
 // with before → after, through the same audit.Service.
 
@@ -393,7 +393,8 @@ func setOrNone(v any) string {
 
 // sensitiveName reports whether a field's name says it holds a secret: a secret,
 // password, token, API key, private key, credential or authorization, a field named
-// "key" (a created key's secret) or ending in "_key" (but not idempotency_key).
+// "key" (a created key's secret) or ending in "_key" (but not idempotency_key), and a
+// link (an invitation's, whose token lets anyone accept it).
 func sensitiveName(name string) bool {
 	n := strings.ReplaceAll(strings.ToLower(name), "-", "_")
 	for _, w := range []string{"secret", "password", "passwd", "token", "api_key", "apikey", "private", "credential", "authorization"} {
@@ -401,7 +402,13 @@ func sensitiveName(name string) bool {
 			return true
 		}
 	}
-	return n == "key" || (strings.HasSuffix(n, "_key") && n != "idempotency_key")
+	switch {
+	case n == "key" || (strings.HasSuffix(n, "_key") && n != "idempotency_key"):
+		return true
+	case n == "link" || strings.HasSuffix(n, "_link"): // an invitation's link carries its token
+		return true
+	}
+	return false
 }
 
 // audited wraps a route of this API's table so that the operator's calls that change

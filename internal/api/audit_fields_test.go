@@ -51,7 +51,9 @@ func newAuditEnv(t *testing.T, db *store.DB, clk *storetest.Clock) *env {
 			return map[string]string{"upstream": "none"}, nil
 		}
 	}
-	s := api.New(api.Deps{Team: se.Team, Ledger: se.Ledger, Metering: se.Meter, Prices: db, DB: db,
+	accts := team.NewAccounts(db, clk.Now)
+	invites := team.NewInvitations(db, accts, se.Team, team.InvitationsConfig{BaseURL: "https://spectra.example.com", Now: clk.Now, Log: quiet})
+	s := api.New(api.Deps{Team: se.Team, Accounts: accts, Invitations: invites, Ledger: se.Ledger, Metering: se.Meter, Prices: db, DB: db,
 		AdminTokenHash: team.HashSecret(operatorToken), Currency: "USD", Now: clk.Now,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Registry: e.reg, Audit: audit.New(db, clk.Now),
 		AuditSnapshots: map[string]api.AuditSnapshot{
@@ -347,6 +349,31 @@ func TestAuditAPICodes(t *testing.T) {
 		ds := e.auditEntries("POST /api/v1/redemption-codes/{code_id}/disable")
 		if len(ds) != 1 || ds[0].After["id"] != id || ds[0].After["disabled_at"] == "" || ds[0].After["status"] != "200" {
 			t.Errorf("disable: %+v", ds)
+		}
+	})
+}
+
+// An invitation's link carries the token that accepts it: the log shows only that it
+// was set.
+func TestAuditAPIInvitationLink(t *testing.T) {
+	storetest.EachAt(t, t0, func(t *testing.T, db *store.DB, clk *storetest.Clock) {
+		e := newAuditEnv(t, db, clk)
+		ws := e.workspace(map[string]any{"name": "Acme"})
+		var sent struct {
+			ID   string `json:"id"`
+			Link string `json:"link"`
+		}
+		e.call("POST", "/api/v1/workspaces/"+ws.ID+"/invitations", operatorToken, map[string]any{"email": "ann@example.com", "role": "member"}, http.StatusCreated, &sent)
+		if sent.Link == "" {
+			t.Fatal("no link")
+		}
+		r := e.call("GET", "/api/v1/audit", operatorToken, nil, http.StatusOK, nil)
+		if strings.Contains(string(r.body), sent.Link) {
+			t.Fatalf("the invitation's link is in the log: %s", r.body)
+		}
+		es := e.auditEntries("POST /api/v1/workspaces/{id}/invitations")
+		if len(es) != 1 || es[0].After["link"] != "set" || es[0].After["id"] != sent.ID || es[0].After["request.email"] != "ann@example.com" {
+			t.Errorf("invitation: %+v", es)
 		}
 	})
 }
