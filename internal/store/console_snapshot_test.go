@@ -134,3 +134,48 @@ func TestConsoleSnapshotMatchesLive(t *testing.T) {
 		}
 	})
 }
+
+// The list by owner orders by each workspace's first owner (by when they joined), a
+// workspace without one first ascending, on both databases (PostgreSQL ranks the owners
+// in one pass, SQLite reads each workspace's).
+func TestConsoleSortByFirstOwner(t *testing.T) {
+	storetest.EachEnv(t, func(t *testing.T, e *storetest.Env) {
+		ctx := context.Background()
+		acc := team.NewAccounts(e.DB, e.Clock.Now)
+		ids := map[string]string{}
+		for _, w := range []struct {
+			name   string
+			owners []string
+		}{{"A", []string{"zed@a.test", "aaa@a.test"}}, {"B", []string{"mmm@b.test"}}, {"C", nil}} {
+			ws, err := e.Team.CreateWorkspace(ctx, team.Workspace{Name: w.name, Timezone: "UTC"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[ws.ID] = w.name
+			for _, email := range w.owners {
+				e.Clock.Advance(time.Second)
+				u, err := acc.CreateUser(ctx, email, "Owner", "correct horse battery", false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := acc.AddMember(ctx, ws.ID, u.ID, team.RoleOwner); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		svc := console.New(e.DB, e.Clock.Now)
+		for desc, want := range map[bool]string{false: "CBA", true: "ABC"} {
+			p, err := svc.Workspaces(ctx, console.ListQuery{Sort: console.SortOwner, Desc: desc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, r := range p.Rows {
+				got += ids[r.ID]
+			}
+			if got != want || p.Rows[len(p.Rows)-1].Owner == "aaa@a.test" || p.Rows[0].Owner == "aaa@a.test" {
+				t.Errorf("by owner desc=%v: %s, want %s (%+v)", desc, got, want, p.Rows)
+			}
+		}
+	})
+}
