@@ -85,7 +85,7 @@ func routes(mux *http.ServeMux, d deps) error {
 	a := api.New(api.Deps{Team: d.team, Accounts: d.accounts, Invitations: d.invitations, Ledger: d.ledger, Metering: d.metering, Prices: d.db, DB: d.db,
 		AdminTokenHash: d.adminTokenHash, Currency: d.cfg.Currency, Now: d.now, Log: d.log, Registry: d.registry,
 		OpenAPIParts: [][]byte{billinghttp.OpenAPI, gatewayhttp.OpenAPI, budgethttp.OpenAPI, notifyhttp.OpenAPI, requestloghttp.OpenAPI},
-		Audit:        auditLog})
+		Audit:        auditLog, AuditSnapshots: upstreamAuditSnapshots(d.gateway)})
 	a.Register(mux)
 	billinghttp.Register(mux, d.billing, a)
 	budgethttp.Register(mux, d.budgets, a)
