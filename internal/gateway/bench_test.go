@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -75,89 +74,22 @@ func BenchmarkGatewayAddedLatency(b *testing.B) {
 	gw := httptest.NewServer(mux)
 	defer gw.Close()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
-	call := func(url, auth string) loadtest.Do {
-		return func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(benchBody)))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+auth)
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("status %d", resp.StatusCode)
-			}
-			return nil
-		}
-	}
-	direct := call(up.URL+"/chat/completions", "")
-	through := call(gw.URL+"/v1/chat/completions", secret)
+	client := benchClient()
+	direct := benchCall(client, up.URL+"/chat/completions", benchBody, func(h http.Header) { h.Set("Authorization", "Bearer ") })
+	through := benchCall(client, gw.URL+"/v1/chat/completions", benchBody, func(h http.Header) { h.Set("Authorization", "Bearer "+secret) })
+	m := measureAddedLatency(b, benchSettled{g: g, db: db, ls: ls, ms: ms, workspaceID: ws.ID}, rate, seconds, direct, through)
 
-	// Warm up connections, caches and the lease.
-	loadtest.Rate(ctx, rate, rate/2, direct)
-	loadtest.Rate(ctx, rate, rate/2, through)
-
-	b.ResetTimer()
-	var ds, gs []loadtest.Result
-	for range seconds {
-		ds = append(ds, loadtest.Rate(ctx, rate, rate, direct))
-		gs = append(gs, loadtest.Rate(ctx, rate, rate, through))
-	}
-	d, gr := loadtest.Merge(ds...), loadtest.Merge(gs...)
-	dt := loadtest.Closed(ctx, 32, 3*time.Second, direct)
-	gt := loadtest.Closed(ctx, 32, 3*time.Second, through)
-	b.StopTimer()
-
-	must(b, g.Flush(ctx))
-	sent := int64(len(gr.Latencies)) + int64(len(gt.Latencies)) + int64(rate/2)
-	var events int64
-	rows, err := ms.Usage(ctx, metering.UsageQuery{WorkspaceID: ws.ID, Start: now().Add(-time.Hour), End: now().Add(time.Hour), Bucket: time.Hour})
-	must(b, err)
-	for _, bk := range rows {
-		for _, r := range bk.Results {
-			events += r.Requests
-		}
-	}
-	rep, err := db.Verify(ctx)
-	must(b, err)
-	bal, err := ls.Balance(ctx, ws.ID)
-	must(b, err)
-	if events != sent || !rep.OK() || bal.Held != 0 || d.Errors+gr.Errors+dt.Errors+gt.Errors > 0 {
-		b.Fatalf("events %d for %d gateway requests, verify ok %v, held %s, errors %d/%d/%d/%d",
-			events, sent, rep.OK(), bal.Held, d.Errors, gr.Errors, dt.Errors, gt.Errors)
-	}
-
-	us := func(x time.Duration) float64 { return float64(x.Microseconds()) }
 	b.Logf("settle journal: %s", mode)
 	if j := g.settler.journal; j != nil {
 		j.mu.Lock()
-		b.Logf("  %d syncs for %d requests", j.syncs, sent)
+		b.Logf("  %d syncs for %d requests", j.syncs, m.sent)
 		j.mu.Unlock()
 	}
-	b.Logf("fixed rate %d/s, %d s each, interleaved:", rate, seconds)
-	b.Logf("  direct   %s", d)
-	b.Logf("  gateway  %s", gr)
-	b.Logf("  added    p50=%s p99=%s", gr.Quantile(0.5)-d.Quantile(0.5), gr.Quantile(0.99)-d.Quantile(0.99))
-	b.Logf("closed loop, 32 workers, 3 s each:")
-	b.Logf("  direct   %s", dt)
-	b.Logf("  gateway  %s", gt)
-	b.Logf("every gateway request settled: %d events, verify OK, nothing held", events)
-	b.ReportMetric(us(d.Quantile(0.5)), "direct-p50-µs")
-	b.ReportMetric(us(d.Quantile(0.99)), "direct-p99-µs")
-	b.ReportMetric(us(gr.Quantile(0.5)), "gateway-p50-µs")
-	b.ReportMetric(us(gr.Quantile(0.99)), "gateway-p99-µs")
-	b.ReportMetric(us(gr.Quantile(0.5)-d.Quantile(0.5)), "added-p50-µs")
-	b.ReportMetric(us(gr.Quantile(0.99)-d.Quantile(0.99)), "added-p99-µs")
-	b.ReportMetric(dt.PerSecond(), "direct-req/s")
-	b.ReportMetric(gt.PerSecond(), "gateway-req/s")
+	m.report(b, fmt.Sprintf("fixed rate %d/s, %d s each, interleaved:", rate, seconds))
+	b.ReportMetric(benchMicros(m.direct.Quantile(0.5)), "direct-p50-µs")
+	b.ReportMetric(benchMicros(m.direct.Quantile(0.99)), "direct-p99-µs")
+	b.ReportMetric(benchMicros(m.gateway.Quantile(0.5)), "gateway-p50-µs")
+	b.ReportMetric(benchMicros(m.gateway.Quantile(0.99)), "gateway-p99-µs")
 }
 
 func envInt(name string, def int) int {
