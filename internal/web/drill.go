@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"spectra/internal/metering"
+	"spectra/internal/requestlog"
 )
 
 // Drill-down: every chart bucket and every breakdown row of the dashboard links to the
@@ -80,11 +81,14 @@ func (f drillFilter) bucket(start, end time.Time) drillFilter {
 }
 
 // with returns f narrowed to value of dimension dim, and false when that slice cannot be
-// asked for: the request log filters by a value, so usage without one (no key, no
-// member, no project) has no link.
+// asked for. Usage without a value (no key, no member, no project) is asked for as
+// requestlog.None; a model always has one.
 func (f drillFilter) with(dim, value string) (drillFilter, bool) {
 	if value == "" {
-		return f, false
+		if dim == metering.DimModel {
+			return f, false
+		}
+		value = requestlog.None
 	}
 	switch dim {
 	case metering.DimModel:

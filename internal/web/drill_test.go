@@ -94,17 +94,23 @@ func TestDrillWith(t *testing.T) {
 			t.Errorf("%s: lost the project filter: %+v", dim, g)
 		}
 	}
-	// Usage without a value (no key, no member, no project) cannot be asked for.
-	if _, ok := base.with(metering.DimKey, ""); ok {
-		t.Error("an empty key has a link")
+	// Usage without a value (no key, no member, no project) is asked for as "-"; every
+	// model has a name, so an empty one has no slice.
+	if _, ok := base.with(metering.DimModel, ""); ok {
+		t.Error("an empty model has a link")
 	}
 	if _, ok := base.with("colour", "red"); ok {
 		t.Error("an unknown dimension has a link")
 	}
 	rows := []breakdownRow{{Value: "k1"}, {Value: ""}}
 	linkRows("ws", rows, metering.DimKey, base)
-	if rows[0].Link != "/w/ws/requests?key=k1&project=p" || rows[1].Link != "" {
+	if rows[0].Link != "/w/ws/requests?key=k1&project=p" || rows[1].Link != "/w/ws/requests?key=-&project=p" {
 		t.Errorf("links: %q, %q", rows[0].Link, rows[1].Link)
+	}
+	rows = []breakdownRow{{Value: ""}}
+	linkRows("ws", rows, metering.DimMember, drillFilter{})
+	if rows[0].Link != "/w/ws/requests?member=-" {
+		t.Errorf("(no member): %q", rows[0].Link)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/metering"
+	"spectra/internal/requestlog"
 )
 
 // usageQuery is what the usage page's filters ask for.
@@ -44,12 +45,7 @@ func (rq *request) parseUsageQuery(q url.Values) (usageQuery, error) {
 	if u.Group != "" && !slices.Contains(metering.Dimensions, u.Group) {
 		return usageQuery{}, errs.E(errs.Invalid, "invalid_group_by", "group must be model, key, member or project")
 	}
-	one := func(v string) []string {
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	}
+	one := requestlog.FilterValues // "-" asks for usage without a value (no key, member or project)
 	u.Filter = metering.Filter{Models: one(u.Model), Keys: one(u.Key), Members: one(u.Member), Projects: one(u.Project)}
 	return u, nil
 }
@@ -325,8 +321,20 @@ func filterOptions(models []string, names labeler, u usageQuery) (ms, keys, memb
 	for _, m := range names.memberList {
 		memberIDs = append(memberIDs, m.UserID)
 	}
-	keys = options(keyIDs, u.Key, func(v string) string { l, sub := names.label(metering.DimKey, v); return l + " (" + sub + ")" })
-	members = options(memberIDs, u.Member, func(v string) string { l, _ := names.label(metering.DimMember, v); return l })
+	keys = options(keyIDs, u.Key, func(v string) string {
+		if v == requestlog.None {
+			return "(no key)"
+		}
+		l, sub := names.label(metering.DimKey, v)
+		return l + " (" + sub + ")"
+	})
+	members = options(memberIDs, u.Member, func(v string) string {
+		if v == requestlog.None {
+			v = "" // "(no member)"
+		}
+		l, _ := names.label(metering.DimMember, v)
+		return l
+	})
 	sort.Strings(projects)
 	return ms, keys, members, projects
 }

@@ -92,12 +92,7 @@ func ParseQuery(q url.Values) (requestlog.Query, error) {
 			*p.to = t
 		}
 	}
-	one := func(name string) []string {
-		if v := q.Get(name); v != "" {
-			return []string{v}
-		}
-		return nil
-	}
+	one := func(name string) []string { return requestlog.FilterValues(q.Get(name)) }
 	rq.Filter = metering.Filter{Models: one("model"), Keys: one("key_id"), Members: one("member"), Projects: one("project")}
 	rq.Status, rq.Sort, rq.ID, rq.Cursor = q.Get("status"), metering.Sort(q.Get("sort")), q.Get("id"), q.Get("cursor")
 	if v := q.Get("limit"); v != "" {
