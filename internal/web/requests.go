@@ -53,10 +53,13 @@ type logQuery struct {
 	Start, End time.Time // zero: open on that side
 	StartValue string    // the range as the date-time inputs show it (local, to the minute)
 	EndValue   string
-	Status     string
-	Sort       metering.Sort
-	ID         string
-	Cursor     string
+	// Label is the range as the heading says it, in the tables' format with the zone:
+	// "Mon 2 Jun 00:00 – Tue 3 Jun 00:00 EDT", "from …" or "until …".
+	Label  string
+	Status string
+	Sort   metering.Sort
+	ID     string
+	Cursor string
 	// Before is the time-order cursor of earlier links (?before=<unix micros>.<id>).
 	BeforeTime time.Time
 	BeforeID   string
@@ -105,6 +108,7 @@ func (rq *request) parseLogQuery(q url.Values) (logQuery, error) {
 		if !l.Start.IsZero() && !l.End.IsZero() && !l.End.After(l.Start) {
 			return l, errs.E(errs.Invalid, "invalid_range", "the range ends before it starts")
 		}
+		l.Label = rangeLabel(l.Start, l.End, rq.Loc, rq.Now)
 	}
 	sort, err := metering.ParseSort(q.Get("sort"))
 	if err != nil {
@@ -115,6 +119,33 @@ func (rq *request) parseLogQuery(q url.Values) (logQuery, error) {
 		return l, err
 	}
 	return l, nil
+}
+
+// rangeLabel says the range [start, end) in loc as the tables write times ("Mon 2 Jun
+// 00:00"), with the year when it is not now's and the zone's abbreviation: once at the
+// end, or after each time when they differ (the range crosses a change of the clocks).
+// Either side may be zero (open), or both ("any time").
+func rangeLabel(start, end time.Time, loc *time.Location, now time.Time) string {
+	year := now.In(loc).Year()
+	at := func(t time.Time) string {
+		t = t.In(loc)
+		if t.Year() != year {
+			return t.Format(layoutDay + " 2006 " + layoutHour)
+		}
+		return t.Format(layoutDay + " " + layoutHour)
+	}
+	zone := func(t time.Time) string { return t.In(loc).Format("MST") }
+	switch {
+	case start.IsZero() && end.IsZero():
+		return "any time"
+	case end.IsZero():
+		return "from " + at(start) + " " + zone(start)
+	case start.IsZero():
+		return "until " + at(end) + " " + zone(end)
+	case zone(start) != zone(end):
+		return at(start) + " " + zone(start) + " – " + at(end) + " " + zone(end)
+	}
+	return at(start) + " – " + at(end) + " " + zone(end)
 }
 
 // parseCursor reads the older cursor ?before=<unix micros>.<event id> (time order).
