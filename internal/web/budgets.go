@@ -171,31 +171,22 @@ func thresholdsText(ts []int) string {
 	return strings.Join(parts, ", ")
 }
 
-// budgetLinkLayout writes a budget's window in its link to the request log: a local
-// date-time, which the log reads in the workspace's time zone.
-const budgetLinkLayout = "2006-01-02T15:04"
-
 // budgetRequests links to the request log of what a budget counts: its scope and its
-// current period (all of time for an all-time budget).
+// current period (all of time for an all-time budget), built as every drill-down link is.
 func (rq *request) budgetRequests(st budget.Status) string {
-	q := url.Values{}
+	f := drillFilter{Loc: rq.Loc}
 	switch st.Scope {
 	case budget.ScopeKey:
-		q.Set("key", st.ScopeID)
+		f.Key = st.ScopeID
 	case budget.ScopeMember:
-		q.Set("member", st.ScopeID)
+		f.Member = st.ScopeID
 	case budget.ScopeProject:
-		q.Set("project", st.ScopeID)
+		f.Project = st.ScopeID
 	}
 	if st.PeriodEnd != nil {
-		q.Set("period", "range")
-		q.Set("start", st.PeriodStart.In(rq.Loc).Format(budgetLinkLayout))
-		q.Set("end", st.PeriodEnd.In(rq.Loc).Format(budgetLinkLayout))
+		f = f.bucket(st.PeriodStart, *st.PeriodEnd)
 	}
-	if len(q) == 0 {
-		return rq.URL("requests")
-	}
-	return rq.URL("requests") + "?" + q.Encode()
+	return requestsLink(rq.Workspace.ID, f)
 }
 
 // scopeLabel names what a budget counts.

@@ -43,7 +43,7 @@ func TestBudgetRequestsLink(t *testing.T) {
 		end  *time.Time
 		want string
 	}{
-		{budget.Budget{Scope: budget.ScopeKey, ScopeID: "key_1"}, &end, "/w/ws_1/requests?end=2025-07-01T00%3A00&key=key_1&period=range&start=2025-06-01T00%3A00"},
+		{budget.Budget{Scope: budget.ScopeKey, ScopeID: "key_1"}, &end, "/w/ws_1/requests?end=2025-07-01T00%3A00&key=key_1&start=2025-06-01T00%3A00"},
 		{budget.Budget{Scope: budget.ScopeMember, ScopeID: "usr_1"}, &end, "member=usr_1"},
 		{budget.Budget{Scope: budget.ScopeProject, ScopeID: "web app"}, &end, "project=web+app"},
 		{budget.Budget{Scope: budget.ScopeWorkspace}, nil, "/w/ws_1/requests"},
@@ -52,6 +52,14 @@ func TestBudgetRequestsLink(t *testing.T) {
 		if !strings.Contains(got, c.want) || (c.end == nil && got != c.want) {
 			t.Errorf("%s budget links to %q, want %q", c.b.Scope, got, c.want)
 		}
+	}
+	// A window from the second 01:00 of the night the clocks go back is written with
+	// its offset (drill.go's requestsLink), not as the first 01:00.
+	second := time.Date(2025, 11, 2, 6, 0, 0, 0, time.UTC) // 01:00 EST
+	end2 := second.Add(24 * time.Hour)
+	got := rq.budgetRequests(budget.Status{Budget: budget.Budget{Scope: budget.ScopeWorkspace}, PeriodStart: second, PeriodEnd: &end2})
+	if want := "/w/ws_1/requests?end=2025-11-03T01%3A00&start=2025-11-02T01%3A00%3A00-05%3A00"; got != want {
+		t.Errorf("the repeated hour: %q, want %q", got, want)
 	}
 }
 
