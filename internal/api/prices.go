@@ -1,12 +1,10 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"spectra/internal/errs"
-	"spectra/internal/money"
 	"spectra/internal/pricing"
 )
 
@@ -16,53 +14,23 @@ import (
 // and web_search_call (per call) are optional too.
 // max_output_tokens, optional, is the model's maximum output per completion in tokens.
 type priceRequest struct {
-	MaxOutputTokens *int64  `json:"max_output_tokens"`
-	Input           *string `json:"input"`
-	CachedInput     *string `json:"cached_input"`
-	CacheWrite      *string `json:"cache_write"`
-	Output          *string `json:"output"`
-	Request         *string `json:"request"`
-	CacheWrite1h    *string `json:"cache_write_1h"`
-	WebSearchCall   *string `json:"web_search_call"`
-	EffectiveFrom   *string `json:"effective_from"`
+	pricing.PriceFields
+	EffectiveFrom *string `json:"effective_from"`
 }
 
 // price builds the version the request describes for model, created now; its
 // EffectiveFrom is zero (from now) unless the request sets effective_from.
 func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) {
 	p := pricing.Price{Model: model, CreatedAt: now.UTC().Truncate(time.Microsecond)}
-	fields := []struct {
-		name     string
-		value    *string
-		dst      *money.Amount
-		required bool
-	}{
-		{"input", b.Input, &p.Input, true},
-		{"cached_input", b.CachedInput, &p.CachedInput, false},
-		{"cache_write", b.CacheWrite, &p.CacheWrite, false},
-		{"output", b.Output, &p.Output, true},
-		{"request", b.Request, &p.Request, false},
-		{"cache_write_1h", b.CacheWrite1h, &p.CacheWrite1h, false},
-		{"web_search_call", b.WebSearchCall, &p.WebSearchCall, false},
-	}
-	for _, f := range fields {
-		if f.value == nil {
-			if f.required {
-				return p, errs.E(errs.Invalid, "missing_price", "%s is required (a decimal string per million tokens, e.g. \"2.50\")", f.name)
-			}
-			continue
-		}
-		a, err := money.ParseNonNegative(*f.value)
-		if err != nil {
-			return p, errs.E(errs.Invalid, "invalid_price", "%s: %s", f.name, amountProblem(err))
-		}
-		*f.dst = a
-	}
-	if b.MaxOutputTokens != nil {
-		if *b.MaxOutputTokens < 1 || *b.MaxOutputTokens > pricing.MaxOutputTokensLimit {
+	if fp := b.Apply(&p); fp != nil {
+		switch {
+		case fp.Missing:
+			return p, errs.E(errs.Invalid, "missing_price", "%s is required (a decimal string per million tokens, e.g. \"2.50\")", fp.Field)
+		case fp.Err != nil:
+			return p, errs.E(errs.Invalid, "invalid_price", "%s: %s", fp.Field, amountProblem(fp.Err))
+		default:
 			return p, errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d (leave it out when the model has no known maximum)", pricing.MaxOutputTokensLimit)
 		}
-		p.MaxOutputTokens = *b.MaxOutputTokens
 	}
 	if b.EffectiveFrom != nil { // else zero: metering.Service.PutPrice makes it now
 		t, err := time.Parse(time.RFC3339Nano, *b.EffectiveFrom)
@@ -74,15 +42,9 @@ func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) 
 	return p, nil
 }
 
-// amountProblem says what is wrong with an amount that money.Parse refused.
-func amountProblem(err error) string {
-	for _, e := range []error{money.ErrEmpty, money.ErrSyntax, money.ErrPrecision, money.ErrOverflow, money.ErrNegative, money.ErrNotPositive} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
-	}
-	return "not a decimal amount"
-}
+// amountProblem says what is wrong with an amount that money.Parse refused
+// (pricing.AmountProblem).
+func amountProblem(err error) string { return pricing.AmountProblem(err) }
 
 // putPrice adds a price version (metering.Service.PutPrice): 201 with the new version,
 // or 200 with the existing one when the request repeats it — the same effective_from and

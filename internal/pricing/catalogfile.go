@@ -45,16 +45,74 @@ type fileModel struct {
 
 // filePrice is a version's fields as text, as GET /api/v1/prices writes them.
 type filePrice struct {
-	Input           *string         `json:"input"`
-	CachedInput     *string         `json:"cached_input"`
-	CacheWrite      *string         `json:"cache_write"`
-	Output          *string         `json:"output"`
-	Request         *string         `json:"request"`
-	CacheWrite1h    *string         `json:"cache_write_1h"`
-	WebSearchCall   *string         `json:"web_search_call"`
-	MaxOutputTokens *int64          `json:"max_output_tokens"`
-	EffectiveFrom   json.RawMessage `json:"effective_from"` // ignored: the import says when
-	CreatedAt       json.RawMessage `json:"created_at"`     // ignored
+	PriceFields
+	EffectiveFrom json.RawMessage `json:"effective_from"` // ignored: the import says when
+	CreatedAt     json.RawMessage `json:"created_at"`     // ignored
+}
+
+// PriceFields are a price version's fields as PUT /api/v1/prices/{model} and a catalog
+// file give them: prices per million tokens (per call for web_search_call) as decimal
+// strings, nil when left out; input and output are required. MaxOutputTokens, optional,
+// is the model's maximum output per completion in tokens.
+type PriceFields struct {
+	Input           *string `json:"input"`
+	CachedInput     *string `json:"cached_input"`
+	CacheWrite      *string `json:"cache_write"`
+	Output          *string `json:"output"`
+	Request         *string `json:"request"`
+	CacheWrite1h    *string `json:"cache_write_1h"`
+	WebSearchCall   *string `json:"web_search_call"`
+	MaxOutputTokens *int64  `json:"max_output_tokens"`
+}
+
+// A FieldProblem is what PriceFields.Apply found wrong with one field.
+type FieldProblem struct {
+	Field   string // its wire name: "input", ..., "max_output_tokens"
+	Value   string // the amount given (empty when Missing or for max_output_tokens)
+	Missing bool   // a required amount was left out
+	Err     error  // why money.ParseNonNegative refused Value; nil otherwise
+}
+
+// Apply parses the fields into p, in wire order (input, cached_input, cache_write,
+// output, request, cache_write_1h, web_search_call, then max_output_tokens), and returns
+// the first problem: a required amount left out, an amount that is not a non-negative
+// decimal, or max_output_tokens outside 1..MaxOutputTokensLimit. Fields left out keep
+// p's values.
+func (f PriceFields) Apply(p *Price) *FieldProblem {
+	fields := []struct {
+		name     string
+		value    *string
+		dst      *money.Amount
+		required bool
+	}{
+		{"input", f.Input, &p.Input, true},
+		{"cached_input", f.CachedInput, &p.CachedInput, false},
+		{"cache_write", f.CacheWrite, &p.CacheWrite, false},
+		{"output", f.Output, &p.Output, true},
+		{"request", f.Request, &p.Request, false},
+		{"cache_write_1h", f.CacheWrite1h, &p.CacheWrite1h, false},
+		{"web_search_call", f.WebSearchCall, &p.WebSearchCall, false},
+	}
+	for _, fd := range fields {
+		if fd.value == nil {
+			if fd.required {
+				return &FieldProblem{Field: fd.name, Missing: true}
+			}
+			continue
+		}
+		a, err := money.ParseNonNegative(*fd.value)
+		if err != nil {
+			return &FieldProblem{Field: fd.name, Value: *fd.value, Err: err}
+		}
+		*fd.dst = a
+	}
+	if f.MaxOutputTokens != nil {
+		if *f.MaxOutputTokens < 1 || *f.MaxOutputTokens > MaxOutputTokensLimit {
+			return &FieldProblem{Field: "max_output_tokens"}
+		}
+		p.MaxOutputTokens = *f.MaxOutputTokens
+	}
+	return nil
 }
 
 // listingVersion is a version of GET /api/v1/prices, read strictly.
@@ -147,38 +205,15 @@ func (f filePrice) toPrice(model string) (Price, error) {
 	if !ValidModel(model) {
 		return p, errs.E(errs.Invalid, "invalid_model", "model name %q is not valid (letters, digits and ._:/@+- up to 128 characters)", model)
 	}
-	fields := []struct {
-		name     string
-		value    *string
-		dst      *money.Amount
-		required bool
-	}{
-		{"input", f.Input, &p.Input, true},
-		{"cached_input", f.CachedInput, &p.CachedInput, false},
-		{"cache_write", f.CacheWrite, &p.CacheWrite, false},
-		{"output", f.Output, &p.Output, true},
-		{"request", f.Request, &p.Request, false},
-		{"cache_write_1h", f.CacheWrite1h, &p.CacheWrite1h, false},
-		{"web_search_call", f.WebSearchCall, &p.WebSearchCall, false},
-	}
-	for _, fd := range fields {
-		if fd.value == nil {
-			if fd.required {
-				return p, errs.E(errs.Invalid, "missing_price", "model %q: %s is required (a decimal string per million tokens, e.g. \"2.50\")", model, fd.name)
-			}
-			continue
-		}
-		a, err := money.ParseNonNegative(*fd.value)
-		if err != nil {
-			return p, errs.E(errs.Invalid, "invalid_price", "model %q: %s %q: %s", model, fd.name, *fd.value, AmountProblem(err))
-		}
-		*fd.dst = a
-	}
-	if f.MaxOutputTokens != nil {
-		if *f.MaxOutputTokens < 1 || *f.MaxOutputTokens > MaxOutputTokensLimit {
+	if fp := f.Apply(&p); fp != nil {
+		switch {
+		case fp.Missing:
+			return p, errs.E(errs.Invalid, "missing_price", "model %q: %s is required (a decimal string per million tokens, e.g. \"2.50\")", model, fp.Field)
+		case fp.Err != nil:
+			return p, errs.E(errs.Invalid, "invalid_price", "model %q: %s %q: %s", model, fp.Field, fp.Value, AmountProblem(fp.Err))
+		default:
 			return p, errs.E(errs.Invalid, "invalid_max_output_tokens", "model %q: max_output_tokens must be a whole number from 1 to %d", model, MaxOutputTokensLimit)
 		}
-		p.MaxOutputTokens = *f.MaxOutputTokens
 	}
 	check := p
 	check.EffectiveFrom = time.Unix(1, 0) // the import sets it; the rest is checked now
@@ -322,8 +357,8 @@ func ParsePrice(model string, text map[string]string, maxOutputTokens string) (P
 		}
 		return nil
 	}
-	f := filePrice{Input: get("input"), CachedInput: get("cached_input"), CacheWrite: get("cache_write"), Output: get("output"),
-		Request: get("request"), CacheWrite1h: get("cache_write_1h"), WebSearchCall: get("web_search_call")}
+	f := filePrice{PriceFields: PriceFields{Input: get("input"), CachedInput: get("cached_input"), CacheWrite: get("cache_write"),
+		Output: get("output"), Request: get("request"), CacheWrite1h: get("cache_write_1h"), WebSearchCall: get("web_search_call")}}
 	if m := strings.TrimSpace(maxOutputTokens); m != "" {
 		var n int64
 		if _, err := fmt.Sscan(m, &n); err != nil || fmt.Sprint(n) != m {
