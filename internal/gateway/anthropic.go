@@ -96,21 +96,14 @@ var anthropicNames = []string{"model", "stream", "max_tokens", "thinking", "tool
 // max_tokens bounds, except with interleaved thinking, where the budget may exceed it):
 // the larger of the two, never their sum.
 func (anthropic) parse(ep endpoint, _ *http.Request, body []byte) (*request, error) {
-	t := bytes.TrimLeft(body, " \t\r\n")
-	if !json.Valid(body) {
-		return nil, errInvalidJSON
-	}
-	if len(t) == 0 || t[0] != '{' {
-		return nil, errNotObject
+	t, err := objectBody(body)
+	if err != nil {
+		return nil, err
 	}
 	r := &request{}
 	var maxTokens, budget int64
 	hasMax := false
-	var seen names
-	err := eachMember(t, func(name string, v []byte) error {
-		if !seen.add(name) {
-			return errDuplicateKey(name)
-		}
+	err = fieldReader{known: anthropicNames}.each(t, func(name string, v []byte) error {
 		switch name {
 		case "model":
 			s, err := stringValue(name, v)
@@ -132,11 +125,6 @@ func (anthropic) parse(ep endpoint, _ *http.Request, body []byte) (*request, err
 			n, err := webSearchCalls(v)
 			r.WebSearchCalls = n
 			return err
-		}
-		for _, m := range anthropicNames {
-			if strings.EqualFold(name, m) {
-				return errFieldCase(name, m)
-			}
 		}
 		return nil
 	})
@@ -168,20 +156,10 @@ func thinkingBudget(v []byte) (int64, error) {
 		return 0, errInvalidType("thinking", "an object")
 	}
 	var budget int64
-	var seen names
-	err := eachMember(v, func(name string, v []byte) error {
-		if !seen.add(name) {
-			return errDuplicateKey("thinking." + name)
-		}
-		switch {
-		case name == "budget_tokens":
-			n, err := intValue("thinking.budget_tokens", v)
-			budget = n
-			return err
-		case strings.EqualFold(name, "budget_tokens"):
-			return errFieldCase("thinking."+name, "budget_tokens")
-		}
-		return nil
+	err := fieldReader{path: "thinking.", known: []string{"budget_tokens"}}.each(v, func(_ string, v []byte) error {
+		n, err := intValue("thinking.budget_tokens", v)
+		budget = n
+		return err
 	})
 	return budget, err
 }
@@ -209,18 +187,7 @@ func webSearchCalls(v []byte) (int64, error) {
 		var typ string
 		var uses int64
 		hasUses := false
-		var seen names
-		err := eachMember(tool, func(name string, v []byte) error {
-			switch {
-			case name == "type" || name == "max_uses":
-				if !seen.add(name) {
-					return errDuplicateKey("tools." + name)
-				}
-			case strings.EqualFold(name, "type"):
-				return errFieldCase("tools."+name, "type")
-			case strings.EqualFold(name, "max_uses"):
-				return errFieldCase("tools."+name, "max_uses")
-			}
+		err := fieldReader{path: "tools.", known: []string{"type", "max_uses"}, knownOnce: true}.each(tool, func(name string, v []byte) error {
 			switch name {
 			case "type":
 				s, err := stringValue("tools.type", v)

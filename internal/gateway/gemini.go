@@ -11,7 +11,6 @@ package gateway
 // x-goog-api-key. Errors are answered in Google's shape (geminiError).
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -163,16 +162,13 @@ func (m *geminiMember) match(name string) (string, error) {
 
 // parseGeminiRequest reads the fields metering needs from a Gemini JSON object body.
 func parseGeminiRequest(body []byte) (*geminiRequest, error) {
-	t := bytes.TrimLeft(body, " \t\r\n")
-	if !json.Valid(body) {
-		return nil, errInvalidJSON
-	}
-	if len(t) == 0 || t[0] != '{' {
-		return nil, errNotObject
+	t, err := objectBody(body)
+	if err != nil {
+		return nil, err
 	}
 	r := &geminiRequest{}
 	top := geminiMember{fields: []geminiField{gfGenerationConfig, gfCachedContent}}
-	err := eachMember(t, func(name string, v []byte) error {
+	err = eachMember(t, func(name string, v []byte) error {
 		f, err := top.match(name)
 		switch {
 		case err != nil:

@@ -74,20 +74,13 @@ func (ep endpoint) limitFields() []string {
 // parseRequest reads the fields metering needs from a JSON object body, with exact
 // names; see request.
 func parseRequest(ep endpoint, body []byte) (*request, error) {
-	t := bytes.TrimLeft(body, " \t\r\n")
-	if !json.Valid(body) {
-		return nil, errInvalidJSON
-	}
-	if len(t) == 0 || t[0] != '{' {
-		return nil, errNotObject
+	t, err := objectBody(body)
+	if err != nil {
+		return nil, err
 	}
 	r := &request{}
 	limits := ep.limitFields()
-	var seen names
-	err := eachMember(t, func(name string, v []byte) error {
-		if !seen.add(name) {
-			return errDuplicateKey(name)
-		}
+	err = fieldReader{known: meteredNames}.each(t, func(name string, v []byte) error {
 		switch name {
 		case "model":
 			s, err := stringValue(name, v)
@@ -118,12 +111,7 @@ func parseRequest(ep endpoint, body []byte) (*request, error) {
 				return err
 			}
 		}
-		for _, m := range meteredNames {
-			if name != m && strings.EqualFold(name, m) {
-				return errFieldCase(name, m)
-			}
-		}
-		return nil
+		return nil // a metered name another endpoint reads
 	})
 	if err != nil {
 		return nil, err
@@ -143,20 +131,10 @@ func (r *request) streamOptions(v []byte) error {
 	if v[0] != '{' {
 		return errInvalidType("stream_options", "an object")
 	}
-	var seen names
-	return eachMember(v, func(name string, v []byte) error {
-		if !seen.add(name) {
-			return errDuplicateKey("stream_options." + name)
-		}
-		switch {
-		case name == "include_usage":
-			b, err := boolValue("stream_options.include_usage", v)
-			r.clientUsage = b
-			return err
-		case strings.EqualFold(name, "include_usage"):
-			return errFieldCase("stream_options."+name, "include_usage")
-		}
-		return nil
+	return fieldReader{path: "stream_options.", known: []string{"include_usage"}}.each(v, func(_ string, v []byte) error {
+		b, err := boolValue("stream_options.include_usage", v)
+		r.clientUsage = b
+		return err
 	})
 }
 
@@ -212,6 +190,54 @@ func (s *names) add(name string) bool {
 	}
 	s.many[name] = struct{}{}
 	return true
+}
+
+// objectBody checks that body is valid JSON (errInvalidJSON) holding an object
+// (errNotObject) and returns it from the '{' on.
+func objectBody(body []byte) ([]byte, error) {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	if !json.Valid(body) {
+		return nil, errInvalidJSON
+	}
+	if len(t) == 0 || t[0] != '{' {
+		return nil, errNotObject
+	}
+	return t, nil
+}
+
+// fieldReader reads the members of a JSON object with exact names: fn sees each member
+// named exactly one of known; a case variant of a known name is refused
+// (errFieldCase), and so is a name given twice (errDuplicateKey): any name, or with
+// knownOnce only a known one (the object's other members being the upstream's to judge).
+// Other members are skipped. path prefixes the names in errors ("thinking.").
+type fieldReader struct {
+	path      string
+	known     []string
+	knownOnce bool
+}
+
+// each reads the object at the start of v, which must be valid JSON (json.Valid).
+func (fr fieldReader) each(v []byte, fn func(name string, value []byte) error) error {
+	var seen names
+	return eachMember(v, func(name string, v []byte) error {
+		if !fr.knownOnce && !seen.add(name) {
+			return errDuplicateKey(fr.path + name)
+		}
+		for _, k := range fr.known {
+			if name == k {
+				if fr.knownOnce && !seen.add(name) {
+					return errDuplicateKey(fr.path + name)
+				}
+				return fn(name, v)
+			}
+		}
+		for _, k := range fr.known {
+			if strings.EqualFold(name, k) {
+				return errFieldCase(fr.path+name, k)
+			}
+		}
+		return nil
+	})
 }
 
 // eachMember calls fn with the decoded name and the raw value of each member of the JSON
