@@ -786,12 +786,12 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 		var b strings.Builder
 		var args []any
 		if d < 0 {
-			b.WriteString(`SELECT seq, 0, max_ts, min_ts, 0, 0 FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
+			b.WriteString(`SELECT seq, 0, max_ts, min_ts, 0 FROM event_blocks WHERE workspace_id = ? AND (max_ts, seq) < (?, ?) AND max_ts >= ?
 				AND min_ts <= ? ORDER BY max_ts DESC, seq DESC LIMIT ?`)
 			args = append(args, q.f.WorkspaceID, curTS, curSeq, lo, q.hi, chunk)
 		} else {
 			// Each tag's next blocks, merged: the chunk's newest blocks of any tag.
-			b.WriteString(`SELECT b.seq, 0, b.max_ts, b.min_ts, 0, 0 FROM (`)
+			b.WriteString(`SELECT b.seq, 0, b.max_ts, b.min_ts, 0 FROM (`)
 			for i, tag := range q.tagsOf(d) {
 				if i > 0 {
 					b.WriteString(` UNION `) // a block with two of the tags is read once
@@ -803,7 +803,7 @@ func (db *DB) walkTime(ctx context.Context, q *logQuery, d int) error {
 			b.WriteString(` ORDER BY max_ts DESC, seq DESC LIMIT ?) AS t JOIN event_blocks b` + db.byRanges() + ` ON b.seq = t.seq ORDER BY t.max_ts DESC, t.seq DESC`)
 			args = append(args, chunk)
 		}
-		n, done, err := db.walk(ctx, q, b.String(), args, false, func(seq, _, maxTS int64) bool {
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, _, maxTS int64) bool {
 			curTS, curSeq = maxTS, seq
 			return q.beaten(0, maxTS)
 		})
@@ -834,11 +834,8 @@ var sortColumns = map[metering.Sort][2]string{
 // walkValue walks the blocks by their highest value in the sort, then newest event
 // (the sort's index), and skips the blocks that cannot hold an event after the cursor:
 // it ends at the first block whose highest value and newest time cannot beat the page's
-// last event. When d >= 0 it looks up, for each block it comes to, the rows of
-// dimension d's tags by their key (the tags have no index by their values: it cost
-// ingestion three index entries a row, docs/benchmarks.md), and reads only the blocks that
-// have one whose highest value, that of the block's events with the tag's value, can
-// still beat the page's last event.
+// last event. When d >= 0 it walks the rows of dimension d's tags instead, whose highest
+// values are those of the block's events with the tag's value.
 func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	cols := sortColumns[q.sort]
 	lo, hi := q.blockWindow()
@@ -847,26 +844,43 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 		chunk := walkChunks[min(round, len(walkChunks)-1)]
 		var b strings.Builder
 		var args []any
-		b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, min_ts, ` + cols[1])
-		if d >= 0 {
-			// The block's tags' highest value; none (the lowest int64) when the block
-			// has none of them.
-			b.WriteString(`, COALESCE((SELECT MAX(g.` + cols[0] + `) FROM event_block_tags g WHERE g.workspace_id = b.workspace_id AND `)
-			tagsIn(&b, &args, q.tagsOf(d))
-			b.WriteString(` AND g.max_ts = b.max_ts AND g.seq = b.seq), ` + strconv.FormatInt(noTag, 10) + `)`)
+		if d < 0 {
+			b.WriteString(`SELECT seq, ` + cols[0] + `, max_ts, min_ts, ` + cols[1] + ` FROM event_blocks b WHERE workspace_id = ?
+				AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
+			args = append(args, q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi)
+			if c := q.after; c != nil {
+				b.WriteString(` AND (` + cols[1] + ` < ? OR ` + cols[1] + ` = ? AND min_ts <= ?)`)
+				args = append(args, c.Value, c.Value, micros(c.Time))
+			}
+			b.WriteString(` ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?`)
+			args = append(args, chunk)
 		} else {
-			b.WriteString(`, 0`)
+			// Each tag's next rows, merged: the chunk's highest of any tag (a block
+			// with two of the tags once, by its higher row).
+			b.WriteString(`SELECT b.seq, t.v, b.max_ts, b.min_ts, b.` + cols[1] + ` FROM (SELECT seq, MAX(v) AS v FROM (`)
+			for i, tag := range q.tagsOf(d) {
+				if i > 0 {
+					b.WriteString(` UNION ALL `)
+				}
+				// Past a cursor, the blocks whose lowest value is above it are left out
+				// here, before the LIMIT (each costs a look at the block's row).
+				cut, cutArgs := "", []any(nil)
+				if c := q.after; c != nil {
+					cut = ` AND EXISTS (SELECT 1 FROM event_blocks b` + db.byRanges() + ` WHERE b.seq = g.seq AND (b.` + cols[1] + ` < ? OR b.` + cols[1] + ` = ? AND b.min_ts <= ?))`
+					cutArgs = []any{c.Value, c.Value, micros(c.Time)}
+				}
+				b.WriteString(`SELECT v, max_ts, seq FROM (SELECT g.` + cols[0] + ` AS v, g.max_ts, g.seq FROM event_block_tags g WHERE g.workspace_id = ? AND g.tag = ?
+					AND (g.` + cols[0] + `, g.max_ts, g.seq) < (?, ?, ?) AND g.max_ts >= ? AND g.max_ts < ?` + cut + `
+					ORDER BY g.` + cols[0] + ` DESC, g.max_ts DESC, g.seq DESC LIMIT ?) AS t` + strconv.Itoa(i))
+				args = append(args, q.f.WorkspaceID, tag, curV, curTS, curSeq, lo, hi)
+				args = append(append(args, cutArgs...), chunk)
+			}
+			// The period and cursor are checked on the rows read (walk), not here:
+			// a row left out after the tags' LIMIT would end the walk early.
+			b.WriteString(`) AS u GROUP BY seq) AS t JOIN event_blocks b` + db.byRanges() + ` ON b.seq = t.seq ORDER BY t.v DESC, b.max_ts DESC, b.seq DESC LIMIT ?`)
+			args = append(args, chunk)
 		}
-		b.WriteString(` FROM event_blocks b WHERE workspace_id = ?
-			AND (` + cols[0] + `, max_ts, seq) < (?, ?, ?) AND max_ts >= ? AND max_ts < ? AND min_ts <= ?`)
-		args = append(args, q.f.WorkspaceID, curV, curTS, curSeq, lo, hi, q.hi)
-		if c := q.after; c != nil {
-			b.WriteString(` AND (` + cols[1] + ` < ? OR ` + cols[1] + ` = ? AND min_ts <= ?)`)
-			args = append(args, c.Value, c.Value, micros(c.Time))
-		}
-		b.WriteString(` ORDER BY ` + cols[0] + ` DESC, max_ts DESC, seq DESC LIMIT ?`)
-		args = append(args, chunk)
-		n, done, err := db.walk(ctx, q, b.String(), args, d >= 0, func(seq, maxV, maxTS int64) bool {
+		n, done, err := db.walk(ctx, q, b.String(), args, func(seq, maxV, maxTS int64) bool {
 			curV, curTS, curSeq = maxV, maxTS, seq
 			return q.beaten(maxV, maxTS)
 		})
@@ -879,32 +893,28 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	}
 }
 
-// noTag is a tagged value walk's highest value of a block that has none of its tags.
-const noTag = int64(-1 << 63)
-
 // walkRow is a block a walk comes to: v is its highest value in a value walk and minV
-// its lowest (0 in a time walk); tagV, in a tagged value walk, the highest value of its
-// events with the filter's values (noTag if it has none).
-type walkRow struct{ seq, v, maxTS, minTS, minV, tagV int64 }
+// its lowest (0 in a time walk).
+type walkRow struct{ seq, v, maxTS, minTS, minV int64 }
 
 // walk reads one chunk of a walk: the query gives rows of (seq, v, max_ts, min_ts,
-// min_v, tag_v), from indexes alone (tag_v is read only when tagged); stop tells, for each row, whether the walk ends there.
+// min_v), from indexes alone; stop tells, for each row, whether the walk ends there.
 // It skips the blocks read already (a block with two of the walk's tags comes twice),
 // those whose events all come after the period, and those that cannot hold an event
 // after the cursor, and reads the others' events a few blocks at a time, as it comes to
 // them (so a walk that ends early reads no more than it needs).
-func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any, tagged bool, stop func(seq, v, maxTS int64) bool) (n int, done bool, err error) {
+func (db *DB) walk(ctx context.Context, q *logQuery, query string, args []any, stop func(seq, v, maxTS int64) bool) (n int, done bool, err error) {
 	rows, err := db.read.QueryContext(ctx, db.q(query), args...)
 	chunk, err := collect(rows, err, func(row scanner) (walkRow, error) {
 		var r walkRow
-		err := row.Scan(&r.seq, &r.v, &r.maxTS, &r.minTS, &r.minV, &r.tagV)
+		err := row.Scan(&r.seq, &r.v, &r.maxTS, &r.minTS, &r.minV)
 		return r, err
 	})
 	if err != nil {
 		return 0, false, err
 	}
 	wanted := func(r walkRow) bool {
-		if q.read[r.seq] || r.minTS > q.hi || tagged && (r.tagV == noTag || q.beaten(r.tagV, r.maxTS)) {
+		if q.read[r.seq] || r.minTS > q.hi {
 			return false
 		}
 		c := q.after

@@ -39,9 +39,7 @@ CREATE INDEX event_blocks_ranges ON event_blocks (seq, min_ts, max_ts, min_cost,
 -- block's events of that value. A block with more than a few distinct values of a
 -- dimension has one row with tag spectra_event_key(dimension || '*', '') instead (and
 -- the block's highest values), which any value of that dimension may be in. A filtered
--- log walks these rows newest first; in a value order it walks the blocks by their
--- highest value and looks up each block's rows by their key (indexes of the rows by
--- their highest values would cost ingestion three more entries a row).
+-- log walks these rows newest first, or by their highest value.
 CREATE TABLE event_block_tags (
     workspace_id TEXT NOT NULL,
     tag          BIGINT NOT NULL,
@@ -52,6 +50,9 @@ CREATE TABLE event_block_tags (
     max_latency  BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, tag, max_ts, seq)
 );
+CREATE INDEX event_block_tags_cost ON event_block_tags (workspace_id, tag, max_cost, max_ts, seq);
+CREATE INDEX event_block_tags_tokens ON event_block_tags (workspace_id, tag, max_tokens, max_ts, seq);
+CREATE INDEX event_block_tags_latency ON event_block_tags (workspace_id, tag, max_latency, max_ts, seq);
 -- The tag rows of blocks: all of them (block NULL) or one.
 CREATE FUNCTION event_block_tag_rows(block BIGINT) RETURNS TABLE (workspace_id TEXT, tag BIGINT, max_ts BIGINT, seq BIGINT,
     max_cost BIGINT, max_tokens BIGINT, max_latency BIGINT)
