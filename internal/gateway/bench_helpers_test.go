@@ -5,15 +5,55 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"spectra/internal/gateway/loadtest"
 	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/pricing"
 	"spectra/internal/store"
+	"spectra/internal/store/storetest"
+	"spectra/internal/team"
 )
+
+// newBenchGateway is the gateway of an added-latency benchmark, on a fresh SQLite store:
+// price in effect from an hour ago, a workspace with one key (whose secret it returns)
+// and a grant of 1,000,000 units, the upstreams given and its settle journal in
+// journalDir ("" keeps none; sync as Config.JournalSync), served over HTTP at url. The
+// gateway and its server close when b ends.
+func newBenchGateway(b *testing.B, price pricing.Price, upstreams []Upstream, journalDir string, sync bool) (s benchSettled, secret, url string) {
+	b.Helper()
+	ctx := context.Background()
+	db := storetest.SQLite(b, storetest.Options{})
+	now := time.Now
+	ts := team.NewService(db, now)
+	ls := ledger.NewService(db, now)
+	ms := metering.NewService(db, db, now)
+	price.EffectiveFrom = now().Add(-time.Hour)
+	must(b, db.AddPrice(ctx, price))
+	ws, err := ts.CreateWorkspace(ctx, team.Workspace{Name: "bench"})
+	must(b, err)
+	_, secret, err = ts.CreateKey(ctx, team.APIKey{WorkspaceID: ws.ID, Name: "bench"})
+	must(b, err)
+	_, _, err = ls.Grant(ctx, ws.ID, 1_000_000*money.Scale, "bench", "")
+	must(b, err)
+
+	g, err := New(Config{Team: ts, Ledger: ls, Metering: ms, Store: db, Now: now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SecretKey: make([]byte, 32),
+		Upstreams: upstreams, JournalDir: journalDir, JournalSync: sync})
+	must(b, err)
+	b.Cleanup(func() { g.Close() })
+	mux := http.NewServeMux()
+	g.Register(mux)
+	gw := httptest.NewServer(mux)
+	b.Cleanup(gw.Close)
+	return benchSettled{g: g, db: db, ls: ls, ms: ms, workspaceID: ws.ID}, secret, gw.URL
+}
 
 // benchClient is the HTTP client of the added-latency benchmarks: enough idle connections
 // that the fixed-rate and closed-loop phases never wait for a dial.

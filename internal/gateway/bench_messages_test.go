@@ -1,24 +1,14 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
 	"spectra/internal/gateway/fakeanthropic"
 	"spectra/internal/gateway/loadtest"
 	"spectra/internal/gateway/upstream"
-	"spectra/internal/ledger"
-	"spectra/internal/metering"
-	"spectra/internal/money"
-	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // benchMessagesBody is a small Messages request, like most real traffic.
@@ -42,34 +32,11 @@ func BenchmarkGatewayMessagesAddedLatency(b *testing.B) {
 	if stream {
 		body = `{"stream":true,` + body[1:]
 	}
-	ctx := context.Background()
-	db := storetest.SQLite(b, storetest.Options{})
-	now := time.Now
-	ts := team.NewService(db, now)
-	ls := ledger.NewService(db, now)
-	ms := metering.NewService(db, db, now)
-	p := claudePrice
-	p.EffectiveFrom = now().Add(-time.Hour)
-	must(b, db.AddPrice(ctx, p))
-	ws, err := ts.CreateWorkspace(ctx, team.Workspace{Name: "bench"})
-	must(b, err)
-	_, secret, err := ts.CreateKey(ctx, team.APIKey{WorkspaceID: ws.ID, Name: "bench"})
-	must(b, err)
-	_, _, err = ls.Grant(ctx, ws.ID, 1_000_000*money.Scale, "bench", "")
-	must(b, err)
-
 	up := fakeanthropic.New(fakeanthropic.Options{APIKey: anthUpstreamKey})
-	defer up.Close()
-	g, err := New(Config{Team: ts, Ledger: ls, Metering: ms, Store: db, Now: now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SecretKey: make([]byte, 32),
-		Upstreams:  []Upstream{{Name: "anthropic", API: upstream.Anthropic, BaseURL: up.URL, APIKey: anthUpstreamKey, Models: []string{claudeModel}}},
-		JournalDir: b.TempDir()})
-	must(b, err)
-	defer g.Close()
-	mux := http.NewServeMux()
-	g.Register(mux)
-	gw := httptest.NewServer(mux)
-	defer gw.Close()
+	b.Cleanup(up.Close)
+	s, secret, gwURL := newBenchGateway(b, claudePrice,
+		[]Upstream{{Name: "anthropic", API: upstream.Anthropic, BaseURL: up.URL, APIKey: anthUpstreamKey, Models: []string{claudeModel}}},
+		b.TempDir(), false)
 
 	client := benchClient()
 	call := func(url, key string) loadtest.Do {
@@ -78,7 +45,7 @@ func BenchmarkGatewayMessagesAddedLatency(b *testing.B) {
 			h.Set("Anthropic-Version", anthropicVersion)
 		})
 	}
-	m := measureAddedLatency(b, benchSettled{g: g, db: db, ls: ls, ms: ms, workspaceID: ws.ID}, rate, seconds,
-		call(up.URL+"/messages", anthUpstreamKey), call(gw.URL+"/v1/messages", secret))
+	m := measureAddedLatency(b, s, rate, seconds,
+		call(up.URL+"/messages", anthUpstreamKey), call(gwURL+"/v1/messages", secret))
 	m.report(b, fmt.Sprintf("POST /v1/messages, stream %v, fixed rate %d/s, %d s each, interleaved:", stream, rate, seconds))
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"sync"
@@ -16,12 +15,8 @@ import (
 
 	"spectra/internal/gateway/fakeupstream"
 	"spectra/internal/gateway/loadtest"
-	"spectra/internal/ledger"
 	"spectra/internal/metering"
-	"spectra/internal/money"
 	"spectra/internal/pricing"
-	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // benchBody is a small chat request, like most real traffic.
@@ -41,43 +36,21 @@ const benchBody = `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"system
 func BenchmarkGatewayAddedLatency(b *testing.B) {
 	rate := envInt("GATEWAY_BENCH_RATE", 1000)
 	seconds := envInt("GATEWAY_BENCH_SECONDS", 10)
-	ctx := context.Background()
-	db := storetest.SQLite(b, storetest.Options{})
-	now := time.Now
-	ts := team.NewService(db, now)
-	ls := ledger.NewService(db, now)
-	ms := metering.NewService(db, db, now)
-	must(b, db.AddPrice(ctx, pricing.Price{Model: testModel, Input: testPrice.Input, CachedInput: testPrice.CachedInput,
-		Output: testPrice.Output, EffectiveFrom: now().Add(-time.Hour)}))
-	ws, err := ts.CreateWorkspace(ctx, team.Workspace{Name: "bench"})
-	must(b, err)
-	_, secret, err := ts.CreateKey(ctx, team.APIKey{WorkspaceID: ws.ID, Name: "bench"})
-	must(b, err)
-	_, _, err = ls.Grant(ctx, ws.ID, 1_000_000*money.Scale, "bench", "")
-	must(b, err)
-
 	up := fakeupstream.New(fakeupstream.Options{Models: []string{testModel}})
-	defer up.Close()
+	b.Cleanup(up.Close)
 	mode := cmp.Or(os.Getenv("GATEWAY_BENCH_JOURNAL"), "written")
 	journalDir := b.TempDir()
 	if mode == "off" {
 		journalDir = ""
 	}
-	g, err := New(Config{Team: ts, Ledger: ls, Metering: ms, Store: db, Now: now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), SecretKey: make([]byte, 32),
-		Upstreams: []Upstream{{Name: "fake", BaseURL: up.URL, Models: []string{testModel}}}, JournalDir: journalDir,
-		JournalSync: mode == "synced"})
-	must(b, err)
-	defer g.Close()
-	mux := http.NewServeMux()
-	g.Register(mux)
-	gw := httptest.NewServer(mux)
-	defer gw.Close()
+	s, secret, gwURL := newBenchGateway(b, pricing.Price{Model: testModel, Input: testPrice.Input, CachedInput: testPrice.CachedInput,
+		Output: testPrice.Output}, []Upstream{{Name: "fake", BaseURL: up.URL, Models: []string{testModel}}}, journalDir, mode == "synced")
+	g := s.g
 
 	client := benchClient()
 	direct := benchCall(client, up.URL+"/chat/completions", benchBody, func(h http.Header) { h.Set("Authorization", "Bearer ") })
-	through := benchCall(client, gw.URL+"/v1/chat/completions", benchBody, func(h http.Header) { h.Set("Authorization", "Bearer "+secret) })
-	m := measureAddedLatency(b, benchSettled{g: g, db: db, ls: ls, ms: ms, workspaceID: ws.ID}, rate, seconds, direct, through)
+	through := benchCall(client, gwURL+"/v1/chat/completions", benchBody, func(h http.Header) { h.Set("Authorization", "Bearer "+secret) })
+	m := measureAddedLatency(b, s, rate, seconds, direct, through)
 
 	b.Logf("settle journal: %s", mode)
 	if j := g.settler.journal; j != nil {
