@@ -2,31 +2,23 @@ package web
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 
 	"spectra/internal/audit"
-	"spectra/internal/billing"
-	"spectra/internal/console"
 	"spectra/internal/gateway"
 	"spectra/internal/gateway/fakeupstream"
-	"spectra/internal/invoicepdf"
 	"spectra/internal/store"
 	"spectra/internal/store/storetest"
-	"spectra/internal/team"
 )
 
 // catalogEnv is a dashboard with the console's Prices, Upstreams and Codes: billing
 // (no Stripe), a gateway, the audit log, an operator account and a stand-in upstream
 // (OpenAI's API) whose secret is fakeSecret.
 type catalogEnv struct {
-	*env
-	bill  *billing.Service
-	audit *audit.Service
-	gw    *gateway.Gateway
-	up    *fakeupstream.Server
-	op    team.User
+	*adminEnv
+	gw *gateway.Gateway
+	up *fakeupstream.Server
 }
 
 // The console's operator in these tests, and the stand-in upstream's secret.
@@ -40,28 +32,15 @@ func newCatalogEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.D
 	ce := &catalogEnv{}
 	ce.up = fakeupstream.New(fakeupstream.Options{APIKey: fakeSecret, Models: []string{"gpt-4o", "gpt-4o-mini"}})
 	t.Cleanup(ce.up.Close)
-	ce.env = newEnvWith(t, db, func(e *env, d *Deps) {
-		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		svc, err := billing.New(billing.Config{RenderPDF: invoicepdf.Render, Currency: "USD", PublicURL: "https://spectra.example.com",
-			Seller: billing.Party{Name: "Spectra Operator Ltd", Country: "GB"}, Now: e.clock.Now, Log: quiet},
-			e.db, e.ledger, e.team, e.metering)
+	ce.adminEnv = newAdminEnvAs(t, db, catalogOpEmail, "Otto Operator", func(e *env, d *Deps, quiet *slog.Logger) {
+		gw, err := gateway.New(gateway.Config{Team: e.team, Ledger: e.ledger, Metering: e.metering, Store: e.db, Now: e.clock.Now, Log: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ce.bill, d.Billing = svc, svc
-		ce.audit = audit.New(e.db, e.clock.Now)
-		d.Audit, d.Console = ce.audit, console.New(e.db, e.clock.Now)
-		if ce.gw, err = gateway.New(gateway.Config{Team: e.team, Ledger: e.ledger, Metering: e.metering, Store: e.db, Now: e.clock.Now, Log: quiet}); err != nil {
-			t.Fatal(err)
-		}
+		ce.gw = gw
 		t.Cleanup(func() { ce.gw.Flush(context.Background()) })
 		d.Upstreams = ce.gw
 	})
-	op, err := ce.accounts.CreateUser(context.Background(), catalogOpEmail, "Otto Operator", testPassword, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ce.op = op
 	return ce
 }
 

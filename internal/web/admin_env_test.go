@@ -29,10 +29,19 @@ const opEmail = "olga@operator.test"
 
 func newAdminEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB) *adminEnv {
 	t.Helper()
+	return newAdminEnvAs(t, db, opEmail, "Olga Operator", nil)
+}
+
+// newAdminEnvAs is newAdminEnv with the operator account email and name; more, unless
+// nil, then adds to the dashboard's dependencies, given the quiet logger billing logs to.
+func newAdminEnvAs(t testing.TB, db func(testing.TB, storetest.Options) *store.DB, email, name string,
+	more func(e *env, d *Deps, log *slog.Logger)) *adminEnv {
+	t.Helper()
 	ae := &adminEnv{}
 	ae.env = newEnvWith(t, db, func(e *env, d *Deps) {
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 		svc, err := billing.New(billing.Config{RenderPDF: invoicepdf.Render, Currency: "USD", PublicURL: "https://spectra.example.com",
-			Seller: billing.Party{Name: "Spectra Operator Ltd", Country: "GB"}, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			Seller: billing.Party{Name: "Spectra Operator Ltd", Country: "GB"}, Now: e.clock.Now, Log: quiet},
 			e.db, e.ledger, e.team, e.metering)
 		if err != nil {
 			t.Fatal(err)
@@ -40,8 +49,11 @@ func newAdminEnv(t testing.TB, db func(testing.TB, storetest.Options) *store.DB)
 		ae.bill, d.Billing = svc, svc
 		ae.audit = audit.New(e.db, e.clock.Now)
 		d.Audit, d.Console = ae.audit, console.New(e.db, e.clock.Now)
+		if more != nil {
+			more(e, d, quiet)
+		}
 	})
-	op, err := ae.accounts.CreateUser(context.Background(), opEmail, "Olga Operator", testPassword, true)
+	op, err := ae.accounts.CreateUser(context.Background(), email, name, testPassword, true)
 	if err != nil {
 		t.Fatal(err)
 	}
