@@ -246,6 +246,14 @@ var errRequestNotFound = errs.E(errs.NotFound, "request_not_found", "no request 
 func (db *DB) Event(ctx context.Context, workspaceID, id string) (_ metering.Event, err error) {
 	defer wrapErr(&err, "event")
 	k := keyOf(workspaceID, id)
+	// On SQLite the committer's recent keys are read before event_ids: a sweep moves a key
+	// into event_ids, commits, and only then drops it from recent, so a key is always in
+	// one of the two as this order reads them (read the other way round, a sweep between
+	// the two reads hid the event).
+	var tail recentKeys
+	if db.dialect == SQLite {
+		tail = db.recentKeys(k)
+	}
 	var blocks []int64
 	var b int64
 	err = db.read.QueryRowContext(ctx, db.q(`SELECT block FROM event_ids WHERE k = ?`), k).Scan(&b)
@@ -268,9 +276,24 @@ func (db *DB) Event(ctx context.Context, workspaceID, id string) (_ metering.Eve
 		}
 	}
 	if db.dialect == SQLite {
-		return db.recentEvent(ctx, k, workspaceID, id)
+		return db.recentEvent(ctx, tail, workspaceID, id)
 	}
 	return metering.Event{}, errRequestNotFound
+}
+
+// recentKeys is what the committer's index said of one key at one moment: the block it
+// names for it (found), and the blocks the index covers (loaded, through last).
+type recentKeys struct {
+	seq, last     int64
+	found, loaded bool
+}
+
+// recentKeys reads the committer's index for key k.
+func (db *DB) recentKeys(k int64) recentKeys {
+	db.keysMu.RLock()
+	defer db.keysMu.RUnlock()
+	seq, found := db.keys.recent[k]
+	return recentKeys{seq: seq, found: found, loaded: db.keys.loaded, last: db.keys.last}
 }
 
 // blockEvent returns the event (ws, id) when block seq holds it.
@@ -301,18 +324,14 @@ func (db *DB) blockEvent(ctx context.Context, seq int64, ws, id string) (meterin
 // blocks it does not cover (written after it, or every block after the indexed ones
 // when this process has not ingested yet), looking only into those whose data holds
 // the id as a string.
-func (db *DB) recentEvent(ctx context.Context, k int64, ws, id string) (metering.Event, error) {
-	db.keysMu.RLock()
-	seq, found := db.keys.recent[k]
-	loaded, last := db.keys.loaded, db.keys.last
-	db.keysMu.RUnlock()
-	if found {
-		if e, ok, err := db.blockEvent(ctx, seq, ws, id); err != nil || ok {
+func (db *DB) recentEvent(ctx context.Context, r recentKeys, ws, id string) (metering.Event, error) {
+	if r.found {
+		if e, ok, err := db.blockEvent(ctx, r.seq, ws, id); err != nil || ok {
 			return e, err
 		}
 	}
-	after := last
-	if !loaded {
+	after := r.last
+	if !r.loaded {
 		var v string
 		err := db.read.QueryRowContext(ctx, qKeysIndexed).Scan(&v)
 		switch {
