@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +50,36 @@ func TestRequestsRangeHeading(t *testing.T) {
 	head = head[:strings.Index(head, "</span>")]
 	if !strings.Contains(head, "Mon 2 Jun 00:00 – Tue 3 Jun 00:00 EDT") || strings.Contains(head, "2025-06-02T00:00") {
 		t.Errorf("heading: %s", head)
+	}
+}
+
+// TestRangeParamsKeepTheRange: the request log's links (next page, first page, other
+// orders) write the range so that it reads back as the same instants: a start at the
+// repeated hour keeps its offset, a start with seconds keeps them. Before, the links
+// wrote the inputs' local minute, so the next page of 01:30 EST read 01:30 EDT.
+func TestRangeParamsKeepTheRange(t *testing.T) {
+	ny := mustLoc(t, "America/New_York")
+	rq := &request{Loc: ny, Now: time.Date(2025, 11, 10, 12, 0, 0, 0, ny)}
+	for _, c := range []struct{ start, end string }{
+		{"2025-11-02T01:30:00-05:00", "2025-11-02T03:00"}, // the second 01:30 (EST)
+		{"2025-06-02T09:00:30", "2025-06-02T10:00"},       // with seconds
+		{"2025-06-02T09:00", ""},
+	} {
+		q := url.Values{"start": {c.start}}
+		if c.end != "" {
+			q.Set("end", c.end)
+		}
+		l, err := rq.parseLogQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, end := l.rangeParams(ny)
+		back, err := rq.parseLogQuery(url.Values{"period": {"range"}, "start": {start}, "end": {end}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !back.Start.Equal(l.Start) || !back.End.Equal(l.End) {
+			t.Errorf("%v: links write %q, %q, which read [%v, %v), want [%v, %v)", c, start, end, back.Start, back.End, l.Start, l.End)
+		}
 	}
 }

@@ -83,6 +83,21 @@ func parseLocalTime(v string, loc *time.Location) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// rangeParams are the range's start and end as the page's links write them (drillTime):
+// local to the minute when that reads back as the same instant, else RFC 3339 with the
+// offset (a time at the repeated hour when the clocks go back, or with seconds), so that
+// the next page, the first page and the other orders keep the range asked for. "" for an
+// open side.
+func (l logQuery) rangeParams(loc *time.Location) (start, end string) {
+	if !l.Start.IsZero() {
+		start = drillTime(l.Start, loc)
+	}
+	if !l.End.IsZero() {
+		end = drillTime(l.End, loc)
+	}
+	return start, end
+}
+
 // parseLogQuery reads the request log's own parameters. Errors: invalid_start,
 // invalid_end, invalid_range, invalid_status, invalid_sort, invalid_cursor, invalid_text.
 func (rq *request) parseLogQuery(q url.Values) (logQuery, error) {
@@ -224,11 +239,12 @@ func (s *Server) requests(w http.ResponseWriter, r *http.Request, rq *request) e
 	switch {
 	case l.Range:
 		base.Set("period", "range")
-		if l.StartValue != "" {
-			base.Set("start", l.StartValue)
+		start, end := l.rangeParams(rq.Loc)
+		if start != "" {
+			base.Set("start", start)
 		}
-		if l.EndValue != "" {
-			base.Set("end", l.EndValue)
+		if end != "" {
+			base.Set("end", end)
 		}
 	case !allTime:
 		for k, v := range u.Period.Query() {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"html"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -234,6 +236,44 @@ func TestOverviewRefusals(t *testing.T) {
 		// Another workspace's refusals are not counted; last month had none.
 		if _, body := c.get("/w/" + f.ws + "/?period=custom&from=2025-05-01&to=2025-05-31"); strings.Contains(body, "data-refused") {
 			t.Error("refusals outside the period are counted")
+		}
+	})
+}
+
+// TestRequestLogNextPageKeepsRepeatedHour: a range that starts in the repeated hour
+// (01:00 EST on 2 Nov 2025, given with its offset as the drill-down links write it)
+// keeps that instant on the next page. Before, the next page's link wrote the local
+// minute without the offset, which reads as 01:00 EDT, an hour earlier, and the next
+// page listed a request from outside the range asked for.
+func TestRequestLogNextPageKeepsRepeatedHour(t *testing.T) {
+	eachLog(t, func(t *testing.T, e *env) {
+		f := e.seedFixture()
+		c := e.signedIn(f.users[team.RoleMember].Email)
+		k := f.keys["member-key"]
+		est := time.Date(2025, 11, 2, 6, 0, 0, 0, time.UTC) // 01:00 EST, the second 01:00 in New York
+		r := func(id string, ts time.Time) requestlog.Refusal {
+			return requestlog.Refusal{ID: id, WorkspaceID: f.ws, Timestamp: ts, KeyID: k.ID, Member: k.MemberID, Project: k.Project,
+				Model: "gpt-test", Endpoint: "/v1/chat/completions", HTTPStatus: 429, Kind: requestlog.StatusRefused, Code: "rate_limit_exceeded"}
+		}
+		rs := []requestlog.Refusal{r("req_edt", est.Add(-30*time.Minute))} // 01:30 EDT: before the range
+		for i := range requestlog.DefaultLimit + 1 {
+			rs = append(rs, r(fmt.Sprintf("req_est_%02d", i), est.Add(time.Duration(i)*time.Second)))
+		}
+		if err := e.db.InsertRefusals(context.Background(), rs); err != nil {
+			t.Fatal(err)
+		}
+		ws := "/w/" + f.ws + "/"
+		_, body := c.get(ws + "requests?status=refused&start=" + url.QueryEscape("2025-11-02T01:00:00-05:00") + "&end=2025-11-02T02:00")
+		if ids := rowIDs(body); len(ids) != requestlog.DefaultLimit || slices.Contains(ids, "req_edt") {
+			t.Fatalf("first page: %v", ids)
+		}
+		next := regexp.MustCompile(`<a class="btn" href="([^"]+)" rel="next">`).FindStringSubmatch(body)
+		if next == nil {
+			t.Fatal("no next page")
+		}
+		_, body = c.get(html.UnescapeString(next[1]))
+		if ids := rowIDs(body); !slices.Equal(ids, []string{"req_est_00"}) {
+			t.Fatalf("next page (%s): %v, want [req_est_00]", html.UnescapeString(next[1]), ids)
 		}
 	})
 }
