@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"spectra/internal/audit"
 	"spectra/internal/errs"
@@ -235,8 +236,9 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 		return
 	}
 	var asked map[string]string
+	var head []byte
 	if r.Body != nil {
-		head, _ := io.ReadAll(io.LimitReader(r.Body, auditBodyMax))
+		head, _ = io.ReadAll(io.LimitReader(r.Body, auditBodyMax))
 		r.Body = struct {
 			io.Reader
 			io.Closer
@@ -284,7 +286,7 @@ func (s *Server) serveAudited(next http.Handler, w http.ResponseWriter, r *http.
 	}
 	after["status"] = strconv.Itoa(sw.status)
 	e := audit.Entry{Actor: "admin-token", Source: audit.SourceAPI, Action: action, WorkspaceID: r.PathValue("id"), Target: r.URL.Path,
-		Before: before, After: after, IdempotencyKey: auditKey(r, asked)}
+		Before: before, After: after, IdempotencyKey: auditKey(r, head)}
 	if _, _, err := s.auditLog.Record(context.WithoutCancel(r.Context()), e); err != nil {
 		s.log.Error("api: audit entry not recorded", "action", action, "err", err)
 	}
@@ -300,14 +302,18 @@ var auditKeyFields = map[string]string{
 // field in auditKeyFields) — a field only a route that honours it takes, since the
 // decoders refuse unknown fields — scoped to the
 // path (a grant's key is its workspace's, a credit note's its invoice's) and hashed when
-// longer than the log keeps; "" when the body has none. An Idempotency-Key header is
-// not taken: no route honours it, so two calls with one would be two actions.
-func auditKey(r *http.Request, asked map[string]string) string {
+// longer than the log keeps; "" when the body has none. The field is found in head (the
+// body's first auditBodyMax bytes) as the handler's decoder (encoding/json) finds it: by
+// a case-insensitive name, the last match winning, so that a body with the field and a
+// case variant ("Idempotency_Key") is keyed by the value the handler used. An
+// Idempotency-Key header is not taken: no route honours it, so two calls with one would
+// be two actions.
+func auditKey(r *http.Request, head []byte) string {
 	field := "idempotency_key"
 	if f, ok := auditKeyFields[r.Pattern]; ok {
 		field = f
 	}
-	k := asked[field]
+	k := lastFoldedString(head, field)
 	if k == "" {
 		return ""
 	}
@@ -317,6 +323,42 @@ func auditKey(r *http.Request, asked map[string]string) string {
 		k = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return k
+}
+
+// lastFoldedString is the string value of the last top-level field of the JSON object b
+// whose name matches name as encoding/json matches a struct field's (foldName); "" when
+// there is none, it is not a string, or b is not an object.
+func lastFoldedString(b []byte, name string) string {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	want, out := foldName(name), ""
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			break
+		}
+		n, _ := t.(string)
+		var v any
+		if err := d.Decode(&v); err != nil {
+			break
+		}
+		if foldName(n) == want {
+			out, _ = v.(string)
+		}
+	}
+	return out
+}
+
+// foldName folds a JSON name as encoding/json does to match a field case-insensitively
+// (ASCII upper case; any other rune as unicode.ToUpper(unicode.ToLower(r)), so "ſ" is "S").
+func foldName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(unicode.ToUpper(unicode.ToLower(r)))
+	}
+	return b.String()
 }
 
 // topFields reads a JSON object's top-level fields as text, those that end within b (b
