@@ -169,7 +169,7 @@ func New(c Config) (*Gateway, error) {
 		reg:     &registry{file: c.Upstreams, store: c.Store, box: box, now: c.Now, log: c.Log, refresh: rg},
 		book:    newHoldBook(leaseOps{c.Ledger, c.Store}, c.NodeID, c.Now, c.HoldTTL, c.Log),
 		limits:  newLimiter(c.Now),
-		client:  &http.Client{Transport: c.Transport},
+		client:  upstreamClient(c.Transport),
 		budget:  newBudgetGuard(c.Budgets, c.Now, rg),
 		refresh: rg, refusals: c.Refusals,
 	}
@@ -257,4 +257,14 @@ func (g *Gateway) Flush(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return g.book.flush()
+}
+
+// upstreamClient is the client of every upstream request. It never follows a redirect:
+// Go's client drops only Authorization on a redirect to another host, so x-api-key and
+// x-goog-api-key (and a forwarded body) would go wherever the upstream points. A 3xx
+// is the upstream's answer (an upstream error on a forwarding route, a failed test).
+func upstreamClient(t http.RoundTripper) *http.Client {
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }

@@ -117,3 +117,36 @@ func TestPutUpstreamKeepSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestUpstreamRedirectKeepsSecret checks that the gateway never follows an upstream's
+// redirect: Go's client drops only Authorization on a redirect to another host, so
+// following it would send x-api-key / x-goog-api-key (and a forwarded body) wherever
+// the upstream points.
+func TestUpstreamRedirectKeepsSecret(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{})
+		ctx := context.Background()
+		var leaked []string
+		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			leaked = append(leaked, r.Header.Get("X-Api-Key")+r.Header.Get("X-Goog-Api-Key"))
+			w.Write([]byte(`{"data":[],"models":[]}`))
+		}))
+		defer other.Close()
+		redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		}))
+		defer redirect.Close()
+		for _, api := range []string{upstream.Anthropic, upstream.Gemini} {
+			_, _, err := e.gw.PutUpstream(ctx, Upstream{Name: "r-" + api, API: api, BaseURL: redirect.URL + "/v1", APIKey: "sk-redirect-secret", Models: []string{"m-" + api}})
+			must(t, err)
+			got, err := e.gw.TestUpstream(ctx, "r-"+api)
+			must(t, err)
+			if got.OK || got.Status != http.StatusTemporaryRedirect {
+				t.Fatalf("%s: test of a redirecting upstream = %+v", api, got)
+			}
+		}
+		if len(leaked) != 0 {
+			t.Fatalf("the redirect was followed, the other host got %q", leaked)
+		}
+	})
+}
