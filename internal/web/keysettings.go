@@ -152,6 +152,7 @@ func (s *Server) keySettings(w http.ResponseWriter, r *http.Request, rq *request
 		return err
 	}
 	f := s.settingsForm(rq, k, spendLimit(bs, k.ID))
+	shownExpiry := f.Expiry // the key's last day as the form showed it
 	f.Models, f.RPM, f.TPM = r.PostFormValue("models"), r.PostFormValue("rpm"), r.PostFormValue("tpm")
 	f.Project, f.Expiry = r.PostFormValue("project"), r.PostFormValue("expiry")
 	if f.CanLimit {
@@ -186,6 +187,11 @@ func (s *Server) keySettings(w http.ResponseWriter, r *http.Request, rq *request
 	l, err := parseKeySettings(f, rq.Loc)
 	if err != nil {
 		return fail(err)
+	}
+	if shownExpiry != "" && strings.TrimSpace(f.Expiry) == shownExpiry {
+		// The expiry's day unchanged: the key keeps its expiry as it is (one set through
+		// the API need not be at a midnight; the day's end would lift it).
+		l.ExpiresAt = team.OptionalTime{}
 	}
 	if !rq.Can(team.ActManageKeys) { // one's own key: its limits may only get stricter
 		if err := l.OnlyTightens(k); err != nil {
