@@ -81,8 +81,11 @@ func geminiKey(r *http.Request) string {
 var errGeminiMissingKey = newError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key",
 	"You didn't provide an API key. Send it in the x-goog-api-key header or the key query parameter.")
 
-// geminiQuery is the query to forward upstream: the client's, without its key. Order and
-// every other parameter (alt=sse among them) are kept.
+// geminiQuery is the query to forward upstream: the client's, without its key and
+// without Google's response field mask (fields or $fields: a mask leaving out
+// usageMetadata and the thought parts would leave the meter the visible text only, the
+// thinking tokens uncharged; the client gets the whole answer). Order and every other
+// parameter (alt=sse among them) are kept.
 func geminiQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -91,7 +94,11 @@ func geminiQuery(raw string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		name, _, _ := strings.Cut(p, "=")
-		if n, err := url.QueryUnescape(name); err == nil && n == "key" || name == "key" {
+		n, err := url.QueryUnescape(name)
+		if err != nil {
+			n = name
+		}
+		if n == "key" || name == "key" || n == "fields" || n == "$fields" {
 			continue
 		}
 		out = append(out, p)

@@ -433,3 +433,21 @@ func allObjects(elems []json.RawMessage) bool {
 	}
 	return true
 }
+
+// TestGeminiQueryDropsFieldMask: Google's fields / $fields system parameter filters the
+// answer, and a mask without usageMetadata (and the thought parts) would leave the meter
+// an estimate from the visible text only, the thinking tokens uncharged. It is not
+// forwarded: the client gets the whole answer.
+func TestGeminiQueryDropsFieldMask(t *testing.T) {
+	tests := map[string]string{
+		"fields=candidates&alt=sse":            "alt=sse",
+		"alt=sse&$fields=candidates":           "alt=sse",
+		"%24fields=candidates.content&x=1":     "x=1",
+		"%66ields=candidates&fieldsx=1&key=sk": "fieldsx=1",
+	}
+	for in, want := range tests {
+		if got := geminiQuery(in); got != want {
+			t.Errorf("geminiQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
