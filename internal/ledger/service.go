@@ -77,3 +77,32 @@ func (s *Service) Release(ctx context.Context, holdID string) error {
 func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
 	return s.store.ReleaseExpired(ctx, s.now())
 }
+
+// GrantCredit is Grant of a given credit kind ("" = paid) and expiry (zero: none, or the
+// deployment's paid-credit expiry for paid credit).
+func (s *Service) GrantCredit(ctx context.Context, workspaceID string, amount money.Amount, kind CreditKind, expiresAt time.Time, key, note string) (Transfer, bool, error) {
+	return s.store.Transfer(ctx, TransferRequest{Key: "grant:" + workspaceID + ":" + key, Kind: KindGrant,
+		From: Grants, To: Wallet(workspaceID), Amount: amount, WorkspaceID: workspaceID, Note: note,
+		CreditKind: kind, ExpiresAt: expiresAt})
+}
+
+// Lots returns a workspace's credit lots: the open ones in spend order, then the others.
+func (s *Service) Lots(ctx context.Context, workspaceID string) ([]Lot, error) {
+	return s.store.Lots(ctx, workspaceID)
+}
+
+// ExpireLots posts the expiry of every lot due by now (one pass of a background job).
+func (s *Service) ExpireLots(ctx context.Context) ([]Transfer, error) {
+	return s.store.ExpireLots(ctx, s.now())
+}
+
+// LotsExpiringBetween returns every wallet's open lots expiring in [from, to).
+func (s *Service) LotsExpiringBetween(ctx context.Context, from, to time.Time) ([]Lot, error) {
+	return s.store.LotsExpiringBetween(ctx, from, to)
+}
+
+// UsageByCredit returns how a workspace's usage of [from, to) split between paid and
+// promotional credit, and what no credit covered.
+func (s *Service) UsageByCredit(ctx context.Context, workspaceID string, from, to time.Time) (paid, promotional, uncovered money.Amount, err error) {
+	return s.store.UsageByCredit(ctx, workspaceID, from, to)
+}
