@@ -2,17 +2,19 @@
 // Webhooks convention (headers webhook-id, webhook-timestamp and webhook-signature, an
 // HMAC-SHA256 over "<id>.<timestamp>.<body>" with the endpoint's whsec_ secret).
 //
-// Alerts are written by the budget package into the alerts table, which is this
-// package's outbox: a dispatcher claims each undispatched alert exactly once (a guarded
-// update) and, in the same transaction, queues one delivery per enabled, matching
-// webhook endpoint and one per email recipient. A sender claims due deliveries with a
-// lease, sends them, and retries failures with exponential backoff.
+// Alerts (a budget threshold, a low balance, expiring credit) are written by the budget
+// package into the alerts table, which is this package's outbox: a dispatcher claims
+// each undispatched alert exactly once (a guarded update) and, in the same transaction,
+// queues one delivery per enabled, matching webhook endpoint and one per email recipient.
+// A sender claims due deliveries with a lease, sends them, and retries failures with
+// exponential backoff.
 package notify
 
 import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,11 +27,12 @@ import (
 const (
 	EventBudgetThreshold = "budget.threshold" // spend crossed a budget's threshold
 	EventBalanceLow      = "balance.low"      // available balance fell below the low-balance line
+	EventCreditExpiring  = "credit.expiring"  // a credit lot expires within 7 days, with credit left
 	EventTest            = "webhook.test"     // a test message sent on request to one endpoint
 )
 
 // EventTypes lists the alert event types an endpoint may filter on.
-var EventTypes = []string{EventBudgetThreshold, EventBalanceLow}
+var EventTypes = []string{EventBudgetThreshold, EventBalanceLow, EventCreditExpiring}
 
 // Delivery channels.
 const (
@@ -121,7 +124,7 @@ func (e *Endpoint) apply(in EndpointInput) error {
 		seen := map[string]bool{}
 		e.EventTypes = []string{}
 		for _, t := range *in.EventTypes {
-			if t != EventBudgetThreshold && t != EventBalanceLow {
+			if !slices.Contains(EventTypes, t) {
 				return errs.E(errs.Invalid, "invalid_event_type", "event type %q is not one of %s", t, strings.Join(EventTypes, ", "))
 			}
 			if !seen[t] {
