@@ -73,7 +73,9 @@ func (s *Service) AlertExpiringCredit(ctx context.Context, lots ExpiringLots) (i
 }
 
 // CreditExpiringKey is the dedupe key of lot id's credit.expiring alert.
-func CreditExpiringKey(lotID int64) string { return "credit_expiring:lot:" + strconv.FormatInt(lotID, 10) }
+func CreditExpiringKey(lotID int64) string {
+	return "credit_expiring:lot:" + strconv.FormatInt(lotID, 10)
+}
 
 // creditExpiringAlert is lot l's credit.expiring alert. Its webhook data:
 //
