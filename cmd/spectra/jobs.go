@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"spectra/internal/background"
 	"spectra/internal/console"
@@ -24,6 +26,7 @@ func jobs(d deps) []background.Job {
 		{Name: "refusals", Every: refusalFlushInterval, Wake: d.refusals.Nudged(), Run: d.refusals.Flush, AtStop: true}, // the gateway's refused requests, buffered
 		{Name: "refusals-prune", Every: refusalPruneInterval, Run: d.refusals.Prune},
 		{Name: "console-snapshot", Every: console.SnapshotEvery, Run: d.console.Refresh}, // the console's cross-workspace figures
+		{Name: "credit-expiry", Every: creditExpiryInterval, Run: func(ctx context.Context) error { return expireCredits(ctx, d) }},
 	}
 }
 
@@ -34,6 +37,34 @@ func releaseExpired(ctx context.Context, d deps) error {
 		d.log.Info("released expired holds", "loop", "hold-sweeper", "count", n)
 	}
 	return err
+}
+
+// creditExpiryInterval is how often credit lots past their expiry are expired and lots
+// within 7 days of it alerted.
+const creditExpiryInterval = time.Minute
+
+// expireCredits runs one pass of the credit-expiry job: every credit lot whose expiry has
+// passed gives its remaining credit up, as one expiry transfer per lot (ledger.Store's
+// ExpireLots, keyed by the lot: once, however many nodes run it at once), then each lot
+// that expires within 7 days gets its credit.expiring alert, once per lot
+// (budget.AlertExpiringCredit; the notifier emails and posts it).
+func expireCredits(ctx context.Context, d deps) error {
+	expired, err := d.db.ExpireLots(ctx, d.now())
+	if err != nil {
+		err = fmt.Errorf("expire credit lots: %w", err)
+	}
+	if len(expired) > 0 {
+		var total int64
+		for _, t := range expired {
+			total += int64(t.Amount)
+		}
+		d.log.Info("expired credit lots", "loop", "credit-expiry", "count", len(expired), "amount_micros", total)
+	}
+	alerted, aerr := d.budgets.AlertExpiringCredit(ctx, d.db)
+	if alerted > 0 {
+		d.log.Info("expiring credit alerted", "loop", "credit-expiry", "count", alerted)
+	}
+	return errors.Join(err, aerr)
 }
 
 // issueStatements issues the usage statements that are due: on its first pass every
