@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -85,7 +86,7 @@ func sameEvents(t *testing.T, what string, got, want []metering.Event) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.ID != w.ID || !g.Timestamp.Equal(w.Timestamp) || g.Cost != w.Cost || g.Held != w.Held || g.LatencyMS != w.LatencyMS ||
-			g.Usage != w.Usage || g.Model != w.Model || g.KeyID != w.KeyID || g.Project != w.Project || g.Member != w.Member {
+			!reflect.DeepEqual(g.Usage, w.Usage) || g.Model != w.Model || g.KeyID != w.KeyID || g.Project != w.Project || g.Member != w.Member {
 			t.Fatalf("%s: event %d is %+v; want %+v", what, i, g, w)
 		}
 	}

@@ -1,0 +1,564 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"spectra/internal/metering"
+)
+
+// The request log's value index (migration 0028, docs/architecture.md): one row per
+// event and value order — (workspace, sort, value, time, id) → block, with 32-bit tags
+// of the event's model, key, project and member — so that a page anywhere in the cost,
+// tokens or latency order is a range scan of the index from its cursor, filters checked
+// on the index rows.
+//
+// It is written off the ingest path. The indexer (IndexRequestLog, run by serve's
+// request-log-index job on every node) follows event_blocks by seq in transactions of
+// a few blocks: each inserts the blocks' rows (INSERT … ON CONFLICT DO NOTHING, so a
+// block indexed twice is indexed once) and moves the high-water mark (the setting
+// request_log_indexed_through) in the same transaction; on PostgreSQL it locks the
+// mark, so nodes take turns. Every block up to the mark is indexed, except those listed
+// in request_log_index_gaps: numbers the indexer passed without seeing their block
+// (PostgreSQL takes a block's number before its transaction commits, so a lower number
+// can commit after a higher one), and blocks a repair rewrote (migration 0028's
+// trigger). A page reads the blocks after the mark and the gaps' blocks of its
+// workspace — the tail, seconds of traffic — as they are, and merges their events with
+// the index's; when the tail is long (the index is new on a large database, or the
+// indexer is not running) the log answers from the blocks alone, as before the index.
+//
+// Every event the index names is read from its block and matched exactly (its value,
+// time, the period, the filters and the cursor); a row that no longer matches its event
+// (the event was repaired) is skipped.
+
+// requestLogIndexedSetting names the indexer's high-water mark in settings.
+const requestLogIndexedSetting = "request_log_indexed_through"
+
+// RequestLogIndexEvery is how often serve runs the indexer (a pass indexes every block
+// written since the last one).
+const RequestLogIndexEvery = 2 * time.Second
+
+// indexBatch is the most blocks one indexer transaction indexes (about 3,500 rows at
+// 230 events a block: short, so SQLite's writer is not held for long).
+var indexBatch = 16
+
+// maxTailBlocks is the most blocks after the mark a page reads (of all workspaces, by
+// number, to find its own); maxTailOwn the most of its own it reads whole. Past them
+// the index is behind and the page is answered from the blocks alone.
+var maxTailBlocks, maxTailOwn = 2048, 64
+
+// gapGrace is how long a missing block number stays listed at least (µs).
+var gapGrace = int64(time.Minute / time.Microsecond)
+
+// sortNumbers are the value orders' numbers in request_log_index.sort.
+var sortNumbers = map[metering.Sort]int{metering.SortCost: 1, metering.SortTokens: 2, metering.SortLatency: 3}
+
+// indexTagColumns are the index's tag columns, in tagDims' order.
+var indexTagColumns = [4]string{"model_tag", "key_tag", "project_tag", "member_tag"}
+
+// tag32 is a dimension value's tag in the index: the low half of its event key.
+func tag32(dim, value string) int32 { return int32(tagOf(dim, value)) }
+
+// indexRow is one row of request_log_index being written.
+type indexRow struct {
+	ws, id       string
+	sort         int
+	v, ts, block int64
+	tags         [4]int32
+}
+
+// IndexRequestLog brings the request log's value index up to date: it indexes the
+// blocks written since the last pass, a few per transaction, until none is left or ctx
+// ends. It is safe to run on several nodes at once, and after a crash.
+func (db *DB) IndexRequestLog(ctx context.Context) (err error) {
+	defer wrapErr(&err, "index request log")
+	for ctx.Err() == nil {
+		n, err := db.indexRequestLogStep(ctx, indexBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// indexRequestLogStep indexes up to limit blocks after the mark, and the listed gaps
+// whose blocks have appeared, in one transaction; it returns how many blocks it read.
+func (db *DB) indexRequestLogStep(ctx context.Context, limit int) (int, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO settings (name, value) VALUES (?, '0') ON CONFLICT (name) DO NOTHING`), requestLogIndexedSetting); err != nil {
+		return 0, err
+	}
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR UPDATE" // one indexer at a time; the others wait, then find the work done
+	}
+	var v string
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE name = ?`+lock), requestLogIndexedSetting).Scan(&v); err != nil {
+		return 0, err
+	}
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s: %w", requestLogIndexedSetting, err)
+	}
+	type block struct {
+		seq, ingested int64
+		ws, data      string
+	}
+	scanBlock := func(row scanner) (block, error) {
+		var b block
+		err := row.Scan(&b.seq, &b.ws, &b.ingested, &b.data)
+		return b, err
+	}
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT seq, workspace_id, ingested_at, data FROM event_blocks WHERE seq > ? ORDER BY seq LIMIT ?`), mark, limit)
+	blocks, err := collect(rows, err, scanBlock)
+	if err != nil {
+		return 0, err
+	}
+	// The listed gaps: those whose block is there are indexed now; the others are
+	// forgotten once no transaction that could still write them can be running.
+	type gap struct{ seq, xmax, noted int64 }
+	rows, err = tx.QueryContext(ctx, `SELECT seq, next_xid, noted_at FROM request_log_index_gaps ORDER BY seq`)
+	gaps, err := collect(rows, err, func(row scanner) (gap, error) {
+		var g gap
+		err := row.Scan(&g.seq, &g.xmax, &g.noted)
+		return g, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var xmin, xmax int64
+	if db.dialect == Postgres {
+		if err := tx.QueryRowContext(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&xmin, &xmax); err != nil {
+			return 0, err
+		}
+	}
+	now := micros(db.now())
+	var filled []int64
+	if len(gaps) > 0 {
+		args := make([]any, len(gaps))
+		for i, g := range gaps {
+			args[i] = g.seq
+		}
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT seq, workspace_id, ingested_at, data FROM event_blocks WHERE seq IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+`)`), args...)
+		found, err := collect(rows, err, scanBlock)
+		if err != nil {
+			return 0, err
+		}
+		have := map[int64]bool{}
+		for _, b := range found {
+			have[b.seq] = true
+			filled = append(filled, b.seq)
+		}
+		blocks = append(blocks, found...)
+		for _, g := range gaps {
+			if !have[g.seq] && g.noted+gapGrace < now && (db.dialect != Postgres || xmin > g.xmax) {
+				filled = append(filled, g.seq)
+			}
+		}
+	}
+	var out []indexRow
+	newMark := mark
+	seen := map[int64]bool{}
+	for _, b := range blocks {
+		evs, err := blockHeads(b.ws, b.ingested, b.data)
+		if err != nil {
+			return 0, err
+		}
+		for i := range evs {
+			e := &evs[i]
+			var tags [4]int32
+			for d, val := range eventValues(e) {
+				tags[d] = tag32(tagDims[d], val)
+			}
+			for _, s := range metering.Sorts[1:] {
+				out = append(out, indexRow{ws: b.ws, id: e.ID, sort: sortNumbers[s], v: s.Key(e), ts: micros(e.Timestamp), block: b.seq, tags: tags})
+			}
+		}
+		if b.seq > mark {
+			seen[b.seq] = true
+			newMark = max(newMark, b.seq)
+		}
+	}
+	if err := db.insertIndexRows(ctx, tx, out); err != nil {
+		return 0, err
+	}
+	if len(filled) > 0 {
+		args := make([]any, len(filled))
+		for i, s := range filled {
+			args[i] = s
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM request_log_index_gaps WHERE seq IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+`)`), args...); err != nil {
+			return 0, err
+		}
+	}
+	// The numbers passed without their blocks.
+	for s := mark + 1; s < newMark; s++ {
+		if !seen[s] {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO request_log_index_gaps (seq, next_xid, noted_at) VALUES (?, ?, ?) ON CONFLICT (seq) DO NOTHING`),
+				s, xmax, now); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if newMark > mark {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE settings SET value = ? WHERE name = ?`), strconv.FormatInt(newMark, 10), requestLogIndexedSetting); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return len(blocks), nil
+}
+
+// blockHeads returns a block's events with the fields the index needs (id, time,
+// dimensions, tokens, cost, latency); an event whose strings hold escapes is decoded whole.
+func blockHeads(ws string, ingested int64, data string) ([]metering.Event, error) {
+	var out []metering.Event
+	sc := headScanner{blockDecoder{s: data}}
+	sc.expect('[')
+	if sc.peek() == ']' {
+		return nil, sc.err
+	}
+	for sc.err == nil {
+		start := sc.pos
+		h, ok := sc.head()
+		if sc.err != nil {
+			break
+		}
+		if !ok {
+			d := blockDecoder{s: data, pos: start}
+			h = d.event(ws, ingested)
+			if d.err != nil {
+				return nil, fmt.Errorf("event block of %s: %w", ws, d.err)
+			}
+		}
+		out = append(out, h)
+		if sc.sep(']') {
+			break
+		}
+	}
+	if sc.err != nil {
+		return nil, fmt.Errorf("event block of %s: %w", ws, sc.err)
+	}
+	return out, nil
+}
+
+// indexChunk is the most rows one SQLite insert of index rows writes.
+const indexChunk = 100
+
+func (db *DB) insertIndexRows(ctx context.Context, tx *sql.Tx, rows []indexRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		n := len(rows)
+		wss, ids := make([]string, n), make([]string, n)
+		sorts := make([]int32, n)
+		vs, tss, blocks := make([]int64, n), make([]int64, n), make([]int64, n)
+		var tags [4][]int32
+		for d := range tags {
+			tags[d] = make([]int32, n)
+		}
+		for i, r := range rows {
+			wss[i], ids[i], sorts[i], vs[i], tss[i], blocks[i] = r.ws, r.id, int32(r.sort), r.v, r.ts, r.block
+			for d := range tags {
+				tags[d][i] = r.tags[d]
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO request_log_index (workspace_id, sort, v, ts, id, block, model_tag, key_tag, project_tag, member_tag)
+			SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::integer[], $8::integer[], $9::integer[], $10::integer[])
+			ON CONFLICT DO NOTHING`, wss, sorts, vs, tss, ids, blocks, tags[0], tags[1], tags[2], tags[3])
+		return err
+	}
+	for start := 0; start < len(rows); start += indexChunk {
+		part := rows[start:min(start+indexChunk, len(rows))]
+		args := make([]any, 0, 10*len(part))
+		for _, r := range part {
+			args = append(args, r.ws, r.sort, r.v, r.ts, r.id, r.block, r.tags[0], r.tags[1], r.tags[2], r.tags[3])
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO request_log_index (workspace_id, sort, v, ts, id, block, model_tag, key_tag, project_tag, member_tag) VALUES `+
+			placeholders(len(part), 10), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexPages counts the pages the index answered (tests read it).
+var indexPages atomic.Int64
+
+// forceIndex makes every page past the first of a value order try the index (tests).
+var forceIndex bool
+
+// errIndexBehind says the index cannot answer a page: its tail is too long to read.
+var errIndexBehind = errors.New("request log index behind")
+
+// logTail returns the blocks of the workspace the index does not cover (after the mark,
+// or listed as gaps), or errIndexBehind.
+func (db *DB) logTail(ctx context.Context, ws string) ([]int64, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE name = ?`), requestLogIndexedSetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errIndexBehind
+	}
+	if err != nil {
+		return nil, err
+	}
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, workspace_id FROM event_blocks WHERE seq > ? ORDER BY seq LIMIT ?`), mark, maxTailBlocks+1)
+	var tail []int64
+	n := 0
+	err = eachRow(rows, err, func(row scanner) error {
+		var seq int64
+		var bws string
+		if err := row.Scan(&seq, &bws); err != nil {
+			return err
+		}
+		n++
+		if bws == ws {
+			tail = append(tail, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n > maxTailBlocks {
+		return nil, errIndexBehind
+	}
+	rows, err = db.read.QueryContext(ctx, db.q(`SELECT g.seq FROM request_log_index_gaps g JOIN event_blocks b ON b.seq = g.seq WHERE b.workspace_id = ?`), ws)
+	gaps, err := collect(rows, err, scanInt64)
+	if err != nil {
+		return nil, err
+	}
+	tail = append(tail, gaps...)
+	slices.Sort(tail)
+	tail = slices.Compact(tail)
+	if len(tail) > maxTailOwn {
+		return nil, errIndexBehind
+	}
+	return tail, nil
+}
+
+// indexedPage answers a page in a value order from the index and the tail, or returns
+// errIndexBehind without reading more.
+func (db *DB) indexedPage(ctx context.Context, q *logQuery) error {
+	tail, err := db.logTail(ctx, q.f.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	inTail := map[int64]bool{}
+	if len(tail) > 0 {
+		data := map[int64]blockData{}
+		if err := db.readBlockData(ctx, tail, data); err != nil {
+			return err
+		}
+		for _, seq := range tail {
+			inTail[seq] = true
+			if d, ok := data[seq]; ok {
+				if err := q.addBlock(d.ingested, d.data); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	type row struct {
+		v, ts, block int64
+		id           string
+	}
+	var cur *row
+	if c := q.after; c != nil {
+		cur = &row{v: c.Value, ts: micros(c.Time), id: c.ID}
+	}
+	got := 0
+	for round := 0; got < q.f.Limit; round++ {
+		chunk := q.f.Limit - got + 8<<min(round, 6)
+		var b strings.Builder
+		args := []any{q.f.WorkspaceID, sortNumbers[q.sort]}
+		b.WriteString(`SELECT v, ts, id, block FROM request_log_index WHERE workspace_id = ? AND sort = ?`)
+		if cur != nil {
+			b.WriteString(` AND (v, ts, id) < (?, ?, ?)`)
+			args = append(args, cur.v, cur.ts, cur.id)
+		}
+		if q.lo > -1<<62 {
+			b.WriteString(` AND ts >= ?`)
+			args = append(args, q.lo)
+		}
+		if q.hi < 1<<62 {
+			b.WriteString(` AND ts <= ?`)
+			args = append(args, q.hi)
+		}
+		for _, d := range q.dims {
+			tags := make([]int64, 0, len(q.values[d]))
+			for _, v := range q.values[d] {
+				tags = append(tags, int64(tag32(tagDims[d], v)))
+			}
+			slices.Sort(tags)
+			tags = slices.Compact(tags)
+			b.WriteString(` AND ` + indexTagColumns[d] + ` IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tags)), ",") + `)`)
+			for _, t := range tags {
+				args = append(args, t)
+			}
+		}
+		b.WriteString(` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`)
+		args = append(args, chunk)
+		rows, err := db.read.QueryContext(ctx, db.q(b.String()), args...)
+		found, err := collect(rows, err, func(s scanner) (row, error) {
+			var r row
+			err := s.Scan(&r.v, &r.ts, &r.id, &r.block)
+			return r, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			break
+		}
+		cur = &found[len(found)-1]
+		// The events the rows name, from their blocks.
+		want := map[int64]map[string]bool{}
+		var seqs []int64
+		for _, r := range found {
+			if inTail[r.block] {
+				continue // read whole above
+			}
+			if want[r.block] == nil {
+				want[r.block] = map[string]bool{}
+				seqs = append(seqs, r.block)
+			}
+			want[r.block][r.id] = true
+		}
+		data := map[int64]blockData{}
+		if len(seqs) > 0 {
+			if err := db.readBlockData(ctx, seqs, data); err != nil {
+				return err
+			}
+		}
+		events := map[int64]map[string]metering.Event{}
+		for _, seq := range seqs {
+			if d, ok := data[seq]; ok { // a block is never deleted; if one were, it has no events to show
+				m, err := eventsByID(q.f.WorkspaceID, d.ingested, d.data, want[seq])
+				if err != nil {
+					return err
+				}
+				events[seq] = m
+			}
+		}
+		for _, r := range found {
+			e, ok := events[r.block][r.id]
+			if !ok || q.sort.Key(&e) != r.v || micros(e.Timestamp) != r.ts || !q.keep(&e) {
+				continue // in the tail, or the row is stale (a repaired event), or a tag's hash matched another value
+			}
+			q.insert(e)
+			got++
+		}
+		if len(found) < chunk {
+			break
+		}
+	}
+	indexPages.Add(1)
+	return nil
+}
+
+// eventsByID decodes the events of a block whose ids are in ids.
+func eventsByID(ws string, ingested int64, data string, ids map[string]bool) (map[string]metering.Event, error) {
+	out := make(map[string]metering.Event, len(ids))
+	sc := headScanner{blockDecoder{s: data}}
+	sc.expect('[')
+	if sc.peek() == ']' {
+		return out, sc.err
+	}
+	for sc.err == nil && len(out) < len(ids) {
+		start := sc.pos
+		h, ok := sc.head()
+		if sc.err != nil {
+			break
+		}
+		if !ok || ids[h.ID] {
+			d := blockDecoder{s: data, pos: start}
+			e := d.event(ws, ingested)
+			if d.err != nil {
+				return nil, fmt.Errorf("event block of %s: %w", ws, d.err)
+			}
+			if ids[e.ID] {
+				out[e.ID] = e
+			}
+		}
+		if sc.sep(']') {
+			break
+		}
+	}
+	if sc.err != nil {
+		return nil, fmt.Errorf("event block of %s: %w", ws, sc.err)
+	}
+	return out, nil
+}
+
+// blockCost is what reading one block costs a page, in index rows scanned for the same
+// time (a block is about 230 events of text, decoded shallowly).
+const blockCost = 500
+
+// preferIndex reports whether a page past the first of a value order is cheaper from
+// the index than from the blocks: with no filter, unless the period holds few blocks;
+// with a filter, when the index rows it would scan to fill the page (the page's size
+// times the period's events over the filter's, from the daily rollups) cost less than
+// reading the blocks tagged with the filter's values.
+func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, error) {
+	if forceIndex {
+		return true, nil
+	}
+	if drive < 0 {
+		if q.f.Start.IsZero() && q.f.End.IsZero() {
+			return true, nil
+		}
+		n, err := db.countPeriod(ctx, q, readAllBlocks+1)
+		return n > readAllBlocks, err
+	}
+	total, err := db.periodRequests(ctx, q, metering.Filter{})
+	if err != nil {
+		return false, err
+	}
+	matched, err := db.periodRequests(ctx, q, q.f.Filter)
+	if err != nil || matched == 0 {
+		return false, err
+	}
+	rows := int64(q.f.Limit) * total / matched
+	limit := int(min(rows/blockCost, 1<<20)) + 1
+	tagged, err := db.countTagged(ctx, q, drive, limit)
+	return err == nil && tagged >= limit, err
+}
+
+// periodRequests counts the requests of the days around the period that match f, from
+// the daily rollups.
+func (db *DB) periodRequests(ctx context.Context, q *logQuery, f metering.Filter) (int64, error) {
+	var b strings.Builder
+	args := []any{q.f.WorkspaceID, q.lo - dayLength, q.hi}
+	b.WriteString(`SELECT COALESCE(SUM(requests), 0) FROM rollups_daily WHERE workspace_id = ? AND day > ? AND day <= ?`)
+	filterSQL(&b, &args, f)
+	var n int64
+	err := db.read.QueryRowContext(ctx, db.q(b.String()), args...).Scan(&n)
+	return n, err
+}

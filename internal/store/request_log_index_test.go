@@ -1,0 +1,232 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"spectra/internal/metering"
+	"spectra/internal/money"
+	"spectra/internal/store"
+)
+
+// pageThrough pages through f with cursors (through their text form) and compares
+// every page and the whole with naiveLog over all.
+func pageThrough(t *testing.T, e *coreEnv, what string, all []metering.Event, f metering.EventFilter) {
+	t.Helper()
+	ctx := context.Background()
+	want := naiveLog(all, f)
+	var paged []metering.Event
+	for page := 0; ; page++ {
+		evs, err := e.Meter.Events(ctx, f)
+		if err != nil {
+			t.Fatalf("%s page %d: %v", what, page, err)
+		}
+		sameEvents(t, fmt.Sprintf("%s page %d", what, page), evs, want[len(paged):min(len(want), len(paged)+f.Limit)])
+		paged = append(paged, evs...)
+		if len(evs) < f.Limit {
+			break
+		}
+		if page > len(all) {
+			t.Fatalf("%s: paging does not end", what)
+		}
+		c, err := metering.ParseCursor(metering.CursorOf(f.Sort, evs[len(evs)-1]).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Cursor = &c
+	}
+	sameEvents(t, what+" paged", paged, want)
+}
+
+// indexLogCases pages through random filters of the value orders, every page past the
+// first from the value index (forced), and checks the index answered.
+func indexLogCases(t *testing.T, e *coreEnv, rng *rand.Rand, ws, stage string, all []metering.Event, n int) {
+	t.Helper()
+	before := store.IndexPages()
+	for range n {
+		f := randomLogFilter(rng, ws, all)
+		f.ID = ""
+		f.Sort = metering.Sorts[1+rng.IntN(3)]
+		f.Limit = 1 + rng.IntN(40)
+		pageThrough(t, e, fmt.Sprintf("%s %+v", stage, f), all, f)
+	}
+	if store.IndexPages() == before {
+		t.Fatalf("%s: the index answered no page", stage)
+	}
+}
+
+// TestRequestLogIndexProperty: pages of the cost, tokens and latency orders answered by
+// the value index equal the request log by definition, for random filters and periods,
+// with many ties — while the indexer has done part of its work (stopped after a few
+// blocks, then resumed), once it is done and more events came (the tail, merged), and
+// after it indexed everything again from the start (every row a duplicate).
+func TestRequestLogIndexProperty(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		for i, m := range []string{"m1", "m2", "m3"} {
+			e.addPrice(t, m, money.Amount(1_000_000*(i+1)))
+		}
+		defer store.SetForceIndex(true)()
+		defer store.SetReadAllBlocks(0)()
+		defer store.SetMaxTail(1<<20, 1<<20)()
+		restoreTags := store.SetMaxBlockTags(8)
+		ws, other := e.Workspace(t, 0), e.Workspace(t, 0)
+		rng := rand.New(rand.NewPCG(21, 8))
+		all := logEvents(t, e, rng, ws, 500)
+		logEvents(t, e, rng, other, 100) // another workspace's events are never shown
+		restoreTags()
+
+		// Part of the way: a few steps of a few blocks, then a restart, a few more.
+		if n, err := e.DB.IndexRequestLogSteps(ctx, 3, 5); err != nil || n != 15 {
+			t.Fatalf("indexed %d blocks: %v", n, err)
+		}
+		indexLogCases(t, e, rng, ws, "part indexed", all, 10)
+		if _, err := e.DB.IndexRequestLogSteps(ctx, 20, 7); err != nil {
+			t.Fatal(err)
+		}
+		indexLogCases(t, e, rng, ws, "more indexed", all, 10)
+
+		// All indexed, then more events: the tail.
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, logEvents(t, e, rng, ws, 150)...)
+		indexLogCases(t, e, rng, ws, "indexed with a tail", all, 15)
+
+		// Everything indexed twice: the mark set back to the start.
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DB.RawExec(ctx, `UPDATE settings SET value = '0' WHERE name = 'request_log_indexed_through'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index WHERE workspace_id = ?`, ws)
+		if err != nil || rows != int64(3*len(all)) {
+			t.Fatalf("%d index rows (%v); want %d, one per event and value order", rows, err, 3*len(all))
+		}
+		gaps, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index_gaps`)
+		if err != nil || gaps != 0 {
+			t.Fatalf("%d gaps (%v); want none", gaps, err)
+		}
+		indexLogCases(t, e, rng, ws, "indexed twice", all, 15)
+	})
+}
+
+// TestRequestLogIndexGapsAndRepairs: a block the indexer passed without seeing (listed
+// as a gap) is read as it is until the indexer indexes it; a listed number whose block
+// never comes is forgotten; a repaired event (an UPDATE of the events view) is shown
+// with its new values, before and after the indexer indexes its block again, and never
+// at its old place.
+func TestRequestLogIndexGapsAndRepairs(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		for i, m := range []string{"m1", "m2", "m3"} {
+			e.addPrice(t, m, money.Amount(1_000_000*(i+1)))
+		}
+		defer store.SetForceIndex(true)()
+		defer store.SetReadAllBlocks(0)()
+		ws := e.Workspace(t, 0)
+		rng := rand.New(rand.NewPCG(5, 13))
+		all := logEvents(t, e, rng, ws, 300)
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check := func(stage string) {
+			t.Helper()
+			for _, s := range metering.Sorts[1:] {
+				pageThrough(t, e, stage+" "+string(s), all, metering.EventFilter{WorkspaceID: ws, Sort: s, Limit: 7})
+				pageThrough(t, e, stage+" "+string(s)+" m2", all, metering.EventFilter{WorkspaceID: ws, Sort: s, Limit: 5,
+					Filter: metering.Filter{Models: []string{"m2"}}})
+			}
+		}
+		check("indexed")
+
+		// A block passed without being indexed.
+		last, err := e.DB.RawInt(ctx, `SELECT MAX(seq) FROM event_blocks`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid, err := e.DB.RawInt(ctx, `SELECT MIN(seq) FROM event_blocks WHERE seq > ? AND workspace_id = ?`, last/2, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DB.RawExec(ctx, `DELETE FROM request_log_index WHERE block = ?`, mid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DB.RawExec(ctx, `INSERT INTO request_log_index_gaps (seq, next_xid, noted_at) VALUES (?, 0, ?)`, mid, coreT0.UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+		// Two numbers no block will ever have, noted long ago, and the mark past them.
+		for _, s := range []int64{last + 1, last + 2} {
+			if _, err := e.DB.RawExec(ctx, `INSERT INTO request_log_index_gaps (seq, next_xid, noted_at) VALUES (?, 0, 0)`, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.DB.RawExec(ctx, `UPDATE settings SET value = ? WHERE name = 'request_log_indexed_through'`, fmt.Sprint(last+2)); err != nil {
+			t.Fatal(err)
+		}
+		check("a gap")
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index_gaps`); err != nil || n != 0 {
+			t.Fatalf("%d gaps left (%v); want none", n, err)
+		}
+		if n, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index WHERE block = ?`, mid); err != nil || n == 0 {
+			t.Fatalf("the gap's block has %d index rows (%v)", n, err)
+		}
+		check("the gap indexed")
+
+		// A repair: the most expensive event becomes the cheapest, and slow.
+		target := naiveLog(all, metering.EventFilter{Sort: metering.SortCost})[0]
+		if _, err := e.DB.RawExec(ctx, `UPDATE events SET cost = 0, latency_ms = 999999 WHERE workspace_id = ? AND id = ?`, ws, target.ID); err != nil {
+			t.Fatal(err)
+		}
+		for i := range all {
+			if all[i].ID == target.ID {
+				all[i].Cost, all[i].LatencyMS = 0, 999999
+			}
+		}
+		if n, err := e.DB.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index_gaps`); err != nil || n != 1 {
+			t.Fatalf("%d gaps after a repair (%v); want its block", n, err)
+		}
+		check("repaired")
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("repaired and indexed again")
+	})
+}
+
+// TestRequestLogIndexAnswersDeep: the middle of a value order, which the blocks alone
+// refuse (sort_too_deep) past their bound, is answered once the index is up to date.
+func TestRequestLogIndexAnswersDeep(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		e.addPrice(t, "m1", 1_000_000)
+		e.addPrice(t, "m2", 3_000_000)
+		e.addPrice(t, "m3", 5_000_000)
+		ws := e.Workspace(t, 0)
+		all := logEvents(t, e, rand.New(rand.NewPCG(9, 9)), ws, 600)
+		defer store.SetMaxValueWalk(5)()
+		defer store.SetReadAllBlocks(0)()
+		defer store.SetMaxTail(1<<20, 1<<20)()
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range metering.Sorts[1:] {
+			want := naiveLog(all, metering.EventFilter{Sort: s})
+			c := metering.CursorOf(s, want[len(want)/2])
+			got, err := e.Meter.Events(ctx, metering.EventFilter{WorkspaceID: ws, Sort: s, Cursor: &c, Limit: 10})
+			if err != nil {
+				t.Fatalf("the middle of the %s order: %v", s, err)
+			}
+			sameEvents(t, "the middle of the "+string(s)+" order", got, want[len(want)/2+1:len(want)/2+11])
+		}
+	})
+}
