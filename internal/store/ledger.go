@@ -42,7 +42,8 @@ func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferReque
 	if err := db.accountsExist(ctx, tx, r.From, r.To); err != nil {
 		return ledger.Transfer{}, false, err
 	}
-	row := transferRow{key: r.Key, kind: r.Kind, from: r.From, to: r.To, amount: r.Amount, ws: r.WorkspaceID, note: r.Note, now: now}
+	row := transferRow{key: r.Key, kind: r.Kind, from: r.From, to: r.To, amount: r.Amount, ws: r.WorkspaceID, note: r.Note, now: now,
+		credit: r.CreditKind, expiresAt: r.ExpiresAt}
 	id, posted, err := db.postTransfer(ctx, tx, row, func() (fromAfter, toAfter sql.NullInt64, err error) {
 		if fromAfter, err = db.move(ctx, tx, r.From, -r.Amount, r.Guarded); err != nil {
 			return fromAfter, toAfter, err
@@ -60,6 +61,15 @@ func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferReque
 		}
 		if !r.Same(t) {
 			return ledger.Transfer{}, false, ledger.ErrConflict
+		}
+		if r.CreatesLot() {
+			same, err := db.sameLot(ctx, tx, t.ID, r)
+			if err != nil {
+				return ledger.Transfer{}, false, err
+			}
+			if !same {
+				return ledger.Transfer{}, false, ledger.ErrConflict
+			}
 		}
 		return t, false, nil
 	}
@@ -145,7 +155,11 @@ func (db *DB) walletBalance(ctx context.Context, q querier, workspaceID string) 
 // Balance returns a workspace's wallet.
 func (db *DB) Balance(ctx context.Context, workspaceID string) (_ ledger.Balance, err error) {
 	defer wrapErr(&err, "balance")
-	return db.walletBalance(ctx, db.read, workspaceID)
+	b, err := db.walletBalance(ctx, db.read, workspaceID)
+	if err != nil {
+		return b, err
+	}
+	return b, db.creditSplit(ctx, db.read, &b)
 }
 
 // Entries returns a wallet's entries newest first.

@@ -27,6 +27,12 @@ type transferRow struct {
 	amount   money.Amount
 	ws, note string
 	now      time.Time
+	// The credit lot a transfer into a wallet creates (credit_lots.go): its kind ("" is
+	// paid) and expiry (zero: none, or the paid-credit default).
+	credit    ledger.CreditKind
+	expiresAt time.Time
+	// lot is the one lot an expiry draws on; 0: a debit draws in spend order.
+	lot int64
 }
 
 // postTransfer posts t exactly once by its key, in tx. The transfer row is inserted
@@ -34,7 +40,8 @@ type transferRow struct {
 // unique index; when the key was there, postTransfer returns false and moves nothing.
 // Otherwise move moves the accounts' balances and returns each one's balance after (NULL
 // for an account without one), and both entries are written: −amount on from, +amount on
-// to. An error of move rolls the transfer back with the transaction.
+// to. Then the wallets' credit lots follow (applyLots): a debit of a wallet draws on its
+// lots, a credit creates one. An error of move rolls the transfer back with the transaction.
 func (db *DB) postTransfer(ctx context.Context, tx *sql.Tx, t transferRow,
 	move func() (fromAfter, toAfter sql.NullInt64, err error)) (int64, bool, error) {
 	var id int64
@@ -52,5 +59,8 @@ func (db *DB) postTransfer(ctx context.Context, tx *sql.Tx, t transferRow,
 	}
 	_, err = db.ingestExec(ctx, tx, qInsertEntries, id, string(t.from), -int64(t.amount), fromAfter, micros(t.now),
 		id, string(t.to), int64(t.amount), toAfter, micros(t.now))
+	if err == nil {
+		err = db.applyLots(ctx, tx, id, t)
+	}
 	return id, err == nil, err
 }
