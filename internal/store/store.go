@@ -49,6 +49,7 @@ type DB struct {
 	// keysMu guards keys.recent, keys.last and keys.loaded, which the committer changes
 	// and the request log's Event reads.
 	keysMu sync.RWMutex
+	lots   lotsConfig // credit_lots.go
 }
 
 // Options tune Open.
