@@ -9,6 +9,7 @@ import (
 	"spectra/internal/background"
 	"spectra/internal/console"
 	"spectra/internal/notify"
+	"spectra/internal/store"
 )
 
 // jobs are the background loops serve runs until shutdown: one entry each, every one
@@ -27,6 +28,7 @@ func jobs(d deps) []background.Job {
 		{Name: "refusals-prune", Every: refusalPruneInterval, Run: d.refusals.Prune},
 		{Name: "console-snapshot", Every: console.SnapshotEvery, Run: d.console.Refresh}, // the console's cross-workspace figures
 		{Name: "credit-expiry", Every: creditExpiryInterval, Run: func(ctx context.Context) error { return expireCredits(ctx, d) }},
+		{Name: "request-log-index", Every: store.RequestLogIndexEvery, Run: d.db.IndexRequestLog}, // the request log's value index, off the ingest path (every node; idempotent)
 	}
 }
 
