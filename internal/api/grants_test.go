@@ -49,3 +49,43 @@ func TestGrantIdempotency(t *testing.T) {
 		e.wantError("POST", "/api/v1/workspaces/ws_missing/grants", operatorToken, body, 404, "workspace_not_found")
 	})
 }
+
+// TestGrantCreditKind: a grant takes a credit kind and an expiry, shows them, and a replay
+// with another kind or expiry is a conflict; bad values have their own codes.
+func TestGrantCreditKind(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ws := e.workspace(map[string]any{"name": "Acme"}).ID
+		type grant struct {
+			ID         int64   `json:"id"`
+			Kind       string  `json:"kind"`
+			CreditKind string  `json:"credit_kind"`
+			ExpiresAt  *string `json:"expires_at"`
+			LotID      int64   `json:"lot_id"`
+		}
+		path := "/api/v1/workspaces/" + ws + "/grants"
+		exp := "2099-01-31T00:00:00Z"
+		body := map[string]any{"amount": "5.00", "idempotency_key": "promo-1", "kind": "promotional", "expires_at": exp}
+		var first, again, paid grant
+		e.call("POST", path, operatorToken, body, 201, &first)
+		if first.Kind != "grant" || first.CreditKind != "promotional" || first.ExpiresAt == nil || *first.ExpiresAt != exp || first.LotID == 0 {
+			t.Fatalf("promotional grant: %+v", first)
+		}
+		e.call("POST", path, operatorToken, body, 200, &again)
+		if again != first && (again.ID != first.ID || again.CreditKind != first.CreditKind || *again.ExpiresAt != exp) {
+			t.Fatalf("replay %+v; first %+v", again, first)
+		}
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "promo-1", "kind": "paid", "expires_at": exp}, 409, "idempotency_conflict")
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "promo-1", "kind": "promotional", "expires_at": "2099-02-01T00:00:00Z"}, 409, "idempotency_conflict")
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "promo-1", "kind": "promotional"}, 409, "idempotency_conflict")
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "x", "kind": "gift"}, 400, "invalid_credit_kind")
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "x", "expires_at": "31/01/2099"}, 400, "invalid_expires_at")
+		e.wantError("POST", path, operatorToken, map[string]any{"amount": "5.00", "idempotency_key": "x", "expires_at": "2001-01-01T00:00:00Z"}, 400, "invalid_expires_at")
+		e.call("POST", path, operatorToken, map[string]any{"amount": "1.00", "idempotency_key": "paid-1"}, 201, &paid)
+		if paid.CreditKind != "paid" || paid.ExpiresAt != nil {
+			t.Fatalf("default grant: %+v; want paid, never expiring", paid)
+		}
+		if b := e.balance(ws); b.Balance != "6.000000" {
+			t.Fatalf("balance: %+v", b)
+		}
+	})
+}
