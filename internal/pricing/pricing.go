@@ -1,14 +1,13 @@
 // Package pricing holds the price catalog and the cost of a usage record.
 //
-// Prices are per million tokens, in micro-units of currency. The cost of an event is
-// Σ tokens × price / 1e6 computed exactly in 128 bits and rounded once, half-up, to a
-// whole micro-unit, plus the per-request fee.
+// Prices are per million tokens, in micro-units of currency. The exact cost of an event
+// (Price.Quote) is Σ tokens × price / 1e6 computed exactly in 128 bits, plus the
+// per-request fee and the per-unit prices, kept with no rounding (Exact); Cost is that
+// rounded once, half-up, to a whole micro-unit. docs/pricing.md has the whole rule.
 package pricing
 
 import (
 	"context"
-	"math"
-	"math/bits"
 	"regexp"
 	"sort"
 	"time"
@@ -38,6 +37,18 @@ type Price struct {
 	MaxOutputTokens int64     `json:"max_output_tokens,omitempty"`
 	EffectiveFrom   time.Time `json:"effective_from"`
 	CreatedAt       time.Time `json:"created_at"`
+	// Modality rates per 1M tokens (0: not set, priced at Input / Output).
+	AudioInput  money.Amount `json:"audio_input,omitempty"`
+	AudioOutput money.Amount `json:"audio_output,omitempty"`
+	ImageInput  money.Amount `json:"image_input,omitempty"`
+	ImageOutput money.Amount `json:"image_output,omitempty"`
+	// Units are per-unit prices by unit name ("web_search_call", "image_1024x1024_high");
+	// WebSearchCall is the unit "web_search_call" when Units lacks it.
+	Units map[string]money.Amount `json:"units,omitempty"`
+	// Tiers are the context tiers, thresholds strictly increasing.
+	Tiers []Tier `json:"tiers,omitempty"`
+	// ServiceTiers are the service tiers with their own prices, by name.
+	ServiceTiers map[string]ServiceTier `json:"service_tiers,omitempty"`
 }
 
 // MaxOutputTokensLimit bounds a price's max_output_tokens.
@@ -48,16 +59,21 @@ var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
 // ValidModel reports whether name is an acceptable model name.
 func ValidModel(name string) bool { return modelName.MatchString(name) }
 
-// Validate checks a price version. It returns an *errs.Error with code invalid_model or invalid_price.
+// Validate checks a price version. It returns an *errs.Error with code invalid_model,
+// invalid_price (a negative price), invalid_max_output_tokens, invalid_tier,
+// invalid_unit or invalid_service_tier.
 func (p Price) Validate() error {
 	if !ValidModel(p.Model) {
 		return errs.E(errs.Invalid, "invalid_model", "model name %q is not valid (letters, digits and ._:/@+- up to 128 characters)", p.Model)
 	}
-	for name, a := range map[string]money.Amount{"input": p.Input, "cached_input": p.CachedInput, "cache_write": p.CacheWrite, "output": p.Output, "request": p.Request,
-		"cache_write_1h": p.CacheWrite1h, "web_search_call": p.WebSearchCall} {
-		if a < 0 {
-			return errs.E(errs.Invalid, "invalid_price", "%s price must not be negative", name)
-		}
+	if err := p.Base().validate(""); err != nil {
+		return err
+	}
+	if p.WebSearchCall < 0 {
+		return errs.E(errs.Invalid, "invalid_price", "web_search_call price must not be negative")
+	}
+	if err := p.validateShapes(); err != nil {
+		return err
 	}
 	if p.MaxOutputTokens < 0 || p.MaxOutputTokens > MaxOutputTokensLimit {
 		return errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d", MaxOutputTokensLimit)
@@ -84,6 +100,17 @@ type Usage struct {
 	// (Anthropic's server_tool_use.web_search_requests; the unit "web_search_call"),
 	// priced at Price.WebSearchCall each.
 	WebSearchCalls int64
+	// AudioInput and ImageInput are the parts of Input (uncached, so at most Input −
+	// CachedInput together) that were audio and image; AudioOutput and ImageOutput the
+	// parts of Output.
+	AudioInput  int64
+	AudioOutput int64
+	ImageInput  int64
+	ImageOutput int64
+	// Units are counts of named units ("web_search_call" merges with WebSearchCalls).
+	Units map[string]int64
+	// ServiceTier is the service tier as the provider reported it ("" = default).
+	ServiceTier string
 }
 
 // Validate checks that counts are non-negative and consistent.
@@ -98,54 +125,23 @@ func (u Usage) Validate() error {
 	case u.CacheWrite1h > u.CacheWrite:
 		return errs.E(errs.Invalid, "cache_write_1h_exceeds_cache_write", "cache_write_1h_tokens (%d) exceeds cache_write_tokens (%d)", u.CacheWrite1h, u.CacheWrite)
 	}
-	return nil
+	return u.validateShapes()
 }
 
 // ErrCostOverflow is returned by Cost when the cost does not fit in an Amount.
 var ErrCostOverflow = errs.E(errs.Invalid, "cost_overflow", "the cost of this usage is too large to represent")
 
-// Cost returns the exact cost of u at price p, rounded once, half-up, to a micro-unit,
-// plus the request fee and the web search calls. u must be valid (see Usage.Validate).
+// Cost returns the cost of u at p (Price.Quote) rounded once, half-up, to a micro-unit:
+// the exact token cost rounded, plus the request fee and the units.
 func Cost(p Price, u Usage) (money.Amount, error) {
-	var hi, lo uint64
-	add := func(tokens int64, price money.Amount) {
-		h, l := bits.Mul64(uint64(tokens), uint64(price))
-		var c uint64
-		lo, c = bits.Add64(lo, l, 0)
-		hi, _ = bits.Add64(hi, h, c)
-	}
-	add(u.Input-u.CachedInput, p.Input)
-	add(u.CachedInput, p.CachedInput)
-	add(u.CacheWrite-u.CacheWrite1h, p.CacheWrite)
-	add(u.CacheWrite1h, p.CacheWrite1hOrDefault())
-	add(u.Output, p.Output)
-	if hi >= 1_000_000 {
-		return 0, ErrCostOverflow
-	}
-	q, r := bits.Div64(hi, lo, 1_000_000)
-	if q > math.MaxInt64 {
-		return 0, ErrCostOverflow
-	}
-	if r >= 500_000 {
-		q++ // at most MaxInt64+1: cannot wrap
-	}
-	if q > math.MaxInt64 {
-		return 0, ErrCostOverflow
-	}
-	total, err := money.Add(money.Amount(q), p.Request)
+	q, err := p.Quote(u)
 	if err != nil {
+		return 0, err
+	}
+	if q.Cost.Frac >= 500_000 && q.Cost.Micro == money.Max {
 		return 0, ErrCostOverflow
 	}
-	if u.WebSearchCalls > 0 && p.WebSearchCall > 0 {
-		h, l := bits.Mul64(uint64(u.WebSearchCalls), uint64(p.WebSearchCall))
-		if h != 0 || l > math.MaxInt64 {
-			return 0, ErrCostOverflow
-		}
-		if total, err = money.Add(total, money.Amount(l)); err != nil {
-			return 0, ErrCostOverflow
-		}
-	}
-	return total, nil
+	return q.Cost.Round(), nil
 }
 
 // CacheWrite1hOrDefault is the price of a 1-hour cache write: CacheWrite1h, or CacheWrite
@@ -161,6 +157,9 @@ func (p Price) CacheWrite1hOrDefault() money.Amount {
 type Catalog struct {
 	Version int64 // a store-defined number that changes whenever a price is added
 	byModel map[string][]Price
+	// lists and assigned are the price lists (by name) and workspace id → list name (WithLists).
+	lists    map[string]*priceList
+	assigned map[string]string
 }
 
 // NewCatalog builds a catalog snapshot from price versions in any order.
