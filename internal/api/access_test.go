@@ -75,6 +75,7 @@ func TestAccess(t *testing.T) {
 			{"DELETE", ws + "/invitations/" + inv.ID, "", [6]want{ok200, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"POST", ws + "/grants", `{"amount":"1.00","idempotency_key":"access"}`, [6]want{ok201, opOnly, opOnly, otherWS, noAuth, badKey}},
 			{"GET", ws + "/balance", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
+			{"GET", ws + "/credits", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"GET", ws + "/transactions", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"GET", ws + "/usage", "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
 			{"POST", "/api/v1/events", `{"events":[]}`, [6]want{ok200, infReq, ok200, infReq, noAuth, badKey}},

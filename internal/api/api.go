@@ -142,6 +142,7 @@ func (s *Server) routes() []httpjson.Route {
 		{Pattern: "PUT /api/v1/workspaces/{id}/overdraft-limit", Need: team.ActOperate, Handle: s.putOverdraft},
 		{Pattern: "GET /api/v1/audit", Need: team.ActOperate, Handle: s.listAudit},
 		{Pattern: "GET /api/v1/workspaces/{id}/balance", Need: team.ActViewBilling, Handle: s.balance},
+		{Pattern: "GET /api/v1/workspaces/{id}/credits", Need: team.ActViewBilling, Handle: s.credits},
 		{Pattern: "GET /api/v1/workspaces/{id}/transactions", Need: team.ActViewBilling, Handle: s.transactions},
 		{Pattern: "GET /api/v1/workspaces/{id}/usage", Need: team.ActViewUsage, Handle: s.usage},
 

@@ -13,14 +13,19 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// paid and promotional: the unexpired credit left of each kind (GET …/credits lists
+	// the lots); expiring_within_30_days: the part of them that expires within 30 days.
 	WriteJSON(w, http.StatusOK, struct {
-		WorkspaceID    string       `json:"workspace_id"`
-		Balance        money.Amount `json:"balance"`
-		Held           money.Amount `json:"held"`
-		Available      money.Amount `json:"available"`
-		OverdraftLimit money.Amount `json:"overdraft_limit"`
-		Currency       string       `json:"currency"`
-	}{b.WorkspaceID, b.Balance, b.Held, b.Available, b.OverdraftLimit, s.currency})
+		WorkspaceID          string       `json:"workspace_id"`
+		Balance              money.Amount `json:"balance"`
+		Held                 money.Amount `json:"held"`
+		Available            money.Amount `json:"available"`
+		OverdraftLimit       money.Amount `json:"overdraft_limit"`
+		Paid                 money.Amount `json:"paid"`
+		Promotional          money.Amount `json:"promotional"`
+		ExpiringWithin30Days money.Amount `json:"expiring_within_30_days"`
+		Currency             string       `json:"currency"`
+	}{b.WorkspaceID, b.Balance, b.Held, b.Available, b.OverdraftLimit, b.Paid, b.Promotional, b.ExpiringWithin30Days, s.currency})
 	return nil
 }
 
