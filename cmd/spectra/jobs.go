@@ -51,7 +51,7 @@ const creditExpiryInterval = time.Minute
 // that expires within 7 days gets its credit.expiring alert, once per lot
 // (budget.AlertExpiringCredit; the notifier emails and posts it).
 func expireCredits(ctx context.Context, d deps) error {
-	expired, err := d.db.ExpireLots(ctx, d.now())
+	expired, err := d.ledger.ExpireLots(ctx)
 	if err != nil {
 		err = fmt.Errorf("expire credit lots: %w", err)
 	}
@@ -62,7 +62,7 @@ func expireCredits(ctx context.Context, d deps) error {
 		}
 		d.log.Info("expired credit lots", "loop", "credit-expiry", "count", len(expired), "amount_micros", total)
 	}
-	alerted, aerr := d.budgets.AlertExpiringCredit(ctx, d.db)
+	alerted, aerr := d.budgets.AlertExpiringCredit(ctx, d.ledger)
 	if alerted > 0 {
 		d.log.Info("expiring credit alerted", "loop", "credit-expiry", "count", alerted)
 	}
