@@ -42,7 +42,7 @@ func sqliteKeysIn(n int) string {
 }
 
 const (
-	qCatalogVersion = `SELECT COUNT(*) FROM prices`
+	qCatalogVersion = `SELECT (SELECT COUNT(*) FROM prices) + COALESCE((SELECT CAST(value AS BIGINT) FROM settings WHERE name = 'price_lists_version'), 0)` // price_lists.go: catalogVersionSetting
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
 	qKeysIndexed    = `SELECT value FROM settings WHERE name = '` + keysIndexedSetting + `'`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`

@@ -30,12 +30,12 @@ func (db *DB) CreateWorkspace(ctx context.Context, w team.Workspace) (err error)
 	})
 }
 
-const workspaceColumns = `w.id, w.name, w.timezone, a.overdraft_limit, w.created_at FROM workspaces w JOIN accounts a ON a.id = 'wallet:' || w.id`
+const workspaceColumns = `w.id, w.name, w.timezone, a.overdraft_limit, COALESCE(w.price_list, ''), w.created_at FROM workspaces w JOIN accounts a ON a.id = 'wallet:' || w.id`
 
 func scanWorkspace(row scanner) (team.Workspace, error) {
 	var w team.Workspace
 	var created int64
-	err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.OverdraftLimit, &created)
+	err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.OverdraftLimit, &w.PriceList, &created)
 	w.CreatedAt = fromMicros(created)
 	return w, err
 }

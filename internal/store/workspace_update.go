@@ -15,8 +15,12 @@ import (
 // rollups are rebuilt from its hourly ones by the new zone's days in that transaction
 // (see rebuildDaily): the workspace row is locked first (FOR UPDATE on PostgreSQL), so
 // the change waits for the ingest transactions that wrote days in the old zone, and
-// those that follow read the new one. The same zone again changes nothing. Errors:
-// invalid_timezone, errs.NotFound workspace_not_found.
+// those that follow read the new one. The same zone again changes nothing. A price
+// list that differs from the stored one is checked to exist and written, and the
+// catalog's version moves (bumpCatalogVersion) in that transaction, so that events
+// priced before the change are refused by ApplyEvents and priced again. Errors:
+// invalid_timezone, invalid_price_list, errs.NotFound workspace_not_found and
+// price_list_not_found.
 func (db *DB) UpdateWorkspace(ctx context.Context, id string, u team.WorkspaceUpdate) (err error) {
 	defer wrapErr(&err, "update workspace")
 	if err := u.Validate(); err != nil {
@@ -29,12 +33,12 @@ func (db *DB) UpdateWorkspace(ctx context.Context, id string, u team.WorkspaceUp
 		}
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		query := `SELECT timezone FROM workspaces WHERE id = ?`
+		query := `SELECT timezone, COALESCE(price_list, '') FROM workspaces WHERE id = ?`
 		if db.dialect == Postgres {
 			query += ` FOR UPDATE`
 		}
-		var tz string
-		err := tx.QueryRowContext(ctx, db.q(query), id).Scan(&tz)
+		var tz, list string
+		err := tx.QueryRowContext(ctx, db.q(query), id).Scan(&tz, &list)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errWorkspaceNotFound
 		}
@@ -48,6 +52,9 @@ func (db *DB) UpdateWorkspace(ctx context.Context, id string, u team.WorkspaceUp
 			if err := db.rebuildDaily(ctx, tx, id, loc); err != nil {
 				return err
 			}
+		}
+		if u.PriceList.Set && u.PriceList.Name != list {
+			return db.assignPriceList(ctx, tx, id, u.PriceList.Name)
 		}
 		return nil
 	})

@@ -25,7 +25,10 @@ type Workspace struct {
 	Name           string       `json:"name"`
 	Timezone       string       `json:"timezone"`
 	OverdraftLimit money.Amount `json:"overdraft_limit"` // how far below zero holds may take the available balance
-	CreatedAt      time.Time    `json:"created_at"`
+	// PriceList is the price list its events are priced by ("": the catalog as it is);
+	// the operator assigns it (WorkspaceUpdate.PriceList).
+	PriceList string    `json:"price_list"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Validate checks a workspace before it is stored.
@@ -261,7 +264,8 @@ type Store interface {
 	Workspaces(ctx context.Context) ([]Workspace, error)
 	// UpdateWorkspace applies the set fields of u (validated) to workspace id in one
 	// transaction; a timezone change rebuilds the workspace's daily rollups by the new
-	// zone's days in that transaction. errs.NotFound (workspace_not_found).
+	// zone's days in that transaction; a price list assignment checks that the list
+	// exists in it. errs.NotFound (workspace_not_found, price_list_not_found).
 	UpdateWorkspace(ctx context.Context, id string, u WorkspaceUpdate) error
 	// CreateKey stores k with the hash of its secret.
 	CreateKey(ctx context.Context, k APIKey, hash string) error
