@@ -13,6 +13,10 @@ import (
 // cache_write_1h (per million 1-hour cache-write tokens; "0" prices them at cache_write)
 // and web_search_call (per call) are optional too.
 // max_output_tokens, optional, is the model's maximum output per completion in tokens.
+// The shapes are optional too: audio_input, audio_output, image_input, image_output (per
+// million), units (per unit), tiers and service_tiers (pricing.PriceFields,
+// docs/pricing.md); pricing.Price.Validate checks them (invalid_tier, invalid_unit,
+// invalid_service_tier).
 type priceRequest struct {
 	pricing.PriceFields
 	EffectiveFrom *string `json:"effective_from"`
@@ -23,14 +27,7 @@ type priceRequest struct {
 func (b priceRequest) price(model string, now time.Time) (pricing.Price, error) {
 	p := pricing.Price{Model: model, CreatedAt: now.UTC().Truncate(time.Microsecond)}
 	if fp := b.Apply(&p); fp != nil {
-		switch {
-		case fp.Missing:
-			return p, errs.E(errs.Invalid, "missing_price", "%s is required (a decimal string per million tokens, e.g. \"2.50\")", fp.Field)
-		case fp.Err != nil:
-			return p, errs.E(errs.Invalid, "invalid_price", "%s: %s", fp.Field, amountProblem(fp.Err))
-		default:
-			return p, errs.E(errs.Invalid, "invalid_max_output_tokens", "max_output_tokens must be a whole number from 1 to %d (leave it out when the model has no known maximum)", pricing.MaxOutputTokensLimit)
-		}
+		return p, fp.Error("")
 	}
 	if b.EffectiveFrom != nil { // else zero: metering.Service.PutPrice makes it now
 		t, err := time.Parse(time.RFC3339Nano, *b.EffectiveFrom)

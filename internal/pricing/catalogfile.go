@@ -54,6 +54,11 @@ type filePrice struct {
 // file give them: prices per million tokens (per call for web_search_call) as decimal
 // strings, nil when left out; input and output are required. MaxOutputTokens, optional,
 // is the model's maximum output per completion in tokens.
+//
+// The shapes of issue 15 are optional: audio_input, audio_output, image_input,
+// image_output (per million), units ({"name": "0.010"}, per unit), tiers
+// ([{"above_input_tokens": 200000, "input": "2.50", …}]) and service_tiers
+// ({"flex": {"input": …, "tiers": […], "units": {…}}}).
 type PriceFields struct {
 	Input           *string `json:"input"`
 	CachedInput     *string `json:"cached_input"`
@@ -63,14 +68,124 @@ type PriceFields struct {
 	CacheWrite1h    *string `json:"cache_write_1h"`
 	WebSearchCall   *string `json:"web_search_call"`
 	MaxOutputTokens *int64  `json:"max_output_tokens"`
+	AudioInput      *string `json:"audio_input"`
+	AudioOutput     *string `json:"audio_output"`
+	ImageInput      *string `json:"image_input"`
+	ImageOutput     *string `json:"image_output"`
+	// Units, Tiers and ServiceTiers are the version's shapes as text.
+	Units        map[string]string            `json:"units"`
+	Tiers        []TierFields                 `json:"tiers"`
+	ServiceTiers map[string]ServiceTierFields `json:"service_tiers"`
+}
+
+// RateFields are a set of rates as text (Rates), each optional ("0" when left out).
+type RateFields struct {
+	Input        *string `json:"input"`
+	CachedInput  *string `json:"cached_input"`
+	CacheWrite   *string `json:"cache_write"`
+	CacheWrite1h *string `json:"cache_write_1h"`
+	Output       *string `json:"output"`
+	AudioInput   *string `json:"audio_input"`
+	AudioOutput  *string `json:"audio_output"`
+	ImageInput   *string `json:"image_input"`
+	ImageOutput  *string `json:"image_output"`
+	Request      *string `json:"request"`
+}
+
+// TierFields are a context tier as text (Tier); above_input_tokens is required.
+type TierFields struct {
+	AboveInputTokens *int64 `json:"above_input_tokens"`
+	RateFields
+}
+
+// ServiceTierFields are a service tier as text (ServiceTier).
+type ServiceTierFields struct {
+	RateFields
+	Tiers []TierFields      `json:"tiers"`
+	Units map[string]string `json:"units"`
 }
 
 // A FieldProblem is what PriceFields.Apply found wrong with one field.
 type FieldProblem struct {
-	Field   string // its wire name: "input", ..., "max_output_tokens"
+	Field   string // its wire name: "input", ..., "max_output_tokens", "tiers[0].input", "units.x"
 	Value   string // the amount given (empty when Missing or for max_output_tokens)
 	Missing bool   // a required amount was left out
 	Err     error  // why money.ParseNonNegative refused Value; nil otherwise
+	// Code, when set, is the problem's own code (invalid_tier, invalid_unit,
+	// invalid_service_tier) and Message what it says.
+	Code, Message string
+}
+
+// Error returns the problem as an *errs.Error with the API's codes, prefixed by prefix
+// (such as `model "m": `).
+func (fp *FieldProblem) Error(prefix string) error {
+	switch {
+	case fp.Code != "":
+		return errs.E(errs.Invalid, fp.Code, "%s%s", prefix, fp.Message)
+	case fp.Missing:
+		return errs.E(errs.Invalid, "missing_price", "%s%s is required (a decimal string per million tokens, e.g. \"2.50\")", prefix, fp.Field)
+	case fp.Err != nil:
+		return errs.E(errs.Invalid, "invalid_price", "%s%s %q: %s", prefix, fp.Field, fp.Value, AmountProblem(fp.Err))
+	}
+	return errs.E(errs.Invalid, "invalid_max_output_tokens", "%smax_output_tokens must be a whole number from 1 to %d (leave it out when the model has no known maximum)", prefix, MaxOutputTokensLimit)
+}
+
+// apply parses the rates into r, each prefixed by where in a problem.
+func (f RateFields) apply(r *Rates, where string) *FieldProblem {
+	vals := []*string{f.Input, f.CachedInput, f.CacheWrite, f.CacheWrite1h, f.Output, f.AudioInput, f.AudioOutput, f.ImageInput, f.ImageOutput, f.Request}
+	for i, fd := range r.fields() {
+		if vals[i] == nil {
+			continue
+		}
+		a, err := money.ParseNonNegative(*vals[i])
+		if err != nil {
+			return &FieldProblem{Field: where + fd.name, Value: *vals[i], Err: err}
+		}
+		*fd.a = a
+	}
+	return nil
+}
+
+func applyTiers(fs []TierFields, where string) ([]Tier, *FieldProblem) {
+	if fs == nil {
+		return nil, nil
+	}
+	if len(fs) > MaxTiers {
+		return nil, &FieldProblem{Field: where + "tiers", Code: "invalid_tier", Message: fmt.Sprintf("%sat most %d context tiers", where, MaxTiers)}
+	}
+	out := make([]Tier, len(fs))
+	for i, f := range fs {
+		at := fmt.Sprintf("%stiers[%d].", where, i)
+		if f.AboveInputTokens == nil {
+			return nil, &FieldProblem{Field: at + "above_input_tokens", Code: "invalid_tier", Message: at + "above_input_tokens is required (the input tokens a request must exceed for the tier to apply)"}
+		}
+		out[i].AboveInputTokens = *f.AboveInputTokens
+		if fp := f.RateFields.apply(&out[i].Rates, at); fp != nil {
+			return nil, fp
+		}
+	}
+	return out, nil
+}
+
+func applyUnits(fs map[string]string, where string) (map[string]money.Amount, *FieldProblem) {
+	if fs == nil {
+		return nil, nil
+	}
+	if len(fs) > MaxPriceUnits {
+		return nil, &FieldProblem{Field: where + "units", Code: "invalid_unit", Message: fmt.Sprintf("%sat most %d units", where, MaxPriceUnits)}
+	}
+	out := make(map[string]money.Amount, len(fs))
+	for _, name := range sortedKeys(fs) {
+		if !ValidUnit(name) {
+			return nil, &FieldProblem{Field: where + "units", Code: "invalid_unit", Message: fmt.Sprintf("%sunit name %q is not valid (lower-case letters, digits and _.:- up to 64 characters, starting with a letter or digit)", where, name)}
+		}
+		a, err := money.ParseNonNegative(fs[name])
+		if err != nil {
+			return nil, &FieldProblem{Field: where + "units." + name, Value: fs[name], Err: err}
+		}
+		out[name] = a
+	}
+	return out, nil
 }
 
 // Apply parses the fields into p, in wire order (input, cached_input, cache_write,
@@ -92,6 +207,10 @@ func (f PriceFields) Apply(p *Price) *FieldProblem {
 		{"request", f.Request, &p.Request, false},
 		{"cache_write_1h", f.CacheWrite1h, &p.CacheWrite1h, false},
 		{"web_search_call", f.WebSearchCall, &p.WebSearchCall, false},
+		{"audio_input", f.AudioInput, &p.AudioInput, false},
+		{"audio_output", f.AudioOutput, &p.AudioOutput, false},
+		{"image_input", f.ImageInput, &p.ImageInput, false},
+		{"image_output", f.ImageOutput, &p.ImageOutput, false},
 	}
 	for _, fd := range fields {
 		if fd.value == nil {
@@ -111,6 +230,41 @@ func (f PriceFields) Apply(p *Price) *FieldProblem {
 			return &FieldProblem{Field: "max_output_tokens"}
 		}
 		p.MaxOutputTokens = *f.MaxOutputTokens
+	}
+	var fp *FieldProblem
+	if f.Units != nil {
+		if p.Units, fp = applyUnits(f.Units, ""); fp != nil {
+			return fp
+		}
+	}
+	if f.Tiers != nil {
+		if p.Tiers, fp = applyTiers(f.Tiers, ""); fp != nil {
+			return fp
+		}
+	}
+	if f.ServiceTiers != nil {
+		if len(f.ServiceTiers) > MaxServiceTiers {
+			return &FieldProblem{Field: "service_tiers", Code: "invalid_service_tier", Message: fmt.Sprintf("at most %d service tiers", MaxServiceTiers)}
+		}
+		p.ServiceTiers = make(map[string]ServiceTier, len(f.ServiceTiers))
+		for _, name := range sortedKeys(f.ServiceTiers) {
+			sf := f.ServiceTiers[name]
+			if !ValidServiceTier(name) || name == DefaultServiceTier {
+				return &FieldProblem{Field: "service_tiers", Code: "invalid_service_tier", Message: fmt.Sprintf("service tier name %q is not valid (lower-case letters, digits and _- up to 32 characters; \"default\" is the base prices)", name)}
+			}
+			where := "service_tiers." + name + "."
+			var st ServiceTier
+			if fp = sf.RateFields.apply(&st.Rates, where); fp != nil {
+				return fp
+			}
+			if st.Tiers, fp = applyTiers(sf.Tiers, where); fp != nil {
+				return fp
+			}
+			if st.Units, fp = applyUnits(sf.Units, where); fp != nil {
+				return fp
+			}
+			p.ServiceTiers[name] = st
+		}
 	}
 	return nil
 }
@@ -206,18 +360,14 @@ func (f filePrice) toPrice(model string) (Price, error) {
 		return p, errs.E(errs.Invalid, "invalid_model", "model name %q is not valid (letters, digits and ._:/@+- up to 128 characters)", model)
 	}
 	if fp := f.Apply(&p); fp != nil {
-		switch {
-		case fp.Missing:
-			return p, errs.E(errs.Invalid, "missing_price", "model %q: %s is required (a decimal string per million tokens, e.g. \"2.50\")", model, fp.Field)
-		case fp.Err != nil:
-			return p, errs.E(errs.Invalid, "invalid_price", "model %q: %s %q: %s", model, fp.Field, fp.Value, AmountProblem(fp.Err))
-		default:
-			return p, errs.E(errs.Invalid, "invalid_max_output_tokens", "model %q: max_output_tokens must be a whole number from 1 to %d", model, MaxOutputTokensLimit)
-		}
+		return p, fp.Error(fmt.Sprintf("model %q: ", model))
 	}
 	check := p
 	check.EffectiveFrom = time.Unix(1, 0) // the import sets it; the rest is checked now
 	if err := check.Validate(); err != nil {
+		if e, ok := err.(*errs.Error); ok && e.Code != "invalid_model" {
+			return p, errs.E(e.Kind, e.Code, "model %q: %s", model, e.Message)
+		}
 		return p, err
 	}
 	return p, nil
@@ -304,26 +454,33 @@ func Diff(cat *Catalog, imported []Price, t time.Time) []DiffLine {
 	return out
 }
 
-// SameCharges reports whether two versions charge the same and cap output the same.
+// SameCharges reports whether two versions charge the same and cap output the same:
+// every flat field, and the same units, tiers and service tiers (ShapesJSON).
 func SameCharges(a, b Price) bool {
-	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
-		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens &&
-		a.CacheWrite1h == b.CacheWrite1h && a.WebSearchCall == b.WebSearchCall
+	return a.Base() == b.Base() && a.MaxOutputTokens == b.MaxOutputTokens && a.WebSearchCall == b.WebSearchCall &&
+		a.ShapesJSON() == b.ShapesJSON()
 }
 
 // EncodeCatalogFile writes prices in the list-price format ParseCatalogFile reads back:
 // what a confirm step re-posts.
 func EncodeCatalogFile(prices []Price, currency string) []byte {
 	type entry struct {
-		Model           string `json:"model"`
-		Input           string `json:"input"`
-		CachedInput     string `json:"cached_input"`
-		CacheWrite      string `json:"cache_write"`
-		Output          string `json:"output"`
-		Request         string `json:"request"`
-		CacheWrite1h    string `json:"cache_write_1h"`
-		WebSearchCall   string `json:"web_search_call"`
-		MaxOutputTokens *int64 `json:"max_output_tokens,omitempty"`
+		Model           string                  `json:"model"`
+		Input           string                  `json:"input"`
+		CachedInput     string                  `json:"cached_input"`
+		CacheWrite      string                  `json:"cache_write"`
+		Output          string                  `json:"output"`
+		Request         string                  `json:"request"`
+		CacheWrite1h    string                  `json:"cache_write_1h"`
+		WebSearchCall   string                  `json:"web_search_call"`
+		MaxOutputTokens *int64                  `json:"max_output_tokens,omitempty"`
+		AudioInput      money.Amount            `json:"audio_input,omitempty"`
+		AudioOutput     money.Amount            `json:"audio_output,omitempty"`
+		ImageInput      money.Amount            `json:"image_input,omitempty"`
+		ImageOutput     money.Amount            `json:"image_output,omitempty"`
+		Units           map[string]money.Amount `json:"units,omitempty"`
+		Tiers           []Tier                  `json:"tiers,omitempty"`
+		ServiceTiers    map[string]ServiceTier  `json:"service_tiers,omitempty"`
 	}
 	out := struct {
 		Currency string  `json:"currency"`
@@ -331,7 +488,9 @@ func EncodeCatalogFile(prices []Price, currency string) []byte {
 	}{Currency: currency}
 	for _, p := range prices {
 		e := entry{Model: p.Model, Input: p.Input.String(), CachedInput: p.CachedInput.String(), CacheWrite: p.CacheWrite.String(),
-			Output: p.Output.String(), Request: p.Request.String(), CacheWrite1h: p.CacheWrite1h.String(), WebSearchCall: p.WebSearchCall.String()}
+			Output: p.Output.String(), Request: p.Request.String(), CacheWrite1h: p.CacheWrite1h.String(), WebSearchCall: p.WebSearchCall.String(),
+			AudioInput: p.AudioInput, AudioOutput: p.AudioOutput, ImageInput: p.ImageInput, ImageOutput: p.ImageOutput,
+			Units: p.Units, Tiers: p.Tiers, ServiceTiers: p.ServiceTiers}
 		if p.MaxOutputTokens > 0 {
 			m := p.MaxOutputTokens
 			e.MaxOutputTokens = &m
@@ -345,11 +504,29 @@ func EncodeCatalogFile(prices []Price, currency string) []byte {
 	return b
 }
 
+// ShapesText is the form text of a version's units, tiers and service tiers: a JSON object
+// {"units": {…}, "tiers": […], "service_tiers": {…}} as the API writes them, indented; ""
+// when the version has none.
+func ShapesText(p Price) string {
+	if p.ShapesJSON() == "" {
+		return ""
+	}
+	b, err := json.MarshalIndent(shapesJSON{Units: p.Units, Tiers: p.Tiers, ServiceTiers: p.ServiceTiers}, "", "  ")
+	if err != nil {
+		panic("pricing: encode shapes: " + err.Error())
+	}
+	return string(b)
+}
+
 // ParsePrice reads one version of model from form text: text holds the price fields
 // by their API names (input, cached_input, cache_write, output, request,
-// cache_write_1h, web_search_call) as decimal strings, an empty one taken as absent
-// (input and output are required); maxOutputTokens is "" or a whole number. The codes
-// are the API's (missing_price, invalid_price, invalid_max_output_tokens, invalid_model).
+// cache_write_1h, web_search_call, audio_input, audio_output, image_input,
+// image_output) as decimal strings, an empty one taken as absent (input and output are
+// required), and "shapes", the JSON object ShapesText writes (units, tiers,
+// service_tiers; empty: none); maxOutputTokens is "" or a whole number. The codes are
+// the API's (missing_price, invalid_price, invalid_max_output_tokens, invalid_model,
+// invalid_tier, invalid_unit, invalid_service_tier) and invalid_shapes for shapes that
+// are not such an object.
 func ParsePrice(model string, text map[string]string, maxOutputTokens string) (Price, error) {
 	get := func(k string) *string {
 		if v := strings.TrimSpace(text[k]); v != "" {
@@ -358,7 +535,23 @@ func ParsePrice(model string, text map[string]string, maxOutputTokens string) (P
 		return nil
 	}
 	f := filePrice{PriceFields: PriceFields{Input: get("input"), CachedInput: get("cached_input"), CacheWrite: get("cache_write"),
-		Output: get("output"), Request: get("request"), CacheWrite1h: get("cache_write_1h"), WebSearchCall: get("web_search_call")}}
+		Output: get("output"), Request: get("request"), CacheWrite1h: get("cache_write_1h"), WebSearchCall: get("web_search_call"),
+		AudioInput: get("audio_input"), AudioOutput: get("audio_output"), ImageInput: get("image_input"), ImageOutput: get("image_output")}}
+	if sh := strings.TrimSpace(text["shapes"]); sh != "" {
+		var shapes struct {
+			Units        map[string]string            `json:"units"`
+			Tiers        []TierFields                 `json:"tiers"`
+			ServiceTiers map[string]ServiceTierFields `json:"service_tiers"`
+		}
+		if err := strictDecode([]byte(sh), &shapes); err != nil {
+			msg := err.Error()
+			if e, ok := err.(*errs.Error); ok {
+				msg = e.Message
+			}
+			return Price{Model: model}, errs.E(errs.Invalid, "invalid_shapes", "the tiers, units and service tiers must be a JSON object {\"units\": {…}, \"tiers\": […], \"service_tiers\": {…}}: %s", strings.ReplaceAll(msg, "the file", "it"))
+		}
+		f.Units, f.Tiers, f.ServiceTiers = shapes.Units, shapes.Tiers, shapes.ServiceTiers
+	}
 	if m := strings.TrimSpace(maxOutputTokens); m != "" {
 		var n int64
 		if _, err := fmt.Sscan(m, &n); err != nil || fmt.Sprint(n) != m {
