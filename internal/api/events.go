@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"spectra/internal/errs"
@@ -33,12 +34,23 @@ type eventInput struct {
 	CacheWriteTokens  int64  `json:"cache_write_tokens"`
 	// CacheWrite1hTokens is the part of cache_write_tokens written to a 1-hour cache
 	// (Anthropic's), priced at the price's cache_write_1h.
-	CacheWrite1hTokens int64           `json:"cache_write_1h_tokens"`
-	OutputTokens       int64           `json:"output_tokens"`
-	ReasoningTokens    int64           `json:"reasoning_tokens"`
-	Project            string          `json:"project"`
-	Member             string          `json:"member"`
-	Metadata           json.RawMessage `json:"metadata"`
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens"`
+	OutputTokens       int64 `json:"output_tokens"`
+	ReasoningTokens    int64 `json:"reasoning_tokens"`
+	// The modality counts are parts of input_tokens (uncached) and output_tokens, priced
+	// at the price's audio and image rates (issue 15).
+	AudioInputTokens  int64 `json:"audio_input_tokens"`
+	AudioOutputTokens int64 `json:"audio_output_tokens"`
+	ImageInputTokens  int64 `json:"image_input_tokens"`
+	ImageOutputTokens int64 `json:"image_output_tokens"`
+	// Units counts named units ({"web_search_call": 2}), each priced at the price's units.
+	Units map[string]int64 `json:"units"`
+	// ServiceTier is the service tier the provider served the request at ("default",
+	// "flex", "priority", "batch", …).
+	ServiceTier string          `json:"service_tier"`
+	Project     string          `json:"project"`
+	Member      string          `json:"member"`
+	Metadata    json.RawMessage `json:"metadata"`
 }
 
 // ingestEvents applies a batch: 200 with what was accepted, what was a duplicate and
@@ -93,9 +105,11 @@ func decodeEvent(raw json.RawMessage, p principal) (metering.Event, error) {
 		return metering.Event{ID: idOf(raw)}, err
 	}
 	e := metering.Event{ID: in.ID, WorkspaceID: in.WorkspaceID, KeyID: in.KeyID, Project: in.Project, Member: in.Member,
-		Model: in.Model, Metadata: in.Metadata, Source: "api",
+		Model: in.Model, Metadata: in.Metadata, Source: "api", ServiceTier: in.ServiceTier,
 		Usage: pricing.Usage{Input: in.InputTokens, CachedInput: in.CachedInputTokens, CacheWrite: in.CacheWriteTokens,
-			Output: in.OutputTokens, Reasoning: in.ReasoningTokens, CacheWrite1h: in.CacheWrite1hTokens}}
+			Output: in.OutputTokens, Reasoning: in.ReasoningTokens, CacheWrite1h: in.CacheWrite1hTokens,
+			AudioInput: in.AudioInputTokens, AudioOutput: in.AudioOutputTokens, ImageInput: in.ImageInputTokens,
+			ImageOutput: in.ImageOutputTokens, Units: in.Units}}
 	if in.Timestamp != "" {
 		t, err := time.Parse(time.RFC3339Nano, in.Timestamp)
 		if err != nil {
@@ -124,7 +138,8 @@ func decodeEvent(raw json.RawMessage, p principal) (metering.Event, error) {
 }
 
 // tokenFields are the fields that hold token counts.
-var tokenFields = []string{"input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"}
+var tokenFields = []string{"input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
+	"audio_input_tokens", "audio_output_tokens", "image_input_tokens", "image_output_tokens"}
 
 // strictDecode decodes one event object, refusing unknown fields and wrong types.
 func strictDecode(raw json.RawMessage, in *eventInput) error {
@@ -140,6 +155,10 @@ func strictDecode(raw json.RawMessage, in *eventInput) error {
 		return nil
 	case errors.As(err, &typ) && slices.Contains(tokenFields, typ.Field):
 		return errs.E(errs.Invalid, "invalid_tokens", "%s must be a whole number (a JSON integer); got %s", typ.Field, typ.Value)
+	case errors.As(err, &typ) && (typ.Field == "units" || strings.HasPrefix(typ.Field, "units.")):
+		return errs.E(errs.Invalid, "invalid_unit", "units must be an object of unit names and whole-number counts; got %s", typ.Value)
+	case errors.As(err, &typ) && typ.Field == "service_tier":
+		return errs.E(errs.Invalid, "invalid_service_tier", "service_tier must be a string")
 	case errors.As(err, &typ) && typ.Field == "timestamp":
 		return errs.E(errs.Invalid, "invalid_timestamp", "timestamp must be an RFC 3339 string")
 	case errors.As(err, &typ):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 )
 
 // This file holds ingestion's rules, without a database: which events of a batch a
@@ -20,8 +21,10 @@ type EventKey struct{ WorkspaceID, ID string }
 func (e *Event) Key() EventKey { return EventKey{e.WorkspaceID, e.ID} }
 
 // Batch is the events one store transaction applies, with their outcomes. Its steps, in
-// order: NewBatch; Admit, with the balances of Workspaces' wallets; the store stores
-// Candidates; Resolve, with what it stored; Charges, which the store writes.
+// order: NewBatch; Admit, with the balances and carries of Workspaces' wallets; the
+// store claims Candidates' ids; Charge, with which it claimed, sets what each new event
+// is charged; the store writes the new events; Resolve, with what it stored; Charges,
+// which the store writes.
 type Batch struct {
 	// Events are the batch's events, in the callers' order.
 	Events []*Event
@@ -35,13 +38,32 @@ type Batch struct {
 	fresh      []int            // the first event of each key, in (workspace, id) order
 	later      []int            // every other event: a repeat within the batch
 	outOfRange map[EventKey]bool
+	carries    map[string]int64 // each wallet's carry, as Charge leaves it
+	before     map[string]int64 // each wallet's carry before the batch
+}
+
+// Carry is the unit of a wallet's sub-micro carry: 10^-6 micro-units (10^-12 of the
+// currency), the resolution of pricing.Exact. A carry is in [0, Carry).
+const Carry = 1_000_000
+
+// Wallet is what a batch needs to know of a wallet: its balance, and its carry (the part
+// of a micro-unit its events cost exactly but were not charged yet, in 1/Carry
+// micro-units).
+type Wallet struct {
+	Balance money.Amount
+	Carry   int64
 }
 
 // NewBatch starts a batch of events. An event whose key an earlier event of the batch
-// has is a repeat: its outcome is the first one's stored copy's (Resolve).
+// has is a repeat: its outcome is the first one's stored copy's (Resolve). An event
+// without an exact cost (a zero CostExact: not priced by Service.Ingest) costs Cost
+// exactly.
 func NewBatch(events []*Event) *Batch {
 	b := &Batch{Events: events, Outcomes: make([]Outcome, len(events)), first: make(map[EventKey]int, len(events))}
 	for i, e := range events {
+		if e.CostExact == (pricing.Exact{}) {
+			e.CostExact.Micro = e.Cost
+		}
 		k := e.Key()
 		if _, seen := b.first[k]; seen {
 			b.later = append(b.later, i)
@@ -70,36 +92,61 @@ func (b *Batch) Workspaces() []string {
 }
 
 // Admit decides, before anything is stored, which events are candidates, from the
-// balance of each existing wallet (a workspace absent from balances does not exist:
-// UnknownWorkspace). An event whose cost would take its wallet below MinBalance is
-// refused (BalanceOutOfRange): every candidate's cost, in (workspace, id) order, counts
-// against its wallet's room, a candidate that turns out a duplicate too, which errs on
-// the side of refusing. The debits Charges sums therefore stay within room, so neither
-// they nor the balance overflow.
-func (b *Batch) Admit(balances map[string]money.Amount) {
-	room := make(map[string]money.Amount, len(balances))
-	for ws, balance := range balances {
-		r, err := money.Add(balance, -MinBalance)
+// balance and carry of each existing wallet (a workspace absent from wallets does not
+// exist: UnknownWorkspace). An event whose cost would take its wallet below MinBalance is
+// refused (BalanceOutOfRange): every candidate's exact cost rounded up (at least what
+// Charge can charge it), in (workspace, id) order, counts against its wallet's room, a
+// candidate that turns out a duplicate too, which errs on the side of refusing. The
+// debits Charges sums therefore stay within room, so neither they nor the balance
+// overflow.
+func (b *Batch) Admit(wallets map[string]Wallet) {
+	room := make(map[string]money.Amount, len(wallets))
+	b.carries, b.before = make(map[string]int64, len(wallets)), make(map[string]int64, len(wallets))
+	for ws, w := range wallets {
+		r, err := money.Add(w.Balance, -MinBalance)
 		if err != nil {
 			r = money.Max
 		}
 		room[ws] = r
+		b.carries[ws] = w.Carry
+		b.before[ws] = w.Carry
 	}
 	b.outOfRange = map[EventKey]bool{}
 	b.Candidates = b.Candidates[:0]
 	for _, i := range b.fresh {
 		e := b.Events[i]
-		if _, ok := balances[e.WorkspaceID]; !ok {
+		if _, ok := wallets[e.WorkspaceID]; !ok {
 			b.Outcomes[i] = UnknownWorkspace
 			continue
 		}
-		if e.Cost > 0 && e.Cost > room[e.WorkspaceID] {
+		most := e.CostExact.Ceil()
+		if most > 0 && most > room[e.WorkspaceID] {
 			b.Outcomes[i] = BalanceOutOfRange
 			b.outOfRange[e.Key()] = true
 			continue
 		}
-		room[e.WorkspaceID] -= e.Cost
+		room[e.WorkspaceID] -= most
 		b.Candidates = append(b.Candidates, i)
+	}
+}
+
+// Charge sets the cost of each candidate stored now (inserted, one per candidate): in
+// the candidates' (workspace, id) order, each is charged floor(carry + CostExact) whole
+// micro-units of its wallet, and the rest of a micro-unit is carried to the wallet's
+// next event. So what a wallet is charged over any run of its events is their exact
+// cost to within one micro-unit (its carry), and no event is charged more than its
+// exact cost rounded up. Candidates not stored now (duplicates, conflicts) charge
+// nothing and leave the carry as it is.
+func (b *Batch) Charge(inserted []bool) {
+	for j, i := range b.Candidates {
+		e := b.Events[i]
+		if !inserted[j] {
+			e.Cost = e.CostExact.Round()
+			continue
+		}
+		sum := b.carries[e.WorkspaceID] + e.CostExact.Frac // < 2·Carry
+		e.Cost = e.CostExact.Micro + money.Amount(sum/Carry)
+		b.carries[e.WorkspaceID] = sum % Carry
 	}
 }
 
@@ -159,16 +206,22 @@ type Charges struct {
 	// Debits are the usage cost each wallet is charged: the sum of its accepted events'
 	// costs. A workspace with accepted events is present even when they cost nothing.
 	Debits map[string]money.Amount
+	// Carries are the carries of the wallets in Debits after the batch (Charge), and
+	// CarryMoved says which of them changed.
+	Carries    map[string]int64
+	CarryMoved map[string]bool
 }
 
 // Charges returns what the resolved batch changes. Each accepted event counts once.
 func (b *Batch) Charges() Charges {
-	c := Charges{Rollups: map[RollupKey]*Totals{}, Debits: map[string]money.Amount{}}
+	c := Charges{Rollups: map[RollupKey]*Totals{}, Debits: map[string]money.Amount{}, Carries: map[string]int64{}, CarryMoved: map[string]bool{}}
 	for i, e := range b.Events {
 		if b.Outcomes[i] != Accepted || b.first[e.Key()] != i {
 			continue
 		}
 		c.Debits[e.WorkspaceID] += e.Cost
+		c.Carries[e.WorkspaceID] = b.carries[e.WorkspaceID]
+		c.CarryMoved[e.WorkspaceID] = b.carries[e.WorkspaceID] != b.before[e.WorkspaceID]
 		k := RollupKey{e.WorkspaceID, e.Timestamp.Truncate(time.Hour).UTC(), e.Project, e.KeyID, e.Member, e.Model}
 		t := c.Rollups[k]
 		if t == nil {

@@ -23,7 +23,7 @@ func TestBatchOrder(t *testing.T) {
 	if got := b.Workspaces(); !slices.Equal(got, []string{"w1", "w2"}) {
 		t.Fatalf("Workspaces = %v", got)
 	}
-	b.Admit(map[string]money.Amount{"w1": 0, "w2": 0})
+	b.Admit(wallets(map[string]money.Amount{"w1": 0, "w2": 0}))
 	if !slices.Equal(b.Candidates, []int{1, 2, 0}) {
 		t.Fatalf("Candidates = %v, want [1 2 0]", b.Candidates)
 	}
@@ -41,7 +41,7 @@ func TestBatchOutcomes(t *testing.T) {
 		ev("ghost", "x", 10, "h4"),     // 6: repeat of 3
 	}
 	b := metering.NewBatch(events)
-	b.Admit(map[string]money.Amount{"w1": 1000})
+	b.Admit(wallets(map[string]money.Amount{"w1": 1000}))
 	// Candidates in id order: conflict (2), dup (1), new (0).
 	if !slices.Equal(b.Candidates, []int{2, 1, 0}) {
 		t.Fatalf("Candidates = %v", b.Candidates)
@@ -71,7 +71,7 @@ func TestBatchBalanceFloor(t *testing.T) {
 	events := []*metering.Event{ev("w1", "b", 60, "h"), ev("w1", "a", 60, "h"), ev("w1", "c", 0, "h"), ev("w1", "b", 60, "h"),
 		ev("w2", "a", 60, "h")}
 	b := metering.NewBatch(events)
-	b.Admit(map[string]money.Amount{"w1": floor, "w2": floor})
+	b.Admit(wallets(map[string]money.Amount{"w1": floor, "w2": floor}))
 	if !slices.Equal(b.Candidates, []int{1, 2, 4}) {
 		t.Fatalf("Candidates = %v, want [1 2 4] (a fits, b does not, c is free, w2 has its own room)", b.Candidates)
 	}
@@ -85,7 +85,7 @@ func TestBatchBalanceFloor(t *testing.T) {
 	}
 	// A balance so high that its room overflows is capped, not wrapped.
 	b = metering.NewBatch([]*metering.Event{ev("w1", "a", money.Max, "h")})
-	b.Admit(map[string]money.Amount{"w1": money.Max})
+	b.Admit(wallets(map[string]money.Amount{"w1": money.Max}))
 	if len(b.Candidates) != 1 {
 		t.Fatalf("an event within a capped room was refused: %v", b.Outcomes)
 	}
@@ -99,7 +99,7 @@ func TestBatchCharges(t *testing.T) {
 	b2.Timestamp = b2.Timestamp.Add(time.Hour)
 	dup := ev("w1", "a", 5, "h")
 	b := metering.NewBatch([]*metering.Event{a, b2, free, ghost, dup})
-	b.Admit(map[string]money.Amount{"w1": 0, "w2": 0})
+	b.Admit(wallets(map[string]money.Amount{"w1": 0, "w2": 0}))
 	b.Resolve([]bool{true, true, true}, func(*metering.Event) string { return "" })
 	c := b.Charges()
 	if len(c.Debits) != 2 || c.Debits["w1"] != 12 || c.Debits["w2"] != 0 {
@@ -112,4 +112,13 @@ func TestBatchCharges(t *testing.T) {
 	if r := c.Rollups[k]; r == nil || r.Requests != 1 || r.Cost != 5 {
 		t.Fatalf("Rollups[%v] = %+v, want a's request once", k, r)
 	}
+}
+
+// wallets returns wallets with these balances and no carry.
+func wallets(balances map[string]money.Amount) map[string]metering.Wallet {
+	out := make(map[string]metering.Wallet, len(balances))
+	for ws, b := range balances {
+		out[ws] = metering.Wallet{Balance: b}
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +40,31 @@ type Event struct {
 	Stream    bool   `json:"stream"`
 	Estimated bool   `json:"estimated"` // usage counted by Spectra rather than reported by the upstream
 
-	// Set at ingestion.
+	// ServiceTier is the service tier the provider reported serving the request at
+	// ("flex", "priority", "batch"; "" is the default tier, which "default" also names).
+	// Prepare copies it to Usage.ServiceTier, or takes it from there when it is "".
+	ServiceTier string `json:"service_tier"`
+
+	// Set at ingestion: the price that applied, recorded with the event so that history
+	// is never re-priced.
+	//
+	// BilledTier is the service tier whose prices applied: "default", or ServiceTier when
+	// the price version gives it prices of its own.
+	BilledTier string `json:"billed_service_tier"`
+	// PriceList names the workspace's price list that applied; "" is the catalog.
+	PriceList string `json:"price_list"`
+	// PriceFrom is the effective_from of the price version that applied (zero for an
+	// event recorded before it was kept).
+	PriceFrom time.Time `json:"price_effective_from"`
+	// ContextTier is the input-token threshold of the context tier that applied (0: the
+	// base rates).
+	ContextTier int64 `json:"context_tier_above_input_tokens"`
+	// CostExact is the exact cost of the event at that price, in 10^-12 of the currency.
+	// An event recorded before it was kept has CostExact = Cost.
+	CostExact pricing.Exact `json:"cost_exact"`
+	// Cost is the micro-units charged for this event. Ingestion prices it at CostExact
+	// rounded half-up; the store charges each accepted event floor(carry + CostExact)
+	// against its wallet's sub-micro carry (Batch.Charge), and that is what is stored.
 	Cost money.Amount `json:"cost"`
 	// Held is the amount the gateway held for the request before it was answered; 0
 	// for ingested events.
@@ -60,6 +86,9 @@ const (
 	// times what one store ingests in a day at its measured peak).
 	MaxTokensPerField = 100_000_000
 )
+
+// DefaultTier names the default service tier (Event.BilledTier).
+const DefaultTier = pricing.DefaultServiceTier
 
 // MinBalance is the lowest balance usage may take a wallet to (−2^62 micro-units, about
 // −4.6 trillion of the currency). An event whose cost would take its wallet lower is
@@ -100,13 +129,23 @@ func (e *Event) Prepare(now time.Time) error {
 	case e.Timestamp.Year() < 2000:
 		return errs.E(errs.Invalid, "timestamp_too_old", "timestamp must be after the year 2000")
 	}
+	if e.ServiceTier == "" {
+		e.ServiceTier = e.Usage.ServiceTier
+	}
+	e.Usage.ServiceTier = e.ServiceTier
 	if err := e.Usage.Validate(); err != nil {
 		return err
 	}
+	if e.ServiceTier == DefaultTier { // the same tier as "": one form, one content hash
+		e.ServiceTier, e.Usage.ServiceTier = "", ""
+	}
 	u := e.Usage
-	if u.Input > MaxTokensPerField || u.CacheWrite > MaxTokensPerField || u.Output > MaxTokensPerField {
+	if u.Input > MaxTokensPerField || u.CacheWrite > MaxTokensPerField || u.Output > MaxTokensPerField ||
+		u.AudioInput > MaxTokensPerField || u.AudioOutput > MaxTokensPerField || u.ImageInput > MaxTokensPerField ||
+		u.ImageOutput > MaxTokensPerField {
 		return errs.E(errs.Invalid, "too_many_tokens", "a token count exceeds %d", int64(MaxTokensPerField))
 	}
+	e.canonicalUnits()
 	if err := e.canonicalMetadata(); err != nil {
 		return err
 	}
@@ -137,6 +176,31 @@ func (e *Event) validText(raw string) error {
 		return errs.E(errs.Invalid, "invalid_id", "id must hold a visible character, not only spaces")
 	}
 	return nil
+}
+
+// canonicalUnits gives an event's units one form: the unit "web_search_call" is counted
+// in Usage.WebSearchCalls (where events before units had it, so that they keep their
+// content hash), and units counted 0 are dropped (they charge nothing).
+func (e *Event) canonicalUnits() {
+	u := &e.Usage
+	if len(u.Units) == 0 {
+		u.Units = nil
+		return
+	}
+	units := make(map[string]int64, len(u.Units))
+	for name, n := range u.Units {
+		if name == pricing.UnitWebSearchCall {
+			u.WebSearchCalls = n // Validate refused another count in WebSearchCalls
+			continue
+		}
+		if n != 0 {
+			units[name] = n
+		}
+	}
+	if len(units) == 0 {
+		units = nil
+	}
+	u.Units = units
 }
 
 func (e *Event) canonicalMetadata() error {
@@ -219,6 +283,21 @@ func (e *Event) contentHash() string {
 	if e.Usage.CacheWrite1h != 0 || e.Usage.WebSearchCalls != 0 { // only then: older events keep their hash
 		num(e.Usage.CacheWrite1h)
 		num(e.Usage.WebSearchCalls)
+	}
+	if u := e.Usage; u.AudioInput != 0 || u.AudioOutput != 0 || u.ImageInput != 0 || u.ImageOutput != 0 || len(u.Units) != 0 || e.ServiceTier != "" {
+		// Only then, after a marker no older event has (a count is never negative):
+		// events without these keep their hash.
+		num(-1)
+		num(u.AudioInput)
+		num(u.AudioOutput)
+		num(u.ImageInput)
+		num(u.ImageOutput)
+		field(e.ServiceTier)
+		num(int64(len(u.Units)))
+		for _, name := range slices.Sorted(maps.Keys(u.Units)) {
+			field(name)
+			num(u.Units[name])
+		}
 	}
 	field(e.Project)
 	field(e.Member)

@@ -39,18 +39,41 @@ func (e *env) catalog(t *testing.T) {
 	}
 }
 
-// costOf is the expected cost of an event under the test prices.
-func costOf(t *testing.T, ev metering.Event) money.Amount {
+// exactOf is the exact cost of an event under the test prices.
+func exactOf(t *testing.T, ev metering.Event) pricing.Exact {
 	t.Helper()
 	p := priceX
 	if ev.Model == "gpt-y" {
 		p = priceY
 	}
-	c, err := pricing.Cost(p, ev.Usage)
+	q, err := p.Quote(ev.Usage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return q.Cost
+}
+
+// sumCost is what a wallet with no carry yet is charged for the events: the exact sum
+// of their costs rounded down (whatever their order: Batch.Charge).
+func sumCost(t *testing.T, events []metering.Event) money.Amount {
+	t.Helper()
+	var s pricing.Exact
+	for _, ev := range events {
+		var err error
+		if s, err = pricing.AddExact(s, exactOf(t, ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.Micro
+}
+
+// charged reports whether cost is a charge of ev: its exact cost rounded down or up
+// (which, depends on its wallet's carry), and its exact cost is recorded with it when
+// ev is an event as stored (recorded true).
+func charged(t *testing.T, ev metering.Event, cost money.Amount, recorded bool) bool {
+	t.Helper()
+	x := exactOf(t, ev)
+	return (cost == x.Micro || cost == x.Ceil()) && (!recorded || ev.CostExact == x)
 }
 
 // ingest runs one batch and fails the test on an error.

@@ -32,13 +32,6 @@ func batch(ws, prefix string, n int, now time.Time) []metering.Event {
 	return out
 }
 
-func sumCost(t *testing.T, events []metering.Event) money.Amount {
-	var s money.Amount
-	for _, ev := range events {
-		s += costOf(t, ev)
-	}
-	return s
-}
 
 // usageTotal is the whole usage of ws in the three days before the test clock's start, from rollups.
 func (e *env) usageTotal(t *testing.T, ws string) metering.Totals {
@@ -60,9 +53,10 @@ func (e *env) usageTotal(t *testing.T, ws string) metering.Totals {
 func totalsOf(t *testing.T, events []metering.Event) metering.Totals {
 	var tot metering.Totals
 	for _, ev := range events {
-		ev.Cost = costOf(t, ev)
+		ev.Cost = 0
 		tot.Add(metering.TotalsOf(ev))
 	}
+	tot.Cost = sumCost(t, events)
 	return tot
 }
 
@@ -77,8 +71,8 @@ func TestIngestExactlyOnce(t *testing.T) {
 			t.Fatalf("first ingest: %+v", res)
 		}
 		for i, o := range res.Outcomes {
-			if o != metering.Accepted || res.Events[i].Cost != costOf(t, events[i]) {
-				t.Fatalf("event %d: outcome %v cost %s; want accepted at %s", i, o, res.Events[i].Cost, costOf(t, events[i]))
+			if o != metering.Accepted || !charged(t, events[i], res.Events[i].Cost, false) {
+				t.Fatalf("event %d: outcome %v cost %s; want accepted at %s rounded down or up", i, o, res.Events[i].Cost, exactOf(t, events[i]))
 			}
 		}
 		spent := sumCost(t, events)
@@ -193,7 +187,7 @@ func TestInBatchDuplicates(t *testing.T) {
 				t.Errorf("rejection %d: %+v", i, r)
 			}
 		}
-		spent := costOf(t, ev("a", 1)) + costOf(t, ev("b", 2)) + costOf(t, ev("c", 4))
+		spent := sumCost(t, []metering.Event{ev("a", 1), ev("b", 2), ev("c", 4)})
 		if b := e.Balance(t, ws); b.Balance != -spent {
 			t.Errorf("balance %s; want −%s", b.Balance, spent)
 		}
@@ -364,7 +358,7 @@ func TestIngestRejections(t *testing.T) {
 				t.Errorf("rejection %+v; want code %q, sorted by index", r, wantCodes[r.Index])
 			}
 		}
-		if b := e.Balance(t, ws); b.Balance != -3*costOf(t, ok("x")) {
+		if b := e.Balance(t, ws); b.Balance != -sumCost(t, []metering.Event{ok("x"), ok("x"), ok("x")}) {
 			t.Errorf("balance %s", b.Balance)
 		}
 		if _, err := e.Meter.Ingest(ctx, make([]metering.Event, metering.MaxBatch+1)); err == nil || wantCodeErr(err) != "batch_too_large" {

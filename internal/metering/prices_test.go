@@ -2,6 +2,7 @@ package metering_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestPutPrice(t *testing.T) {
 		// The same prices again, later and without effective_from: the version in effect.
 		e.Clock.Advance(time.Hour)
 		got, created, err = e.Meter.PutPrice(ctx, p)
-		if err != nil || created || got != first {
+		if err != nil || created || !reflect.DeepEqual(got, first) {
 			t.Fatalf("repeat: %+v %v %v; want %+v, not created", got, created, err, first)
 		}
 		// Other prices from now are a new version; so is another max_output_tokens.

@@ -114,7 +114,7 @@ func TestEventsRejections(t *testing.T) {
 				t.Errorf("Event(%q): %v; want request_not_found", id, err)
 			}
 		}
-		if got, err := e.Meter.Event(ctx, ws, "r1"); err != nil || got.ID != "r1" || got.Cost != costOf(t, got) {
+		if got, err := e.Meter.Event(ctx, ws, "r1"); err != nil || got.ID != "r1" || !charged(t, got, got.Cost, true) {
 			t.Errorf("Event(r1) = %+v, %v", got, err)
 		}
 	})

@@ -142,6 +142,7 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 		for j, o := range outcomes {
 			i := index[j]
 			res.Outcomes[i] = o
+			events[i].Cost = valid[j].Cost // what the store charged it
 			switch o {
 			case Accepted:
 				res.Accepted++
@@ -164,19 +165,24 @@ func (s *Service) Ingest(ctx context.Context, events []Event) (IngestResult, err
 	}
 }
 
+// price prepares e and prices it at the price that applies to its workspace at its time
+// (the workspace's price list's, or the catalog's), recording that price with it: its
+// exact cost, and its cost rounded half-up until the store charges it (Batch.Charge).
+// A unit the applied prices do not know rejects the event (unknown_unit).
 func (s *Service) price(e *Event, cat *pricing.Catalog, now time.Time) error {
 	if err := e.Prepare(now); err != nil {
 		return err
 	}
-	p, err := cat.At(e.Model, e.Timestamp)
+	p, list, err := cat.ForWorkspace(e.WorkspaceID, e.Model, e.Timestamp)
 	if err != nil {
 		return err
 	}
-	cost, err := pricing.Cost(p, e.Usage)
+	q, err := p.Quote(e.Usage)
 	if err != nil {
 		return err
 	}
-	e.Cost = cost
+	e.CostExact, e.Cost = q.Cost, q.Cost.Round()
+	e.BilledTier, e.PriceList, e.PriceFrom, e.ContextTier = q.ServiceTier, list, p.EffectiveFrom, q.AboveInputTokens
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"spectra/internal/metering"
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 )
 
 // Events are stored in blocks (migration 0011): a block is one row of event_blocks
@@ -29,11 +30,20 @@ import (
 //	[id, ts, key_id, project, member, model, input_tokens, cached_input_tokens,
 //	 cache_write_tokens, output_tokens, reasoning_tokens, cost, source, endpoint,
 //	 status, latency_ms, stream, estimated, metadata (a JSON string, or null), hash,
-//	 held[, cache_write_1h_tokens, web_search_calls]]
+//	 held[, cache_write_1h_tokens, web_search_calls, price_effective_from,
+//	 cost_exact_micro, cost_exact_frac, billed_service_tier, price_list, service_tier,
+//	 context_tier_above_input_tokens, audio_input_tokens, audio_output_tokens,
+//	 image_input_tokens, image_output_tokens, units]]
 //
 // An event written before held was added (migration 0020) has no held element and
-// reads as held 0. The last two are written only when one of them is not 0 (Anthropic's
-// 1-hour cache writes and web searches), and read as 0 when absent.
+// reads as held 0. The elements after held are written only up to the last one that is
+// not its default (0, "", null; billed_service_tier "" is "default"), and read as their
+// defaults when absent: an event recorded before migration 0022 has no price recorded
+// (price_effective_from 0) and its exact cost is its cost. The exact cost is written
+// (as micro-units and 10^-6 micro-units) only when it is not a whole micro-unit; when
+// it is, it is the cost charged (see metering.Batch.Charge). cost is what the event was
+// charged; ApplyEvents encodes each event without it (encodedEvent) and writes it in
+// once the batch has charged the event.
 //
 // Workspace, ingested_at and the usage transfer's key (an event's usage_key is the
 // block's when its cost is above zero, "" otherwise) are the block's columns. The view
@@ -87,6 +97,27 @@ func idKey(ws, id string) int64 {
 
 // encodeEvent returns e's array in a block (see the layout above).
 func encodeEvent(e *metering.Event) []byte {
+	x := encodeEventParts(e)
+	return x.with(nil, e.Cost)
+}
+
+// encodedEvent is an event's array in a block without its cost: the cost's digits go at
+// costAt. ApplyEvents encodes events before the store knows what each is charged
+// (metering.Batch.Charge).
+type encodedEvent struct {
+	b      []byte
+	costAt int
+}
+
+// with appends the array, with cost, to buf.
+func (x encodedEvent) with(buf []byte, cost money.Amount) []byte {
+	buf = append(buf, x.b[:x.costAt]...)
+	buf = strconv.AppendInt(buf, int64(cost), 10)
+	return append(buf, x.b[x.costAt:]...)
+}
+
+// encodeEventParts returns e's array in a block (see the layout above) without its cost.
+func encodeEventParts(e *metering.Event) encodedEvent {
 	src, meta := eventRow(e)
 	b := make([]byte, 0, 256+len(e.Metadata))
 	b = append(b, '[')
@@ -97,10 +128,12 @@ func encodeEvent(e *metering.Event) []byte {
 		b = append(b, ',')
 		b = appendJSONString(b, s)
 	}
-	for _, n := range [...]int64{e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning, int64(e.Cost)} {
+	for _, n := range [...]int64{e.Usage.Input, e.Usage.CachedInput, e.Usage.CacheWrite, e.Usage.Output, e.Usage.Reasoning} {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, n, 10)
 	}
+	b = append(b, ',')
+	costAt := len(b)
 	b = append(b, ',')
 	b = appendJSONString(b, src)
 	b = append(b, ',')
@@ -119,13 +152,89 @@ func encodeEvent(e *metering.Event) []byte {
 	b = appendJSONString(b, e.Hash)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(e.Held), 10)
-	if e.Usage.CacheWrite1h != 0 || e.Usage.WebSearchCalls != 0 {
-		for _, n := range [...]int64{e.Usage.CacheWrite1h, e.Usage.WebSearchCalls} {
-			b = append(b, ',')
-			b = strconv.AppendInt(b, n, 10)
+	b = appendTail(b, e)
+	return encodedEvent{b: append(b, ']'), costAt: costAt}
+}
+
+// The elements after held, by position from 21: each is written only when it or one
+// after it is not its default.
+const (
+	tailCacheWrite1h = iota
+	tailWebSearchCalls
+	tailPriceFrom
+	tailExact // the exact cost's micro-units, then its 10^-6 micro-units
+	tailBilledTier
+	tailPriceList
+	tailServiceTier
+	tailContextTier
+	tailAudioInput
+	tailAudioOutput
+	tailImageInput
+	tailImageOutput
+	tailUnits
+)
+
+// appendTail appends the elements after held that e needs.
+func appendTail(b []byte, e *metering.Event) []byte {
+	u := &e.Usage
+	billed := e.BilledTier
+	if billed == metering.DefaultTier {
+		billed = ""
+	}
+	last := -1
+	for i, set := range [...]bool{u.CacheWrite1h != 0, u.WebSearchCalls != 0, !e.PriceFrom.IsZero(), e.CostExact.Frac != 0,
+		billed != "", e.PriceList != "", e.ServiceTier != "", e.ContextTier != 0, u.AudioInput != 0, u.AudioOutput != 0,
+		u.ImageInput != 0, u.ImageOutput != 0, len(u.Units) != 0} {
+		if set {
+			last = i
 		}
 	}
-	return append(b, ']')
+	num := func(n int64) []byte {
+		b = append(b, ',')
+		return strconv.AppendInt(b, n, 10)
+	}
+	str := func(s string) []byte {
+		b = append(b, ',')
+		return appendJSONString(b, s)
+	}
+	for i := 0; i <= last; i++ {
+		switch i {
+		case tailCacheWrite1h:
+			b = num(u.CacheWrite1h)
+		case tailWebSearchCalls:
+			b = num(u.WebSearchCalls)
+		case tailPriceFrom:
+			if e.PriceFrom.IsZero() {
+				b = num(0)
+			} else {
+				b = num(micros(e.PriceFrom))
+			}
+		case tailExact:
+			b = num(int64(e.CostExact.Micro))
+			b = num(e.CostExact.Frac)
+		case tailBilledTier:
+			b = str(billed)
+		case tailPriceList:
+			b = str(e.PriceList)
+		case tailServiceTier:
+			b = str(e.ServiceTier)
+		case tailContextTier:
+			b = num(e.ContextTier)
+		case tailAudioInput:
+			b = num(u.AudioInput)
+		case tailAudioOutput:
+			b = num(u.AudioOutput)
+		case tailImageInput:
+			b = num(u.ImageInput)
+		case tailImageOutput:
+			b = num(u.ImageOutput)
+		case tailUnits:
+			b = append(b, ',')
+			units, _ := json.Marshal(u.Units) // counts of names: always marshals, keys sorted
+			b = append(b, units...)
+		}
+	}
+	return b
 }
 
 // appendJSONString appends s as a JSON string.
@@ -300,20 +409,84 @@ func (d *blockDecoder) event(ws string, ingestedAt int64) metering.Event {
 	}
 	next()
 	e.Hash = d.str()
+	e.CostExact = pricing.Exact{Micro: e.Cost}
+	e.BilledTier = metering.DefaultTier
 	if d.sep(']') {
 		return e // written before held
 	}
 	e.Held = money.Amount(d.int())
-	if d.sep(']') {
-		return e // without 1-hour cache writes and web searches
-	}
-	e.Usage.CacheWrite1h = d.int()
-	next()
-	e.Usage.WebSearchCalls = d.int()
-	if !d.sep(']') {
-		d.fail("an event array is too long")
+	u := &e.Usage
+	for i := 0; !d.sep(']'); i++ {
+		switch i {
+		case tailCacheWrite1h:
+			u.CacheWrite1h = d.int()
+		case tailWebSearchCalls:
+			u.WebSearchCalls = d.int()
+		case tailPriceFrom:
+			if t := d.int(); t != 0 {
+				e.PriceFrom = fromMicros(t)
+			}
+		case tailExact:
+			e.CostExact.Micro = money.Amount(d.int())
+			next()
+			e.CostExact.Frac = d.int()
+		case tailBilledTier:
+			if t := d.str(); t != "" {
+				e.BilledTier = t
+			}
+		case tailPriceList:
+			e.PriceList = d.str()
+		case tailServiceTier:
+			e.ServiceTier = d.str()
+			u.ServiceTier = e.ServiceTier
+		case tailContextTier:
+			e.ContextTier = d.int()
+		case tailAudioInput:
+			u.AudioInput = d.int()
+		case tailAudioOutput:
+			u.AudioOutput = d.int()
+		case tailImageInput:
+			u.ImageInput = d.int()
+		case tailImageOutput:
+			u.ImageOutput = d.int()
+		case tailUnits:
+			u.Units = d.units()
+		default:
+			d.fail("an event array is too long")
+			return e
+		}
+		if d.err != nil {
+			return e
+		}
 	}
 	return e
+}
+
+// units reads an event's units: null, or a flat JSON object of counts.
+func (d *blockDecoder) units() map[string]int64 {
+	if d.peek() == 'n' && strings.HasPrefix(d.s[d.pos:], "null") {
+		d.pos += 4
+		return nil
+	}
+	if d.peek() != '{' {
+		d.fail("want units")
+		return nil
+	}
+	end := strings.IndexByte(d.s[d.pos:], '}') // unit names hold no braces
+	if end < 0 {
+		d.fail("unterminated units")
+		return nil
+	}
+	var m map[string]int64
+	if err := json.Unmarshal([]byte(d.s[d.pos:d.pos+end+1]), &m); err != nil {
+		d.fail("bad units")
+		return nil
+	}
+	d.pos += end + 1
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // pendingBlock is a block being written by the current transaction.
@@ -326,7 +499,7 @@ type pendingBlock struct {
 // cutBlocks groups events into blocks: by workspace, in time order, each covering less
 // than blockSpan of event time, with at most blockMaxEvents events and (unless one event
 // alone is larger) blockMaxBytes of encoded events.
-func cutBlocks(events []*metering.Event, enc [][]byte) []*pendingBlock {
+func cutBlocks(events []*metering.Event, enc []encodedEvent) []*pendingBlock {
 	order := make([]int, len(events))
 	for i := range order {
 		order[i] = i
@@ -342,13 +515,13 @@ func cutBlocks(events []*metering.Event, enc [][]byte) []*pendingBlock {
 	for _, i := range order {
 		e := events[i]
 		ts := micros(e.Timestamp)
-		if cur == nil || cur.ws != e.WorkspaceID || ts-start >= blockSpan || len(cur.members) >= blockMaxEvents || size+len(enc[i]) > blockMaxBytes {
+		if cur == nil || cur.ws != e.WorkspaceID || ts-start >= blockSpan || len(cur.members) >= blockMaxEvents || size+len(enc[i].b)+maxCostDigits > blockMaxBytes {
 			cur = &pendingBlock{ws: e.WorkspaceID}
 			blocks = append(blocks, cur)
 			start, size = ts, 0
 		}
 		cur.members = append(cur.members, i)
-		size += len(enc[i]) + 1
+		size += len(enc[i].b) + maxCostDigits + 1
 	}
 	return blocks
 }
@@ -499,11 +672,15 @@ func (db *DB) claimOverflow(ctx context.Context, tx *sql.Tx, ws, id string, bloc
 	return n == 1, err
 }
 
+// maxCostDigits is the most bytes a cost takes in a block (an int64).
+const maxCostDigits = 20
+
 // insertEvents stores the events that are not stored yet (by workspace and id), in
 // blocks, and reports for each whether this call inserted it; for those it did not, the
-// stored event's content hash is in the map.
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, keys []int64, enc [][]byte,
-	usageKey func(ws string) string, now time.Time) ([]bool, map[eventKey]string, error) {
+// stored event's content hash is in the map. Before it writes them, it calls charge
+// with which it inserts (metering.Batch.Charge), which sets the cost each is stored with.
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.Event, keys []int64, enc []encodedEvent,
+	charge func(inserted []bool), usageKey func(ws string) string, now time.Time) ([]bool, map[eventKey]string, error) {
 	n := len(events)
 	if n == 0 {
 		return nil, nil, nil
@@ -607,6 +784,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.E
 			inserted[i] = true
 		}
 	}
+	charge(inserted)
 	if err := db.writeBlocks(ctx, tx, blocks, events, enc, inserted, usageKey, now); err != nil {
 		return nil, nil, err
 	}
@@ -615,14 +793,14 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*metering.E
 
 // writeBlocks inserts the blocks with the events of each that were inserted, with their
 // value ranges and tags (request_log.go).
-func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBlock, events []*metering.Event, enc [][]byte,
+func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBlock, events []*metering.Event, enc []encodedEvent,
 	inserted []bool, usageKey func(string) string, now time.Time) error {
 	var rows []blockRow
 	var tags blockTags
 	for _, b := range blocks {
 		size := 2
 		for _, i := range b.members {
-			size += len(enc[i]) + 1
+			size += len(enc[i].b) + maxCostDigits + 1
 		}
 		buf := make([]byte, 0, size)
 		r := blockRow{seq: b.seq, ws: b.ws, ingested: micros(now)}
@@ -640,7 +818,7 @@ func (db *DB) writeBlocks(ctx context.Context, tx *sql.Tx, blocks []*pendingBloc
 			}
 			r.add(e)
 			tags.add(e)
-			buf = append(buf, enc[i]...)
+			buf = enc[i].with(buf, e.Cost)
 			anyCost = anyCost || e.Cost > 0
 		}
 		if r.n == 0 {

@@ -26,6 +26,7 @@ func TestDecodeBlock(t *testing.T) {
 		}
 		data += string(encodeEvent(&evs[i]))
 		evs[i].WorkspaceID, evs[i].IngestedAt = "ws", time.UnixMicro(7).UTC()
+		evs[i].CostExact, evs[i].BilledTier = pricing.ExactOf(evs[i].Cost), "default" // no price recorded: as before migration 0022
 	}
 	data += "]"
 	var generic any

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestRequestLogAcrossBlocks(t *testing.T) {
 			}
 			for i := range want {
 				g, w := got[i], want[i]
-				if g.ID != w.ID || !g.Timestamp.Equal(w.Timestamp) || g.Model != w.Model || g.Cost != w.Cost || g.Usage != w.Usage ||
+				if g.ID != w.ID || !g.Timestamp.Equal(w.Timestamp) || g.Model != w.Model || g.Cost != w.Cost || !reflect.DeepEqual(g.Usage, w.Usage) ||
 					string(g.Metadata) != string(w.Metadata) || g.Hash != w.Hash || g.Source != "api" || !g.IngestedAt.Equal(w.IngestedAt) {
 					t.Fatalf("%s: event %d is %+v; want %+v", c.name, i, g, w)
 				}
@@ -189,7 +190,7 @@ func TestEventBlocksMigration(t *testing.T) {
 				t.Fatalf("after migrating: %+v %v", got, err)
 			}
 			g := got[1]
-			if g.ID != "old-1" || g.KeyID != "k1" || g.Usage != legacy[0].Usage || g.Source != "gateway" || g.Endpoint != "/v1/x" || g.Status != 200 ||
+			if g.ID != "old-1" || g.KeyID != "k1" || !reflect.DeepEqual(g.Usage, legacy[0].Usage) || g.Source != "gateway" || g.Endpoint != "/v1/x" || g.Status != 200 ||
 				g.LatencyMS != 12 || !g.Stream || g.Hash != legacy[0].Hash || !g.Timestamp.Equal(legacy[0].Timestamp) || !g.IngestedAt.Equal(coreT0) {
 				t.Errorf("old-1 after migrating: %+v", g)
 			}

@@ -37,8 +37,8 @@ type applyReq struct {
 	ctx      context.Context
 	version  int64
 	events   []metering.Event
-	keys     []int64  // idKey of each event
-	enc      [][]byte // each event as its block stores it
+	keys     []int64        // idKey of each event
+	enc      []encodedEvent // each event as its block stores it, but for its cost
 	outcomes []metering.Outcome
 	err      error
 	done     chan struct{}
@@ -137,9 +137,9 @@ func (db *DB) ApplyEvents(ctx context.Context, catalogVersion int64, events []me
 	}
 	// Keys and encodings are computed here, on the caller's goroutine, so that the one
 	// SQLite writer does only SQL.
-	keys, enc := make([]int64, len(events)), make([][]byte, len(events))
+	keys, enc := make([]int64, len(events)), make([]encodedEvent, len(events))
 	for i := range events {
-		keys[i], enc[i] = keyOf(events[i].WorkspaceID, events[i].ID), encodeEvent(&events[i])
+		keys[i], enc[i] = keyOf(events[i].WorkspaceID, events[i].ID), encodeEventParts(&events[i])
 	}
 	r := &applyReq{ctx: ctx, version: catalogVersion, events: events, keys: keys, enc: enc, done: make(chan struct{})}
 	select {
@@ -218,11 +218,11 @@ func (db *DB) requestSweep(ctx context.Context, all bool) error {
 func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 	now := db.now()
 	b, keys, enc := newBatch(group)
-	balances, err := db.existingWallets(ctx, tx, b.Workspaces())
+	wallets, err := db.existingWallets(ctx, tx, b.Workspaces())
 	if err != nil {
 		return err
 	}
-	b.Admit(balances)
+	b.Admit(wallets)
 	usageKey := usageKeys(ids.Random(10))
 	if err := db.storeCandidates(ctx, tx, b, keys, enc, usageKey, now); err != nil {
 		return err
@@ -237,12 +237,12 @@ func (db *DB) apply(ctx context.Context, tx *sql.Tx, group []*applyReq) error {
 
 // newBatch flattens a group's events into one metering.Batch, with each event's key and
 // encoding in the same order.
-func newBatch(group []*applyReq) (*metering.Batch, []int64, [][]byte) {
+func newBatch(group []*applyReq) (*metering.Batch, []int64, []encodedEvent) {
 	var n int
 	for _, r := range group {
 		n += len(r.events)
 	}
-	events, keys, enc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([][]byte, 0, n)
+	events, keys, enc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([]encodedEvent, 0, n)
 	for _, r := range group {
 		for i := range r.events {
 			events = append(events, &r.events[i])
@@ -258,15 +258,16 @@ func usageKeys(groupID string) func(ws string) string {
 }
 
 // storeCandidates inserts the batch's candidates (event_ids, a key per workspace and id,
-// is what makes each count once) and resolves the batch's outcomes from what was stored.
-func (db *DB) storeCandidates(ctx context.Context, tx *sql.Tx, b *metering.Batch, keys []int64, enc [][]byte,
+// is what makes each count once), each at the cost the batch charges it once it is known
+// to be new, and resolves the batch's outcomes from what was stored.
+func (db *DB) storeCandidates(ctx context.Context, tx *sql.Tx, b *metering.Batch, keys []int64, enc []encodedEvent,
 	usageKey func(string) string, now time.Time) error {
 	n := len(b.Candidates)
-	events, candKeys, candEnc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([][]byte, 0, n)
+	events, candKeys, candEnc := make([]*metering.Event, 0, n), make([]int64, 0, n), make([]encodedEvent, 0, n)
 	for _, i := range b.Candidates {
 		events, candKeys, candEnc = append(events, b.Events[i]), append(candKeys, keys[i]), append(candEnc, enc[i])
 	}
-	inserted, hashes, err := db.insertEvents(ctx, tx, events, candKeys, candEnc, usageKey, now)
+	inserted, hashes, err := db.insertEvents(ctx, tx, events, candKeys, candEnc, b.Charge, usageKey, now)
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ func (db *DB) writeCharges(ctx context.Context, tx *sql.Tx, c metering.Charges, 
 		return err
 	}
 	for _, ws := range slices.Sorted(maps.Keys(c.Debits)) {
-		if err := db.postUsage(ctx, tx, ws, c.Debits[ws], usageKey(ws), now); err != nil {
+		if err := db.postUsage(ctx, tx, ws, c.Debits[ws], c.Carries[ws], c.CarryMoved[ws], usageKey(ws), now); err != nil {
 			return err
 		}
 	}

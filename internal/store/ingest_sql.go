@@ -46,7 +46,8 @@ const (
 	qMaxBlock       = `SELECT COALESCE(MAX(seq), 0) FROM event_blocks`
 	qKeysIndexed    = `SELECT value FROM settings WHERE name = '` + keysIndexedSetting + `'`
 	qInsertBlock    = `INSERT INTO event_blocks (seq, workspace_id, min_ts, max_ts, n, usage_key, ingested_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateWallet   = `UPDATE accounts SET balance = balance - ? WHERE id = ? RETURNING balance`
+	qUpdateWallet   = `UPDATE accounts SET balance = balance - ?, usage_carry = ? WHERE id = ? RETURNING balance`
+	qUpdateCarry    = `UPDATE accounts SET usage_carry = ? WHERE id = ?`
 
 	// Every rollup table has these counters, after its key columns.
 	rollupCounters    = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost`
@@ -55,14 +56,14 @@ const (
 )
 
 func sqliteWallets(rows int) string {
-	return `SELECT workspace_id, balance FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
+	return `SELECT workspace_id, balance, usage_carry FROM accounts WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", rows), ",") + `)`
 }
 
 // PostgreSQL's bulk statements take one array per column.
 const (
 	// pgWallets locks the wallets (in id order, as postUsage updates them) so that the
 	// balances read bound this transaction's debits: see metering.Batch.Admit.
-	pgWallets = `SELECT workspace_id, balance FROM accounts WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE`
+	pgWallets = `SELECT workspace_id, balance, usage_carry FROM accounts WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE`
 )
 
 // stmtCache holds the ingest path's prepared statements (SQLite only).
@@ -84,7 +85,7 @@ func (db *DB) prepareIngest(ctx context.Context) error {
 	if c.prepared {
 		return nil
 	}
-	queries := []string{qCatalogVersion, qMaxBlock, qKeysIndexed, qInsertBlock, qUpdateWallet, qInsertTransfer, qInsertEntries}
+	queries := []string{qCatalogVersion, qMaxBlock, qKeysIndexed, qInsertBlock, qUpdateWallet, qUpdateCarry, qInsertTransfer, qInsertEntries}
 	for _, n := range keyChunks {
 		queries = append(queries, sqliteClaimKeys(n), sqliteKeysIn(n))
 	}
@@ -167,10 +168,10 @@ func chunksOf(sizes []int, n int, fn func(start, end int) error) error {
 	return nil
 }
 
-// existingWallets returns the balance of each of the workspaces (sorted) that has a
-// wallet (on PostgreSQL, locked, in id order, until the transaction ends).
-func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, workspaces []string) (map[string]money.Amount, error) {
-	known := make(map[string]money.Amount, len(workspaces))
+// existingWallets returns the balance and usage carry of each of the workspaces (sorted)
+// that has a wallet (on PostgreSQL, locked, in id order, until the transaction ends).
+func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, workspaces []string) (map[string]metering.Wallet, error) {
+	known := make(map[string]metering.Wallet, len(workspaces))
 	list := make([]string, 0, len(workspaces))
 	for _, ws := range workspaces {
 		list = append(list, string(ledger.Wallet(ws)))
@@ -178,11 +179,11 @@ func (db *DB) existingWallets(ctx context.Context, tx *sql.Tx, workspaces []stri
 	scan := func(rows *sql.Rows, err error) error {
 		return eachRow(rows, err, func(row scanner) error {
 			var ws string
-			var balance int64
-			if err := row.Scan(&ws, &balance); err != nil {
+			var balance, carry int64
+			if err := row.Scan(&ws, &balance, &carry); err != nil {
 				return err
 			}
-			known[ws] = money.Amount(balance)
+			known[ws] = metering.Wallet{Balance: money.Amount(balance), Carry: carry}
 			return nil
 		})
 	}
@@ -316,14 +317,20 @@ func (db *DB) pgWriteRollups(ctx context.Context, tx *sql.Tx, t rollupTables, ke
 }
 
 // postUsage debits a wallet by what a group charged, as one usage transfer (postTransfer),
-// wallet → usage, with its two entries; a debit of zero posts nothing.
-func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, debit money.Amount, key string, now time.Time) error {
-	if debit == 0 {
-		return nil
-	}
+// wallet → usage, with its two entries, and sets the wallet's usage carry in the same
+// UPDATE; a debit of zero posts nothing and only sets the carry, when it moved.
+func (db *DB) postUsage(ctx context.Context, tx *sql.Tx, ws string, debit money.Amount, carry int64, carryMoved bool,
+	key string, now time.Time) error {
 	wallet := ledger.Wallet(ws)
+	if debit == 0 {
+		if !carryMoved {
+			return nil
+		}
+		_, err := db.ingestExec(ctx, tx, qUpdateCarry, carry, string(wallet))
+		return err
+	}
 	moveWallet := func() (after, none sql.NullInt64, err error) {
-		err = db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(debit), string(wallet)).Scan(&after)
+		err = db.ingestQueryRow(ctx, tx, qUpdateWallet, int64(debit), carry, string(wallet)).Scan(&after)
 		return after, none, err
 	}
 	row := transferRow{key: key, kind: ledger.KindUsage, from: wallet, to: ledger.Usage, amount: debit, ws: ws, now: now}

@@ -22,6 +22,7 @@ const (
 	verifyRunning    = "each wallet's last running balance is its balance"
 	verifyHeld       = "held amounts equal the sum of active holds"
 	verifyUsage      = "usage charged to each wallet equals the cost of its events"
+	verifyCarry      = "each wallet's usage carry is its events' exact costs less what they were charged, under one micro-unit"
 	verifyRollups    = "rollups equal the sum of their events"
 	verifyDimRollups = "rollups by dimension equal the sum of their events"
 	verifyDaily      = "daily rollups equal the sum of their events"
@@ -126,7 +127,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 			{"a rollup's requests", `UPDATE rollups_hourly SET requests = requests + 1 WHERE workspace_id = ?`, `UPDATE rollups_hourly SET requests = requests - 1 WHERE workspace_id = ?`, []any{ws},
 				[]string{verifyRollups}},
 			{"an event's cost", `UPDATE events SET cost = cost + 7 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET cost = cost - 7 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
-				[]string{verifyDimRollups, verifyRollups, verifyUsage, verifyDaily, verifyDailyDim}},
+				[]string{verifyDimRollups, verifyRollups, verifyUsage, verifyCarry, verifyDaily, verifyDailyDim}},
+			{"a wallet's usage carry", `UPDATE accounts SET usage_carry = usage_carry + 1 WHERE id = ?`, `UPDATE accounts SET usage_carry = usage_carry - 1 WHERE id = ?`, []any{wallet},
+				[]string{verifyCarry}},
+			{"an event's exact cost", `UPDATE events SET cost_exact_frac = cost_exact_frac + 5 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET cost_exact_frac = cost_exact_frac - 5 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
+				[]string{verifyCarry}},
 			{"an event's hour", `UPDATE events SET ts = ts + 7200000000 WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET ts = ts - 7200000000 WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
 				[]string{verifyDimRollups, verifyRollups}},
 			{"an event's member", `UPDATE events SET member = 'mallory' WHERE workspace_id = ? AND id = 'e5'`, `UPDATE events SET member = '' WHERE workspace_id = ? AND id = 'e5'`, []any{ws},
