@@ -32,7 +32,6 @@ func batch(ws, prefix string, n int, now time.Time) []metering.Event {
 	return out
 }
 
-
 // usageTotal is the whole usage of ws in the three days before the test clock's start, from rollups.
 func (e *env) usageTotal(t *testing.T, ws string) metering.Totals {
 	t.Helper()
