@@ -44,9 +44,6 @@ func (s *Service) PutPrice(ctx context.Context, p pricing.Price) (stored pricing
 	return p, true, nil
 }
 
-// samePrices reports whether two versions charge the same and cap output the same.
-func samePrices(a, b pricing.Price) bool {
-	return a.Input == b.Input && a.CachedInput == b.CachedInput && a.CacheWrite == b.CacheWrite &&
-		a.Output == b.Output && a.Request == b.Request && a.MaxOutputTokens == b.MaxOutputTokens &&
-		a.CacheWrite1h == b.CacheWrite1h && a.WebSearchCall == b.WebSearchCall
-}
+// samePrices reports whether two versions charge the same and cap output the same
+// (pricing.SameCharges: the flat fields and the shapes).
+func samePrices(a, b pricing.Price) bool { return pricing.SameCharges(a, b) }
