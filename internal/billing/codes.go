@@ -12,6 +12,7 @@ import (
 
 	"spectra/internal/errs"
 	"spectra/internal/ids"
+	"spectra/internal/ledger"
 	"spectra/internal/money"
 	"spectra/internal/text"
 )
@@ -29,23 +30,30 @@ const MaxCodesPerBatch = 1000
 type CodeBatchRequest struct {
 	Amount    money.Amount `json:"amount"`
 	Count     int          `json:"count"`
-	ExpiresAt time.Time    `json:"expires_at"`
+	ExpiresAt time.Time    `json:"expires_at"` // the codes' validity: redeemable until then
 	Note      string       `json:"note"`
+	// Kind is the credit's kind ("" is paid); CreditExpiresAt its expiry (zero: never,
+	// or the paid-credit default), after ExpiresAt.
+	Kind            ledger.CreditKind `json:"kind"`
+	CreditExpiresAt time.Time         `json:"credit_expires_at"`
 }
 
 // CodeBatch is a created batch. Codes holds the codes' text: shown this once, never stored.
 type CodeBatch struct {
-	BatchID   string       `json:"batch_id"`
-	Amount    money.Amount `json:"amount"`
-	Currency  string       `json:"currency"`
-	ExpiresAt time.Time    `json:"expires_at"`
-	Note      string       `json:"note,omitempty"`
-	Codes     []string     `json:"codes"`
+	BatchID         string            `json:"batch_id"`
+	Amount          money.Amount      `json:"amount"`
+	Currency        string            `json:"currency"`
+	ExpiresAt       time.Time         `json:"expires_at"`
+	Kind            ledger.CreditKind `json:"kind"`
+	CreditExpiresAt *time.Time        `json:"credit_expires_at"`
+	Note            string            `json:"note,omitempty"`
+	Codes           []string          `json:"codes"`
 }
 
 // CreateCodes makes a batch of redemption codes worth r.Amount each, valid until
-// r.ExpiresAt. Only their hashes are stored. Errors: invalid_amount, invalid_count,
-// invalid_expiry, invalid_note.
+// r.ExpiresAt, giving credit of r.Kind that expires at r.CreditExpiresAt. Only their
+// hashes are stored. Errors: invalid_amount, invalid_count, invalid_expiry, invalid_note,
+// invalid_credit_kind, invalid_expires_at (the credit's expiry is not after the codes').
 func (s *Service) CreateCodes(ctx context.Context, r CodeBatchRequest) (CodeBatch, error) {
 	now := s.issuedNow()
 	r.Note = strings.TrimSpace(r.Note)
@@ -58,19 +66,31 @@ func (s *Service) CreateCodes(ctx context.Context, r CodeBatchRequest) (CodeBatc
 		return CodeBatch{}, errs.E(errs.Invalid, "invalid_expiry", "expires_at must be in the future")
 	case len(r.Note) > 500 || !utf8.ValidString(r.Note):
 		return CodeBatch{}, errs.E(errs.Invalid, "invalid_note", "note is at most 500 bytes")
+	case r.Kind != "" && !r.Kind.Valid():
+		return CodeBatch{}, errs.E(errs.Invalid, "invalid_credit_kind", "kind must be %q or %q", ledger.CreditPaid, ledger.CreditPromotional)
+	case !r.CreditExpiresAt.IsZero() && !r.CreditExpiresAt.After(r.ExpiresAt):
+		return CodeBatch{}, errs.E(errs.Invalid, "invalid_expires_at", "credit_expires_at must be after the codes' expires_at")
+	}
+	if r.Kind == "" {
+		r.Kind = ledger.CreditPaid
+	}
+	var creditExp *time.Time
+	if !r.CreditExpiresAt.IsZero() {
+		t := r.CreditExpiresAt.UTC().Truncate(time.Microsecond)
+		creditExp = &t
 	}
 	if err := text.Free("note", r.Note, 500); err != nil {
 		return CodeBatch{}, err
 	}
 	b := CodeBatch{BatchID: ids.New("batch"), Amount: r.Amount, Currency: s.cfg.Currency,
-		ExpiresAt: r.ExpiresAt.UTC().Truncate(time.Microsecond), Note: r.Note}
+		ExpiresAt: r.ExpiresAt.UTC().Truncate(time.Microsecond), Note: r.Note, Kind: r.Kind, CreditExpiresAt: creditExp}
 	codes := make([]Code, r.Count)
 	for i := range codes {
 		text := newCode()
 		b.Codes = append(b.Codes, text)
 		canon := canonicalCode(text)
 		codes[i] = Code{ID: ids.New("code"), BatchID: b.BatchID, Hash: hashCode(canon), Hint: canon[len(canon)-4:],
-			Amount: r.Amount, ExpiresAt: b.ExpiresAt, Note: r.Note, CreatedAt: now}
+			Amount: r.Amount, ExpiresAt: b.ExpiresAt, CreditKind: r.Kind, CreditExpiresAt: creditExp, Note: r.Note, CreatedAt: now}
 	}
 	if err := s.store.CreateCodes(ctx, codes); err != nil {
 		return CodeBatch{}, err
@@ -200,9 +220,12 @@ func (s *Service) redeem(ctx context.Context, workspaceID, text string, now time
 	if err != nil {
 		return Payment{}, err
 	}
-	return s.store.RedeemCode(ctx, c.ID, now, PaymentRecord{
-		Transfer: transferFor(ws.ID, c.Amount, "code:"+c.ID, "Redemption code …"+c.Hint),
-		Method:   MethodCode, Receipt: receipt})
+	tr := transferFor(ws.ID, c.Amount, "code:"+c.ID, "Redemption code …"+c.Hint)
+	tr.CreditKind = c.CreditKind
+	if c.CreditExpiresAt != nil {
+		tr.ExpiresAt = *c.CreditExpiresAt
+	}
+	return s.store.RedeemCode(ctx, c.ID, now, PaymentRecord{Transfer: tr, Method: MethodCode, Receipt: receipt})
 }
 
 // normalizeIP returns the IP of a client address ("host:port" or a bare IP), or "".

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/ledger"
 	"spectra/internal/money"
 	"spectra/internal/text"
 )
@@ -42,13 +43,16 @@ type CodeBatchSummary struct {
 	BatchID   string       `json:"batch_id"`
 	Amount    money.Amount `json:"amount"`
 	ExpiresAt time.Time    `json:"expires_at"`
-	Note      string       `json:"note,omitempty"`
-	CreatedAt time.Time    `json:"created_at"`
-	Count     int          `json:"count"`
-	Redeemed  int          `json:"redeemed"`
-	Disabled  int          `json:"disabled"`
-	Expired   int          `json:"expired"` // unredeemed and not disabled, past expiry
-	Unused    int          `json:"unused"`
+	// The credit its codes give: kind and expiry (nil: never, or the paid-credit default).
+	Kind            ledger.CreditKind `json:"kind"`
+	CreditExpiresAt *time.Time        `json:"credit_expires_at"`
+	Note            string            `json:"note,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	Count           int               `json:"count"`
+	Redeemed        int               `json:"redeemed"`
+	Disabled        int               `json:"disabled"`
+	Expired         int               `json:"expired"` // unredeemed and not disabled, past expiry
+	Unused          int               `json:"unused"`
 }
 
 // CodeBatchFilter pages batches, newest first: Before is the batch id of the last

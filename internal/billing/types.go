@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"spectra/internal/ledger"
 	"time"
 
 	"spectra/internal/money"
@@ -8,16 +9,20 @@ import (
 
 // Code is a stored redemption code. Its text is never stored, only its hash.
 type Code struct {
-	ID         string       `json:"id"`
-	BatchID    string       `json:"batch_id"`
-	Hash       string       `json:"-"`
-	Hint       string       `json:"hint"` // the last four characters, to recognise it
-	Amount     money.Amount `json:"amount"`
-	ExpiresAt  time.Time    `json:"expires_at"`
-	Note       string       `json:"note,omitempty"`
-	CreatedAt  time.Time    `json:"created_at"`
-	RedeemedAt *time.Time   `json:"redeemed_at"`
-	RedeemedBy string       `json:"redeemed_by,omitempty"` // workspace id
+	ID        string       `json:"id"`
+	BatchID   string       `json:"batch_id"`
+	Hash      string       `json:"-"`
+	Hint      string       `json:"hint"` // the last four characters, to recognise it
+	Amount    money.Amount `json:"amount"`
+	ExpiresAt time.Time    `json:"expires_at"` // the last moment the code can be redeemed
+	// The credit the code gives: its kind and expiry (nil: never, or the deployment's
+	// paid-credit expiry for paid credit).
+	CreditKind      ledger.CreditKind `json:"kind"`
+	CreditExpiresAt *time.Time        `json:"credit_expires_at"`
+	Note            string            `json:"note,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	RedeemedAt      *time.Time        `json:"redeemed_at"`
+	RedeemedBy      string            `json:"redeemed_by,omitempty"` // workspace id
 	// RedeemedByName is the redeeming workspace's name, in listings.
 	RedeemedByName string     `json:"redeemed_by_name,omitempty"`
 	DisabledAt     *time.Time `json:"disabled_at,omitempty"`

@@ -54,12 +54,13 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(codes); start += 200 {
 			chunk := codes[start:min(start+200, len(codes))]
-			args := make([]any, 0, len(chunk)*8)
+			args := make([]any, 0, len(chunk)*10)
 			for _, c := range chunk {
-				args = append(args, c.ID, c.BatchID, c.Hash, c.Hint, int64(c.Amount), micros(c.ExpiresAt), c.Note, micros(c.CreatedAt))
+				args = append(args, c.ID, c.BatchID, c.Hash, c.Hint, int64(c.Amount), micros(c.ExpiresAt), c.Note, micros(c.CreatedAt),
+					string(creditKind(c.CreditKind)), nullTime(c.CreditExpiresAt))
 			}
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO billing_codes (id, batch_id, hash, hint, amount, expires_at, note, created_at) VALUES `+
-				placeholders(len(chunk), 8)), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO billing_codes (id, batch_id, hash, hint, amount, expires_at, note, created_at, credit_kind, credit_expires_at) VALUES `+
+				placeholders(len(chunk), 10)), args...); err != nil {
 				return err
 			}
 		}
@@ -74,9 +75,10 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error)
 				continue
 			}
 			delete(counts, c.BatchID)
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO billing_code_batches (batch_id, amount, expires_at, note, created_at, codes)
-				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET codes = billing_code_batches.codes + excluded.codes`),
-				c.BatchID, int64(c.Amount), micros(c.ExpiresAt), c.Note, micros(c.CreatedAt), n); err != nil {
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO billing_code_batches (batch_id, amount, expires_at, note, created_at, codes, credit_kind, credit_expires_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET codes = billing_code_batches.codes + excluded.codes`),
+				c.BatchID, int64(c.Amount), micros(c.ExpiresAt), c.Note, micros(c.CreatedAt), n,
+				string(creditKind(c.CreditKind)), nullTime(c.CreditExpiresAt)); err != nil {
 				return err
 			}
 		}
@@ -84,7 +86,7 @@ func (db *DB) CreateCodes(ctx context.Context, codes []billing.Code) (err error)
 	})
 }
 
-const codeColumns = `id, batch_id, hash, hint, amount, expires_at, note, created_at, redeemed_at, redeemed_by FROM billing_codes`
+const codeColumns = `id, batch_id, hash, hint, amount, expires_at, note, created_at, redeemed_at, redeemed_by, credit_kind, credit_expires_at FROM billing_codes`
 
 // scanCode reads a code. A disabled code is stored as redeemed (redeemed_at set) by no
 // workspace (redeemed_by NULL): the redemption's guarded update, which matches only
@@ -92,10 +94,12 @@ const codeColumns = `id, batch_id, hash, hint, amount, expires_at, note, created
 func scanCode(row scanner) (billing.Code, error) {
 	var c billing.Code
 	var expires, created int64
-	var redeemed sql.NullInt64
+	var redeemed, creditExp sql.NullInt64
 	var by sql.NullString
-	err := row.Scan(&c.ID, &c.BatchID, &c.Hash, &c.Hint, &c.Amount, &expires, &c.Note, &created, &redeemed, &by)
+	var kind string
+	err := row.Scan(&c.ID, &c.BatchID, &c.Hash, &c.Hint, &c.Amount, &expires, &c.Note, &created, &redeemed, &by, &kind, &creditExp)
 	c.ExpiresAt, c.CreatedAt, c.RedeemedAt, c.RedeemedBy = fromMicros(expires), fromMicros(created), nullMicros(redeemed), by.String
+	c.CreditKind, c.CreditExpiresAt = ledger.CreditKind(kind), nullMicros(creditExp)
 	if c.RedeemedAt != nil && !by.Valid {
 		c.DisabledAt, c.RedeemedAt = c.RedeemedAt, nil
 	}

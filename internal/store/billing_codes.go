@@ -8,7 +8,16 @@ import (
 	"time"
 
 	"spectra/internal/billing"
+	"spectra/internal/ledger"
 )
+
+// creditKind is k, or paid when it is "".
+func creditKind(k ledger.CreditKind) ledger.CreditKind {
+	if k == "" {
+		return ledger.CreditPaid
+	}
+	return k
+}
 
 // DisableCode marks an unredeemed code disabled at now: redeemed_at set with no
 // redeeming workspace (see scanCode), by one guarded update, so that a concurrent
@@ -51,7 +60,7 @@ func (db *DB) DisableCode(ctx context.Context, codeID string, now time.Time) (_ 
 // batch's unused codes are expired once its expiry has passed.
 func (db *DB) CodeBatches(ctx context.Context, f billing.CodeBatchFilter, now time.Time) (_ []billing.CodeBatchSummary, err error) {
 	defer wrapErr(&err, "code batches")
-	q := `SELECT batch_id, amount, expires_at, note, created_at, codes, redeemed, disabled FROM billing_code_batches`
+	q := `SELECT batch_id, amount, expires_at, note, created_at, codes, redeemed, disabled, credit_kind, credit_expires_at FROM billing_code_batches`
 	var where []string
 	var args []any
 	if f.BatchID != "" {
@@ -76,10 +85,13 @@ func (db *DB) CodeBatches(ctx context.Context, f billing.CodeBatchFilter, now ti
 	for rows.Next() {
 		var b billing.CodeBatchSummary
 		var expires, created int64
-		if err := rows.Scan(&b.BatchID, &b.Amount, &expires, &b.Note, &created, &b.Count, &b.Redeemed, &b.Disabled); err != nil {
+		var kind string
+		var creditExp sql.NullInt64
+		if err := rows.Scan(&b.BatchID, &b.Amount, &expires, &b.Note, &created, &b.Count, &b.Redeemed, &b.Disabled, &kind, &creditExp); err != nil {
 			return nil, err
 		}
 		b.ExpiresAt, b.CreatedAt = fromMicros(expires), fromMicros(created)
+		b.Kind, b.CreditExpiresAt = ledger.CreditKind(kind), nullMicros(creditExp)
 		if expires <= n {
 			b.Expired = b.Count - b.Redeemed - b.Disabled
 		}
@@ -93,7 +105,8 @@ func (db *DB) CodeBatches(ctx context.Context, f billing.CodeBatchFilter, now ti
 // the workspace that redeemed each.
 func (db *DB) Codes(ctx context.Context, f billing.CodeFilter) (_ []billing.Code, err error) {
 	defer wrapErr(&err, "codes")
-	q := `SELECT c.id, c.batch_id, c.hash, c.hint, c.amount, c.expires_at, c.note, c.created_at, c.redeemed_at, c.redeemed_by, COALESCE(w.name, '')
+	q := `SELECT c.id, c.batch_id, c.hash, c.hint, c.amount, c.expires_at, c.note, c.created_at, c.redeemed_at, c.redeemed_by,
+		c.credit_kind, c.credit_expires_at, COALESCE(w.name, '')
 		FROM billing_codes c LEFT JOIN workspaces w ON w.id = c.redeemed_by WHERE c.id > ?`
 	args := []any{f.After}
 	if f.BatchID != "" {

@@ -7,6 +7,7 @@ import (
 	"spectra/internal/billing"
 	"spectra/internal/errs"
 	"spectra/internal/httpjson"
+	"spectra/internal/ledger"
 	"spectra/internal/money"
 )
 
@@ -34,14 +35,17 @@ func (s *server) recordPayment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createCodes is POST /api/v1/redemption-codes {"amount":"…","count":N,"expires_at":"RFC3339","note":"…"}
-// → 201 with the codes, shown this once.
+// createCodes is POST /api/v1/redemption-codes {"amount":"…","count":N,"expires_at":"RFC3339","note":"…",
+// "kind":"paid|promotional","credit_expires_at":"RFC3339"} → 201 with the codes, shown this once.
+// expires_at is the codes' validity; credit_expires_at the expiry of the credit they give.
 func (s *server) createCodes(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		Amount    string `json:"amount"`
-		Count     int    `json:"count"`
-		ExpiresAt string `json:"expires_at"`
-		Note      string `json:"note"`
+		Amount          string `json:"amount"`
+		Count           int    `json:"count"`
+		ExpiresAt       string `json:"expires_at"`
+		Note            string `json:"note"`
+		Kind            string `json:"kind"`
+		CreditExpiresAt string `json:"credit_expires_at"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		return err
@@ -54,7 +58,14 @@ func (s *server) createCodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errs.E(errs.Invalid, "invalid_expiry", "expires_at must be an RFC 3339 time")
 	}
-	b, err := s.svc.CreateCodes(r.Context(), billing.CodeBatchRequest{Amount: a, Count: body.Count, ExpiresAt: exp, Note: body.Note})
+	var creditExp time.Time
+	if body.CreditExpiresAt != "" {
+		if creditExp, err = time.Parse(time.RFC3339Nano, body.CreditExpiresAt); err != nil {
+			return errs.E(errs.Invalid, "invalid_expires_at", "credit_expires_at must be an RFC 3339 time")
+		}
+	}
+	b, err := s.svc.CreateCodes(r.Context(), billing.CodeBatchRequest{Amount: a, Count: body.Count, ExpiresAt: exp, Note: body.Note,
+		Kind: ledger.CreditKind(body.Kind), CreditExpiresAt: creditExp})
 	if err != nil {
 		return err
 	}
