@@ -580,23 +580,25 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		}
 	}
 	readTags := drive >= 0 && driveCount <= readAllBlocks
-	// Past the first page of a value order, the value index answers (request_log_index.go)
-	// unless the blocks to read are fewer still, or the index is behind.
-	if q.sort != metering.SortTime && q.after != nil && !readTags {
-		use, err := db.preferIndex(ctx, q, drive)
-		if err != nil {
+	// A page of a value order is answered from the value index (request_log_index.go)
+	// unless the blocks to read are fewer, or the index is behind.
+	if q.sort != metering.SortTime && (q.after != nil || indexFirstPages) && !readTags {
+		tail, err := db.logTail(ctx, q.f.WorkspaceID)
+		use := err == nil
+		if use {
+			use, err = db.preferIndex(ctx, q, drive)
+		}
+		if err != nil && !errors.Is(err, errIndexBehind) {
 			return nil, err
 		}
 		if use {
-			switch err := db.indexedPage(ctx, q); {
-			case err == nil:
-				if q.out == nil {
-					q.out = []metering.Event{}
-				}
-				return q.out, nil
-			case !errors.Is(err, errIndexBehind):
+			if err := db.indexedPage(ctx, q, tail); err != nil {
 				return nil, err
 			}
+			if q.out == nil {
+				q.out = []metering.Event{}
+			}
+			return q.out, nil
 		}
 	}
 	few := false

@@ -34,3 +34,11 @@ func SetMaxTail(all, own int) (restore func()) {
 	maxTailBlocks, maxTailOwn = all, own
 	return func() { maxTailBlocks, maxTailOwn = oldAll, oldOwn }
 }
+
+// SetIndexFirstPages sets whether the first page of a value order is answered from the
+// index, until restore is called.
+func SetIndexFirstPages(on bool) (restore func()) {
+	old := indexFirstPages
+	indexFirstPages = on
+	return func() { indexFirstPages = old }
+}
