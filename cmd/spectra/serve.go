@@ -131,6 +131,7 @@ func serve(ctx context.Context, e *env, demoOpts demoFlags) error {
 	if err := checkCurrency(ctx, db, e.cfg.Currency); err != nil {
 		return err
 	}
+	db.SetPaidCreditExpiry(e.cfg.Services.Billing.PaidCreditExpiry) // credit lots (SPECTRA_PAID_CREDIT_EXPIRY)
 	hash, err := adminTokenHash(ctx, db, e.cfg.AdminToken, e.stderr, log)
 	if err != nil {
 		return err

@@ -146,6 +146,9 @@ func (c *Config) readServices(env lookupEnv) error {
 	if b.TaxRateBasisPoints, err = billing.ParseTaxRate(get("SPECTRA_TAX_RATE")); err != nil {
 		return fmt.Errorf("SPECTRA_TAX_RATE: %v", err)
 	}
+	if b.PaidCreditExpiry, err = billing.ParsePaidCreditExpiry(get("SPECTRA_PAID_CREDIT_EXPIRY")); err != nil {
+		return fmt.Errorf("SPECTRA_PAID_CREDIT_EXPIRY: %v", err)
+	}
 	b.TaxName = get("SPECTRA_TAX_NAME")
 	b.NumberPrefix = get("SPECTRA_INVOICE_PREFIX")
 	return s.readTeam(get)

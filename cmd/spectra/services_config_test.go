@@ -19,6 +19,7 @@ func TestServiceConfig(t *testing.T) {
 		"SPECTRA_TAX_RATE":           "8.25",
 		"SPECTRA_SELLER_NAME":        "Example Ltd",
 		"SPECTRA_STRIPE_SECRET_KEY":  "sk_test_x",
+		"SPECTRA_PAID_CREDIT_EXPIRY": "8760h",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +33,8 @@ func TestServiceConfig(t *testing.T) {
 	}
 	b := s.Billing
 	if b.PublicURL != "https://spectra.example.com" || b.MinRecharge != 10*money.Scale || len(b.Presets) != 2 ||
-		b.TaxRateBasisPoints != 825 || b.Seller.Name != "Example Ltd" || b.StripeSecretKey != "sk_test_x" || b.Currency != "USD" {
+		b.TaxRateBasisPoints != 825 || b.Seller.Name != "Example Ltd" || b.StripeSecretKey != "sk_test_x" || b.Currency != "USD" ||
+		b.PaidCreditExpiry != 8760*time.Hour {
 		t.Errorf("billing = %+v", b)
 	}
 
@@ -55,6 +57,7 @@ func TestServiceConfigErrors(t *testing.T) {
 		"SPECTRA_RECHARGE_MIN":       {"SPECTRA_RECHARGE_MIN": "0"},
 		"SPECTRA_RECHARGE_PRESETS":   {"SPECTRA_RECHARGE_PRESETS": "10,x"},
 		"SPECTRA_TAX_RATE":           {"SPECTRA_TAX_RATE": "8.255"},
+		"SPECTRA_PAID_CREDIT_EXPIRY": {"SPECTRA_PAID_CREDIT_EXPIRY": "a year"},
 		"SPECTRA_SELLER_":            {"SPECTRA_SELLER_COUNTRY": "Narnia"},
 	}
 	for name, env := range tests {

@@ -63,6 +63,10 @@ type Config struct {
 	RedeemWindow       time.Duration
 	// WebhookTolerance is how old (or early) a webhook signature may be (default 5 minutes).
 	WebhookTolerance time.Duration
+	// PaidCreditExpiry is how long paid credit lasts when what adds it sets no expiry
+	// (SPECTRA_PAID_CREDIT_EXPIRY, e.g. 8760h); 0: it never expires. The store applies it
+	// to every paid credit lot (store.DB.SetPaidCreditExpiry); cmd/spectra wires it.
+	PaidCreditExpiry time.Duration
 
 	// HTTPClient makes calls to Stripe (default: a client with a 30 s timeout).
 	HTTPClient *http.Client

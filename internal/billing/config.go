@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"spectra/internal/money"
 )
@@ -23,6 +24,26 @@ func ParseTaxRate(s string) (int64, error) {
 		return 0, fmt.Errorf("tax rate %q is above 100%%", s)
 	}
 	return bp, nil
+}
+
+// MaxPaidCreditExpiry bounds SPECTRA_PAID_CREDIT_EXPIRY: 100 years.
+const MaxPaidCreditExpiry = 100 * 8766 * time.Hour
+
+// ParsePaidCreditExpiry reads cmd/spectra's SPECTRA_PAID_CREDIT_EXPIRY: a Go duration
+// such as "8760h" (a year), at least an hour; "" or "0" is none (paid credit never expires).
+func ParsePaidCreditExpiry(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 8760h", s)
+	}
+	if d < time.Hour || d > MaxPaidCreditExpiry {
+		return 0, fmt.Errorf("%q must be from 1h to 876600h (100 years), or 0 for none", s)
+	}
+	return d, nil
 }
 
 // ParseAmounts reads a comma-separated list of positive amounts ("10,25,50"), for

@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"testing"
+	"time"
 
 	"spectra/internal/billing"
 	"spectra/internal/money"
@@ -30,5 +31,18 @@ func TestParseAmounts(t *testing.T) {
 	}
 	if _, err := billing.ParseAmounts("10,0"); err == nil {
 		t.Fatal("zero accepted")
+	}
+}
+
+func TestParsePaidCreditExpiry(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "0": 0, "8760h": 8760 * time.Hour, " 720h ": 720 * time.Hour} {
+		if got, err := billing.ParsePaidCreditExpiry(in); err != nil || got != want {
+			t.Errorf("ParsePaidCreditExpiry(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"a year", "30m", "-8760h", "1000000h"} {
+		if _, err := billing.ParsePaidCreditExpiry(in); err == nil {
+			t.Errorf("ParsePaidCreditExpiry(%q) accepted", in)
+		}
 	}
 }
