@@ -41,15 +41,22 @@ func (db *DB) AddPrice(ctx context.Context, p pricing.Price) (err error) {
 const priceColumns = `id, model, input, cached_input, cache_write, output, request, max_output_tokens, cache_write_1h, web_search_call,
 	audio_input, audio_output, image_input, image_output, shapes, effective_from, created_at`
 
-// Catalog returns every price version; its Version is the number of versions (they are
-// never edited or removed), which ApplyEvents checks so that no event is priced with a stale catalog.
+// Catalog returns every price version, with the price lists and the workspaces'
+// assignments (price_lists.go); its Version is qCatalogVersion (the number of versions,
+// never edited or removed, plus a counter of list writes), which ApplyEvents checks so
+// that no event is priced with a stale catalog. The version is read first: what
+// follows is at least as new as it.
 func (db *DB) Catalog(ctx context.Context) (_ *pricing.Catalog, err error) {
 	defer wrapErr(&err, "catalog")
+	var version int64
+	if err := db.read.QueryRowContext(ctx, qCatalogVersion).Scan(&version); err != nil {
+		return nil, err
+	}
 	ps, err := db.catalogPrices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return pricing.NewCatalog(int64(len(ps)), ps), nil
+	return db.catalogWithLists(ctx, pricing.NewCatalog(version, ps))
 }
 
 // catalogPrices returns every version of the catalog's table.
