@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/ledger"
 	"spectra/internal/metering"
+	"spectra/internal/money"
 )
 
 // billingPageSize is how many ledger entries one page of the billing page shows.
@@ -23,7 +27,80 @@ type billingData struct {
 	CSVURL   string   // the same list as CSV
 	Month    metering.Totals
 	GrantAPI string
+	Credit   creditPanel
 	Bill     *billingPanel // nil when the deployment has no billing service
+}
+
+// creditPanel is the balance by kind of credit, and the credit lots behind it.
+type creditPanel struct {
+	Paid, Promotional, Expiring money.Amount // unexpired credit left; the part expiring within 30 days
+	Lots                        []lotRow     // the open lots in spend order, then the latest closed ones
+	Hidden                      int          // closed lots not shown (older than the last shownClosedLots)
+	API                         string       // GET …/credits, which lists every lot
+}
+
+// lotRow is one credit lot as the Billing page shows it.
+type lotRow struct {
+	ID                               int64
+	Kind                             string // "paid" or "promotional"
+	Source                           string // "Grant", "Top-up", "Balance before credit lots"
+	Amount, Remaining, Used, Expired money.Amount
+	Expires                          string // the expiry in the workspace's time zone, "Never"
+	Added                            string
+	State                            string // "open", "spent" or "expired"
+	Soon                             bool   // open and expiring within 30 days
+}
+
+// shownClosedLots is how many spent or expired lots the page lists after the open ones.
+const shownClosedLots = 10
+
+// creditPanel reads the wallet's split by kind of credit and its lots.
+func (s *Server) creditPanel(ctx context.Context, rq *request) (creditPanel, error) {
+	b, err := s.ledger.Balance(ctx, rq.Workspace.ID)
+	if err != nil {
+		return creditPanel{}, err
+	}
+	lots, err := s.ledger.Lots(ctx, rq.Workspace.ID)
+	if err != nil {
+		return creditPanel{}, err
+	}
+	p := creditPanel{Paid: b.Paid, Promotional: b.Promotional, Expiring: b.ExpiringWithin30Days,
+		API: "/api/v1/workspaces/" + rq.Workspace.ID + "/credits"}
+	closed := 0
+	for _, l := range lots {
+		if !l.Open() {
+			if closed++; closed > shownClosedLots {
+				p.Hidden++
+				continue
+			}
+		}
+		p.Lots = append(p.Lots, lotRowOf(l, rq.Now, rq.Loc))
+	}
+	return p, nil
+}
+
+// lotSources name what made a lot.
+var lotSources = map[ledger.Kind]string{ledger.KindGrant: "Grant", ledger.KindPayment: "Top-up or code",
+	ledger.KindMigrated: "Balance before credit lots"}
+
+func lotRowOf(l ledger.Lot, now time.Time, loc *time.Location) lotRow {
+	r := lotRow{ID: l.ID, Kind: string(l.Kind), Source: lotSources[l.Source], Amount: l.Amount, Remaining: l.Remaining,
+		Used: l.Used, Expired: l.Expired, Expires: "Never", Added: l.CreatedAt.In(loc).Format(layoutDateTime), State: "open"}
+	if r.Source == "" {
+		r.Source = string(l.Source)
+	}
+	if l.ExpiresAt != nil {
+		r.Expires = l.ExpiresAt.In(loc).Format(layoutDateTime)
+		r.Soon = l.Open() && l.ExpiresAt.Before(now.Add(30*24*time.Hour))
+	}
+	switch {
+	case l.Open():
+	case l.Expired > 0:
+		r.State = "expired"
+	default:
+		r.State = "spent"
+	}
+	return r
 }
 
 // billing shows the balance, the ledger's transactions (see transactions.go) with the
@@ -92,6 +169,9 @@ func (s *Server) billingPage(r *http.Request, rq *request) (billingData, error) 
 		return billingData{}, err
 	}
 	d.GrantAPI = "/api/v1/workspaces/" + rq.Workspace.ID + "/grants"
+	if d.Credit, err = s.creditPanel(r.Context(), rq); err != nil {
+		return billingData{}, err
+	}
 	if s.bill != nil {
 		if d.Bill, err = s.loadBillingPanel(r, rq); err != nil {
 			return billingData{}, err

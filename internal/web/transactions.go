@@ -30,14 +30,15 @@ const (
 	txCode    = "code"
 	txGrant   = "grant"
 	txRefund  = "refund"
+	txExpiry  = "expiry" // a credit lot's remaining, taken out at its expiry
 )
 
 // txKinds are the kind filter's choices, in the order the page offers them.
 var txKinds = []option{{Value: "", Label: "All transactions"}, {Value: txUsage, Label: "Usage"}, {Value: txPayment, Label: "Top-ups"},
-	{Value: txCode, Label: "Redemption codes"}, {Value: txGrant, Label: "Credit granted"}, {Value: txRefund, Label: "Refunds"}}
+	{Value: txCode, Label: "Redemption codes"}, {Value: txGrant, Label: "Credit granted"}, {Value: txRefund, Label: "Refunds"}, {Value: txExpiry, Label: "Expired credit"}}
 
 // errTxKind rejects an unknown kind filter.
-var errTxKind = errs.E(errs.Invalid, "invalid_kind", "kind must be one of usage, payment, code, grant or refund (or empty for all)")
+var errTxKind = errs.E(errs.Invalid, "invalid_kind", "kind must be one of usage, payment, code, grant, refund or expiry (or empty for all)")
 
 // parseTxKind reads the kind filter ("" for every kind).
 func parseTxKind(q url.Values) (string, error) {
@@ -75,6 +76,7 @@ var kindLabels = map[ledger.Kind]string{
 	ledger.KindPayment: "Top-up",
 	ledger.KindUsage:   "Usage",
 	ledger.KindRefund:  "Refund",
+	ledger.KindExpiry:  "Credit expired",
 }
 
 // paymentLabels name a top-up by the way it was paid, from the note billing writes.
@@ -277,6 +279,8 @@ func txLabel(r txRow) (label, note string) {
 		return "Credit granted", r.Note
 	case txRefund:
 		return "Refund", r.Note
+	case txExpiry:
+		return "Credit expired", r.Note
 	case txPayment:
 		for _, p := range paymentLabels {
 			if strings.HasPrefix(r.Note, p.prefix) {

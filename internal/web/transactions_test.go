@@ -144,7 +144,7 @@ func TestTransactionsPage(t *testing.T) {
 			t.Error("the CSV link does not carry the filter")
 		}
 		st, body = c.get("/w/" + f.ws + "/billing?kind=bogus")
-		if st != http.StatusBadRequest || !strings.Contains(body, "must be one of usage, payment, code, grant or refund") {
+		if st != http.StatusBadRequest || !strings.Contains(body, "must be one of usage, payment, code, grant, refund or expiry") {
 			t.Errorf("kind=bogus: %d, want 400 with the reason", st)
 		}
 		st, _ = c.get("/w/" + f.ws + "/billing/transactions.csv?kind=bogus")
