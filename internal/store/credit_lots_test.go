@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ import (
 )
 
 // grantLot grants amount of kind to ws, expiring at exp (zero: never).
-func grantLot(t testing.TB, e *coreEnv, ws string, amount money.Amount, kind ledger.CreditKind, exp time.Time) ledger.Transfer {
+func grantLot(t storetest.Fataler, e *coreEnv, ws string, amount money.Amount, kind ledger.CreditKind, exp time.Time) ledger.Transfer {
 	t.Helper()
 	tr, _, err := e.Ledger.GrantCredit(context.Background(), ws, amount, kind, exp, ids.New("g"), "")
 	if err != nil {
@@ -27,7 +28,7 @@ func grantLot(t testing.TB, e *coreEnv, ws string, amount money.Amount, kind led
 }
 
 // debit posts a usage (or refund) transfer of amount from ws's wallet.
-func debit(t testing.TB, db *store.DB, ws string, kind ledger.Kind, amount money.Amount) ledger.Transfer {
+func debit(t storetest.Fataler, db *store.DB, ws string, kind ledger.Kind, amount money.Amount) ledger.Transfer {
 	t.Helper()
 	to := ledger.Usage
 	if kind == ledger.KindRefund {
@@ -41,7 +42,7 @@ func debit(t testing.TB, db *store.DB, ws string, kind ledger.Kind, amount money
 	return tr
 }
 
-func lotsOf(t testing.TB, db *store.DB, ws string) []ledger.Lot {
+func lotsOf(t storetest.Fataler, db *store.DB, ws string) []ledger.Lot {
 	t.Helper()
 	lots, err := db.Lots(context.Background(), ws)
 	if err != nil {
@@ -52,21 +53,20 @@ func lotsOf(t testing.TB, db *store.DB, ws string) []ledger.Lot {
 
 // mustVerify fails the test when verify finds a problem, except that usage transfers
 // posted here directly (debit) have no events behind them.
-func mustVerify(t testing.TB, e *coreEnv) {
+func mustVerify(t storetest.Fataler, e *coreEnv) {
 	t.Helper()
 	rep, err := e.DB.Verify(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := false
+	var failed []string
 	for _, c := range rep.Checks {
 		if len(c.Problems) > 0 && c.Name != "usage charged to each wallet equals the cost of its events" {
-			t.Errorf("verify: %s: %v", c.Name, c.Problems)
-			failed = true
+			failed = append(failed, fmt.Sprintf("%s: %v", c.Name, c.Problems))
 		}
 	}
-	if failed {
-		t.FailNow()
+	if len(failed) > 0 {
+		t.Fatal("verify: " + strings.Join(failed, "; "))
 	}
 }
 
