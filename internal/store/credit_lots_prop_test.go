@@ -16,9 +16,9 @@ import (
 
 // modelLot is the property test's own account of a lot.
 type modelLot struct {
-	transfer                          int64
-	kind                              ledger.CreditKind
-	expires                           *time.Time
+	transfer                         int64
+	kind                             ledger.CreditKind
+	expires                          *time.Time
 	amount, remaining, used, expired money.Amount
 }
 
