@@ -2,20 +2,25 @@ package requestlog
 
 import (
 	"math/big"
+	"slices"
 	"strings"
 
 	"spectra/internal/money"
 	"spectra/internal/pricing"
 )
 
-// CostLine is one term of a cost: a count of tokens (or calls) times a price.
+// CostLine is one term of a cost: a count of tokens (or calls, or units) times a price.
 type CostLine struct {
-	// Kind names the term: input, cached_input, cache_write, cache_write_1h, output,
-	// request, web_search_call.
+	// Kind names the term: input (text input, not cached), cached_input, cache_write,
+	// cache_write_1h, audio_input, image_input, output (text output, reasoning
+	// included), audio_output, image_output, request, or unit (Unit names it; the unit
+	// web_search_call is web search calls).
 	Kind string `json:"kind"`
-	// Quantity is the tokens (or requests, or calls) the term counts.
+	// Unit names the unit of a unit term.
+	Unit string `json:"unit,omitempty"`
+	// Quantity is the tokens (or requests, or units) the term counts.
 	Quantity int64 `json:"quantity"`
-	// Price is per million tokens for token kinds, per request or call otherwise.
+	// Price is per million tokens for token kinds, per request or unit otherwise.
 	Price money.Amount `json:"price"`
 	// PerMillion says whether Price is per million (tokens) or per unit.
 	PerMillion bool `json:"per_million"`
@@ -24,25 +29,39 @@ type CostLine struct {
 	Exact string `json:"exact"`
 }
 
-// Arithmetic is how a cost was computed from usage and a price version: the token
-// terms summed exactly and rounded once, half-up, to a micro-unit, then the per-request
-// fee and the per-call prices added (pricing.Cost).
+// Arithmetic is how a cost was computed from usage and a price version (pricing.Quote):
+// the prices of the service tier billed and the context tier applied, each term exact,
+// summed exactly with no rounding. The wallet is charged that exact cost against its
+// sub-micro carry (metering.Batch.Charge), so the charge is it rounded down or up.
 type Arithmetic struct {
-	Lines []CostLine `json:"lines"`
+	// ServiceTier is the service tier whose prices applied ("default" or the version's
+	// own tier); ContextTier the threshold of the context tier applied (0: base rates).
+	ServiceTier string     `json:"service_tier"`
+	ContextTier int64      `json:"context_tier_above_input_tokens"`
+	Lines       []CostLine `json:"lines"`
 	// TokensExact is the exact sum of the token terms; TokensRounded is it rounded
 	// half-up to a micro-unit.
 	TokensExact   string       `json:"tokens_exact"`
 	TokensRounded money.Amount `json:"tokens_rounded"`
-	// Total is TokensRounded plus the per-request fee and the calls: pricing.Cost.
+	// Exact is every term summed exactly: the exact cost, with 12 decimals.
+	Exact string `json:"exact"`
+	// Total is Exact rounded half-up to a micro-unit (pricing.Cost).
 	Total money.Amount `json:"total"`
 }
 
 var million = big.NewInt(1_000_000)
 
-// Explain returns the arithmetic of the cost of u at price p. Its Total is
-// pricing.Cost(p, u) (or 0 when that overflows, which ingestion refuses).
+// Explain returns the arithmetic of the cost of u at price p, at the service tier and
+// context tier pricing.Quote picks. Its Exact is the quote's exact cost and its Total
+// pricing.Cost(p, u) (0 when that overflows, which ingestion refuses).
 func Explain(p pricing.Price, u pricing.Usage) Arithmetic {
 	var a Arithmetic
+	q, err := p.Quote(u)
+	if err != nil {
+		q.ServiceTier = pricing.DefaultServiceTier
+	}
+	a.ServiceTier, a.ContextTier = q.ServiceTier, q.AboveInputTokens
+	r, units := appliedRates(p, a.ServiceTier, a.ContextTier)
 	sum := new(big.Int) // in 10⁻¹² of the currency (micro-units × 10⁻⁶)
 	token := func(kind string, n int64, price money.Amount) {
 		if n == 0 {
@@ -52,30 +71,99 @@ func Explain(p pricing.Price, u pricing.Usage) Arithmetic {
 		sum.Add(sum, v)
 		a.Lines = append(a.Lines, CostLine{Kind: kind, Quantity: n, Price: price, PerMillion: true, Exact: decimal(v, 12)})
 	}
-	token("input", u.Input-u.CachedInput, p.Input)
-	token("cached_input", u.CachedInput, p.CachedInput)
-	token("cache_write", u.CacheWrite-u.CacheWrite1h, p.CacheWrite)
-	token("cache_write_1h", u.CacheWrite1h, p.CacheWrite1hOrDefault())
-	token("output", u.Output, p.Output)
+	token("input", u.Input-u.CachedInput-u.AudioInput-u.ImageInput, r.Input)
+	token("cached_input", u.CachedInput, r.CachedInput)
+	token("cache_write", u.CacheWrite-u.CacheWrite1h, r.CacheWrite)
+	token("cache_write_1h", u.CacheWrite1h, r.CacheWrite1h)
+	token("audio_input", u.AudioInput, r.AudioInput)
+	token("image_input", u.ImageInput, r.ImageInput)
+	token("output", u.Output-u.AudioOutput-u.ImageOutput, r.Output)
+	token("audio_output", u.AudioOutput, r.AudioOutput)
+	token("image_output", u.ImageOutput, r.ImageOutput)
 	a.TokensExact = decimal(sum, 12)
-	q, r := new(big.Int).QuoRem(sum, million, new(big.Int))
-	if r.Cmp(big.NewInt(500_000)) >= 0 {
-		q.Add(q, big.NewInt(1))
+	q2, rem := new(big.Int).QuoRem(sum, million, new(big.Int))
+	if rem.Cmp(big.NewInt(500_000)) >= 0 {
+		q2.Add(q2, big.NewInt(1))
 	}
-	if q.IsInt64() {
-		a.TokensRounded = money.Amount(q.Int64())
+	if q2.IsInt64() {
+		a.TokensRounded = money.Amount(q2.Int64())
 	}
-	if p.Request > 0 {
-		a.Lines = append(a.Lines, CostLine{Kind: "request", Quantity: 1, Price: p.Request, Exact: decimal(big.NewInt(int64(p.Request)), 6)})
+	total := new(big.Int).Set(sum)
+	if r.Request > 0 {
+		v := big.NewInt(int64(r.Request))
+		total.Add(total, new(big.Int).Mul(v, million))
+		a.Lines = append(a.Lines, CostLine{Kind: "request", Quantity: 1, Price: r.Request, Exact: decimal(v, 6)})
 	}
-	if u.WebSearchCalls > 0 && p.WebSearchCall > 0 {
-		v := new(big.Int).Mul(big.NewInt(u.WebSearchCalls), big.NewInt(int64(p.WebSearchCall)))
-		a.Lines = append(a.Lines, CostLine{Kind: "web_search_call", Quantity: u.WebSearchCalls, Price: p.WebSearchCall, Exact: decimal(v, 6)})
+	counts := u.UnitCounts()
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range counts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		v := new(big.Int).Mul(big.NewInt(counts[name]), big.NewInt(int64(units[name])))
+		total.Add(total, new(big.Int).Mul(v, million))
+		a.Lines = append(a.Lines, CostLine{Kind: "unit", Unit: name, Quantity: counts[name], Price: units[name], Exact: decimal(v, 6)})
 	}
-	if total, err := pricing.Cost(p, u); err == nil {
-		a.Total = total
+	a.Exact = decimal12(total)
+	if cost, err := pricing.Cost(p, u); err == nil {
+		a.Total = cost
 	}
 	return a
+}
+
+// appliedRates returns the rates (fallbacks resolved) and unit prices of service tier
+// name (the version's own, or the base prices for "default") with the context tier whose
+// threshold is above (0: none), as pricing.Quote applies them.
+func appliedRates(p pricing.Price, name string, above int64) (pricing.Rates, map[string]money.Amount) {
+	r, tiers, units := p.Base(), p.Tiers, p.BaseUnits()
+	if st, ok := p.ServiceTiers[name]; ok && name != pricing.DefaultServiceTier {
+		r = st.Rates
+		if len(st.Tiers) > 0 {
+			tiers = st.Tiers
+		}
+		if len(st.Units) > 0 {
+			units = st.Units
+		}
+	}
+	if above > 0 {
+		for _, t := range tiers {
+			if t.AboveInputTokens == above {
+				r = over(r, t.Rates)
+			}
+		}
+	}
+	or := func(a, b money.Amount) money.Amount {
+		if a != 0 {
+			return a
+		}
+		return b
+	}
+	r.CacheWrite1h = or(r.CacheWrite1h, r.CacheWrite)
+	r.AudioInput, r.ImageInput = or(r.AudioInput, r.Input), or(r.ImageInput, r.Input)
+	r.AudioOutput, r.ImageOutput = or(r.AudioOutput, r.Output), or(r.ImageOutput, r.Output)
+	return r, units
+}
+
+// over returns base with each rate the tier sets (not 0) in its place.
+func over(base, tier pricing.Rates) pricing.Rates {
+	pick := func(b, t *money.Amount) {
+		if *t != 0 {
+			*b = *t
+		}
+	}
+	pick(&base.Input, &tier.Input)
+	pick(&base.CachedInput, &tier.CachedInput)
+	pick(&base.CacheWrite, &tier.CacheWrite)
+	pick(&base.CacheWrite1h, &tier.CacheWrite1h)
+	pick(&base.Output, &tier.Output)
+	pick(&base.AudioInput, &tier.AudioInput)
+	pick(&base.AudioOutput, &tier.AudioOutput)
+	pick(&base.ImageInput, &tier.ImageInput)
+	pick(&base.ImageOutput, &tier.ImageOutput)
+	pick(&base.Request, &tier.Request)
+	return base
 }
 
 // decimal writes v × 10^-scale with at least 6 decimals and no trailing zeros beyond.
@@ -93,4 +181,13 @@ func decimal(v *big.Int, scale int) string {
 		whole = "-" + whole
 	}
 	return whole + "." + frac
+}
+
+// decimal12 writes v × 10^-12 with all 12 decimals (as pricing.Exact does).
+func decimal12(v *big.Int) string {
+	s := v.String()
+	if len(s) <= 12 {
+		s = strings.Repeat("0", 13-len(s)) + s
+	}
+	return s[:len(s)-12] + "." + s[len(s)-12:]
 }

@@ -65,7 +65,7 @@ type Entry struct {
 	usage      pricing.Usage
 }
 
-// Tokens are the token counts of a request, of every kind.
+// Tokens are the token counts of a request, of every kind, and its units.
 type Tokens struct {
 	Input          int64 `json:"input"`
 	CachedInput    int64 `json:"cached_input"`
@@ -74,6 +74,13 @@ type Tokens struct {
 	Output         int64 `json:"output"`
 	Reasoning      int64 `json:"reasoning"`
 	WebSearchCalls int64 `json:"web_search_calls"`
+	// The audio and image parts of Input (uncached) and of Output.
+	AudioInput  int64 `json:"audio_input"`
+	AudioOutput int64 `json:"audio_output"`
+	ImageInput  int64 `json:"image_input"`
+	ImageOutput int64 `json:"image_output"`
+	// Units counts the request's named units other than web search calls.
+	Units map[string]int64 `json:"units,omitempty"`
 }
 
 // Usage is e's usage (zero for a refusal).
@@ -92,8 +99,22 @@ type Page struct {
 // Detail is everything known about one request.
 type Detail struct {
 	Entry
-	// Price is the price version in effect at the request's time (nil for a refusal, or
-	// when no version was: an event ingested before its price).
+	// The price that applied, as recorded with the event when it was charged (issue 15):
+	// the service tier the provider reported ("" : default) and the one whose prices
+	// applied, the price list ("" : the catalog), the version (its effective_from; nil
+	// for an event recorded before prices were recorded with events) and the context
+	// tier (its threshold; 0 : base rates). Empty for a refusal.
+	ServiceTier        string     `json:"service_tier"`
+	BilledServiceTier  string     `json:"billed_service_tier,omitempty"`
+	PriceList          string     `json:"price_list"`
+	PriceEffectiveFrom *time.Time `json:"price_effective_from"`
+	ContextTier        int64      `json:"context_tier_above_input_tokens"`
+	// CostExact is the request's exact cost (12 decimals); Cost is what it was charged:
+	// CostExact rounded down or up by its wallet's carry (nil for a refusal).
+	CostExact *pricing.Exact `json:"cost_exact,omitempty"`
+	// Price is the price version that applied: the one recorded with the event (a price
+	// list's version, or the catalog's as the list adjusted it), or for an older event
+	// the catalog's in effect at its time (nil for a refusal, or when none was).
 	Price *pricing.Price `json:"price,omitempty"`
 	// Arithmetic is how Price and the tokens give the cost (nil without Price).
 	Arithmetic *Arithmetic `json:"arithmetic,omitempty"`
@@ -241,12 +262,17 @@ func (s *Service) Get(ctx context.Context, workspaceID, id string) (Detail, erro
 	if err != nil {
 		return Detail{}, err
 	}
-	d := Detail{Entry: FromEvent(e)}
+	d := Detail{Entry: FromEvent(e), ServiceTier: e.ServiceTier, BilledServiceTier: e.BilledTier, PriceList: e.PriceList,
+		ContextTier: e.ContextTier, CostExact: &e.CostExact}
+	if !e.PriceFrom.IsZero() {
+		t := e.PriceFrom
+		d.PriceEffectiveFrom = &t
+	}
 	cat, err := s.metering.Catalog(ctx)
 	if err != nil {
 		return Detail{}, err
 	}
-	if p, err := cat.At(e.Model, e.Timestamp); err == nil {
+	if p, ok := appliedPrice(cat, e); ok {
 		a := Explain(p, e.Usage)
 		d.Price, d.Arithmetic = &p, &a
 	}
@@ -260,6 +286,34 @@ func (s *Service) Get(ctx context.Context, workspaceID, id string) (Detail, erro
 		}
 	}
 	return d, nil
+}
+
+// appliedPrice returns the price version recorded with e: its price list's own version
+// with that effective_from, or else the catalog's (adjusted by the list); for an event
+// recorded before prices were, the catalog's version in effect at its time.
+func appliedPrice(cat *pricing.Catalog, e metering.Event) (pricing.Price, bool) {
+	if e.PriceFrom.IsZero() {
+		p, err := cat.At(e.Model, e.Timestamp)
+		return p, err == nil
+	}
+	var list pricing.PriceList
+	if e.PriceList != "" {
+		l, ok := cat.List(e.PriceList)
+		if !ok {
+			return pricing.Price{}, false
+		}
+		list = l
+		for _, p := range l.Prices {
+			if p.Model == e.Model && p.EffectiveFrom.Equal(e.PriceFrom) {
+				return p, true
+			}
+		}
+	}
+	p, err := cat.At(e.Model, e.PriceFrom)
+	if err != nil || !p.EffectiveFrom.Equal(e.PriceFrom) {
+		return pricing.Price{}, false
+	}
+	return list.Adjusted(p), true
 }
 
 // Refusals summarises the refusals of a workspace in [start, end).
@@ -313,7 +367,8 @@ func FromEvent(e metering.Event) Entry {
 	return Entry{ID: e.ID, Timestamp: e.Timestamp, Status: StatusAnswered, HTTPStatus: e.Status, Source: src,
 		Model: e.Model, KeyID: e.KeyID, Member: e.Member, Project: e.Project, Endpoint: e.Endpoint,
 		Tokens: Tokens{Input: u.Input, CachedInput: u.CachedInput, CacheWrite: u.CacheWrite, CacheWrite1h: u.CacheWrite1h,
-			Output: u.Output, Reasoning: u.Reasoning, WebSearchCalls: u.WebSearchCalls},
+			Output: u.Output, Reasoning: u.Reasoning, WebSearchCalls: u.WebSearchCalls, AudioInput: u.AudioInput,
+			AudioOutput: u.AudioOutput, ImageInput: u.ImageInput, ImageOutput: u.ImageOutput, Units: u.Units},
 		Cost: e.Cost, Held: e.Held, LatencyMS: e.LatencyMS, Stream: e.Stream, Estimated: e.Estimated, usage: u}
 }
 
