@@ -126,8 +126,9 @@ func (c Cursor) String() string {
 
 // ErrSortTooDeep is the request log's answer to a page in a value order (cost, tokens,
 // latency) that would read too many of the workspace's events to answer: far down such
-// an order over a long period. Narrowing the period or the filters, or the time order,
-// answers it.
+// an order over a long period, while the store's value index is behind (new on a large
+// database, or no node indexing; see docs/architecture.md). Narrowing the period or the
+// filters, or the time order, answers it.
 var ErrSortTooDeep = errs.E(errs.Invalid, "sort_too_deep",
 	"this page lies too deep in the log sorted by cost, tokens or latency; narrow the period or the filters, or sort by time")
 

@@ -50,6 +50,8 @@ var readAllBlocks = 64
 // maxValueWalk is the most blocks a page in a value order reads before it gives up with
 // metering.ErrSortTooDeep (about a quarter of a million events at a minute's events a
 // block): far from the top of such an order, every block holds events near the cursor.
+// Only a page the value index cannot answer (it is behind: request_log_index.go) walks
+// that far; with the index up to date, no page answers sort_too_deep.
 var maxValueWalk = 1000
 
 // tagOf is the tag of a dimension's value in event_block_tags: the event key of

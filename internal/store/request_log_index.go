@@ -574,3 +574,50 @@ func (db *DB) periodRequests(ctx context.Context, q *logQuery, f metering.Filter
 	err := db.read.QueryRowContext(ctx, db.q(b.String()), args...).Scan(&n)
 	return n, err
 }
+
+// addRequestLogIndexCheck adds Verify's check of the value index: every event of the
+// blocks it covers (up to its mark, but the listed gaps) has its row in each order.
+func (db *DB) addRequestLogIndexCheck(ctx context.Context, rep *VerifyReport) error {
+	const name = "every indexed event has its rows in the request log's value index"
+	res := Check{Name: name, Problems: []string{}}
+	var v string
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE name = ?`), requestLogIndexedSetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		rep.Checks = append(rep.Checks, res) // never indexed: nothing to check
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM request_log_index WHERE sort = 1`).Scan(&res.Checked); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	id := "ev.id"
+	if db.dialect == Postgres {
+		id = `ev.id COLLATE "C"`
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT ev.workspace_id, ev.id, s.n FROM events ev,
+		(SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) s
+		WHERE ev.block <= ? AND ev.block NOT IN (SELECT seq FROM request_log_index_gaps)
+		AND NOT EXISTS (SELECT 1 FROM request_log_index i WHERE i.workspace_id = ev.workspace_id AND i.sort = s.n
+			AND i.v = CASE s.n WHEN 1 THEN ev.cost WHEN 2 THEN ev.input_tokens + ev.output_tokens ELSE ev.latency_ms END
+			AND i.ts = ev.ts AND i.id = `+id+`)
+		ORDER BY ev.workspace_id, ev.id, s.n LIMIT 100`), mark)
+	res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
+		var ws, eid string
+		var n int
+		if err := row.Scan(&ws, &eid, &n); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("workspace %s: event %q has no row in the %s order", ws, eid, metering.Sorts[n]), nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	rep.Checks = append(rep.Checks, res)
+	return nil
+}

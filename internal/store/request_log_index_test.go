@@ -230,3 +230,40 @@ func TestRequestLogIndexAnswersDeep(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyRequestLogIndex: Verify finds every indexed event's rows, and names an event
+// whose row is missing.
+func TestVerifyRequestLogIndex(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		e.addPrice(t, "m1", 1_000_000)
+		e.addPrice(t, "m2", 3_000_000)
+		e.addPrice(t, "m3", 5_000_000)
+		ws := e.Workspace(t, 0)
+		all := logEvents(t, e, rand.New(rand.NewPCG(4, 4)), ws, 120)
+		if err := e.DB.IndexRequestLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		const name = "every indexed event has its rows in the request log's value index"
+		find := func() store.Check {
+			t.Helper()
+			for _, c := range e.report(t).Checks {
+				if c.Name == name {
+					return c
+				}
+			}
+			t.Fatalf("no check %q", name)
+			return store.Check{}
+		}
+		if c := find(); len(c.Problems) != 0 || c.Checked != int64(len(all)) {
+			t.Fatalf("%+v; want %d events checked, no problem", c, len(all))
+		}
+		if _, err := e.DB.RawExec(ctx, `DELETE FROM request_log_index WHERE id = ? AND sort = 2`, all[7].ID); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("workspace %s: event %q has no row in the tokens order", ws, all[7].ID)
+		if c := find(); len(c.Problems) != 1 || c.Problems[0] != want {
+			t.Fatalf("%+v; want the problem %q", c.Problems, want)
+		}
+	})
+}

@@ -217,6 +217,9 @@ func (db *DB) Verify(ctx context.Context) (_ VerifyReport, err error) {
 	if err := db.addLotChecks(ctx, &rep); err != nil { // verify_lots.go
 		return rep, err
 	}
+	if err := db.addRequestLogIndexCheck(ctx, &rep); err != nil { // request_log_index.go
+		return rep, err
+	}
 	daily, err := db.verifyDaily(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("daily rollups: %w", err)
