@@ -58,6 +58,10 @@ func TestAccess(t *testing.T) {
 			{"GET", "/api/v1/openapi.json", "", [6]want{ok200, ok200, ok200, ok200, ok200, ok200}},
 			{"PUT", "/api/v1/prices/gpt-access", price, [6]want{ok201, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"GET", "/api/v1/prices", "", [6]want{ok200, opOnly, opOnly, opOnly, noAuth, badKey}},
+			{"POST", "/api/v1/price-lists", `{"name":"access","adjust_percent":-5}`, [6]want{ok201, opOnly, opOnly, opOnly, noAuth, badKey}},
+			{"GET", "/api/v1/price-lists", "", [6]want{ok200, opOnly, opOnly, opOnly, noAuth, badKey}},
+			{"GET", "/api/v1/price-lists/access", "", [6]want{ok200, opOnly, opOnly, opOnly, noAuth, badKey}},
+			{"POST", "/api/v1/price-lists/access/prices", `{"model":"gpt-access","input":"1","output":"2","effective_from":"2025-01-01T00:00:00Z"}`, [6]want{ok201, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"POST", "/api/v1/workspaces", `{"name":"C"}`, [6]want{ok201, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"GET", "/api/v1/workspaces", "", [6]want{ok200, opOnly, opOnly, opOnly, noAuth, badKey}},
 			{"GET", ws, "", [6]want{ok200, ok200, adminReq, otherWS, noAuth, badKey}},
@@ -124,6 +128,7 @@ func templatePath(p, ws, key string) string {
 	if strings.HasPrefix(p, "/api/v1/prices/") {
 		p = "/api/v1/prices/{model}"
 	}
+	p = strings.Replace(p, "/price-lists/access", "/price-lists/{name}", 1)
 	return p
 }
 

@@ -121,6 +121,10 @@ func (s *Server) routes() []httpjson.Route {
 
 		{Pattern: "PUT /api/v1/prices/{model...}", Need: team.ActOperate, Handle: s.putPrice},
 		{Pattern: "GET /api/v1/prices", Need: team.ActOperate, Handle: s.listPrices},
+		{Pattern: "POST /api/v1/price-lists", Need: team.ActOperate, Handle: s.createPriceList},
+		{Pattern: "GET /api/v1/price-lists", Need: team.ActOperate, Handle: s.listPriceLists},
+		{Pattern: "GET /api/v1/price-lists/{name}", Need: team.ActOperate, Handle: s.getPriceList},
+		{Pattern: "POST /api/v1/price-lists/{name}/prices", Need: team.ActOperate, Handle: s.addPriceListVersion},
 
 		{Pattern: "POST /api/v1/workspaces", Need: team.ActOperate, Handle: s.createWorkspace},
 		{Pattern: "GET /api/v1/workspaces", Need: team.ActOperate, Handle: s.listWorkspaces},

@@ -49,7 +49,8 @@ func TestUpdateWorkspaceTimezone(t *testing.T) {
 			{`{"timezone":"Europe/Berlin\n"}`, 400, "invalid_timezone"},
 			{`{"timezone":"` + fmt.Sprintf("%0100d", 0) + `"}`, 400, "invalid_timezone"},
 			{`{"timezone":5}`, 400, "invalid_field_type"},
-			{`{"timezone":"UTC","price_list":"gold"}`, 400, "unknown_field"},
+			{`{"timezone":"UTC","price_list":"gold"}`, 404, "price_list_not_found"}, // the whole update refused
+			{`{"timezone":"UTC","price_lists":"gold"}`, 400, "unknown_field"},
 			{`{"name":"Other"}`, 400, "unknown_field"},
 			{`{"timezone":"UTC"`, 400, "invalid_json"},
 		} {

@@ -59,16 +59,28 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 // out stays as it is, and an unknown one is refused (unknown_field), so a setting added
 // later is a field of team.WorkspaceUpdate and nothing here. Owners only
 // (team.ActManageWorkspace): the operator, or an admin key whose member is an owner.
+//
+// price_list (a list's name; null or "" for the catalog) is the operator's alone: an
+// owner's key that sets it is refused (403 operator_required) and nothing changes. The
+// assignment prices the events priced after it; the cached catalog is dropped so that
+// this node's next ingest prices with it (other nodes' are refused by the catalog's
+// version and reload).
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	var body team.WorkspaceUpdate
 	if err := decodeBody(w, r, MaxBody, &body); err != nil {
 		return err
 	}
+	if body.PriceList.Set && !principalOf(r.Context()).operator {
+		return errs.E(errs.Forbidden, "operator_required", "only the operator assigns a price list (price_list takes the operator's admin token)")
+	}
 	ws, err := s.team.UpdateWorkspace(r.Context(), r.PathValue("id"), body)
 	if err != nil {
 		return err
 	}
-	s.log.Info("workspace updated", "workspace", ws.ID, "timezone", ws.Timezone)
+	if body.PriceList.Set {
+		s.metering.Invalidate()
+	}
+	s.log.Info("workspace updated", "workspace", ws.ID, "timezone", ws.Timezone, "price_list", ws.PriceList)
 	WriteJSON(w, http.StatusOK, ws)
 	return nil
 }
