@@ -39,7 +39,18 @@ const (
 	LineProject LineKind = "project" // a statement's usage of one project (the same cost, cut the other way)
 	LinePayment LineKind = "payment" // a receipt's top-up
 	LineCredit  LineKind = "credit"  // a credit note's correction
+
+	// A statement's usage charged to the balance in its period, by the kind of credit
+	// it drew on (ledger.Store's UsageByCredit). Revenue is the paid part only.
+	LineUsagePaid        LineKind = "usage_paid"        // drawn on paid credit: revenue
+	LineUsagePromotional LineKind = "usage_promotional" // drawn on promotional credit: not revenue
+	LineUsageUncovered   LineKind = "usage_uncovered"   // covered by no credit yet (an overdraft)
 )
+
+// CreditLine reports whether k is one of a statement's lines by kind of credit.
+func (k LineKind) CreditLine() bool {
+	return k == LineUsagePaid || k == LineUsagePromotional || k == LineUsageUncovered
+}
 
 // Line is one line of a document. Token counts are set on statement lines only.
 type Line struct {

@@ -17,7 +17,9 @@ import (
 // from the hourly rollups (an hour belongs to the month it starts in, which matters only
 // for time zones whose offset is not a whole hour). It has a line per model (requests,
 // tokens, cost) and a line per project (the same cost cut the other way); its total is
-// the sum of the model lines. Errors: ErrMonthNotEnded, workspace_not_found.
+// the sum of the model lines. Then the lines by kind of credit (see creditLines): what
+// the ledger charged in the month to paid credit (revenue), to promotional credit, and
+// to no credit. Errors: ErrMonthNotEnded, workspace_not_found.
 func (s *Service) IssueStatement(ctx context.Context, workspaceID string, m Month) (Invoice, bool, error) {
 	ws, err := s.teams.Workspace(ctx, workspaceID)
 	if err != nil {
@@ -201,6 +203,10 @@ func (s *Service) draftStatement(ctx context.Context, ws team.Workspace, m Month
 			total.Add(r.Totals)
 		}
 	}
+	credit, err := s.creditLines(ctx, ws.ID, start, end)
+	if err != nil {
+		return Invoice{}, 0, err
+	}
 	buyer, err := s.buyer(ctx, ws)
 	if err != nil {
 		return Invoice{}, 0, err
@@ -210,11 +216,33 @@ func (s *Service) draftStatement(ctx context.Context, ws team.Workspace, m Month
 	inv := Invoice{Kind: KindStatement, WorkspaceID: ws.ID, Currency: s.cfg.Currency, Total: total.Cost, Subtotal: total.Cost,
 		Seller: s.cfg.Seller, Buyer: buyer, Timezone: ws.Timezone, Period: m.String(), PeriodStart: &startUTC, PeriodEnd: &endUTC,
 		Note: "Usage of " + m.String() + " (" + ws.Timezone + "): the cost of the requests timestamped in the month, " +
-			"already paid from the prepaid balance. Tax, where charged, is on the top-up receipts.",
+			"already paid from the prepaid balance. Tax, where charged, is on the top-up receipts. " +
+			"Paid from: the usage charged to the balance in the month, by the credit it was drawn on; " +
+			"promotional credit is not revenue.",
 		IssuedAt: now, Series: s.series(now), SourceKey: statementKey(ws.ID, m)}
 	inv.Lines = append(inv.Lines, lines(models, LineModel, "(unnamed model)")...)
 	inv.Lines = append(inv.Lines, lines(projects, LineProject, "(no project)")...)
+	inv.Lines = append(inv.Lines, credit...)
 	return inv, total.Requests, nil
+}
+
+// creditLines are a statement's lines by kind of credit: the usage charged to the
+// workspace's balance in [start, end), as the ledger drew it on paid and promotional
+// credit lots, and what no lot covered (an overdraft), to the micro-unit. They are the
+// ledger's charges of the period, so they sum to the statement's total only when every
+// request of the month was charged in the month (usage recorded late, or early, moves
+// between the two). None when nothing was charged; the uncovered line only when some was.
+func (s *Service) creditLines(ctx context.Context, workspaceID string, start, end time.Time) ([]Line, error) {
+	paid, promotional, uncovered, err := s.ledger.UsageByCredit(ctx, workspaceID, start, end)
+	if err != nil || paid == 0 && promotional == 0 && uncovered == 0 {
+		return nil, err
+	}
+	out := []Line{{Kind: LineUsagePaid, Description: "Paid credit", Amount: paid},
+		{Kind: LineUsagePromotional, Description: "Promotional credit", Amount: promotional}}
+	if uncovered != 0 {
+		out = append(out, Line{Kind: LineUsageUncovered, Description: "Not covered by credit (overdraft)", Amount: uncovered})
+	}
+	return out, nil
 }
 
 // statementKey is the source key of a workspace's statement for a month: one, ever.

@@ -321,14 +321,16 @@ func (r *pdfDoc) row(widths []float64, cols []string) {
 }
 
 func (r *pdfDoc) statementLines() {
-	var models, projects [][]string
+	var models, projects, credit [][]string
 	for _, l := range r.inv.Lines {
-		switch l.Kind {
-		case billing.LineModel:
+		switch {
+		case l.Kind == billing.LineModel:
 			models = append(models, []string{l.Description, count(l.Requests), count(l.InputTokens), count(l.CachedInputTokens),
 				count(l.CacheWriteTokens), count(l.OutputTokens), r.money(l.Amount)})
-		case billing.LineProject:
+		case l.Kind == billing.LineProject:
 			projects = append(projects, []string{l.Description, count(l.Requests), r.money(l.Amount)})
+		case l.Kind.CreditLine():
+			credit = append(credit, []string{l.Description, r.money(l.Amount)})
 		}
 	}
 	r.font("B", 11)
@@ -340,6 +342,16 @@ func (r *pdfDoc) statementLines() {
 	r.cell(pdfWidth, "Usage by project", "L", 1)
 	r.table(8, []string{"Project", "Requests", "Cost"}, projects)
 	r.pdf.Ln(4)
+	if len(credit) > 0 {
+		// The ledger's charges of the period by the credit they drew on: revenue is
+		// the paid part.
+		r.pdf.Ln(1)
+		r.breakFor(4 * pdfLineH)
+		r.font("B", 11)
+		r.cell(pdfWidth, "Paid from (charged to the balance in the period)", "L", 1)
+		r.table(8, []string{"Credit", "Amount"}, credit)
+		r.pdf.Ln(4)
+	}
 }
 
 func (r *pdfDoc) simpleLines() {

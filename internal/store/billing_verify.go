@@ -28,11 +28,14 @@ func (db *DB) VerifyBilling(ctx context.Context) (_ []Check, err error) {
 		{
 			name:  "every document's lines add up to its total",
 			count: `SELECT COUNT(*) FROM billing_invoices`,
-			problems: `SELECT i.number, i.total, COALESCE(SUM(CASE WHEN l.kind <> 'project' THEN l.amount ELSE 0 END), 0),
+			// A statement's lines by kind of credit (usage_paid, usage_promotional,
+			// usage_uncovered) are the ledger's charges of its period, another cut: not
+			// summed here.
+			problems: `SELECT i.number, i.total, COALESCE(SUM(CASE WHEN l.kind NOT IN ('project', 'usage_paid', 'usage_promotional', 'usage_uncovered') THEN l.amount ELSE 0 END), 0),
 				COALESCE(SUM(CASE WHEN l.kind = 'project' THEN l.amount ELSE 0 END), 0)
 				FROM billing_invoices i LEFT JOIN billing_invoice_lines l ON l.invoice_id = i.id
 				GROUP BY i.id, i.number, i.total, i.kind
-				HAVING COALESCE(SUM(CASE WHEN l.kind <> 'project' THEN l.amount ELSE 0 END), 0) <> i.total
+				HAVING COALESCE(SUM(CASE WHEN l.kind NOT IN ('project', 'usage_paid', 'usage_promotional', 'usage_uncovered') THEN l.amount ELSE 0 END), 0) <> i.total
 				OR (i.kind = 'statement' AND COALESCE(SUM(CASE WHEN l.kind = 'project' THEN l.amount ELSE 0 END), 0) <> i.total)`,
 			describe: func(v []any) string {
 				return fmt.Sprintf("document %v totals %v but its lines sum to %v (projects %v)", v[0], v[1], v[2], v[3])
