@@ -133,6 +133,9 @@ type TransferRequest struct {
 	// is set. A replay with another kind or expiry is ErrConflict.
 	CreditKind CreditKind
 	ExpiresAt  time.Time
+	// FirstFrom, for a debit of a wallet (a refund of a payment), is the transfer whose
+	// lot the debit draws on first, before the spend order; 0: the spend order alone.
+	FirstFrom int64
 }
 
 // CreatesLot reports whether r is a transfer that creates a credit lot: every transfer
@@ -155,6 +158,8 @@ func (r TransferRequest) Validate() error {
 		return errs.E(errs.Invalid, "invalid_credit_kind", "kind must be %q or %q", CreditPaid, CreditPromotional)
 	case (r.CreditKind != "" || !r.ExpiresAt.IsZero()) && !r.CreatesLot():
 		return errs.E(errs.Invalid, "invalid_transfer", "only a credit into a wallet takes a credit kind or expiry")
+	case r.FirstFrom != 0 && WorkspaceOf(r.From) == "":
+		return errs.E(errs.Invalid, "invalid_transfer", "only a debit of a wallet draws on a lot first")
 	}
 	if err := text.Line("idempotency_key", r.Key, 0); err != nil {
 		return err

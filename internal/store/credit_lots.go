@@ -84,13 +84,21 @@ func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t t
 		_, err = db.ingestExec(ctx, tx, qDraw, ws, id, t.lot, left, now)
 		return err
 	}
+	type open struct{ id, remaining int64 }
+	scanOpen := func(r scanner) (open, error) {
+		var o open
+		return o, r.Scan(&o.id, &o.remaining)
+	}
+	first := t.firstFrom != 0
 	for left > 0 {
-		rows, err := db.ingestQuery(ctx, tx, qOpenLots, ws)
-		type open struct{ id, remaining int64 }
-		lots, err := collect(rows, err, func(r scanner) (open, error) {
-			var o open
-			return o, r.Scan(&o.id, &o.remaining)
-		})
+		var rows *sql.Rows
+		var err error
+		if first { // the lot of the transfer a refund returns, when it is this wallet's and open
+			rows, err = tx.QueryContext(ctx, db.q(`SELECT id, remaining FROM credit_lots WHERE transfer_id = ? AND workspace_id = ? AND remaining > 0`), t.firstFrom, ws)
+		} else {
+			rows, err = db.ingestQuery(ctx, tx, qOpenLots, ws)
+		}
+		lots, err := collect(rows, err, scanOpen)
 		if err != nil {
 			return err
 		}
@@ -105,6 +113,10 @@ func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t t
 			if left -= x; left == 0 {
 				return nil
 			}
+		}
+		if first {
+			first = false
+			continue
 		}
 		if len(lots) < 8 {
 			break

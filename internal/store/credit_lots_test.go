@@ -496,3 +496,68 @@ func rawRow(ctx context.Context, db *store.DB, q string, dst *int64, args ...any
 	*dst = n
 	return err
 }
+
+// BenchmarkIngestLots is BenchmarkIngest's batch=500/parallel into wallets whose usage
+// draws on credit lots (a promotional lot expiring in a year, then a paid one), where
+// BenchmarkIngest's wallets have none (each usage is then an uncovered draw).
+func BenchmarkIngestLots(b *testing.B) {
+	for _, s := range []struct {
+		name string
+		open func(testing.TB, storetest.Options) *store.DB
+	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
+		b.Run(s.name+"/batch=500/parallel", func(b *testing.B) {
+			e, wss := benchEnv(b, s.open, 16)
+			for _, ws := range wss {
+				for i, kind := range []ledger.CreditKind{ledger.CreditPromotional, ledger.CreditPaid} {
+					if _, _, err := e.DB.Transfer(context.Background(), ledger.TransferRequest{Key: fmt.Sprintf("g:%s:%d", ws, i), Kind: ledger.KindGrant,
+						From: ledger.Grants, To: ledger.Wallet(ws), Amount: 1e12, WorkspaceID: ws, CreditKind: kind,
+						ExpiresAt: coreT0.Add(8760 * time.Hour)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			benchIngestInto(b, e, wss, 500, true, false)
+		})
+	}
+}
+
+// TestRefundDrawsOnItsPaymentFirst: a refund that names the payment it returns draws on
+// that payment's lot first, then in the spend order; FirstFrom on a transfer that debits
+// no wallet is invalid_transfer.
+func TestRefundDrawsOnItsPaymentFirst(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		ws := e.Workspace(t, 0)
+		promo := grantLot(t, e, ws, 50, ledger.CreditPromotional, time.Time{})
+		pay, _, err := e.Ledger.Credit(ctx, ws, 100, "pi_1", "top-up")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refund := func(amount money.Amount) {
+			t.Helper()
+			if _, _, err := e.DB.Transfer(ctx, ledger.TransferRequest{Key: ids.New("refund"), Kind: ledger.KindRefund, From: ledger.Wallet(ws),
+				To: ledger.Refunds, Amount: amount, WorkspaceID: ws, FirstFrom: pay.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refund(30)
+		rem := map[int64]money.Amount{}
+		for _, l := range lotsOf(t, e.DB, ws) {
+			rem[l.TransferID] = l.Remaining
+		}
+		if rem[pay.ID] != 70 || rem[promo.ID] != 50 {
+			t.Fatalf("after a refund of 30: payment lot %d, promotional %d; want 70, 50", rem[pay.ID], rem[promo.ID])
+		}
+		refund(90) // 70 from the payment, then 20 in the spend order
+		for _, l := range lotsOf(t, e.DB, ws) {
+			rem[l.TransferID] = l.Remaining
+		}
+		if rem[pay.ID] != 0 || rem[promo.ID] != 30 {
+			t.Fatalf("after a refund of 90: payment lot %d, promotional %d; want 0, 30", rem[pay.ID], rem[promo.ID])
+		}
+		_, _, err = e.DB.Transfer(ctx, ledger.TransferRequest{Key: "g-first", Kind: ledger.KindGrant, From: ledger.Grants, To: ledger.Wallet(ws),
+			Amount: 1, WorkspaceID: ws, FirstFrom: pay.ID})
+		storetest.WantCode(t, err, "invalid_transfer")
+		mustVerify(t, e)
+	})
+}

@@ -43,7 +43,7 @@ func (db *DB) transferTx(ctx context.Context, tx *sql.Tx, r ledger.TransferReque
 		return ledger.Transfer{}, false, err
 	}
 	row := transferRow{key: r.Key, kind: r.Kind, from: r.From, to: r.To, amount: r.Amount, ws: r.WorkspaceID, note: r.Note, now: now,
-		credit: r.CreditKind, expiresAt: r.ExpiresAt}
+		credit: r.CreditKind, expiresAt: r.ExpiresAt, firstFrom: r.FirstFrom}
 	id, posted, err := db.postTransfer(ctx, tx, row, func() (fromAfter, toAfter sql.NullInt64, err error) {
 		if fromAfter, err = db.move(ctx, tx, r.From, -r.Amount, r.Guarded); err != nil {
 			return fromAfter, toAfter, err

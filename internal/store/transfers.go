@@ -31,8 +31,10 @@ type transferRow struct {
 	// paid) and expiry (zero: none, or the paid-credit default).
 	credit    ledger.CreditKind
 	expiresAt time.Time
-	// lot is the one lot an expiry draws on; 0: a debit draws in spend order.
-	lot int64
+	// lot is the one lot an expiry draws on; 0: a debit draws in spend order, first on
+	// the lot of transfer firstFrom when that is set (a refund of a payment).
+	lot       int64
+	firstFrom int64
 }
 
 // postTransfer posts t exactly once by its key, in tx. The transfer row is inserted
