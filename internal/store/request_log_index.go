@@ -564,12 +564,33 @@ func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, er
 }
 
 // periodRequests counts the requests of the days around the period that match f, from
-// the daily rollups.
+// the daily rollups: those by one dimension (a few rows a day) unless f filters two or
+// more.
 func (db *DB) periodRequests(ctx context.Context, q *logQuery, f metering.Filter) (int64, error) {
 	var b strings.Builder
 	args := []any{q.f.WorkspaceID, q.lo - dayLength, q.hi}
-	b.WriteString(`SELECT COALESCE(SUM(requests), 0) FROM rollups_daily WHERE workspace_id = ? AND day > ? AND day <= ?`)
-	filterSQL(&b, &args, f)
+	values := filterValues(f)
+	dims := 0
+	dim, in := "model", []string(nil)
+	for d, v := range values {
+		if len(v) > 0 {
+			dims++
+			dim, in = tagDims[d], v
+		}
+	}
+	if dims <= 1 {
+		b.WriteString(`SELECT COALESCE(SUM(requests), 0) FROM rollups_daily_dim WHERE workspace_id = ? AND dim = ? AND day > ? AND day <= ?`)
+		args = []any{q.f.WorkspaceID, dim, q.lo - dayLength, q.hi}
+		if len(in) > 0 {
+			b.WriteString(` AND value IN (` + strings.TrimSuffix(strings.Repeat("?,", len(in)), ",") + `)`)
+			for _, v := range in {
+				args = append(args, v)
+			}
+		}
+	} else {
+		b.WriteString(`SELECT COALESCE(SUM(requests), 0) FROM rollups_daily WHERE workspace_id = ? AND day > ? AND day <= ?`)
+		filterSQL(&b, &args, f)
+	}
 	var n int64
 	err := db.read.QueryRowContext(ctx, db.q(b.String()), args...).Scan(&n)
 	return n, err

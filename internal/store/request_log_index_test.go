@@ -114,6 +114,15 @@ func TestRequestLogIndexProperty(t *testing.T) {
 			t.Fatalf("%d gaps (%v); want none", gaps, err)
 		}
 		indexLogCases(t, e, rng, ws, "indexed twice", all, 15)
+
+		// Unforced: each page chooses the index or the blocks by their cost.
+		restore := store.SetForceIndex(false)
+		for range 15 {
+			f := randomLogFilter(rng, ws, all)
+			f.Limit = 1 + rng.IntN(40)
+			pageThrough(t, e, fmt.Sprintf("chosen %+v", f), all, f)
+		}
+		restore()
 	})
 }
 
