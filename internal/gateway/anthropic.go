@@ -23,7 +23,8 @@ package gateway
 //	CacheWrite1h   = ephemeral_1h_input_tokens
 //	Output         = output_tokens (thinking included)
 //	Reasoning      = output_tokens_details.thinking_tokens
-//	WebSearchCalls = server_tool_use.web_search_requests
+//	WebSearchCalls = server_tool_use.web_search_requests (the unit "web_search_call")
+//	ServiceTier    = usage.service_tier ("standard" is the default tier; "priority", "batch")
 //
 // and pricing.Cost charges input_tokens at the input price, the reads at the cached
 // price, the 5-minute writes at cache_write, the 1-hour writes at cache_write_1h, each
@@ -85,7 +86,7 @@ func (anthropic) secret(r *http.Request) (string, error) {
 
 // anthropicNames are the top-level fields the gateway reads; a case variant of one is
 // refused (invalid_field_name), as on the OpenAI routes.
-var anthropicNames = []string{"model", "stream", "max_tokens", "thinking", "tools"}
+var anthropicNames = []string{"model", "stream", "max_tokens", "thinking", "tools", "service_tier"}
 
 // parse reads model, stream, max_tokens (required on /v1/messages, at least 1),
 // thinking.budget_tokens and the web search tools' max_uses, with exact names: a name
@@ -124,6 +125,10 @@ func (anthropic) parse(ep endpoint, _ *http.Request, body []byte) (*request, err
 		case "tools":
 			n, err := webSearchCalls(v)
 			r.WebSearchCalls = n
+			return err
+		case "service_tier":
+			s, err := stringValue(name, v)
+			r.ServiceTier = s
 			return err
 		}
 		return nil
@@ -307,12 +312,14 @@ type anthropicUsage struct {
 	OutputTokensDetails *struct {
 		ThinkingTokens *int64 `json:"thinking_tokens"`
 	} `json:"output_tokens_details"`
+	ServiceTier looseString `json:"service_tier"` // "standard", "priority", "batch"
 }
 
 // anthropicTotals is a message's usage so far: each count as last reported.
 type anthropicTotals struct {
 	input, output, cacheWrite, cacheRead, write5m, write1h, searches, thinking int64
 	hasInput, hasCacheWrite                                                    bool
+	tier                                                                       string // serviceTier's form
 }
 
 // merge takes every count u reports, replacing the one before (counts are totals).
@@ -345,6 +352,9 @@ func (t *anthropicTotals) merge(u *anthropicUsage) {
 	if d := u.OutputTokensDetails; d != nil {
 		set(&t.thinking, d.ThinkingTokens)
 	}
+	if tier := serviceTier(string(u.ServiceTier)); tier != "" {
+		t.tier = tier
+	}
 }
 
 // usage is the totals in Spectra's meaning (see the top of this file).
@@ -361,6 +371,7 @@ func (t *anthropicTotals) usage() pricing.Usage {
 		Output:         t.output,
 		Reasoning:      min(t.thinking, t.output),
 		WebSearchCalls: t.searches,
+		ServiceTier:    t.tier,
 	}
 }
 

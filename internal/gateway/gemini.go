@@ -264,16 +264,57 @@ func signedValue(name string, v []byte) (int64, error) {
 // execution or search) and thoughtsTokenCount are outside promptTokenCount and
 // candidatesTokenCount (totalTokenCount is the sum of the four), so they are added.
 //
-// The modality breakdowns (promptTokensDetails, candidatesTokensDetails, …) are not read:
-// the price catalog has no modality prices yet, and every token is charged at the
-// model's token prices.
+// The modality breakdowns (promptTokensDetails, cacheTokensDetails,
+// toolUsePromptTokensDetails, candidatesTokensDetails: lists of {modality, tokenCount})
+// give the audio and image parts:
+//
+//	AudioInput  = AUDIO of promptTokensDetails + AUDIO of toolUsePromptTokensDetails
+//	              − AUDIO of cacheTokensDetails (Spectra's modality input is uncached)
+//	ImageInput  = the same with IMAGE
+//	AudioOutput = AUDIO of candidatesTokensDetails
+//	ImageOutput = IMAGE of candidatesTokensDetails
+//
+// each clamped to what is left of its total. TEXT, VIDEO and DOCUMENT tokens are text
+// tokens (Google prices video and documents at the text rate), and thoughts are text.
 type geminiUsage struct {
-	PromptTokenCount        int64 `json:"promptTokenCount"`
-	CachedContentTokenCount int64 `json:"cachedContentTokenCount"`
-	CandidatesTokenCount    int64 `json:"candidatesTokenCount"`
-	ThoughtsTokenCount      int64 `json:"thoughtsTokenCount"`
-	ToolUsePromptTokenCount int64 `json:"toolUsePromptTokenCount"`
-	TotalTokenCount         int64 `json:"totalTokenCount"`
+	PromptTokenCount           int64               `json:"promptTokenCount"`
+	CachedContentTokenCount    int64               `json:"cachedContentTokenCount"`
+	CandidatesTokenCount       int64               `json:"candidatesTokenCount"`
+	ThoughtsTokenCount         int64               `json:"thoughtsTokenCount"`
+	ToolUsePromptTokenCount    int64               `json:"toolUsePromptTokenCount"`
+	TotalTokenCount            int64               `json:"totalTokenCount"`
+	PromptTokensDetails        geminiModalityCount `json:"promptTokensDetails"`
+	CacheTokensDetails         geminiModalityCount `json:"cacheTokensDetails"`
+	ToolUsePromptTokensDetails geminiModalityCount `json:"toolUsePromptTokensDetails"`
+	CandidatesTokensDetails    geminiModalityCount `json:"candidatesTokensDetails"`
+}
+
+// geminiModalityCount is a list of ModalityTokenCount, read as the AUDIO and IMAGE
+// counts (anything of another shape reads as none).
+type geminiModalityCount struct{ audio, image int64 }
+
+func (m *geminiModalityCount) UnmarshalJSON(b []byte) error {
+	*m = geminiModalityCount{}
+	var list []json.RawMessage
+	if json.Unmarshal(b, &list) != nil {
+		return nil
+	}
+	for _, raw := range list {
+		var c struct {
+			Modality   looseString `json:"modality"`
+			TokenCount int64       `json:"tokenCount"`
+		}
+		if json.Unmarshal(raw, &c) != nil || c.TokenCount <= 0 {
+			continue
+		}
+		switch strings.ToUpper(string(c.Modality)) {
+		case "AUDIO":
+			m.audio = satAdd(m.audio, c.TokenCount)
+		case "IMAGE":
+			m.image = satAdd(m.image, c.TokenCount)
+		}
+	}
+	return nil
 }
 
 // usage converts to Spectra's meaning, clamping inconsistent counts so that an odd report
@@ -282,12 +323,21 @@ func (u *geminiUsage) usage() pricing.Usage {
 	in := satAdd(max(u.PromptTokenCount, 0), max(u.ToolUsePromptTokenCount, 0))
 	thoughts := max(u.ThoughtsTokenCount, 0)
 	out := satAdd(max(u.CandidatesTokenCount, 0), thoughts)
-	return pricing.Usage{
+	cached := min(max(u.CachedContentTokenCount, 0), in)
+	uncached := in - cached
+	audioIn := max(satAdd(u.PromptTokensDetails.audio, u.ToolUsePromptTokensDetails.audio)-u.CacheTokensDetails.audio, 0)
+	imageIn := max(satAdd(u.PromptTokensDetails.image, u.ToolUsePromptTokensDetails.image)-u.CacheTokensDetails.image, 0)
+	res := pricing.Usage{
 		Input:       in,
-		CachedInput: min(max(u.CachedContentTokenCount, 0), in),
+		CachedInput: cached,
 		Output:      out,
 		Reasoning:   thoughts,
 	}
+	res.AudioInput = min(audioIn, uncached)
+	res.ImageInput = min(imageIn, uncached-res.AudioInput)
+	res.AudioOutput = min(u.CandidatesTokensDetails.audio, out)
+	res.ImageOutput = min(u.CandidatesTokensDetails.image, out-res.AudioOutput)
+	return res
 }
 
 func satAdd(a, b int64) int64 {

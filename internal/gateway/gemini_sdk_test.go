@@ -105,7 +105,7 @@ func TestGeminiSDKGenerate(t *testing.T) {
 		}
 		ev := e.newEvent(0)
 		prompt := int64(2 + geminiFakeOverhead)
-		if ev.Usage != (pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || ev.Stream || ev.Cost != geminiCost(prompt, 0, 20) || ev.Model != geminiModel {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || ev.Stream || ev.Cost != geminiCost(prompt, 0, 20) || ev.Model != geminiModel {
 			t.Fatalf("event %+v", ev)
 		}
 		if ev.Cost != 52 { // (6 × 0.30 + 20 × 2.50) per million = 51.8 micro-units, half-up
@@ -129,7 +129,7 @@ func TestGeminiSDKGenerate(t *testing.T) {
 		}
 		ev = e.newEvent(1)
 		// 20 chunks each reporting the cumulative usage: charged 20 output tokens, not 210.
-		if ev.Usage != (pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || !ev.Stream || ev.Status != 200 || ev.Cost != 52 {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || !ev.Stream || ev.Status != 200 || ev.Cost != 52 {
 			t.Fatalf("streamed event %+v", ev)
 		}
 		if got := e.balance().Balance; got != grant-2*52 {
@@ -159,7 +159,7 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev := e.newEvent(0)
 		in := int64(3 + geminiFakeOverhead + geminiFakeToolPrompt) // promptTokenCount + toolUsePromptTokenCount
-		if ev.Usage != (pricing.Usage{Input: in, Output: geminiFakeCallTokens}) || ev.Cost != geminiCost(in, 0, geminiFakeCallTokens) || ev.Cost != 28 {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: in, Output: geminiFakeCallTokens}) || ev.Cost != geminiCost(in, 0, geminiFakeCallTokens) || ev.Cost != 28 {
 			t.Fatalf("tool event %+v", ev) // (18 × 0.30 + 9 × 2.50) / 1e6 = 27.9 → 28
 		}
 		spent += ev.Cost
@@ -174,7 +174,7 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev = e.newEvent(1)
 		in = 2 + geminiFakeOverhead + geminiFakeCached
-		if ev.Usage != (pricing.Usage{Input: in, CachedInput: geminiFakeCached, Output: 20}) || ev.Cost != 127 || geminiCost(in, geminiFakeCached, 20) != 127 {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: in, CachedInput: geminiFakeCached, Output: 20}) || ev.Cost != 127 || geminiCost(in, geminiFakeCached, 20) != 127 {
 			t.Fatalf("cached event %+v", ev) // (6 × 0.30 + 1000 × 0.075 + 20 × 2.50) / 1e6 = 126.8 → 127
 		}
 		spent += ev.Cost
@@ -195,7 +195,7 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev = e.newEvent(2)
 		out := int64(20 + geminiFakeThoughts)
-		if ev.Usage != (pricing.Usage{Input: 6, Output: out, Reasoning: geminiFakeThoughts}) || ev.Cost != 69 || geminiCost(6, 0, out) != 69 || ev.Estimated {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: out, Reasoning: geminiFakeThoughts}) || ev.Cost != 69 || geminiCost(6, 0, out) != 69 || ev.Estimated {
 			t.Fatalf("thinking event %+v", ev) // (6 × 0.30 + 27 × 2.50) / 1e6 = 69.3 → 69
 		}
 		spent += ev.Cost
@@ -307,7 +307,7 @@ func TestGeminiArrayStream(t *testing.T) {
 			t.Fatalf("cost trailer %q", resp.Trailer.Get("X-Spectra-Cost"))
 		}
 		ev := e.newEvent(0)
-		if ev.Usage != (pricing.Usage{Input: 6, Output: 20}) || ev.Estimated || ev.Status != 200 || ev.Cost != 52 {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: 20}) || ev.Estimated || ev.Status != 200 || ev.Cost != 52 {
 			t.Fatalf("event %+v", ev)
 		}
 		e.verify()
@@ -343,7 +343,7 @@ func TestGeminiStreamEndedAtItsHold(t *testing.T) {
 				t.Fatalf("%s: %d chunks, last %+v", path, len(chunks), last)
 			}
 			ev := e.newEvent(i)
-			if !ev.Estimated || ev.Usage != last.UsageMetadata.usage() || ev.Usage.Output > 11 || ev.Cost != geminiCost(ev.Usage.Input, 0, ev.Usage.Output) {
+			if !ev.Estimated || !sameUsage(ev.Usage, last.UsageMetadata.usage()) || ev.Usage.Output > 11 || ev.Cost != geminiCost(ev.Usage.Input, 0, ev.Usage.Output) {
 				t.Fatalf("%s: event %+v, closing usage %+v", path, ev, last.UsageMetadata)
 			}
 		}

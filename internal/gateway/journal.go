@@ -123,34 +123,42 @@ var errJournalClosed = errors.New("settle journal closed")
 // journalRecord is the stored form of an event: what metering.Ingest needs to charge it
 // again, every field that enters its content hash included.
 type journalRecord struct {
-	ID             string          `json:"id"`
-	WorkspaceID    string          `json:"ws"`
-	KeyID          string          `json:"key,omitempty"`
-	Project        string          `json:"proj,omitempty"`
-	Member         string          `json:"mem,omitempty"`
-	Model          string          `json:"model"`
-	Timestamp      int64           `json:"ts"` // Unix nanoseconds
-	Input          int64           `json:"in,omitempty"`
-	CachedInput    int64           `json:"cin,omitempty"`
-	CacheWrite     int64           `json:"cw,omitempty"`
-	Output         int64           `json:"out,omitempty"`
-	Reasoning      int64           `json:"rsn,omitempty"`
-	CacheWrite1h   int64           `json:"cw1h,omitempty"`
-	WebSearchCalls int64           `json:"wsc,omitempty"`
-	Metadata       json.RawMessage `json:"meta,omitempty"`
-	Source         string          `json:"src,omitempty"`
-	Endpoint       string          `json:"ep,omitempty"`
-	Status         int             `json:"st,omitempty"`
-	LatencyMS      int64           `json:"lat,omitempty"`
-	Stream         bool            `json:"stream,omitempty"`
-	Estimated      bool            `json:"est,omitempty"`
+	ID             string           `json:"id"`
+	WorkspaceID    string           `json:"ws"`
+	KeyID          string           `json:"key,omitempty"`
+	Project        string           `json:"proj,omitempty"`
+	Member         string           `json:"mem,omitempty"`
+	Model          string           `json:"model"`
+	Timestamp      int64            `json:"ts"` // Unix nanoseconds
+	Input          int64            `json:"in,omitempty"`
+	CachedInput    int64            `json:"cin,omitempty"`
+	CacheWrite     int64            `json:"cw,omitempty"`
+	Output         int64            `json:"out,omitempty"`
+	Reasoning      int64            `json:"rsn,omitempty"`
+	CacheWrite1h   int64            `json:"cw1h,omitempty"`
+	WebSearchCalls int64            `json:"wsc,omitempty"`
+	AudioInput     int64            `json:"ain,omitempty"`
+	AudioOutput    int64            `json:"aout,omitempty"`
+	ImageInput     int64            `json:"iin,omitempty"`
+	ImageOutput    int64            `json:"iout,omitempty"`
+	Units          map[string]int64 `json:"units,omitempty"`
+	ServiceTier    string           `json:"tier,omitempty"`
+	Metadata       json.RawMessage  `json:"meta,omitempty"`
+	Source         string           `json:"src,omitempty"`
+	Endpoint       string           `json:"ep,omitempty"`
+	Status         int              `json:"st,omitempty"`
+	LatencyMS      int64            `json:"lat,omitempty"`
+	Stream         bool             `json:"stream,omitempty"`
+	Estimated      bool             `json:"est,omitempty"`
 }
 
 func recordOf(ev metering.Event) journalRecord {
 	u := ev.Usage
 	return journalRecord{ID: ev.ID, WorkspaceID: ev.WorkspaceID, KeyID: ev.KeyID, Project: ev.Project, Member: ev.Member,
 		Model: ev.Model, Timestamp: ev.Timestamp.UnixNano(), Input: u.Input, CachedInput: u.CachedInput, CacheWrite: u.CacheWrite,
-		Output: u.Output, Reasoning: u.Reasoning, CacheWrite1h: u.CacheWrite1h, WebSearchCalls: u.WebSearchCalls, Metadata: ev.Metadata, Source: ev.Source, Endpoint: ev.Endpoint,
+		Output: u.Output, Reasoning: u.Reasoning, CacheWrite1h: u.CacheWrite1h, WebSearchCalls: u.WebSearchCalls,
+		AudioInput: u.AudioInput, AudioOutput: u.AudioOutput, ImageInput: u.ImageInput, ImageOutput: u.ImageOutput, Units: u.Units,
+		ServiceTier: u.ServiceTier, Metadata: ev.Metadata, Source: ev.Source, Endpoint: ev.Endpoint,
 		Status: ev.Status, LatencyMS: ev.LatencyMS, Stream: ev.Stream, Estimated: ev.Estimated}
 }
 
@@ -158,7 +166,8 @@ func (r journalRecord) event() metering.Event {
 	return metering.Event{ID: r.ID, WorkspaceID: r.WorkspaceID, KeyID: r.KeyID, Project: r.Project, Member: r.Member,
 		Model: r.Model, Timestamp: time.Unix(0, r.Timestamp).UTC(),
 		Usage: pricing.Usage{Input: r.Input, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite, Output: r.Output, Reasoning: r.Reasoning,
-			CacheWrite1h: r.CacheWrite1h, WebSearchCalls: r.WebSearchCalls},
+			CacheWrite1h: r.CacheWrite1h, WebSearchCalls: r.WebSearchCalls, AudioInput: r.AudioInput, AudioOutput: r.AudioOutput,
+			ImageInput: r.ImageInput, ImageOutput: r.ImageOutput, Units: r.Units, ServiceTier: r.ServiceTier},
 		Metadata: r.Metadata, Source: r.Source, Endpoint: r.Endpoint, Status: r.Status, LatencyMS: r.LatencyMS,
 		Stream: r.Stream, Estimated: r.Estimated}
 }

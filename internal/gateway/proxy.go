@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"spectra/internal/errs"
 	"spectra/internal/ids"
 	"spectra/internal/metering"
 	"spectra/internal/pricing"
@@ -74,8 +75,13 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	if c.price, err = cat.At(model, c.start); err != nil {
+	// The price metering will charge at: the workspace's price list's, or the catalog's.
+	if c.price, _, err = cat.ForWorkspace(key.WorkspaceID, model, c.start); err != nil {
 		return nil, newError(http.StatusNotFound, "invalid_request_error", "model_not_priced", "The model `"+model+"` has no price in effect, so it cannot be used.")
+	}
+	c.req.Units = heldUnits(c.price, c.req.Units)
+	if err := checkUnits(c.price, c.req); err != nil {
+		return nil, err
 	}
 	up, ok := g.reg.routeAPI(wr.api(), model)
 	if !ok {
@@ -88,11 +94,8 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		ceiling = c.price.MaxOutputTokens
 	}
 	c.outCap = c.req.maxOutput(c.ep, ceiling)
-	estimate, err := estimateCost(c.price, c.prompt, c.outCap)
+	estimate, err := holdCost(c.price, c.req, c.prompt, c.outCap)
 	if err != nil {
-		return nil, err
-	}
-	if estimate, err = withCalls(estimate, c.price, c.req.WebSearchCalls); err != nil {
 		return nil, err
 	}
 	if c.ticket, err = g.limits.admit(key, c.prompt+c.req.explicitMax(), w.Header()); err != nil {
@@ -228,23 +231,39 @@ func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
 		g.writeErrorAs(w, wr, errUpstreamBody)
 		return
 	}
-	cost, err := pricing.Cost(c.price, usage)
+	ev := g.event(c, usage, estimated, http.StatusOK, false)
+	cost, err := pricing.Cost(c.price, ev.Usage)
 	if err == nil {
 		w.Header().Set("X-Spectra-Cost", cost.String())
 	}
 	// Settled before the answer is written: a request whose answer reached its client
 	// is never left unsettled.
-	g.settleAsync(c, g.event(c, usage, estimated, http.StatusOK, false))
+	g.settleAsync(c, ev)
 	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }
 
-// event builds the usage event of a finished request.
+// event builds the usage event of a finished request. Its service tier is the one the
+// answer stated (u.ServiceTier; "default" for the default tier), else the one the
+// request asked for (requestTier), "" for the default. Units the price does not know
+// are taken out of the usage into the metadata (unpriced).
 func (g *Gateway) event(c *call, u pricing.Usage, estimated bool, status int, stream bool) metering.Event {
+	if u.ServiceTier == "" {
+		u.ServiceTier = requestTier(c.req.ServiceTier)
+	}
+	if u.ServiceTier == pricing.DefaultServiceTier {
+		u.ServiceTier = ""
+	}
+	meta := c.up.meta
+	if dropped := unpriced(c.price, &u); dropped != nil {
+		meta = withUnpriced(meta, dropped)
+		g.log.Error("gateway answer reports units the model's price does not know; recorded in the event's metadata (unpriced_units), not charged",
+			"request", c.id, "model", c.req.Model, "units", dropped)
+	}
 	return metering.Event{
 		ID: c.id, WorkspaceID: c.key.WorkspaceID, KeyID: c.key.ID, Project: c.key.Project, Member: c.key.MemberID,
-		Model: c.req.Model, Timestamp: c.start, Usage: u, Metadata: c.up.meta,
+		Model: c.req.Model, Timestamp: c.start, Usage: u, Metadata: meta,
 		Source: "gateway", Endpoint: "/v1" + c.ep.path, Status: status, LatencyMS: g.now().Sub(c.start).Milliseconds(),
 		Stream: stream, Estimated: estimated, Held: c.held(),
 	}
@@ -255,4 +274,59 @@ func (g *Gateway) release(c *call) {
 	g.book.release(c.hold)
 	g.limits.settle(c.ticket, 0)
 	g.budget.release(c.budget)
+}
+
+// unpriced takes out of u the units p does not price at u's service tier and returns
+// them (nil when there are none). An answer may report a unit its request did not
+// enable (checkUnits refuses those it does), or one priced when the request was
+// admitted and not at ingestion: metering rejects an event with a unit its price does
+// not know (unknown_unit), and the answered request would go unrecorded. So the event
+// is recorded and charged for its tokens and its priced units, and the unpriced ones
+// are kept in its metadata (withUnpriced) and logged as an error, for the operator to
+// price and bill; none is ever priced 0.
+func unpriced(p pricing.Price, u *pricing.Usage) map[string]int64 {
+	counts := u.UnitCounts()
+	if len(counts) == 0 {
+		return nil
+	}
+	if _, err := p.Quote(*u); !errs.Is(err, "unknown_unit") {
+		return nil
+	}
+	var dropped map[string]int64
+	units := make(map[string]int64, len(u.Units))
+	for k, v := range u.Units {
+		units[k] = v
+	}
+	for name, n := range counts {
+		if _, err := p.Quote(pricing.Usage{Units: map[string]int64{name: n}, ServiceTier: u.ServiceTier}); !errs.Is(err, "unknown_unit") {
+			continue
+		}
+		if dropped == nil {
+			dropped = map[string]int64{}
+		}
+		dropped[name] = n
+		delete(units, name)
+		if name == pricing.UnitWebSearchCall {
+			u.WebSearchCalls = 0
+		}
+	}
+	if len(units) == 0 {
+		units = nil
+	}
+	u.Units = units
+	return dropped
+}
+
+// withUnpriced returns the metadata object meta with "unpriced_units": units added.
+func withUnpriced(meta json.RawMessage, units map[string]int64) json.RawMessage {
+	m := map[string]any{}
+	if len(meta) > 0 {
+		_ = json.Unmarshal(meta, &m)
+	}
+	m["unpriced_units"] = units
+	b, err := json.Marshal(m)
+	if err != nil {
+		return meta
+	}
+	return b
 }

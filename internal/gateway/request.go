@@ -3,9 +3,11 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 
+	"spectra/internal/errs"
 	"spectra/internal/money"
 	"spectra/internal/pricing"
 )
@@ -45,6 +47,15 @@ type request struct {
 	Prompt []byte
 	// WebSearchCalls is the number of web search calls the hold covers (priced per call).
 	WebSearchCalls int64
+	// Units are the other per-unit tool calls the hold covers (an image_generation tool's
+	// image), by unit name. Each of them, and "web_search_call" when WebSearchCalls > 0,
+	// must have a price before the request is forwarded (checkUnits).
+	Units map[string]int64
+	// ServiceTier is the request's service_tier field as sent (OpenAI's "auto", "default",
+	// "flex", "priority"; Anthropic's "auto", "standard_only"): forwarded as it is, it
+	// selects the prices the hold covers (holdPrice) and is the tier recorded when the
+	// answer does not state one.
+	ServiceTier string
 
 	clientUsage bool // the client asked for the usage chunk itself
 }
@@ -56,7 +67,7 @@ const maxCopies = 1024
 // meteredNames are the fields the gateway reads, on any endpoint. A top-level name that
 // equals one of them but for case is refused (invalid_field_name).
 var meteredNames = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-	"max_output_tokens", "n", "best_of", "prompt"}
+	"max_output_tokens", "n", "best_of", "prompt", "service_tier", "tools"}
 
 // limitFields are the output-limit fields each endpoint's provider honours.
 func (ep endpoint) limitFields() []string {
@@ -103,6 +114,15 @@ func parseRequest(ep endpoint, body []byte) (*request, error) {
 		case "prompt":
 			r.Prompt = v
 			return nil
+		case "service_tier":
+			s, err := stringValue(name, v)
+			r.ServiceTier = s
+			return err
+		case "tools":
+			if ep != epResponses {
+				return nil // chat's tools are functions, run by the client
+			}
+			return r.responseTools(v)
 		}
 		for _, f := range limits {
 			if name == f {
@@ -503,21 +523,173 @@ func textTokens(s string) int64 {
 	return int64((len(s) + outputTextBytes - 1) / outputTextBytes)
 }
 
-// estimateCost is the most a request may cost: every prompt token at the model's highest
-// input price (uncached, cached or cache write), every possible output token at the
-// output price, plus the request fee.
+// estimateCost is the most a request that asks for no service tier and uses no billed
+// tool may cost: holdCost.
 func estimateCost(p pricing.Price, prompt, output int64) (money.Amount, error) {
-	in := max(p.Input, p.CachedInput, p.CacheWrite, p.CacheWrite1h)
-	return pricing.Cost(pricing.Price{Input: in, Output: p.Output, Request: p.Request},
-		pricing.Usage{Input: prompt, Output: output})
+	return holdCost(p, &request{}, prompt, output)
 }
 
-// withCalls adds calls web search calls at the model's per-call price to estimate.
-func withCalls(estimate money.Amount, p pricing.Price, calls int64) (money.Amount, error) {
-	if calls <= 0 || p.WebSearchCall <= 0 {
-		return estimate, nil
+// holdCost is the most request r may cost, its hold: pricing.MaxCost at the prices
+// holdPrice leaves (every context tier, whatever the prompt: the estimate is no sure
+// guide to the tier, as a Responses request's previous_response_id or files bring input
+// the gateway does not see), with every prompt token at the highest input price
+// (uncached, cached, cache write, 1-hour cache write, audio, image), every possible output
+// token at the highest output price (text, audio, image), the request fee, and the
+// request's web search calls and units at their prices. Rounded up.
+func holdCost(p pricing.Price, r *request, prompt, output int64) (money.Amount, error) {
+	q := holdPrice(p, r.ServiceTier)
+	var best money.Amount
+	for _, u := range []pricing.Usage{
+		{Input: prompt},
+		{Input: prompt, CachedInput: prompt},
+		{CacheWrite: prompt},
+		{CacheWrite: prompt, CacheWrite1h: prompt},
+	} {
+		u.Output, u.WebSearchCalls, u.Units = output, r.WebSearchCalls, r.Units
+		c, err := pricing.MaxCost(q, u)
+		if err != nil {
+			return 0, err
+		}
+		best = max(best, c)
 	}
-	return pricing.Cost(pricing.Price{Request: estimate, WebSearchCall: p.WebSearchCall}, pricing.Usage{WebSearchCalls: calls})
+	return best, nil
+}
+
+// holdPrice is p with the service tiers an answer to a request asking for service tier
+// asked may be billed at: every one of them when it asks for none or "auto" (the
+// provider picks: a project may be set to priority), none but the default for "default"
+// and Anthropic's "standard_only", and the default and the tier asked for otherwise (a
+// provider may serve a flex or priority request at the default tier). A tier the
+// version does not price is billed at the default prices.
+func holdPrice(p pricing.Price, asked string) pricing.Price {
+	t := strings.ToLower(strings.TrimSpace(asked))
+	switch t {
+	case "", "auto":
+		return p
+	case pricing.DefaultServiceTier, "standard_only":
+		p.ServiceTiers = nil
+		return p
+	}
+	st, ok := p.ServiceTiers[t]
+	p.ServiceTiers = nil
+	if ok {
+		p.ServiceTiers = map[string]pricing.ServiceTier{t: st}
+	}
+	return p
+}
+
+// heldUnits is units with the unit of an image of unstated size or quality
+// ("image_generation_call") held as the most expensive image the price knows (an
+// "image_…" unit) when the price has no "image_generation_call" of its own: the answer
+// states the size and quality it made.
+func heldUnits(p pricing.Price, units map[string]int64) map[string]int64 {
+	n, ok := units[unitImageGeneration]
+	if !ok {
+		return units
+	}
+	prices := p.BaseUnits()
+	if _, priced := prices[unitImageGeneration]; priced {
+		return units
+	}
+	best, bestPrice := "", money.Amount(-1)
+	for name, a := range prices {
+		if strings.HasPrefix(name, "image_") && (a > bestPrice || a == bestPrice && name < best) {
+			best, bestPrice = name, a
+		}
+	}
+	if best == "" {
+		return units // refused: unknown_unit
+	}
+	out := make(map[string]int64, len(units))
+	for k, v := range units {
+		out[k] = v
+	}
+	delete(out, unitImageGeneration)
+	out[best] += n
+	return out
+}
+
+// errUnknownUnit refuses a request that enables a tool billed in a unit the model's
+// price does not know: it would be recorded at no price for it, so it is not forwarded.
+func errUnknownUnit(model, unit, tool string) *apiError {
+	return newError(http.StatusBadRequest, "invalid_request_error", "unknown_unit",
+		"The model `"+model+"` has no price for the unit `"+unit+"`, in which the "+tool+" tool this request enables is billed, so the request was not sent. Ask the operator to add units."+unit+" to the model's price, or leave the tool out.")
+}
+
+// checkUnits refuses r (unknown_unit) when one of the units its tools are billed in has
+// no price at one of the service tiers its answer may be billed at (holdPrice).
+func checkUnits(p pricing.Price, r *request) error {
+	if r.WebSearchCalls == 0 && len(r.Units) == 0 {
+		return nil
+	}
+	q := holdPrice(p, r.ServiceTier)
+	tiers := []string{pricing.DefaultServiceTier}
+	for name := range q.ServiceTiers {
+		tiers = append(tiers, name)
+	}
+	for _, tier := range tiers {
+		if r.WebSearchCalls > 0 {
+			if _, err := q.Quote(pricing.Usage{WebSearchCalls: 1, ServiceTier: tier}); errs.Is(err, "unknown_unit") {
+				return errUnknownUnit(p.Model, pricing.UnitWebSearchCall, "web search")
+			}
+		}
+		for name := range r.Units {
+			if _, err := q.Quote(pricing.Usage{Units: map[string]int64{name: 1}, ServiceTier: tier}); errs.Is(err, "unknown_unit") {
+				return errUnknownUnit(p.Model, name, "image generation")
+			}
+		}
+	}
+	return nil
+}
+
+// responseTools reads a Responses request's tools (an array, or null) for the tools
+// billed per call: each web_search tool (type "web_search", "web_search_preview", …)
+// holds webSearchHold calls; each image_generation tool holds one image, in the unit of
+// its size and quality (imageUnit; "image_generation_call" when either is "auto" or not
+// set). Other tools, and entries that are not objects, are the upstream's to judge.
+func (r *request) responseTools(v []byte) error {
+	if string(v) == "null" {
+		return nil
+	}
+	if v[0] != '[' {
+		return errInvalidType("tools", "an array")
+	}
+	var tools []json.RawMessage
+	if err := json.Unmarshal(v, &tools); err != nil {
+		return errInvalidType("tools", "an array")
+	}
+	for _, tool := range tools {
+		tool = bytes.TrimSpace(tool)
+		if len(tool) == 0 || tool[0] != '{' {
+			continue
+		}
+		var typ, size, quality string
+		err := fieldReader{path: "tools.", known: []string{"type", "size", "quality"}, knownOnce: true}.each(tool, func(name string, v []byte) error {
+			s, err := stringValue("tools."+name, v)
+			switch name {
+			case "type":
+				typ = s
+			case "size":
+				size = s
+			case "quality":
+				quality = s
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.HasPrefix(typ, "web_search"):
+			r.WebSearchCalls = addTokens(r.WebSearchCalls, webSearchHold)
+		case typ == "image_generation":
+			if r.Units == nil {
+				r.Units = map[string]int64{}
+			}
+			r.Units[imageUnit(size, quality)]++
+		}
+	}
+	return nil
 }
 
 func satMul(a, b int64) int64 {

@@ -124,10 +124,11 @@ func (g *Gateway) stream(w http.ResponseWriter, c *call, resp *http.Response, de
 		}
 		settled = true
 		usage, estimated := m.result(c.prompt)
-		if cost, err := pricing.Cost(c.price, usage); err == nil {
+		ev := g.event(c, usage, estimated, status, true)
+		if cost, err := pricing.Cost(c.price, ev.Usage); err == nil {
 			h.Set("X-Spectra-Cost", cost.String())
 		}
-		g.settleAsync(c, g.event(c, usage, estimated, status, true))
+		g.settleAsync(c, ev)
 	}
 	write := func(b []byte) {
 		if dep.left() {

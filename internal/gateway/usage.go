@@ -24,48 +24,177 @@ func decodeLoose(b []byte, v any) error {
 // wireUsage is a usage object in any of OpenAI's shapes: chat and completions
 // (prompt_/completion_tokens), responses (input_/output_tokens), embeddings (prompt only).
 type wireUsage struct {
-	PromptTokens        *int64 `json:"prompt_tokens"`
-	CompletionTokens    int64  `json:"completion_tokens"`
-	InputTokens         *int64 `json:"input_tokens"`
-	OutputTokens        int64  `json:"output_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	InputTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"input_tokens_details"`
-	CompletionTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-	OutputTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"output_tokens_details"`
-	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"` // Anthropic-compatible servers
+	PromptTokens             *int64       `json:"prompt_tokens"`
+	CompletionTokens         int64        `json:"completion_tokens"`
+	InputTokens              *int64       `json:"input_tokens"`
+	OutputTokens             int64        `json:"output_tokens"`
+	PromptTokensDetails      tokenDetails `json:"prompt_tokens_details"`
+	InputTokensDetails       tokenDetails `json:"input_tokens_details"`
+	CompletionTokensDetails  tokenDetails `json:"completion_tokens_details"`
+	OutputTokensDetails      tokenDetails `json:"output_tokens_details"`
+	CacheCreationInputTokens int64        `json:"cache_creation_input_tokens"` // Anthropic-compatible servers
+}
+
+// tokenDetails is one of a usage's *_tokens_details objects: the parts of the count
+// that were cache reads, reasoning, audio or image tokens. cached_tokens_details (the
+// Realtime models' shape) says how many of the cache reads were audio or image.
+type tokenDetails struct {
+	CachedTokens        int64 `json:"cached_tokens"`
+	ReasoningTokens     int64 `json:"reasoning_tokens"`
+	AudioTokens         int64 `json:"audio_tokens"`
+	ImageTokens         int64 `json:"image_tokens"`
+	CachedTokensDetails struct {
+		AudioTokens int64 `json:"audio_tokens"`
+		ImageTokens int64 `json:"image_tokens"`
+	} `json:"cached_tokens_details"`
 }
 
 // usage converts to Spectra's meaning, clamping inconsistent details so that a provider's
 // odd report never makes the event invalid.
+//
+// The modalities: audio_tokens and image_tokens of the prompt (input) details are parts
+// of the input, cache reads included; Spectra's AudioInput and ImageInput are uncached
+// (cache reads are priced at cached_input whatever they hold), so the cached audio and
+// image tokens (cached_tokens_details, when reported) are taken off them. The
+// completion (output) details' audio_tokens and image_tokens are parts of the output:
+// AudioOutput and ImageOutput. Each is clamped to what is left of its total
+// (AudioInput + ImageInput ≤ Input − CachedInput, AudioOutput + ImageOutput ≤ Output),
+// so that nothing is counted twice.
 func (u *wireUsage) usage() (pricing.Usage, bool) {
 	if u == nil || (u.PromptTokens == nil && u.InputTokens == nil) {
 		return pricing.Usage{}, false
 	}
 	var out pricing.Usage
+	var in, gen *tokenDetails
 	if u.PromptTokens != nil {
 		out.Input = *u.PromptTokens
-		out.CachedInput = u.PromptTokensDetails.CachedTokens
 		out.Output = u.CompletionTokens
-		out.Reasoning = u.CompletionTokensDetails.ReasoningTokens
+		in, gen = &u.PromptTokensDetails, &u.CompletionTokensDetails
 	} else {
 		out.Input = *u.InputTokens
-		out.CachedInput = u.InputTokensDetails.CachedTokens
 		out.Output = u.OutputTokens
-		out.Reasoning = u.OutputTokensDetails.ReasoningTokens
+		in, gen = &u.InputTokensDetails, &u.OutputTokensDetails
 	}
+	out.CachedInput = in.CachedTokens
+	out.Reasoning = gen.ReasoningTokens
 	out.CacheWrite = max(u.CacheCreationInputTokens, 0)
 	out.Input, out.Output = max(out.Input, 0), max(out.Output, 0)
 	out.CachedInput = min(max(out.CachedInput, 0), out.Input)
 	out.Reasoning = min(max(out.Reasoning, 0), out.Output)
+	uncached := out.Input - out.CachedInput
+	out.AudioInput = min(max(in.AudioTokens-max(in.CachedTokensDetails.AudioTokens, 0), 0), uncached)
+	out.ImageInput = min(max(in.ImageTokens-max(in.CachedTokensDetails.ImageTokens, 0), 0), uncached-out.AudioInput)
+	out.AudioOutput = min(max(gen.AudioTokens, 0), out.Output)
+	out.ImageOutput = min(max(gen.ImageTokens, 0), out.Output-out.AudioOutput)
 	return out, true
+}
+
+// looseString is a string field that tolerates any other JSON value (read as ""), so
+// that an odd field never costs the usage reported beside it.
+type looseString string
+
+func (s *looseString) UnmarshalJSON(b []byte) error {
+	var v string
+	if json.Unmarshal(b, &v) == nil {
+		*s = looseString(v)
+	} else {
+		*s = ""
+	}
+	return nil
+}
+
+// outputItems is a Responses answer's output, read for its billed tool calls: an array
+// of items, or one item (an object); anything else (a chat answer has no output) is
+// none, and an item that is not an object is skipped.
+type outputItems []outputItem
+
+func (o *outputItems) UnmarshalJSON(b []byte) error {
+	*o = nil
+	var raw []json.RawMessage
+	if len(b) > 0 && b[0] == '{' {
+		raw = []json.RawMessage{b} // one item (an output_item event's)
+	} else if json.Unmarshal(b, &raw) != nil {
+		return nil
+	}
+	for _, r := range raw {
+		var it outputItem
+		if len(r) > 0 && r[0] == '{' && json.Unmarshal(r, &it) == nil && (it.Type == "web_search_call" || it.Type == "image_generation_call") {
+			*o = append(*o, it)
+		}
+	}
+	return nil
+}
+
+// outputItem is an item of a Responses answer's output, for the tool calls that are
+// billed per call (see itemUnits).
+type outputItem struct {
+	Type    looseString `json:"type"`
+	Size    looseString `json:"size"`
+	Quality looseString `json:"quality"`
+}
+
+// unitImageGeneration is the unit of an image_generation_call whose size or quality the
+// answer does not state (or states as "auto").
+const unitImageGeneration = "image_generation_call"
+
+// itemUnits counts the billed tool calls among a Responses answer's output items: each
+// web_search_call is one "web_search_call" (Usage.WebSearchCalls), each
+// image_generation_call one "image_<size>_<quality>" (e.g. "image_1024x1024_high", from
+// the item's size and quality, lower-cased) or "image_generation_call" when the item
+// does not state both.
+func itemUnits(items []outputItem, u *pricing.Usage) {
+	for _, it := range items {
+		switch it.Type {
+		case "web_search_call":
+			u.WebSearchCalls++
+		case "image_generation_call":
+			name := imageUnit(string(it.Size), string(it.Quality))
+			if u.Units == nil {
+				u.Units = map[string]int64{}
+			}
+			u.Units[name]++
+		}
+	}
+}
+
+// imageUnit is the unit of one generated image of size and quality (see itemUnits).
+func imageUnit(size, quality string) string {
+	size, quality = strings.ToLower(size), strings.ToLower(quality)
+	if size == "" || quality == "" || size == "auto" || quality == "auto" {
+		return unitImageGeneration
+	}
+	name := "image_" + size + "_" + quality
+	if !pricing.ValidUnit(name) {
+		return unitImageGeneration
+	}
+	return name
+}
+
+// serviceTier is the service tier an answer reports, in the form the gateway keeps
+// until the event is built (Gateway.event): "" when the answer names none (the request's
+// own service_tier then applies), "default" for the default tier ("default", "auto",
+// Anthropic's "standard") and for a name Spectra cannot record
+// (pricing.ValidServiceTier: billed at the default prices), else the name lower-cased.
+func serviceTier(reported string) string {
+	t := strings.ToLower(strings.TrimSpace(reported))
+	switch {
+	case t == "":
+		return ""
+	case t == "standard" || t == "auto" || !pricing.ValidServiceTier(t):
+		return pricing.DefaultServiceTier
+	}
+	return t
+}
+
+// requestTier is the service tier a request's service_tier field asks for: "" for none,
+// for "auto" (the provider decides), "default", and Anthropic's "standard_only" (the
+// default tier), else the name lower-cased ("" when it is not a valid tier name).
+func requestTier(asked string) string {
+	t := serviceTier(asked)
+	if t == pricing.DefaultServiceTier || t == "standard_only" {
+		return ""
+	}
+	return t
 }
 
 // textParts is generated text found in a choice, a message or a delta.
@@ -116,7 +245,9 @@ type body struct {
 // none) the usage counted from it: the prompt estimate and ⌈bytes/4⌉ of generated text.
 func meterBody(b []byte, promptEstimate int64) (u pricing.Usage, estimated bool, err error) {
 	var reported struct {
-		Usage *wireUsage `json:"usage"`
+		Usage       *wireUsage  `json:"usage"`
+		ServiceTier looseString `json:"service_tier"`
+		Output      outputItems `json:"output"`
 	}
 	var te *json.UnmarshalTypeError
 	if err := json.Unmarshal(b, &reported); errors.As(err, &te) {
@@ -125,8 +256,11 @@ func meterBody(b []byte, promptEstimate int64) (u pricing.Usage, estimated bool,
 		return pricing.Usage{}, false, err
 	}
 	if u, ok := reported.Usage.usage(); ok {
+		u.ServiceTier = serviceTier(string(reported.ServiceTier))
+		itemUnits(reported.Output, &u)
 		return u, false, nil
 	}
+
 	var parsed body
 	if err := decodeLoose(b, &parsed); err != nil {
 		return pricing.Usage{}, false, err
@@ -147,7 +281,9 @@ func meterBody(b []byte, promptEstimate int64) (u pricing.Usage, estimated bool,
 			o.Summary[j].each(count)
 		}
 	}
-	return pricing.Usage{Input: promptEstimate, Output: out}, true, nil
+	u = pricing.Usage{Input: promptEstimate, Output: out, ServiceTier: serviceTier(string(reported.ServiceTier))}
+	itemUnits(reported.Output, &u) // the tool calls the answer lists are billed even when its tokens are counted
+	return u, true, nil
 }
 
 // chunk is one streamed chat or completions chunk.
@@ -162,7 +298,8 @@ type chunk struct {
 		Delta        textParts       `json:"delta"`
 		FinishReason json.RawMessage `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *wireUsage `json:"usage"`
+	Usage       *wireUsage  `json:"usage"`
+	ServiceTier looseString `json:"service_tier"`
 }
 
 // respEvent is one Responses API stream event.
@@ -171,11 +308,14 @@ type respEvent struct {
 	SequenceNumber int64           `json:"sequence_number"`
 	Delta          json.RawMessage `json:"delta"`
 	Response       *struct {
-		ID        string          `json:"id"`
-		CreatedAt json.RawMessage `json:"created_at"`
-		Model     string          `json:"model"`
-		Usage     *wireUsage      `json:"usage"`
+		ID          string          `json:"id"`
+		CreatedAt   json.RawMessage `json:"created_at"`
+		Model       string          `json:"model"`
+		Usage       *wireUsage      `json:"usage"`
+		ServiceTier looseString     `json:"service_tier"`
+		Output      outputItems     `json:"output"`
 	} `json:"response"`
+	Item outputItems `json:"item"` // response.output_item.done's item, as a list of one
 }
 
 // streamMeter follows a stream: the usage it reports, and the text it carries. Without a
@@ -196,6 +336,15 @@ type streamMeter struct {
 	choices           []int64 // choice indexes seen, in order
 	closed            map[int64]bool
 	seq               int64 // last Responses sequence_number
+
+	// What the answer says beside its usage: the service tier (the last one stated), and
+	// the Responses API's billed tool calls: the output items of response.completed (or
+	// incomplete, failed) when it came (final), else those of the output_item.done
+	// events seen.
+	tier      string
+	items     []outputItem
+	lastItems []outputItem
+	hasFinal  bool
 }
 
 // chunk meters one chat or completions data payload and reports whether it is the extra
@@ -214,6 +363,9 @@ func (m *streamMeter) chunk(data []byte) (usageOnly bool) {
 	}
 	if m.id == "" {
 		m.id, m.object, m.model, m.created = c.ID, c.Object, c.Model, c.Created
+	}
+	if t := serviceTier(string(c.ServiceTier)); t != "" {
+		m.tier = t
 	}
 	for i := range c.Choices {
 		ch := &c.Choices[i]
@@ -256,6 +408,14 @@ func (m *streamMeter) event(data []byte) {
 	if e.Response != nil && m.id == "" {
 		m.id, m.model, m.created = e.Response.ID, e.Response.Model, e.Response.CreatedAt
 	}
+	if e.Response != nil {
+		if t := serviceTier(string(e.Response.ServiceTier)); t != "" {
+			m.tier = t
+		}
+	}
+	if e.Type == "response.output_item.done" && len(m.items) < maxCopies {
+		m.items = append(m.items, e.Item...)
+	}
 	switch {
 	case strings.HasSuffix(e.Type, ".delta"):
 		var s string
@@ -271,6 +431,7 @@ func (m *streamMeter) event(data []byte) {
 			if u, ok := e.Response.Usage.usage(); ok {
 				m.usage, m.reported = u, true
 			}
+			m.lastItems, m.hasFinal = e.Response.Output, true
 		}
 	}
 }
@@ -294,8 +455,16 @@ func (m *streamMeter) past(capacity int64) bool {
 // result is the usage to record: the reported one, or the prompt estimate plus ⌈bytes/4⌉
 // of the text streamed (estimated).
 func (m *streamMeter) result(promptEstimate int64) (pricing.Usage, bool) {
-	if m.reported {
-		return m.usage, false
+	u, estimated := m.usage, false
+	if !m.reported {
+		u, estimated = pricing.Usage{Input: promptEstimate, Output: m.output()}, true
 	}
-	return pricing.Usage{Input: promptEstimate, Output: m.output()}, true
+	u.ServiceTier = m.tier
+	items := m.items
+	if m.hasFinal {
+		items = m.lastItems
+	}
+	u.Units = nil // itemUnits makes a new map: the one returned before is the caller's
+	itemUnits(items, &u)
+	return u, estimated
 }

@@ -93,7 +93,7 @@ func TestJournalRecordKeepsNewUsage(t *testing.T) {
 	ev := metering.Event{ID: "r", WorkspaceID: "w", Model: "m", Timestamp: time.Unix(1, 0).UTC(),
 		Usage: pricing.Usage{Input: 10, CacheWrite: 8, CacheWrite1h: 5, WebSearchCalls: 3, Output: 2}}
 	got := recordOf(ev).event()
-	if got.Usage != ev.Usage {
+	if !sameUsage(got.Usage, ev.Usage) {
 		t.Fatalf("usage %+v, want %+v", got.Usage, ev.Usage)
 	}
 }
