@@ -52,15 +52,23 @@ const (
 )
 
 // applyLots keeps the lots of the wallets transfer id (t) moved money of: a debit of a
-// wallet draws on its lots, a credit creates one.
-func (db *DB) applyLots(ctx context.Context, tx *sql.Tx, id int64, t transferRow) error {
+// wallet draws on its lots, a credit creates one. fromAfter and toAfter are the wallets'
+// balances after the transfer.
+//
+// Since Σ remaining − debt = balance and a wallet never has both an open lot and a debt,
+// a wallet whose balance before was at most zero has no open lot (a debit need not look
+// for one: it is all uncovered), and one whose balance before was at least zero has no
+// debt (a new lot need not look for one to repay).
+func (db *DB) applyLots(ctx context.Context, tx *sql.Tx, id int64, t transferRow, fromAfter, toAfter sql.NullInt64) error {
 	if ws := ledger.WorkspaceOf(t.from); ws != "" {
-		if err := db.drawLots(ctx, tx, ws, id, t); err != nil {
+		noLots := fromAfter.Valid && fromAfter.Int64+int64(t.amount) <= 0 && t.lot == 0
+		if err := db.drawLots(ctx, tx, ws, id, t, noLots); err != nil {
 			return err
 		}
 	}
 	if ws := ledger.WorkspaceOf(t.to); ws != "" {
-		if _, err := db.createLot(ctx, tx, ws, id, t); err != nil {
+		noDebt := toAfter.Valid && toAfter.Int64-int64(t.amount) >= 0
+		if _, err := db.createLot(ctx, tx, ws, id, t, noDebt); err != nil {
 			return err
 		}
 	}
@@ -69,8 +77,8 @@ func (db *DB) applyLots(ctx context.Context, tx *sql.Tx, id int64, t transferRow
 
 // drawLots draws t's amount on the wallet's open lots in spend order, and records what
 // they do not cover as uncovered. An expiry (t.lot set) draws on its own lot only, into
-// the lot's expired amount.
-func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t transferRow) error {
+// the lot's expired amount. noLots: the wallet has no open lot.
+func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t transferRow, noLots bool) error {
 	left := int64(t.amount)
 	now := micros(t.now)
 	if t.lot != 0 {
@@ -90,7 +98,7 @@ func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t t
 		return o, r.Scan(&o.id, &o.remaining)
 	}
 	first := t.firstFrom != 0
-	for left > 0 {
+	for left > 0 && !noLots {
 		var rows *sql.Rows
 		var err error
 		if first { // the lot of the transfer a refund returns, when it is this wallet's and open
@@ -127,8 +135,9 @@ func (db *DB) drawLots(ctx context.Context, tx *sql.Tx, ws string, id int64, t t
 }
 
 // createLot creates the lot of credit transfer id into ws's wallet; the lot first repays
-// the wallet's uncovered debt, oldest first. It returns the lot's id.
-func (db *DB) createLot(ctx context.Context, tx *sql.Tx, ws string, id int64, t transferRow) (int64, error) {
+// the wallet's uncovered debt, oldest first. It returns the lot's id. noDebt: the wallet
+// has no uncovered debt.
+func (db *DB) createLot(ctx context.Context, tx *sql.Tx, ws string, id int64, t transferRow, noDebt bool) (int64, error) {
 	kind := t.credit
 	if kind == "" {
 		kind = ledger.CreditPaid
@@ -145,13 +154,15 @@ func (db *DB) createLot(ctx context.Context, tx *sql.Tx, ws string, id int64, t 
 		amount   int64
 		created  int64
 	}
-	rows, err := db.ingestQuery(ctx, tx, qDebts, ws)
-	debts, err := collect(rows, err, func(r scanner) (debt, error) {
-		var d debt
-		return d, r.Scan(&d.id, &d.transfer, &d.amount, &d.created)
-	})
-	if err != nil {
-		return 0, err
+	var debts []debt
+	if !noDebt {
+		rows, err := db.ingestQuery(ctx, tx, qDebts, ws)
+		if debts, err = collect(rows, err, func(r scanner) (debt, error) {
+			var d debt
+			return d, r.Scan(&d.id, &d.transfer, &d.amount, &d.created)
+		}); err != nil {
+			return 0, err
+		}
 	}
 	amount := int64(t.amount)
 	repaid := int64(0)
@@ -172,6 +183,7 @@ func (db *DB) createLot(ctx context.Context, tx *sql.Tx, ws string, id int64, t 
 		}
 		x := min(d.amount, left)
 		left -= x
+		var err error
 		if x == d.amount { // the whole uncovered draw is now a draw on the lot
 			_, err = tx.ExecContext(ctx, db.q(`UPDATE lot_draws SET lot_id = ? WHERE id = ?`), lot, d.id)
 		} else {

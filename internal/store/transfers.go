@@ -62,7 +62,7 @@ func (db *DB) postTransfer(ctx context.Context, tx *sql.Tx, t transferRow,
 	_, err = db.ingestExec(ctx, tx, qInsertEntries, id, string(t.from), -int64(t.amount), fromAfter, micros(t.now),
 		id, string(t.to), int64(t.amount), toAfter, micros(t.now))
 	if err == nil {
-		err = db.applyLots(ctx, tx, id, t)
+		err = db.applyLots(ctx, tx, id, t, fromAfter, toAfter)
 	}
 	return id, err == nil, err
 }
