@@ -16,6 +16,7 @@ import (
 	"spectra/internal/demo"
 	"spectra/internal/httpjson/httpjsontest"
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 	"spectra/internal/requestlog"
 	"spectra/internal/requestlog/requestloghttp"
 	"spectra/internal/team"
@@ -75,15 +76,24 @@ func TestBrowserMostExpensiveRequest(t *testing.T) {
 	waitFor(t, ctx, `location.pathname === "`+ws+`requests/`+url.PathEscape(first)+`" && document.querySelector("#arithmetic [data-arith-total]")`)
 	page := eval[map[string]string](t, ctx, `({cost: document.querySelector("[data-cost]").dataset.cost,
 		total: document.querySelector("[data-arith-total]").dataset.arithTotal,
+		costExact: document.querySelector("[data-cost-exact]").dataset.costExact,
+		charged: document.querySelector("[data-charged]").dataset.charged,
+		list: document.querySelector("[data-price-list]").dataset.priceList,
+		tier: document.querySelector("[data-service-tier]").dataset.serviceTier,
+		context: document.querySelector("[data-context-tier]").dataset.contextTier,
 		exact: document.querySelector("[data-tokens-exact]").innerText,
 		lines: String(document.querySelectorAll("#arithmetic tr[data-kind]").length),
 		text: document.querySelector("#arithmetic").innerText})`)
 	var d struct {
 		ID         string
 		Cost       string
+		CostExact  string `json:"cost_exact"`
+		PriceList  string `json:"price_list"`
 		Arithmetic struct {
 			TokensExact string `json:"tokens_exact"`
-			Total       string
+			Exact       string
+			ServiceTier string `json:"service_tier"`
+			ContextTier int64  `json:"context_tier_above_input_tokens"`
 			Lines       []struct{ Kind string }
 		}
 		Transfer *struct{ ID int64 }
@@ -92,8 +102,18 @@ func TestBrowserMostExpensiveRequest(t *testing.T) {
 	if tr := eval[string](t, ctx, `document.querySelector("[data-transfer]").innerText`); d.Transfer == nil || !strings.HasPrefix(tr, "#"+itoa64(d.Transfer.ID)+" ") {
 		t.Errorf("the page's transfer %q, the API's %+v", tr, d.Transfer)
 	}
-	if page["cost"] != d.Cost || page["total"] != d.Cost || page["exact"] != d.Arithmetic.TokensExact || page["lines"] != itoa64(int64(len(d.Arithmetic.Lines))) {
+	if page["cost"] != d.Cost || page["charged"] != d.Cost || page["total"] != d.CostExact || page["costExact"] != d.CostExact || d.Arithmetic.Exact != d.CostExact ||
+		page["exact"] != d.Arithmetic.TokensExact || page["lines"] != itoa64(int64(len(d.Arithmetic.Lines))) || d.PriceList != "" || page["list"] != "catalog" ||
+		page["tier"] != d.Arithmetic.ServiceTier || page["context"] != itoa64(d.Arithmetic.ContextTier) {
 		t.Fatalf("the page shows %v; the API %+v", page, d)
+	}
+	// The charge is the exact cost rounded down or up (the wallet's carry decides which).
+	exact, err := pricing.ParseExact(d.CostExact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if charged, _ := money.Parse(d.Cost); charged != exact.Micro && charged != exact.Ceil() {
+		t.Fatalf("charged %s for an exact cost of %s", d.Cost, d.CostExact)
 	}
 	if len(d.Arithmetic.Lines) == 0 || d.Transfer == nil {
 		t.Fatalf("no arithmetic or no transfer: %+v", d)

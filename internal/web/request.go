@@ -1,8 +1,10 @@
 package web
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"spectra/internal/metering"
@@ -20,10 +22,18 @@ type requestData struct {
 	Member    string
 	Lines     []costLine
 	Released  money.Amount // the part of the hold given back (held − charged), when held
-	CostMatch bool         // the arithmetic's total is the recorded cost
+	CostMatch bool         // the arithmetic's exact total is the exact cost recorded with the request
+	PriceList string       // "catalog" or the price list's name
+	Units     []unitCount  // the request's units other than web search calls, by name
 	UsageURL  string       // the Usage page of the request's day, model and key
 	AroundURL string       // the request log of the minutes around it
 	LogURL    string       // the request log
+}
+
+// unitCount is a count of one unit.
+type unitCount struct {
+	Name  string
+	Count int64
 }
 
 // costLine is one line of a cost's arithmetic, labelled.
@@ -34,9 +44,10 @@ type costLine struct {
 
 // costLabels name the arithmetic's lines.
 var costLabels = map[string]string{
-	"input": "Input tokens (not cached)", "cached_input": "Cached input tokens", "cache_write": "Cache writes (5 minutes)",
-	"cache_write_1h": "Cache writes (1 hour)", "output": "Output tokens (reasoning included)", "request": "Per-request fee",
-	"web_search_call": "Web search calls",
+	"input": "Text input tokens (not cached)", "cached_input": "Cached input tokens", "cache_write": "Cache writes (5 minutes)",
+	"cache_write_1h": "Cache writes (1 hour)", "output": "Text output tokens (reasoning included)", "request": "Per-request fee",
+	"web_search_call": "Web search calls", "audio_input": "Audio input tokens", "image_input": "Image input tokens",
+	"audio_output": "Audio output tokens", "image_output": "Image output tokens",
 }
 
 // request is the detail of one request of the log: GET /w/{ws}/requests/{request_id}.
@@ -56,9 +67,23 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, rq *request) er
 	p.Member, _ = names.label(metering.DimMember, d.Member)
 	if a := d.Arithmetic; a != nil {
 		for _, l := range a.Lines {
-			p.Lines = append(p.Lines, costLine{CostLine: l, Label: costLabels[l.Kind]})
+			label := costLabels[l.Kind]
+			if l.Kind == "unit" {
+				label = costLabels[l.Unit]
+				if label == "" {
+					label = "Unit " + l.Unit
+				}
+			}
+			p.Lines = append(p.Lines, costLine{CostLine: l, Label: label})
 		}
-		p.CostMatch = a.Total == d.Cost
+		p.CostMatch = d.CostExact != nil && a.Exact == d.CostExact.String()
+	}
+	p.PriceList = "catalog"
+	if d.PriceList != "" {
+		p.PriceList = d.PriceList
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.Tokens.Units)) {
+		p.Units = append(p.Units, unitCount{name, d.Tokens.Units[name]})
 	}
 	if d.Held > d.Cost {
 		p.Released = d.Held - d.Cost

@@ -185,8 +185,9 @@ func TestRequestLogFilters(t *testing.T) {
 	})
 }
 
-// TestRequestDetailArithmetic: an answered request's page shows the price version in
-// effect at its time and the arithmetic that gives its cost, to the micro-unit.
+// TestRequestDetailArithmetic: an answered request's page shows the price that applied
+// (the catalog, its version, the service and context tiers), the arithmetic that gives
+// its exact cost, and what it was charged: the exact cost rounded down or up.
 func TestRequestDetailArithmetic(t *testing.T) {
 	eachLog(t, func(t *testing.T, e *env) {
 		f := e.seedFixture()
@@ -197,10 +198,14 @@ func TestRequestDetailArithmetic(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("detail: %d", st)
 		}
-		for _, s := range []string{"gpt-test", "0.002585", "0.00000375", "0.002110", `data-tokens-exact>0.00469875<`, `data-arith-total="0.004699"`, `data-cost="0.004699"`, "half-up"} {
+		for _, s := range []string{"gpt-test", "0.002585", "0.00000375", "0.002110", `data-tokens-exact>0.00469875<`, `data-arith-total="0.004698750000"`,
+			`data-cost-exact="0.004698750000"`, `data-price-list="catalog"`, `data-service-tier="default"`, `data-context-tier="0"`, "rounded down or up"} {
 			if !strings.Contains(body, s) {
 				t.Errorf("the detail does not show %q", s)
 			}
+		}
+		if !strings.Contains(body, `data-cost="0.004698"`) && !strings.Contains(body, `data-cost="0.004699"`) {
+			t.Error("the charge is not the exact cost rounded down or up")
 		}
 		if strings.Contains(body, "computed at ingestion from usage this page does not show") {
 			t.Error("the arithmetic disagrees with the cost")
