@@ -222,9 +222,36 @@ func (s *Server) audit(ctx context.Context, a *adminRequest, e audit.Entry) {
 	}
 }
 
-// grantForm is the grant form's fields.
+// grantForm is the grant form's fields. Kind is the credit's kind ("paid" or
+// "promotional"); Expires its optional expiry as a datetime-local value
+// ("2026-12-31T23:59") in the workspace's time zone.
 type grantForm struct {
 	Amount, Note, Key string
+	Kind, Expires     string
+}
+
+// parseGrantCredit reads the grant form's kind and expiry (zero: never, or the
+// paid-credit default), as POST …/grants takes them: invalid_credit_kind,
+// invalid_expires_at (not a time, or not in the future).
+func parseGrantCredit(f grantForm, loc *time.Location, now time.Time) (ledger.CreditKind, time.Time, error) {
+	kind := ledger.CreditKind(f.Kind)
+	if kind == "" {
+		kind = ledger.CreditPaid
+	}
+	if !kind.Valid() {
+		return "", time.Time{}, errs.E(errs.Invalid, "invalid_credit_kind", "the kind of credit must be paid or promotional")
+	}
+	if f.Expires == "" {
+		return kind, time.Time{}, nil
+	}
+	exp, err := time.ParseInLocation("2006-01-02T15:04", f.Expires, loc)
+	if err != nil {
+		return "", time.Time{}, errs.E(errs.Invalid, "invalid_expires_at", "the expiry must be a date and time, such as 2026-12-31T23:59")
+	}
+	if !exp.After(now) {
+		return "", time.Time{}, errs.E(errs.Invalid, "invalid_expires_at", "the expiry must be in the future")
+	}
+	return kind, exp, nil
 }
 
 type paymentForm struct {
@@ -261,6 +288,8 @@ type adminWorkspaceData struct {
 // grantConfirm is what a grant will post, shown before it posts.
 type grantConfirm struct {
 	Form    grantForm
+	Kind    ledger.CreditKind
+	Expires string // in the workspace's time zone; "" never
 	Amount  money.Amount
 	Before  money.Amount
 	After   money.Amount
@@ -399,11 +428,27 @@ var errInvalidGrantAmount = errs.E(errs.Invalid, "invalid_amount", "the amount m
 func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, a *adminRequest) error {
 	ctx := r.Context()
 	id := r.PathValue("ws")
-	f := grantForm{Amount: strings.TrimSpace(r.PostFormValue("amount")), Note: strings.TrimSpace(r.PostFormValue("note")), Key: strings.TrimSpace(r.PostFormValue("idempotency_key"))}
+	f := grantForm{Amount: strings.TrimSpace(r.PostFormValue("amount")), Note: strings.TrimSpace(r.PostFormValue("note")), Key: strings.TrimSpace(r.PostFormValue("idempotency_key")),
+		Kind: strings.TrimSpace(r.PostFormValue("kind")), Expires: strings.TrimSpace(r.PostFormValue("expires_at"))}
 	d := adminWorkspaceData{Grant: f}
 	amount, err := money.ParsePositive(f.Amount)
 	if err != nil {
 		return s.actionFailed(w, r, a, d, "grant", errInvalidGrantAmount)
+	}
+	ws, err := s.team.Workspace(ctx, id)
+	if errs.KindOf(err) == errs.NotFound {
+		return errNoWorkspace
+	}
+	if err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(ws.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	kind, expires, err := parseGrantCredit(f, loc, s.now())
+	if err != nil {
+		return s.actionFailed(w, r, a, d, "grant", err)
 	}
 	if f.Key == "" || len(f.Key) > 200 {
 		return s.actionFailed(w, r, a, d, "grant", errs.E(errs.Invalid, "invalid_idempotency_key", "the idempotency key is required (at most 200 bytes); reload the page for a new one"))
@@ -419,10 +464,13 @@ func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, a *adminRequ
 		if err := s.loadWorkspace(ctx, a, id, &d); err != nil {
 			return err
 		}
-		d.Confirm = &grantConfirm{Form: f, Amount: amount, Before: before.Balance, After: before.Balance + amount, WSName: d.WS.Name}
+		d.Confirm = &grantConfirm{Form: f, Amount: amount, Before: before.Balance, After: before.Balance + amount, WSName: d.WS.Name, Kind: kind}
+		if !expires.IsZero() {
+			d.Confirm.Expires = expires.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
+		}
 		return s.render(w, r, http.StatusOK, "admin_workspace", d)
 	}
-	t, created, err := s.ledger.Grant(ctx, id, amount, f.Key, f.Note)
+	t, created, err := s.ledger.GrantCredit(ctx, id, amount, kind, expires, f.Key, f.Note)
 	if err != nil {
 		return s.actionFailed(w, r, a, d, "grant", err)
 	}
@@ -432,13 +480,23 @@ func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, a *adminRequ
 	}
 	s.audit(ctx, a, audit.Entry{Action: "grant", WorkspaceID: id, Target: "transfer " + strconv.FormatInt(t.ID, 10), IdempotencyKey: id + ":" + f.Key,
 		Before: map[string]string{"balance": before.Balance.String()},
-		After:  map[string]string{"balance": after.Balance.String(), "amount": t.Amount.String(), "note": t.Note}})
+		After: map[string]string{"balance": after.Balance.String(), "amount": t.Amount.String(), "note": t.Note, "kind": string(kind),
+			"expires_at": expiryText(expires)}})
 	if !created {
 		done(w, r, id, "grant_replay", "")
 		return nil
 	}
 	done(w, r, id, "grant", money.Format(t.Amount, s.currency)+" posted as transfer "+strconv.FormatInt(t.ID, 10))
 	return nil
+}
+
+// expiryText is an expiry as audit entries show it: RFC 3339, "" when none was given
+// (never, or the deployment's paid-credit expiry).
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // adminPayment records a payment received outside Stripe (billing.RecordManualPayment,
