@@ -49,11 +49,16 @@ func (s *Server) adminRoutes() []route {
 		{"POST /admin/workspaces/{ws}/credit-note", s.admin(s.adminCreditNote)},
 		{"POST /admin/workspaces/{ws}/overdraft", s.admin(s.adminOverdraft)},
 		{"POST /admin/workspaces/{ws}/timezone", s.admin(s.adminTimezone)},
+		{"POST /admin/workspaces/{ws}/price-list", s.admin(s.adminAssignPriceList)},
 		{"GET /admin/activity", s.admin(s.adminActivity)},
 		{"GET /admin/audit", s.admin(s.adminAudit)},
 		{"GET /admin/prices", s.admin(s.adminPrices)},
 		{"POST /admin/prices", s.admin(s.adminAddPrice)},
 		{"POST /admin/prices/import", s.admin(s.adminImportPrices)},
+		{"GET /admin/price-lists", s.admin(s.adminPriceLists)},
+		{"POST /admin/price-lists", s.admin(s.adminCreatePriceList)},
+		{"GET /admin/price-lists/{name}", s.admin(s.adminPriceList)},
+		{"POST /admin/price-lists/{name}/prices", s.admin(s.adminAddListVersion)},
 		{"GET /admin/upstreams", s.admin(s.adminUpstreams)},
 		{"POST /admin/upstreams", s.admin(s.adminSaveUpstream)},
 		{"POST /admin/upstreams/{name}/test", s.admin(s.adminTestUpstream)},
@@ -68,7 +73,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminPageNames are the console's views: templates/admin_<name>.html each, parsed with
 // the shared layout (which draws the console's nav from adminBase.AdminNav) and partials.
-var adminPageNames = []string{"workspaces", "workspace", "activity", "audit", "prices", "upstreams", "codes"}
+var adminPageNames = []string{"workspaces", "workspace", "activity", "audit", "prices", "price_lists", "upstreams", "codes"}
 
 // adminNavEntry is one entry of the console's nav.
 type adminNavEntry struct {
@@ -79,6 +84,7 @@ type adminNavEntry struct {
 var adminNav = []adminNavEntry{
 	{"workspaces", "Workspaces", "/admin/workspaces"},
 	{"prices", "Prices", "/admin/prices"},
+	{"price-lists", "Price lists", "/admin/price-lists"},
 	{"upstreams", "Upstreams", "/admin/upstreams"},
 	{"codes", "Codes", "/admin/codes"},
 	{"activity", "Activity", "/admin/activity"},
