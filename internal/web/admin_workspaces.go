@@ -275,12 +275,15 @@ type adminWorkspaceData struct {
 	Flash     string
 	Error     string
 	ErrorCode string
-	ErrorForm string // which form the error is about: grant, payment, credit, overdraft, timezone
+	ErrorForm string // which form the error is about: grant, payment, credit, overdraft, timezone, price_list
 	Grant     grantForm
 	Payment   paymentForm
 	Credit    creditForm
 	Overdraft string
 	Zone      string
+
+	// PriceLists are the names of every price list, for the assignment form.
+	PriceLists []string
 	// Confirm is set on the grant's confirmation step: what will post.
 	Confirm *grantConfirm
 }
@@ -352,6 +355,13 @@ func (s *Server) loadWorkspace(ctx context.Context, a *adminRequest, id string, 
 	if d.Zone == "" {
 		d.Zone = ws.Timezone
 	}
+	lists, err := s.metering.PriceLists(ctx)
+	if err != nil && !errs.Is(err, "feature_unavailable") {
+		return err
+	}
+	for _, l := range lists {
+		d.PriceLists = append(d.PriceLists, l.Name)
+	}
 	return nil
 }
 
@@ -365,6 +375,7 @@ var flashes = map[string]string{
 	"credit_seen":  "This credit note was already issued with this idempotency key: nothing was issued twice.",
 	"overdraft":    "Overdraft limit saved.",
 	"timezone":     "Time zone saved.",
+	"price_list":   "Price list saved: the workspace's requests are priced by it from now on.",
 	"created":      "Workspace created.",
 }
 
