@@ -4,11 +4,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"spectra/internal/audit"
 	"spectra/internal/errs"
+	"spectra/internal/money"
 	"spectra/internal/pricing"
 )
 
@@ -26,17 +28,21 @@ type priceRow struct {
 	Current  *pricing.Price
 	Versions int
 	Upcoming *pricing.Price // the next version not yet in effect
+	Shapes   string         // shapesSummary of Current
 }
 
 // versionRow is one version of a model's history.
 type versionRow struct {
 	pricing.Price
-	State string // "in effect", "superseded" or "scheduled"
+	State  string // "in effect", "superseded" or "scheduled"
+	Shapes string // shapesSummary: its modality rates, tiers, units and service tiers in a line
 }
 
-// priceForm is the add-a-version form's fields as typed.
+// priceForm is the add-a-version form's fields as typed. Shapes is the JSON text of the
+// version's units, tiers and service tiers (pricing.ShapesText).
 type priceForm struct {
 	Model, Input, CachedInput, CacheWrite, Output, Request, CacheWrite1h, WebSearchCall, MaxOutputTokens, EffectiveFrom string
+	AudioInput, AudioOutput, ImageInput, ImageOutput, Shapes                                                            string
 }
 
 type adminPricesData struct {
@@ -88,6 +94,7 @@ func (s *Server) renderPrices(w http.ResponseWriter, r *http.Request, a *adminRe
 		row := priceRow{Model: m, Versions: len(byModel[m])}
 		if cur, err := cat.At(m, a.Now); err == nil {
 			row.Current = &cur
+			row.Shapes = shapesSummary(cur)
 		}
 		for _, p := range byModel[m] {
 			if p.EffectiveFrom.After(a.Now) {
@@ -108,7 +115,7 @@ func (s *Server) renderPrices(w http.ResponseWriter, r *http.Request, a *adminRe
 			case vs[i].EffectiveFrom.Equal(cur.EffectiveFrom) && vs[i].CreatedAt.Equal(cur.CreatedAt):
 				st = "in effect"
 			}
-			d.History = append(d.History, versionRow{Price: vs[i], State: st})
+			d.History = append(d.History, versionRow{Price: vs[i], State: st, Shapes: shapesSummary(vs[i])})
 		}
 		if d.Form == (priceForm{Model: d.Model}) && cur.Model != "" {
 			d.Form = formOfPrice(cur)
@@ -127,7 +134,49 @@ func formOfPrice(p pricing.Price) priceForm {
 	if p.MaxOutputTokens > 0 {
 		f.MaxOutputTokens = itoa64(p.MaxOutputTokens)
 	}
+	nonZero := func(a money.Amount) string {
+		if a == 0 {
+			return ""
+		}
+		return a.String()
+	}
+	f.AudioInput, f.AudioOutput, f.ImageInput, f.ImageOutput = nonZero(p.AudioInput), nonZero(p.AudioOutput), nonZero(p.ImageInput), nonZero(p.ImageOutput)
+	f.Shapes = pricing.ShapesText(p)
 	return f
+}
+
+// shapesSummary says in a line what a version prices beyond its flat rates: modality
+// rates, context tiers, units and service tiers ("" when nothing).
+func shapesSummary(p pricing.Price) string {
+	var parts []string
+	for _, m := range []struct {
+		name string
+		a    money.Amount
+	}{{"audio in", p.AudioInput}, {"audio out", p.AudioOutput}, {"image in", p.ImageInput}, {"image out", p.ImageOutput}} {
+		if m.a != 0 {
+			parts = append(parts, m.name+" "+m.a.String())
+		}
+	}
+	for _, t := range p.Tiers {
+		parts = append(parts, "above "+money.GroupDigits(itoa64(t.AboveInputTokens))+" input tokens: tier")
+	}
+	if len(p.Units) > 0 {
+		names := make([]string, 0, len(p.Units))
+		for n := range p.Units {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts = append(parts, "units: "+strings.Join(names, ", "))
+	}
+	if len(p.ServiceTiers) > 0 {
+		names := make([]string, 0, len(p.ServiceTiers))
+		for n := range p.ServiceTiers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts = append(parts, "service tiers: "+strings.Join(names, ", "))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // effectiveFrom reads the form's effective time: "" is now (the zero time, which
@@ -150,10 +199,12 @@ func (s *Server) adminAddPrice(w http.ResponseWriter, r *http.Request, a *adminR
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	f := priceForm{Model: v("model"), Input: v("input"), CachedInput: v("cached_input"), CacheWrite: v("cache_write"), Output: v("output"),
 		Request: v("request"), CacheWrite1h: v("cache_write_1h"), WebSearchCall: v("web_search_call"), MaxOutputTokens: v("max_output_tokens"),
-		EffectiveFrom: v("effective_from")}
+		EffectiveFrom: v("effective_from"), AudioInput: v("audio_input"), AudioOutput: v("audio_output"), ImageInput: v("image_input"),
+		ImageOutput: v("image_output"), Shapes: v("shapes")}
 	d := adminPricesData{adminBase: a.base("Prices", "prices"), Form: f, Model: f.Model}
 	p, err := pricing.ParsePrice(f.Model, map[string]string{"input": f.Input, "cached_input": f.CachedInput, "cache_write": f.CacheWrite,
-		"output": f.Output, "request": f.Request, "cache_write_1h": f.CacheWrite1h, "web_search_call": f.WebSearchCall}, f.MaxOutputTokens)
+		"output": f.Output, "request": f.Request, "cache_write_1h": f.CacheWrite1h, "web_search_call": f.WebSearchCall,
+		"audio_input": f.AudioInput, "audio_output": f.AudioOutput, "image_input": f.ImageInput, "image_output": f.ImageOutput, "shapes": f.Shapes}, f.MaxOutputTokens)
 	if err == nil {
 		p.EffectiveFrom, err = effectiveFrom(f.EffectiveFrom)
 	}
@@ -210,6 +261,14 @@ func priceFields(p pricing.Price) map[string]string {
 	}
 	if p.MaxOutputTokens != 0 {
 		m["max_output_tokens"] = itoa64(p.MaxOutputTokens)
+	}
+	for k, a := range map[string]money.Amount{"audio_input": p.AudioInput, "audio_output": p.AudioOutput, "image_input": p.ImageInput, "image_output": p.ImageOutput} {
+		if a != 0 {
+			m[k] = a.String()
+		}
+	}
+	if sh := p.ShapesJSON(); sh != "" {
+		m["shapes"] = sh
 	}
 	return m
 }
