@@ -11,6 +11,7 @@ import (
 	"spectra/internal/audit"
 	"spectra/internal/billing"
 	"spectra/internal/errs"
+	"spectra/internal/ledger"
 	"spectra/internal/money"
 )
 
@@ -30,6 +31,9 @@ const adminCodesPage = 100
 // codeBatchForm is the create-batch form's fields as typed.
 type codeBatchForm struct {
 	Amount, Count, Expires, Note string
+	// Kind is the credit the codes give ("paid" or "promotional"); CreditExpires its
+	// optional expiry, a date (the end of that day, UTC) or an RFC 3339 time.
+	Kind, CreditExpires string
 }
 
 type adminCodesData struct {
@@ -117,7 +121,8 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, a *adm
 		return errNoBilling
 	}
 	f := codeBatchForm{Amount: strings.TrimSpace(r.PostFormValue("amount")), Count: strings.TrimSpace(r.PostFormValue("count")),
-		Expires: strings.TrimSpace(r.PostFormValue("expires")), Note: strings.TrimSpace(r.PostFormValue("note"))}
+		Expires: strings.TrimSpace(r.PostFormValue("expires")), Note: strings.TrimSpace(r.PostFormValue("note")),
+		Kind: strings.TrimSpace(r.PostFormValue("kind")), CreditExpires: strings.TrimSpace(r.PostFormValue("credit_expires"))}
 	d := adminCodesData{adminBase: a.base("Redemption codes", "codes"), Billing: true, Form: f}
 	req, err := f.request()
 	if err == nil {
@@ -125,9 +130,9 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, a *adm
 		if b, err = s.bill.CreateCodes(r.Context(), req); err == nil {
 			s.audit(r.Context(), a, audit.Entry{Action: "codes.create", Target: "batch " + b.BatchID, IdempotencyKey: b.BatchID,
 				After: map[string]string{"batch": b.BatchID, "count": itoa64(int64(len(b.Codes))), "amount": b.Amount.String(),
-					"expires_at": b.ExpiresAt.Format(time.RFC3339), "note": b.Note}})
+					"expires_at": b.ExpiresAt.Format(time.RFC3339), "note": b.Note, "kind": string(b.Kind), "credit_expires_at": timeCell(b.CreditExpiresAt)}})
 			d.Created, d.CreatedCSV = &b, createdCSV(b)
-			d.Form = codeBatchForm{Count: f.Count, Expires: f.Expires}
+			d.Form = codeBatchForm{Count: f.Count, Expires: f.Expires, Kind: f.Kind, CreditExpires: f.CreditExpires}
 			return s.renderCodes(w, r, a, d, http.StatusCreated)
 		}
 	}
@@ -140,7 +145,9 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, a *adm
 }
 
 // request reads the form: the amount as a decimal, the expiry as a date (the end of
-// that day, UTC) or an RFC 3339 time. Errors: invalid_amount, invalid_count, invalid_expiry.
+// that day, UTC) or an RFC 3339 time, the credit's kind and its optional expiry (the
+// same forms). Errors: invalid_amount, invalid_count, invalid_expiry,
+// invalid_credit_kind, invalid_expires_at (billing.CreateCodes checks the rest).
 func (f codeBatchForm) request() (billing.CodeBatchRequest, error) {
 	amount, err := money.ParsePositive(f.Amount)
 	if err != nil {
@@ -156,7 +163,19 @@ func (f codeBatchForm) request() (billing.CodeBatchRequest, error) {
 	} else if exp, err = time.Parse(time.RFC3339, f.Expires); err != nil {
 		return billing.CodeBatchRequest{}, errs.E(errs.Invalid, "invalid_expiry", "the expiry must be a date such as 2026-12-31")
 	}
-	return billing.CodeBatchRequest{Amount: amount, Count: n, ExpiresAt: exp, Note: f.Note}, nil
+	kind := ledger.CreditKind(f.Kind)
+	if kind != "" && !kind.Valid() {
+		return billing.CodeBatchRequest{}, errs.E(errs.Invalid, "invalid_credit_kind", "the kind of credit must be paid or promotional")
+	}
+	var creditExp time.Time
+	if f.CreditExpires != "" {
+		if creditExp, err = time.Parse("2006-01-02", f.CreditExpires); err == nil {
+			creditExp = creditExp.Add(24*time.Hour - time.Second)
+		} else if creditExp, err = time.Parse(time.RFC3339, f.CreditExpires); err != nil {
+			return billing.CodeBatchRequest{}, errs.E(errs.Invalid, "invalid_expires_at", "the credit's expiry must be a date such as 2027-06-30")
+		}
+	}
+	return billing.CodeBatchRequest{Amount: amount, Count: n, ExpiresAt: exp, Note: f.Note, Kind: kind, CreditExpiresAt: creditExp}, nil
 }
 
 // parseCount reads a whole number from 1 to billing.MaxCodesPerBatch.
