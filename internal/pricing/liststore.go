@@ -38,8 +38,13 @@ type ListStore interface {
 // invalid_adjust_percent.
 func ParseAdjustPercent(s string) (int64, error) {
 	bad := errs.E(errs.Invalid, "invalid_adjust_percent", "adjust_percent must be a percentage greater than -100 and at most 1000, with at most 2 decimals (such as -15 or 12.5); %q is not", s)
-	neg := strings.HasPrefix(s, "-")
-	ip, fp, dot := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+"), ".")
+	neg, rest := false, s
+	if r, ok := strings.CutPrefix(s, "-"); ok {
+		neg, rest = true, r
+	} else if r, ok := strings.CutPrefix(s, "+"); ok {
+		rest = r
+	}
+	ip, fp, dot := strings.Cut(rest, ".")
 	if ip == "" || len(ip) > 5 || len(fp) > 2 || (dot && fp == "") || !allDigits(ip) || !allDigits(fp) {
 		return 0, bad
 	}
