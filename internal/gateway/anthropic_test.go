@@ -40,8 +40,13 @@ const anthUpstreamKey = "sk-ant-upstream"
 // writes × 3.75 + 1-hour writes × 6 + output × 15, per million, rounded half-up once,
 // plus the request fee and $0.01 per search.
 func claudeCost(input, read, write5m, write1h, output, searches int64) money.Amount {
+	return claudeExact(input, read, write5m, write1h, output, searches).Round()
+}
+
+// claudeExact is claudeCost before rounding: what the wallet's charges add up to.
+func claudeExact(input, read, write5m, write1h, output, searches int64) pricing.Exact {
 	micro := input*3_000_000 + read*300_000 + write5m*3_750_000 + write1h*6_000_000 + output*15_000_000
-	return money.Amount((micro+500_000)/1_000_000) + 100 + money.Amount(searches*10_000)
+	return exactOf(micro + (100+searches*10_000)*1_000_000)
 }
 
 // anthEnv is env plus a stand-in Anthropic upstream serving claudeModel.
@@ -114,20 +119,23 @@ func userText(text string) []sdk.MessageParam {
 	return []sdk.MessageParam{sdk.NewUserMessage(sdk.NewTextBlock(text))}
 }
 
-// check asserts that the request behind resp settled at want, that the balance is
+// check asserts that the request behind resp settled at its exact cost, charged the
+// whole micro-units of the wallet's running total (charges), that the balance is
 // exactly what the ledger says after every call, and returns its event.
 type ledgerCheck struct {
 	a    *anthEnv
 	want money.Amount
+	w    charges
 }
 
-func (l *ledgerCheck) charged(t *testing.T, step string, resp *http.Response, want money.Amount) metering.Event {
+func (l *ledgerCheck) charged(t *testing.T, step string, resp *http.Response, exact pricing.Exact) metering.Event {
 	t.Helper()
 	l.a.flush()
 	id := resp.Header.Get("X-Request-Id")
 	ev := l.a.event(id)
-	if ev.Cost != want {
-		t.Fatalf("%s: cost %s, want %s (usage %+v)", step, ev.Cost, want, ev.Usage)
+	want := l.w.charge(exact)
+	if ev.Cost != want || ev.CostExact != exact {
+		t.Fatalf("%s: cost %s (exact %s), want %s (exact %s; usage %+v)", step, ev.Cost, ev.CostExact, want, exact, ev.Usage)
 	}
 	if ev.Endpoint != "/v1/messages" || ev.Source != "gateway" || ev.KeyID != l.a.key.ID {
 		t.Fatalf("%s: event %+v", step, ev)
@@ -165,7 +173,7 @@ func TestAnthropicMessages(t *testing.T) {
 		if got := resp.Header.Get("X-Upstream-Request-Id"); got != "req_up_"+msg.ID {
 			t.Fatalf("X-Upstream-Request-Id %q for %s", got, msg.ID)
 		}
-		ev := l.charged(t, "whole", resp, claudeCost(5, 0, 0, 0, 20, 0))
+		ev := l.charged(t, "whole", resp, claudeExact(5, 0, 0, 0, 20, 0))
 		if ev.Stream || ev.Estimated || ev.Status != 200 || !sameUsage(ev.Usage, pricing.Usage{Input: 5, Output: 20}) {
 			t.Fatalf("whole event %+v", ev)
 		}
@@ -187,7 +195,7 @@ func TestAnthropicMessages(t *testing.T) {
 			t.Fatalf("streamed message %+v", acc)
 		}
 		// message_delta repeats the input counts (cumulative): they are taken, not added.
-		ev = l.charged(t, "stream", resp, claudeCost(5, 0, 0, 0, 20, 0))
+		ev = l.charged(t, "stream", resp, claudeExact(5, 0, 0, 0, 20, 0))
 		if !ev.Stream || ev.Estimated || !sameUsage(ev.Usage, pricing.Usage{Input: 5, Output: 20}) {
 			t.Fatalf("stream event %+v", ev)
 		}
@@ -200,7 +208,7 @@ func TestAnthropicMessages(t *testing.T) {
 		if resp.StatusCode != 200 || a.anth.LastQuery() != "beta=true" || a.anth.LastHeaders().Get("Anthropic-Version") != anthropicVersion {
 			t.Fatalf("beta query: %d %s, upstream query %q", resp.StatusCode, b, a.anth.LastQuery())
 		}
-		l.charged(t, "beta", resp, claudeCost(0, 0, 0, 0, 5, 0))
+		l.charged(t, "beta", resp, claudeExact(0, 0, 0, 0, 5, 0))
 		a.verify()
 	})
 }
@@ -241,7 +249,7 @@ func TestAnthropicCacheWritesAndReads(t *testing.T) {
 		if u.InputTokens != 4 || u.CacheCreationInputTokens != 10 || u.CacheCreation.Ephemeral5mInputTokens != 10 {
 			t.Fatalf("5m write usage %+v", u)
 		}
-		ev := l.charged(t, "5m write", resp, claudeCost(4, 0, 10, 0, 20, 0))
+		ev := l.charged(t, "5m write", resp, claudeExact(4, 0, 10, 0, 20, 0))
 		if !sameUsage(ev.Usage, pricing.Usage{Input: 4, CacheWrite: 10, Output: 20}) {
 			t.Fatalf("5m write event %+v", ev.Usage)
 		}
@@ -249,7 +257,7 @@ func TestAnthropicCacheWritesAndReads(t *testing.T) {
 		if u.InputTokens != 4 || u.CacheReadInputTokens != 10 {
 			t.Fatalf("read usage %+v", u)
 		}
-		ev = l.charged(t, "5m read", resp, claudeCost(4, 10, 0, 0, 20, 0))
+		ev = l.charged(t, "5m read", resp, claudeExact(4, 10, 0, 0, 20, 0))
 		if !sameUsage(ev.Usage, pricing.Usage{Input: 14, CachedInput: 10, Output: 20}) {
 			t.Fatalf("read event %+v", ev.Usage)
 		}
@@ -259,12 +267,12 @@ func TestAnthropicCacheWritesAndReads(t *testing.T) {
 		if u.CacheCreationInputTokens != 10 {
 			t.Fatalf("1h write usage %+v", u)
 		}
-		ev = l.charged(t, "1h write", resp, claudeCost(4, 0, 0, 10, 20, 0))
+		ev = l.charged(t, "1h write", resp, claudeExact(4, 0, 0, 10, 20, 0))
 		if !sameUsage(ev.Usage, pricing.Usage{Input: 4, CacheWrite: 10, CacheWrite1h: 10, Output: 20}) {
 			t.Fatalf("1h write event %+v", ev.Usage)
 		}
 		resp, _ = call(system(other, sdk.CacheControlEphemeralTTLTTL1h), false)
-		l.charged(t, "1h read", resp, claudeCost(4, 10, 0, 0, 20, 0))
+		l.charged(t, "1h read", resp, claudeExact(4, 10, 0, 0, 20, 0))
 		a.verify()
 	})
 }
@@ -348,7 +356,7 @@ func TestAnthropicThinking(t *testing.T) {
 			t.Fatalf("thinking message %+v", acc)
 		}
 		// 12 thinking + 20 text tokens, all output.
-		ev := l.charged(t, "thinking", resp, claudeCost(4, 0, 0, 0, 32, 0))
+		ev := l.charged(t, "thinking", resp, claudeExact(4, 0, 0, 0, 32, 0))
 		if ev.Usage.Output != 32 || ev.Usage.Reasoning != 12 {
 			t.Fatalf("thinking usage %+v", ev.Usage)
 		}
@@ -377,7 +385,7 @@ func TestAnthropicToolsAndWebSearch(t *testing.T) {
 			t.Fatalf("tool use %+v input %s", acc, acc.Content[0].Input)
 		}
 		// 2 + 4 words in; 4 tokens of tool input out.
-		l.charged(t, "tool use", resp, claudeCost(6, 0, 0, 0, 4, 0))
+		l.charged(t, "tool use", resp, claudeExact(6, 0, 0, 0, 4, 0))
 
 		search := sdk.ToolUnionParam{OfWebSearchTool20250305: &sdk.WebSearchTool20250305Param{MaxUses: sdk.Int(3)}}
 		msg, err := c.Messages.New(context.Background(), sdk.MessageNewParams{Model: claudeModel, MaxTokens: 100,
@@ -386,7 +394,7 @@ func TestAnthropicToolsAndWebSearch(t *testing.T) {
 		if msg.Usage.ServerToolUse.WebSearchRequests != 2 {
 			t.Fatalf("search usage %+v", msg.Usage)
 		}
-		ev := l.charged(t, "web search", resp, claudeCost(5, 0, 0, 0, 20, 2))
+		ev := l.charged(t, "web search", resp, claudeExact(5, 0, 0, 0, 20, 2))
 		if ev.Usage.WebSearchCalls != 2 {
 			t.Fatalf("search event %+v", ev.Usage)
 		}
@@ -395,7 +403,7 @@ func TestAnthropicToolsAndWebSearch(t *testing.T) {
 		for s.Next() {
 		}
 		must(t, s.Err())
-		l.charged(t, "web search streamed", resp, claudeCost(5, 0, 0, 0, 20, 2))
+		l.charged(t, "web search streamed", resp, claudeExact(5, 0, 0, 0, 20, 2))
 		a.verify()
 	})
 }

@@ -30,8 +30,12 @@ var geminiPrice = pricing.Price{Model: geminiModel, Input: 300_000, CachedInput:
 // geminiCost prices usage at geminiPrice by hand: Σ tokens × price per million, rounded
 // half-up once.
 func geminiCost(input, cached, output int64) money.Amount {
-	micro := (input-cached)*300_000 + cached*75_000 + output*2_500_000
-	return money.Amount((micro + 500_000) / 1_000_000)
+	return geminiExact(input, cached, output).Round()
+}
+
+// geminiExact is geminiCost before rounding: what the wallet's charges add up to.
+func geminiExact(input, cached, output int64) pricing.Exact {
+	return exactOf((input-cached)*300_000 + cached*75_000 + output*2_500_000)
 }
 
 // gemEnv is a gateway whose workspace can call geminiModel on a Gemini stand-in.
@@ -105,11 +109,13 @@ func TestGeminiSDKGenerate(t *testing.T) {
 		}
 		ev := e.newEvent(0)
 		prompt := int64(2 + geminiFakeOverhead)
-		if !sameUsage(ev.Usage, pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || ev.Stream || ev.Cost != geminiCost(prompt, 0, 20) || ev.Model != geminiModel {
+		if !sameUsage(ev.Usage, pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || ev.Stream || ev.CostExact != geminiExact(prompt, 0, 20) || ev.Model != geminiModel {
 			t.Fatalf("event %+v", ev)
 		}
-		if ev.Cost != 52 { // (6 × 0.30 + 20 × 2.50) per million = 51.8 micro-units, half-up
-			t.Fatalf("cost %s, want 52 micro-units", ev.Cost)
+		// (6 × 0.30 + 20 × 2.50) per million = 51.8 micro-units exactly: the wallet is
+		// charged 51 and carries 0.8 to its next event.
+		if ev.Cost != 51 {
+			t.Fatalf("cost %s, want 51 micro-units", ev.Cost)
 		}
 		var sent map[string]any
 		must(t, json.Unmarshal(body, &sent))
@@ -128,12 +134,13 @@ func TestGeminiSDKGenerate(t *testing.T) {
 			t.Fatalf("upstream got %s", u)
 		}
 		ev = e.newEvent(1)
-		// 20 chunks each reporting the cumulative usage: charged 20 output tokens, not 210.
+		// 20 chunks each reporting the cumulative usage: charged 20 output tokens, not 210:
+		// 51.8 again, + the 0.8 carried = 52.6: charged 52, 0.6 carried.
 		if !sameUsage(ev.Usage, pricing.Usage{Input: prompt, Output: 20}) || ev.Estimated || !ev.Stream || ev.Status != 200 || ev.Cost != 52 {
 			t.Fatalf("streamed event %+v", ev)
 		}
-		if got := e.balance().Balance; got != grant-2*52 {
-			t.Fatalf("balance %s, want %s", got, grant-2*52)
+		if got := e.balance().Balance; got != grant-51-52 {
+			t.Fatalf("balance %s, want %s", got, grant-51-52)
 		}
 		e.verify()
 	})
@@ -159,8 +166,8 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev := e.newEvent(0)
 		in := int64(3 + geminiFakeOverhead + geminiFakeToolPrompt) // promptTokenCount + toolUsePromptTokenCount
-		if !sameUsage(ev.Usage, pricing.Usage{Input: in, Output: geminiFakeCallTokens}) || ev.Cost != geminiCost(in, 0, geminiFakeCallTokens) || ev.Cost != 28 {
-			t.Fatalf("tool event %+v", ev) // (18 × 0.30 + 9 × 2.50) / 1e6 = 27.9 → 28
+		if !sameUsage(ev.Usage, pricing.Usage{Input: in, Output: geminiFakeCallTokens}) || ev.CostExact != geminiExact(in, 0, geminiFakeCallTokens) || ev.Cost != 27 {
+			t.Fatalf("tool event %+v", ev) // (18 × 0.30 + 9 × 2.50) / 1e6 = 27.9: charged 27, 0.9 carried
 		}
 		spent += ev.Cost
 
@@ -174,8 +181,8 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev = e.newEvent(1)
 		in = 2 + geminiFakeOverhead + geminiFakeCached
-		if !sameUsage(ev.Usage, pricing.Usage{Input: in, CachedInput: geminiFakeCached, Output: 20}) || ev.Cost != 127 || geminiCost(in, geminiFakeCached, 20) != 127 {
-			t.Fatalf("cached event %+v", ev) // (6 × 0.30 + 1000 × 0.075 + 20 × 2.50) / 1e6 = 126.8 → 127
+		if !sameUsage(ev.Usage, pricing.Usage{Input: in, CachedInput: geminiFakeCached, Output: 20}) || ev.Cost != 127 || ev.CostExact != geminiExact(in, geminiFakeCached, 20) {
+			t.Fatalf("cached event %+v", ev) // (6 × 0.30 + 1000 × 0.075 + 20 × 2.50) / 1e6 = 126.8, + 0.9 carried = 127.7: 127, 0.7 carried
 		}
 		spent += ev.Cost
 
@@ -195,8 +202,8 @@ func TestGeminiSDKToolsCacheThinking(t *testing.T) {
 		}
 		ev = e.newEvent(2)
 		out := int64(20 + geminiFakeThoughts)
-		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: out, Reasoning: geminiFakeThoughts}) || ev.Cost != 69 || geminiCost(6, 0, out) != 69 || ev.Estimated {
-			t.Fatalf("thinking event %+v", ev) // (6 × 0.30 + 27 × 2.50) / 1e6 = 69.3 → 69
+		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: out, Reasoning: geminiFakeThoughts}) || ev.Cost != 70 || ev.CostExact != geminiExact(6, 0, out) || ev.Estimated {
+			t.Fatalf("thinking event %+v", ev) // (6 × 0.30 + 27 × 2.50) / 1e6 = 69.3, + 0.7 carried = 70.0: 70, nothing carried
 		}
 		spent += ev.Cost
 		if got := e.balance().Balance; got != grant-spent {
@@ -238,8 +245,8 @@ func TestGeminiSDKDisconnectMidStream(t *testing.T) {
 			ev.Usage.Output < int64(received) || ev.Usage.Output >= 100_000 {
 			t.Fatalf("event %+v (client received %d chunks)", ev, received)
 		}
-		if cost := geminiCost(ev.Usage.Input, 0, ev.Usage.Output); ev.Cost != cost || e.balance().Balance != grant-cost {
-			t.Fatalf("cost %s balance %s, want cost %s", ev.Cost, e.balance().Balance, cost)
+		if cost := geminiExact(ev.Usage.Input, 0, ev.Usage.Output); ev.CostExact != cost || ev.Cost != cost.Micro || e.balance().Balance != grant-cost.Micro {
+			t.Fatalf("cost %s balance %s, want cost %s (the wallet's first event: charged its exact cost rounded down)", ev.Cost, e.balance().Balance, cost)
 		}
 		if st := e.gw.book.state(e.ws.ID); st.Open != 0 || st.Inflight != 0 {
 			t.Fatalf("book still holds: %+v", st)
@@ -307,7 +314,8 @@ func TestGeminiArrayStream(t *testing.T) {
 			t.Fatalf("cost trailer %q", resp.Trailer.Get("X-Spectra-Cost"))
 		}
 		ev := e.newEvent(0)
-		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: 20}) || ev.Estimated || ev.Status != 200 || ev.Cost != 52 {
+		// 51.8 micro-units exactly (the trailer rounds it half-up): the wallet's first event is charged 51.
+		if !sameUsage(ev.Usage, pricing.Usage{Input: 6, Output: 20}) || ev.Estimated || ev.Status != 200 || ev.Cost != 51 {
 			t.Fatalf("event %+v", ev)
 		}
 		e.verify()
@@ -323,6 +331,7 @@ func TestGeminiStreamEndedAtItsHold(t *testing.T) {
 		e := newGeminiEnv(t, db, clk, grant, 1000)
 		e.fake.ignoreMax.Store(true)
 		body := `{"contents":[{"parts":[{"text":"hello world"}]}],"generationConfig":{"maxOutputTokens":10}}`
+		var w charges
 		for i, path := range []string{":streamGenerateContent?alt=sse", ":streamGenerateContent"} {
 			resp, b := e.geminiPost("/v1beta/models/"+geminiModel+path, body, e.secret)
 			if resp.StatusCode != 200 {
@@ -343,7 +352,8 @@ func TestGeminiStreamEndedAtItsHold(t *testing.T) {
 				t.Fatalf("%s: %d chunks, last %+v", path, len(chunks), last)
 			}
 			ev := e.newEvent(i)
-			if !ev.Estimated || !sameUsage(ev.Usage, last.UsageMetadata.usage()) || ev.Usage.Output > 11 || ev.Cost != geminiCost(ev.Usage.Input, 0, ev.Usage.Output) {
+			if !ev.Estimated || !sameUsage(ev.Usage, last.UsageMetadata.usage()) || ev.Usage.Output > 11 ||
+				ev.CostExact != geminiExact(ev.Usage.Input, 0, ev.Usage.Output) || ev.Cost != w.charge(ev.CostExact) {
 				t.Fatalf("%s: event %+v, closing usage %+v", path, ev, last.UsageMetadata)
 			}
 		}
@@ -490,7 +500,7 @@ func TestGeminiSDKDefaultVersion(t *testing.T) {
 		if u, _, _ := e.fake.last(); u.Path != "/v1beta/models/"+geminiModel+":generateContent" {
 			t.Fatalf("upstream got %s", u)
 		}
-		if ev := e.newEvent(0); ev.Cost != 52 {
+		if ev := e.newEvent(0); ev.CostExact != exactOf(51_800_000) || ev.Cost != 51 { // 51.8 exactly: the wallet's first event is charged 51
 			t.Fatalf("event %+v", ev)
 		}
 		e.verify()
@@ -551,8 +561,8 @@ func TestGeminiHoldFromGenerationConfig(t *testing.T) {
 			}
 		}
 		e.flush()
-		cost := geminiCost(2+geminiFakeOverhead, 0, 10) // (6 × 0.30 + 10 × 2.50) / 1e6 = 26.8 → 27
-		if cost != 27 || e.balance().Balance != 100-2*cost || len(e.events()) != 2 {
+		// (6 × 0.30 + 10 × 2.50) / 1e6 = 26.8 micro-units each: charged 26 (0.8 carried), then 27 (26.8 + 0.8 = 27.6, 0.6 carried).
+		if geminiExact(2+geminiFakeOverhead, 0, 10) != exactOf(26_800_000) || e.balance().Balance != 100-26-27 || len(e.events()) != 2 {
 			t.Fatalf("balance %s, %d events", e.balance().Balance, len(e.events()))
 		}
 		e.verify()

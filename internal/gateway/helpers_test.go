@@ -273,3 +273,26 @@ func wantError(t *testing.T, resp *http.Response, b []byte, status int, code str
 		t.Fatalf("code %q, want %q: %s", e.Code, code, b)
 	}
 }
+
+// exactOf is the exact cost n × 10⁻⁶ micro-units: n is Σ tokens × price per million
+// (plus any fee × 10⁶), the cost before any rounding.
+func exactOf(n int64) pricing.Exact {
+	return pricing.Exact{Micro: money.Amount(n / 1_000_000), Frac: n % 1_000_000}
+}
+
+// charges follows one wallet's charging (issue 15's exact charging in metering and the
+// store): each event is charged floor(carry + its exact cost) micro-units, the fraction
+// left carried to the wallet's next event.
+type charges struct{ frac int64 }
+
+func (c *charges) charge(x pricing.Exact) money.Amount {
+	f := c.frac + x.Frac
+	c.frac = f % 1_000_000
+	return x.Micro + money.Amount(f/1_000_000)
+}
+
+// expectedExact is expectedCost before rounding.
+func expectedExact(input, cached, output int64) pricing.Exact {
+	p := testPrice
+	return exactOf((input-cached)*int64(p.Input) + cached*int64(p.CachedInput) + output*int64(p.Output) + int64(p.Request)*1_000_000)
+}

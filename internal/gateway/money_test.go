@@ -12,6 +12,7 @@ import (
 
 	"spectra/internal/gateway/fakeupstream"
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 	"spectra/internal/store"
 )
 
@@ -40,8 +41,9 @@ func splitWords(s string) []string {
 	return out
 }
 
-// Every call, streamed or not, leaves the balance exactly at grant − Σ cost, where each
-// cost is computed here from the price and the usage the upstream reported.
+// Every call, streamed or not, leaves the balance exactly at grant − Σ charged, where each
+// exact cost is computed here from the price and the usage the upstream reported, and
+// the wallet is charged the whole micro-units of its running total (charges).
 func TestBalanceExactAfterEachCall(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
 		grant := money.Amount(10 * money.Scale)
@@ -49,19 +51,21 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 		c := e.client()
 		ctx := context.Background()
 		want := grant
-		check := func(step string, cost money.Amount, hdr *http.Response) {
+		var w charges
+		check := func(step string, exact pricing.Exact, hdr *http.Response) {
 			t.Helper()
 			e.flush()
+			cost := w.charge(exact)
 			want -= cost
 			if got := e.balance(); got.Balance != want || got.Held != 0 {
 				t.Fatalf("%s: balance %s held %s, want %s held 0", step, got.Balance, got.Held, want)
 			}
 			if hdr != nil {
-				if got := hdr.Header.Get("X-Spectra-Cost"); got != cost.String() {
-					t.Fatalf("%s: X-Spectra-Cost %q, want %q", step, got, cost)
+				if got := hdr.Header.Get("X-Spectra-Cost"); got != exact.Round().String() {
+					t.Fatalf("%s: X-Spectra-Cost %q, want %q", step, got, exact.Round())
 				}
 				ev := e.event(hdr.Header.Get("X-Request-Id"))
-				if ev.Cost != cost || ev.Source != "gateway" || ev.Estimated || ev.KeyID != e.key.ID || ev.Project != "proj" || ev.Member != "mem" || ev.Status != 200 {
+				if ev.Cost != cost || ev.CostExact != exact || ev.Source != "gateway" || ev.Estimated || ev.KeyID != e.key.ID || ev.Project != "proj" || ev.Member != "mem" || ev.Status != 200 {
 					t.Fatalf("%s: event %+v", step, ev)
 				}
 			}
@@ -74,7 +78,7 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 		if cc.Usage.PromptTokens != fakeChatPrompt("say hello to the gateway") || cc.Usage.CompletionTokens != 20 {
 			t.Fatalf("usage %+v", cc.Usage)
 		}
-		check("chat", expectedCost(cc.Usage.PromptTokens, 0, cc.Usage.CompletionTokens), resp)
+		check("chat", expectedExact(cc.Usage.PromptTokens, 0, cc.Usage.CompletionTokens), resp)
 		if ev := e.event(resp.Header.Get("X-Request-Id")); ev.Endpoint != "/v1/chat/completions" || ev.Stream || ev.Usage.Input != cc.Usage.PromptTokens {
 			t.Fatalf("chat event %+v", ev)
 		}
@@ -93,8 +97,8 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 		if usage.CompletionTokens != 20 {
 			t.Fatalf("streamed usage %+v", usage)
 		}
-		check("chat stream", expectedCost(usage.PromptTokens, 0, usage.CompletionTokens), nil)
-		if ev := e.event(resp.Header.Get("X-Request-Id")); !ev.Stream || ev.Estimated || ev.Cost != expectedCost(usage.PromptTokens, 0, 20) {
+		check("chat stream", expectedExact(usage.PromptTokens, 0, usage.CompletionTokens), nil)
+		if ev := e.event(resp.Header.Get("X-Request-Id")); !ev.Stream || ev.Estimated || ev.CostExact != expectedExact(usage.PromptTokens, 0, 20) {
 			t.Fatalf("stream event %+v", ev)
 		}
 
@@ -108,7 +112,7 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 			}
 		}
 		must(t, s.Err())
-		check("chat stream without usage", expectedCost(fakeChatPrompt("no usage chunk for me"), 0, 20), nil)
+		check("chat stream without usage", expectedExact(fakeChatPrompt("no usage chunk for me"), 0, 20), nil)
 
 		// Legacy completions.
 		cp, err := c.Completions.New(ctx, openai.CompletionNewParams{Model: testModel,
@@ -118,13 +122,13 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 		if cp.Usage.CompletionTokens != 7 || cp.Usage.PromptTokens != 4 {
 			t.Fatalf("completions usage %+v", cp.Usage)
 		}
-		check("completions", expectedCost(4, 0, 7), resp)
+		check("completions", expectedExact(4, 0, 7), resp)
 
 		// Responses, not streamed and streamed (usage in response.completed).
 		r, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: testModel,
 			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("tell me a story")}}, option.WithResponseInto(&resp))
 		must(t, err)
-		check("responses", expectedCost(r.Usage.InputTokens, 0, r.Usage.OutputTokens), resp)
+		check("responses", expectedExact(r.Usage.InputTokens, 0, r.Usage.OutputTokens), resp)
 		rs := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{Model: testModel,
 			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("stream a story")}})
 		var ru responses.ResponseUsage
@@ -137,16 +141,16 @@ func TestBalanceExactAfterEachCall(t *testing.T) {
 		if ru.InputTokens != 6 || ru.OutputTokens != 20 {
 			t.Fatalf("responses stream usage %+v", ru)
 		}
-		check("responses stream", expectedCost(6, 0, 20), nil)
+		check("responses stream", expectedExact(6, 0, 20), nil)
 
 		// Embeddings: input tokens only, at the embedding model's price.
 		em, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "text-embedding-3-small",
 			Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("embed these five words")}}, option.WithResponseInto(&resp))
 		must(t, err)
-		embCost := money.Amount((em.Usage.PromptTokens*20_000 + 500_000) / 1_000_000)
+		embExact := exactOf(em.Usage.PromptTokens * 20_000)
 		e.flush()
-		want -= embCost
-		if got := e.balance(); got.Balance != want || resp.Header.Get("X-Spectra-Cost") != embCost.String() {
+		want -= w.charge(embExact)
+		if got := e.balance(); got.Balance != want || resp.Header.Get("X-Spectra-Cost") != embExact.Round().String() {
 			t.Fatalf("embeddings: balance %s (want %s), cost header %q", got.Balance, want, resp.Header.Get("X-Spectra-Cost"))
 		}
 		if n := len(e.events()); n != 7 {

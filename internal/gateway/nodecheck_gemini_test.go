@@ -74,14 +74,15 @@ func TestNodeGeminiSDK(t *testing.T) {
 			t.Fatalf("wrong key %+v (%s)", k, out)
 		}
 		e.flush()
-		if ev := e.event(w.RequestID); ev.Cost != geminiCost(prompt, 0, 20) { // the SDK's sdkHttpResponse has Spectra's x-request-id
+		if ev := e.event(w.RequestID); ev.CostExact != geminiExact(prompt, 0, 20) { // the SDK's sdkHttpResponse has Spectra's x-request-id
 			t.Fatalf("whole event %+v", ev)
 		}
-		// (7 × 0.30 + 20 × 2.50) / 1e6 = 52.1 → 52 twice; (7 × 0.30 + 9 × 2.50) / 1e6 = 24.6 → 25.
-		want := grant - 2*geminiCost(prompt, 0, 20) - geminiCost(prompt, 0, geminiFakeCallTokens)
-		if geminiCost(prompt, 0, 20) != 52 || geminiCost(prompt, 0, geminiFakeCallTokens) != 25 {
+		// (7 × 0.30 + 20 × 2.50) / 1e6 = 52.1 twice; (7 × 0.30 + 9 × 2.50) / 1e6 = 24.6: 128.8 in
+		// all, of which the wallet is charged the whole micro-units, 128 (0.8 carried).
+		if geminiExact(prompt, 0, 20) != exactOf(52_100_000) || geminiExact(prompt, 0, geminiFakeCallTokens) != exactOf(24_600_000) {
 			t.Fatal("hand-computed costs changed")
 		}
+		want := grant - 128
 		if bal := e.balance(); bal.Balance != want || len(e.events()) != 3 {
 			t.Fatalf("balance %s with %d events, want %s with 3", bal.Balance, len(e.events()), want)
 		}

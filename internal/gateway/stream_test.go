@@ -52,8 +52,9 @@ func TestClientDisconnectMidStream(t *testing.T) {
 			ev.Usage.Output < int64(received) || ev.Usage.Output >= 100_000 {
 			t.Fatalf("event %+v (client received %d tokens, prompt estimate %d)", ev, received, prompt)
 		}
-		cost := expectedCost(prompt, 0, ev.Usage.Output)
-		if ev.Cost != cost || e.balance().Balance != grant-cost {
+		// The wallet's first event: charged its exact cost rounded down (the rest carried).
+		cost := expectedExact(prompt, 0, ev.Usage.Output)
+		if ev.CostExact != cost || ev.Cost != cost.Micro || e.balance().Balance != grant-cost.Micro {
 			t.Fatalf("cost %s balance %s, want cost %s", ev.Cost, e.balance().Balance, cost)
 		}
 		if st := e.gw.book.state(e.ws.ID); st.Open != 0 || st.Inflight != 0 {
@@ -76,7 +77,7 @@ func TestUpstreamWithoutUsage(t *testing.T) {
 		prompt := estimatePrompt(e.up.LastRequestBody())
 		out := int64((len(cc.Choices[0].Message.Content) + 3) / 4) // ⌈bytes/4⌉, as documented
 		ev := e.event(resp.Header.Get("X-Request-Id"))
-		if !ev.Estimated || ev.Usage.Input != prompt || ev.Usage.Output != out || ev.Cost != expectedCost(prompt, 0, out) {
+		if !ev.Estimated || ev.Usage.Input != prompt || ev.Usage.Output != out || ev.CostExact != expectedExact(prompt, 0, out) {
 			t.Fatalf("non-streamed event %+v, want prompt %d output %d", ev, prompt, out)
 		}
 		s := e.cl().Chat.Completions.NewStreaming(ctx, chatParams("stream without usage"), option.WithResponseInto(&resp))
@@ -94,7 +95,8 @@ func TestUpstreamWithoutUsage(t *testing.T) {
 		if !ev.Estimated || !ev.Stream || ev.Status != 200 || ev.Usage.Output != out2 || out2 <= 20 || ev.Usage.Input != prompt2 {
 			t.Fatalf("streamed event %+v, want %d output tokens", ev, out2)
 		}
-		if got := e.balance().Balance; got != grant-expectedCost(prompt, 0, out)-expectedCost(prompt2, 0, out2) {
+		var w charges
+		if got := e.balance().Balance; got != grant-w.charge(expectedExact(prompt, 0, out))-w.charge(expectedExact(prompt2, 0, out2)) {
 			t.Fatalf("balance %s", got)
 		}
 		e.verify()
