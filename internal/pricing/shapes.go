@@ -395,22 +395,40 @@ type Quote struct {
 	AboveInputTokens int64  // the context tier applied (its threshold); 0: base rates
 }
 
+// unitPrices are the unit prices that apply: m, and for the unit "web_search_call" when m
+// lacks it, webSearch when above 0 (the version's old field). No map is built per request.
+type unitPrices struct {
+	m         map[string]money.Amount
+	webSearch money.Amount
+}
+
+func (u unitPrices) get(name string) (money.Amount, bool) {
+	if a, ok := u.m[name]; ok {
+		return a, true
+	}
+	if name == UnitWebSearchCall && u.webSearch > 0 {
+		return u.webSearch, true
+	}
+	return 0, false
+}
+
 // applied returns the prices of service tier name: the tier's own when the version has
 // them, else the base prices; the name returned is the one that applied.
-func (p Price) applied(name string) (Rates, []Tier, map[string]money.Amount, string) {
+func (p Price) applied(name string) (Rates, []Tier, unitPrices, string) {
+	base := unitPrices{m: p.Units, webSearch: p.WebSearchCall}
 	if name != "" && name != DefaultServiceTier {
 		if st, ok := p.ServiceTiers[name]; ok {
-			tiers, units := st.Tiers, st.Units
+			tiers, units := st.Tiers, base
 			if len(tiers) == 0 {
 				tiers = p.Tiers
 			}
-			if len(units) == 0 {
-				units = p.BaseUnits()
+			if len(st.Units) > 0 {
+				units = unitPrices{m: st.Units}
 			}
 			return st.Rates, tiers, units, name
 		}
 	}
-	return p.Base(), p.Tiers, p.BaseUnits(), DefaultServiceTier
+	return p.Base(), p.Tiers, base, DefaultServiceTier
 }
 
 // contextTier returns the tier whose threshold input exceeds, the highest such; ok false: none.
@@ -446,7 +464,7 @@ func (p Price) Quote(u Usage) (Quote, error) {
 }
 
 // exactCost is Σ tokens × rate / 1e6 + request + Σ units × unit price, exactly. r is effective.
-func exactCost(r Rates, units map[string]money.Amount, u Usage) (Exact, error) {
+func exactCost(r Rates, units unitPrices, u Usage) (Exact, error) {
 	text := u.Input - u.CachedInput - u.AudioInput - u.ImageInput
 	textOut := u.Output - u.AudioOutput - u.ImageOutput
 	switch {
@@ -492,10 +510,13 @@ func exactCost(r Rates, units map[string]money.Amount, u Usage) (Exact, error) {
 	if err != nil {
 		return Exact{}, ErrCostOverflow
 	}
+	if len(u.Units) == 0 && u.WebSearchCalls == 0 {
+		return Exact{Micro: total, Frac: int64(rem)}, nil
+	}
 	counts := u.UnitCounts()
 	for _, name := range sortedKeys(counts) {
 		n := counts[name]
-		price, ok := units[name]
+		price, ok := units.get(name)
 		if !ok {
 			return Exact{}, errs.E(errs.Invalid, "unknown_unit", "the price has no price for the unit %q (%d of them in the request); add it to the version's units", name, n)
 		}

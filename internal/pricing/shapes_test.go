@@ -398,3 +398,20 @@ func TestShapesJSON(t *testing.T) {
 		t.Fatal("SameCharges")
 	}
 }
+
+// BenchmarkQuote prices a plain request and a shaped one; neither allocates.
+func BenchmarkQuote(b *testing.B) {
+	plain := Price{Input: 2_500_000, CachedInput: 1_250_000, Output: 10_000_000, WebSearchCall: 10_000}
+	shaped := tieredPrice(b)
+	shaped.ServiceTiers = map[string]ServiceTier{"flex": {Rates: Rates{Input: 1, Output: 2}}}
+	u := Usage{Input: 250_000, CachedInput: 1_000, Output: 700, Reasoning: 300, ServiceTier: "flex"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := plain.Quote(u); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := shaped.Quote(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
