@@ -225,7 +225,7 @@ func (s *Service) redeem(ctx context.Context, workspaceID, text string, now time
 	if c.CreditExpiresAt != nil {
 		tr.ExpiresAt = *c.CreditExpiresAt
 	}
-	return s.store.RedeemCode(ctx, c.ID, now, PaymentRecord{Transfer: tr, Method: MethodCode, Receipt: receipt})
+	return s.store.RedeemCode(ctx, c.ID, now, PaymentRecord{Transfer: tr, Method: MethodCode, Receipt: creditReceipt(receipt, tr)})
 }
 
 // normalizeIP returns the IP of a client address ("host:port" or a bare IP), or "".

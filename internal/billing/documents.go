@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"spectra/internal/errs"
@@ -167,4 +168,28 @@ func (s *Service) addNotice(ctx context.Context, n Notice) error {
 		n.CreatedAt = s.issuedNow()
 	}
 	return s.store.AddNotice(ctx, n)
+}
+
+// creditReceipt says on a receipt which credit its transfer t creates: paid credit keeps
+// the receipt as it is, with the credit's expiry on its line when t sets one; promotional
+// credit (a redeemed promotional code) was given, not paid for, so its receipt's line is
+// LinePromotionalCredit and it carries no tax. Its total stays the credit's amount (the
+// ledger's), and statements count the usage it pays as promotional, not revenue.
+func creditReceipt(inv Invoice, t ledger.TransferRequest) Invoice {
+	if len(inv.Lines) != 1 {
+		return inv
+	}
+	l := &inv.Lines[0]
+	exp := ""
+	if !t.ExpiresAt.IsZero() {
+		exp = ", expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if t.CreditKind != ledger.CreditPromotional {
+		l.Description += exp
+		return inv
+	}
+	l.Kind = LinePromotionalCredit
+	l.Description = "Promotional credit (not paid)" + strings.TrimPrefix(l.Description, "Prepaid balance top-up") + exp
+	inv.TaxRateBP, inv.TaxName, inv.Tax, inv.Subtotal = 0, "", 0, inv.Total
+	return inv
 }

@@ -38,6 +38,9 @@ const (
 	LineModel   LineKind = "model"   // a statement's usage of one model
 	LineProject LineKind = "project" // a statement's usage of one project (the same cost, cut the other way)
 	LinePayment LineKind = "payment" // a receipt's top-up
+	// LinePromotionalCredit is the line of a receipt for promotional credit (a redeemed
+	// promotional code): credit given, not money received, so not revenue and untaxed.
+	LinePromotionalCredit LineKind = "promotional_credit"
 	LineCredit  LineKind = "credit"  // a credit note's correction
 
 	// A statement's usage charged to the balance in its period, by the kind of credit
@@ -46,6 +49,12 @@ const (
 	LineUsagePromotional LineKind = "usage_promotional" // drawn on promotional credit: not revenue
 	LineUsageUncovered   LineKind = "usage_uncovered"   // covered by no credit yet (an overdraft)
 )
+
+// Promotional reports whether inv is the receipt of promotional credit: no money was
+// received for it.
+func (inv Invoice) Promotional() bool {
+	return inv.Kind == KindReceipt && len(inv.Lines) == 1 && inv.Lines[0].Kind == LinePromotionalCredit
+}
 
 // CreditLine reports whether k is one of a statement's lines by kind of credit.
 func (k LineKind) CreditLine() bool {

@@ -176,7 +176,11 @@ func (r *pdfDoc) header() {
 		r.kv("Period", inv.Period+": "+r.date(*inv.PeriodStart)+" – "+r.date(last))
 	}
 	if inv.Kind == billing.KindReceipt {
-		r.kv("Paid by", inv.PaymentMethod.Label())
+		if inv.Promotional() {
+			r.kv("Given by", inv.PaymentMethod.Label())
+		} else {
+			r.kv("Paid by", inv.PaymentMethod.Label())
+		}
 		if inv.PaymentReference != "" {
 			r.kv("Reference", inv.PaymentReference)
 		}
@@ -377,6 +381,10 @@ func (r *pdfDoc) totals() {
 	case billing.KindCreditNote:
 		ts = append(ts, total{"B", "Total credited", r.money(inv.Total)})
 	default:
+		if inv.Promotional() { // credit given, not money received
+			ts = append(ts, total{"B", "Promotional credit (not paid)", r.money(inv.Total)})
+			break
+		}
 		ts = append(ts, total{"B", "Total paid", r.money(inv.Total)})
 	}
 	value := 0.0

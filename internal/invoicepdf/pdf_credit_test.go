@@ -32,3 +32,17 @@ func TestStatementPDFCreditLines(t *testing.T) {
 		t.Errorf("the credit table is not after the projects:\n%s", text)
 	}
 }
+
+// A promotional credit's receipt totals "Promotional credit (not paid)", not "Total paid".
+func TestPromotionalReceiptPDF(t *testing.T) {
+	inv := billing.Invoice{ID: "inv_10", Number: "SPEC-2026-000201", Kind: billing.KindReceipt, WorkspaceID: "ws_1", Currency: "USD",
+		Total: 12_000_000, Subtotal: 12_000_000, Seller: pdfSeller, Buyer: billing.Party{Name: "Acme"}, Timezone: "UTC",
+		PaymentMethod: billing.MethodCode, Lines: []billing.Line{{Kind: billing.LinePromotionalCredit, Description: "Promotional credit (not paid), Redemption code", Amount: 12_000_000}},
+		IssuedAt: time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)}
+	text := pdfText(t, inv)
+	wantLine(t, text, `Promotional credit \(not paid\)\s+USD 12\.00\s*$`)
+	wantLine(t, text, `Given by\s+Redemption code`)
+	if strings.Contains(text, "Total paid") || strings.Contains(text, "Paid by") {
+		t.Errorf("a promotional receipt says Total paid:\n%s", text)
+	}
+}
