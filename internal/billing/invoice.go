@@ -41,7 +41,7 @@ const (
 	// LinePromotionalCredit is the line of a receipt for promotional credit (a redeemed
 	// promotional code): credit given, not money received, so not revenue and untaxed.
 	LinePromotionalCredit LineKind = "promotional_credit"
-	LineCredit  LineKind = "credit"  // a credit note's correction
+	LineCredit            LineKind = "credit" // a credit note's correction
 
 	// A statement's usage charged to the balance in its period, by the kind of credit
 	// it drew on (ledger.Store's UsageByCredit). Revenue is the paid part only.
