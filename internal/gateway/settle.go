@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,7 +78,7 @@ func (g *Gateway) openJournal(dir string, waitSync bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	j, err := openJournal(ctx, dir, g.nodeID, waitSync, g.metering.Ingest, g.log)
+	j, err := openJournal(ctx, dir, g.nodeID, waitSync, g.ingest, g.log)
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func (s *settler) commit(batch []settleReq) {
 	for i, r := range batch {
 		events[i] = r.ev
 	}
-	res, err := ingestRetry(context.Background(), events, g.metering.Ingest)
+	res, err := ingestRetry(context.Background(), events, g.ingest)
 	if err != nil {
 		if s.journal != nil && batch[0].seg != nil {
 			g.log.Error("gateway usage events not recorded; kept in the settle journal, they are charged when this node next starts",
@@ -163,4 +165,85 @@ func (s *settler) commit(batch []settleReq) {
 			g.budget.release(r.c.budget)
 		}
 	}
+}
+
+// ingest is metering.Ingest for the gateway's own events (the settler's batches and the
+// journal's replay), which an answered request must never leave unrecorded: an event
+// rejected for a unit its price does not know (unknown_unit: the price changed between
+// the request and its settlement, or the workspace's price list did) is ingested again
+// with all its units moved into its metadata (unpriced_units, as Gateway.event does),
+// charged for its tokens, and logged as an error.
+func (g *Gateway) ingest(ctx context.Context, events []metering.Event) (metering.IngestResult, error) {
+	res, err := g.metering.Ingest(ctx, events)
+	if err != nil {
+		return res, err
+	}
+	var again []metering.Event
+	var index []int
+	for _, rj := range res.Rejected {
+		if rj.Code != "unknown_unit" {
+			continue
+		}
+		ev := events[rj.Index]
+		units := ev.Usage.UnitCounts()
+		if len(units) == 0 {
+			continue
+		}
+		ev.Metadata = withUnpriced(ev.Metadata, mergeUnpriced(ev.Metadata, units))
+		ev.Usage.Units, ev.Usage.WebSearchCalls = nil, 0
+		g.log.Error("gateway usage event rejected for a unit its price does not know; recorded without it (metadata unpriced_units), not charged for it",
+			"request", ev.ID, "model", ev.Model, "units", units)
+		again = append(again, ev)
+		index = append(index, rj.Index)
+	}
+	if len(again) == 0 {
+		return res, nil
+	}
+	res2, err := g.metering.Ingest(ctx, again)
+	if err != nil {
+		return res, nil // the first answer stands; the batch is retried as a whole only on an error
+	}
+	redone := map[int]bool{}
+	for j, i := range index {
+		redone[i] = true
+		res.Outcomes[i] = res2.Outcomes[j]
+		res.Events[i] = res2.Events[j]
+		switch res2.Outcomes[j] {
+		case metering.Accepted:
+			res.Accepted++
+		case metering.Duplicate:
+			res.Duplicates++
+		}
+	}
+	kept := res.Rejected[:0]
+	for _, rj := range res.Rejected {
+		if !redone[rj.Index] {
+			kept = append(kept, rj)
+		}
+	}
+	for _, rj := range res2.Rejected {
+		rj.Index = index[rj.Index]
+		kept = append(kept, rj)
+	}
+	slices.SortFunc(kept, func(a, b metering.Rejection) int { return a.Index - b.Index })
+	res.Rejected = kept
+	return res, nil
+}
+
+// mergeUnpriced adds to units the unpriced units meta already lists.
+func mergeUnpriced(meta json.RawMessage, units map[string]int64) map[string]int64 {
+	var m struct {
+		Unpriced map[string]int64 `json:"unpriced_units"`
+	}
+	if json.Unmarshal(meta, &m) != nil || len(m.Unpriced) == 0 {
+		return units
+	}
+	out := make(map[string]int64, len(units)+len(m.Unpriced))
+	for k, v := range m.Unpriced {
+		out[k] = v
+	}
+	for k, v := range units {
+		out[k] += v
+	}
+	return out
 }

@@ -569,3 +569,40 @@ func newHTTPServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
+
+// An event metering rejects for a unit its price does not know (the price or the
+// workspace's list changed between the request and its settlement, or a journal replays
+// it later) is not lost: the settler and the journal's replay ingest it again with its
+// units in its metadata, charged for its tokens.
+func TestSettleKeepsEventWithUnknownUnit(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		e := newEnv(t, db, clk, envOpts{grant: money.Scale})
+		ev := func(id string, meta string) metering.Event {
+			return metering.Event{ID: id, WorkspaceID: e.ws.ID, KeyID: e.key.ID, Model: testModel, Timestamp: clk.Now(), Source: "gateway",
+				Endpoint: "/v1/responses", Status: 200, Metadata: json.RawMessage(meta),
+				Usage: pricing.Usage{Input: 10, Output: 5, WebSearchCalls: 2, Units: map[string]int64{"image_1024x1024_high": 1}}}
+		}
+		bad := metering.Event{ID: "req_bad", WorkspaceID: e.ws.ID, Model: testModel, Timestamp: clk.Now(), Usage: pricing.Usage{Input: -1}}
+		res, err := e.gw.ingest(context.Background(), []metering.Event{bad, ev("req_a", `{"upstream":"fake"}`),
+			ev("req_b", `{"upstream":"fake","unpriced_units":{"web_search_call":1}}`)})
+		must(t, err)
+		if res.Accepted != 2 || len(res.Rejected) != 1 || res.Rejected[0].Index != 0 || res.Outcomes[1] != metering.Accepted || res.Outcomes[2] != metering.Accepted {
+			t.Fatalf("result %+v", res)
+		}
+		// testPrice: 10 × 2.50 + 5 × 10 = 25 + 50 µ, + 100 fee = 175 µ each; no unit charged.
+		for id, want := range map[string]map[string]int64{"req_a": {"web_search_call": 2, "image_1024x1024_high": 1}, "req_b": {"web_search_call": 3, "image_1024x1024_high": 1}} {
+			got := e.eventByID(id)
+			var meta struct {
+				Unpriced map[string]int64 `json:"unpriced_units"`
+			}
+			must(t, json.Unmarshal(got.Metadata, &meta))
+			if got.Cost != 175 || got.Usage.WebSearchCalls != 0 || len(got.Usage.Units) != 0 || !reflect.DeepEqual(meta.Unpriced, want) {
+				t.Fatalf("%s: %+v, metadata %s", id, got, got.Metadata)
+			}
+		}
+		if b := e.balance(); b.Balance != money.Scale-350 {
+			t.Fatalf("balance %s", b.Balance)
+		}
+		e.verify()
+	})
+}
