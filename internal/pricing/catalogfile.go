@@ -436,6 +436,17 @@ type DiffLine struct {
 	Old  *Price
 }
 
+// ShapesChanged reports whether the line's new version differs from the old one in its
+// modality rates, units, tiers or service tiers (what the import's table does not show).
+func (l DiffLine) ShapesChanged() bool {
+	if l.Old == nil {
+		return l.New.ShapesJSON() != "" || l.New.AudioInput != 0 || l.New.AudioOutput != 0 || l.New.ImageInput != 0 || l.New.ImageOutput != 0
+	}
+	o, n := *l.Old, l.New
+	return o.ShapesJSON() != n.ShapesJSON() || o.AudioInput != n.AudioInput || o.AudioOutput != n.AudioOutput ||
+		o.ImageInput != n.ImageInput || o.ImageOutput != n.ImageOutput
+}
+
 // Diff compares imported prices with cat at t: each is new (no price in effect),
 // changed (SameCharges false) or unchanged.
 func Diff(cat *Catalog, imported []Price, t time.Time) []DiffLine {

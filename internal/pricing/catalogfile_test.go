@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"spectra/internal/errs"
+	"spectra/internal/money"
 	"spectra/internal/pricing"
 )
 
@@ -111,5 +112,47 @@ func TestParsePrice(t *testing.T) {
 	}
 	if _, err := pricing.ParsePrice("bad model", map[string]string{"input": "1", "output": "1"}, ""); errs.CodeOf(err) != "invalid_model" {
 		t.Errorf("bad model: %v", err)
+	}
+}
+
+// A catalog file carries the shapes: a listing of GET /api/v1/prices with modality rates,
+// units, tiers and service tiers reads back the same version; its encoding too; a version
+// that differs only in its shapes is a changed price in the diff; a bad shape is refused
+// with its code, naming the model.
+func TestParseCatalogFileShapes(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v := pricing.Price{Model: "gemini-x", Input: 1_250_000, Output: 10_000_000, AudioInput: 40_000_000, ImageOutput: 30_000_000,
+		Units: map[string]money.Amount{"web_search_call": 35_000},
+		Tiers: []pricing.Tier{{AboveInputTokens: 200_000, Rates: pricing.Rates{Input: 2_500_000, Output: 15_000_000}}},
+		ServiceTiers: map[string]pricing.ServiceTier{"flex": {Rates: pricing.Rates{Input: 625_000}, Tiers: []pricing.Tier{{AboveInputTokens: 1, Rates: pricing.Rates{Output: 1}}},
+			Units: map[string]money.Amount{"x": 1}}},
+		EffectiveFrom: from, CreatedAt: from}
+	b, _ := json.Marshal(map[string]any{"currency": "USD", "models": []any{map[string]any{"model": "gemini-x", "current": v, "versions": []pricing.Price{v}}}})
+	ps, err := pricing.ParseCatalogFile(b, "USD")
+	if err != nil || len(ps) != 1 || !pricing.SameCharges(ps[0], v) {
+		t.Fatalf("listing: %+v %v", ps, err)
+	}
+	again, err := pricing.ParseCatalogFile(pricing.EncodeCatalogFile(ps, "USD"), "USD")
+	if err != nil || !pricing.SameCharges(again[0], v) {
+		t.Fatalf("encoding: %+v %v", again, err)
+	}
+	flat := v
+	flat.Units, flat.Tiers, flat.ServiceTiers = nil, nil, nil
+	d := pricing.Diff(pricing.NewCatalog(1, []pricing.Price{flat}), ps, from.Add(time.Hour))
+	if d[0].Kind != pricing.DiffChanged || !d[0].ShapesChanged() {
+		t.Fatalf("diff %+v", d[0])
+	}
+	for _, c := range []struct{ entry, code string }{
+		{`"tiers":[{"input":"1"}]`, "invalid_tier"},
+		{`"tiers":[{"above_input_tokens":5,"input":"1"},{"above_input_tokens":5,"input":"2"}]`, "invalid_tier"},
+		{`"units":{"Bad":"1"}`, "invalid_unit"},
+		{`"service_tiers":{"default":{"input":"1"}}`, "invalid_service_tier"},
+		{`"audio_output":"-1"`, "invalid_price"},
+		{`"tiers":[{"above_input_tokens":5,"inptu":"1"}]`, "unknown_field"},
+	} {
+		_, err := pricing.ParseCatalogFile([]byte(`{"models":[{"model":"m","input":"1","output":"2",`+c.entry+`}]}`), "USD")
+		if !errs.Is(err, c.code) {
+			t.Errorf("%s: %v, want %s", c.entry, err, c.code)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,6 +56,19 @@ func TestBrowserAdminPriceShapes(t *testing.T) {
 	}
 	do(t, ctx, "catalog", chromedp.Navigate(base+"/admin/prices"))
 	waitFor(t, ctx, `document.querySelector('#catalog tr[data-model="gemini-x"] [data-shapes]')`)
+
+	// An import whose only change to gemini-x is a tier says so in its diff.
+	file := filepath.Join(t.TempDir(), "tiers.json")
+	body := `{"models":[{"model":"gemini-x","input":"1.25","output":"10","audio_input":"40","units":{"web_search_call":"0.035"},` +
+		`"tiers":[{"above_input_tokens":128000,"input":"2.50","output":"15"}],"service_tiers":{"flex":{"input":"0.625","output":"5"}}}]}`
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "import a tier change", chromedp.SetUploadFiles(chromedp.ID("i-file"), []string{file}), chromedp.Click(chromedp.ID("preview-import")))
+	waitFor(t, ctx, `document.getElementById("import-diff")`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('#diff tr[data-kind="changed"] [data-shapes-changed]').length`); n != 1 {
+		t.Fatalf("%d tier changes flagged in the diff, want 1", n)
+	}
 
 	browsertest.AllowConsole(ctx, "status of 400 (Bad Request) ("+base+"/admin/prices)") // the bad shapes, meant to be refused
 	for _, c := range []struct{ shapes, code string }{
