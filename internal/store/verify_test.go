@@ -20,6 +20,8 @@ const (
 	verifyTransfers  = "every transfer has two entries that move its amount"
 	verifyBalances   = "wallet balances equal the sum of their entries"
 	verifyRunning    = "each wallet's last running balance is its balance"
+	verifyLotBalance = "each wallet's lots less its uncovered debt equal its balance" // verify_lots.go
+	verifyLotDraws   = "each credit lot's use and expiry are its draws"
 	verifyHeld       = "held amounts equal the sum of active holds"
 	verifyUsage      = "usage charged to each wallet equals the cost of its events"
 	verifyCarry      = "each wallet's usage carry is its events' exact costs less what they were charged, under one micro-unit"
@@ -109,7 +111,10 @@ func TestVerifyFindsTampering(t *testing.T) {
 			wantFailed []string
 		}{
 			{"a wallet balance", `UPDATE accounts SET balance = balance + 1 WHERE id = ?`, `UPDATE accounts SET balance = balance - 1 WHERE id = ?`, []any{wallet},
-				[]string{verifyBalances, verifyRunning}},
+				[]string{verifyBalances, verifyRunning, verifyLotBalance}},
+			{"a credit lot's remaining and use", `UPDATE credit_lots SET remaining = remaining + 1, used = used - 1 WHERE workspace_id = ? AND used > 0`,
+				`UPDATE credit_lots SET remaining = remaining - 1, used = used + 1 WHERE workspace_id = ? AND used > 0`, []any{ws},
+				[]string{verifyLotBalance, verifyLotDraws}},
 			{"a held amount", `UPDATE accounts SET held = held + 1 WHERE id = ?`, `UPDATE accounts SET held = held - 1 WHERE id = ?`, []any{wallet},
 				[]string{verifyHeld}},
 			{"a hold's status", `UPDATE holds SET status = 'released' WHERE id = ?`, `UPDATE holds SET status = 'held' WHERE id = ?`, []any{ws + "-h2"},
