@@ -465,8 +465,6 @@ func (p Price) Quote(u Usage) (Quote, error) {
 
 // exactCost is Σ tokens × rate / 1e6 + request + Σ units × unit price, exactly. r is effective.
 func exactCost(r Rates, units unitPrices, u Usage) (Exact, error) {
-	text := u.Input - u.CachedInput - u.AudioInput - u.ImageInput
-	textOut := u.Output - u.AudioOutput - u.ImageOutput
 	switch {
 	case u.Input < 0 || u.CachedInput < 0 || u.CacheWrite < 0 || u.Output < 0 || u.CacheWrite1h < 0 || u.AudioInput < 0 || u.AudioOutput < 0 || u.ImageInput < 0 || u.ImageOutput < 0:
 		return Exact{}, errs.E(errs.Invalid, "negative_tokens", "token counts must not be negative")
@@ -474,11 +472,14 @@ func exactCost(r Rates, units unitPrices, u Usage) (Exact, error) {
 		return Exact{}, errs.E(errs.Invalid, "cached_exceeds_input", "cached_input_tokens (%d) exceeds input_tokens (%d)", u.CachedInput, u.Input)
 	case u.CacheWrite1h > u.CacheWrite:
 		return Exact{}, errs.E(errs.Invalid, "cache_write_1h_exceeds_cache_write", "cache_write_1h_tokens (%d) exceeds cache_write_tokens (%d)", u.CacheWrite1h, u.CacheWrite)
-	case text < 0 || u.AudioInput > u.Input || u.ImageInput > u.Input:
+	case u.AudioInput > u.Input-u.CachedInput || u.ImageInput > u.Input-u.CachedInput-u.AudioInput:
 		return Exact{}, errs.E(errs.Invalid, "modality_exceeds_input", "audio (%d) and image (%d) input tokens exceed the uncached input tokens (%d input, %d cached)", u.AudioInput, u.ImageInput, u.Input, u.CachedInput)
-	case textOut < 0 || u.AudioOutput > u.Output || u.ImageOutput > u.Output:
+	case u.AudioOutput > u.Output || u.ImageOutput > u.Output-u.AudioOutput:
 		return Exact{}, errs.E(errs.Invalid, "modality_exceeds_output", "audio (%d) and image (%d) output tokens exceed the output tokens (%d)", u.AudioOutput, u.ImageOutput, u.Output)
 	}
+	// Each subtraction below is of a part not above what remains: none wraps.
+	text := u.Input - u.CachedInput - u.AudioInput - u.ImageInput
+	textOut := u.Output - u.AudioOutput - u.ImageOutput
 	var hi, lo uint64
 	overflow := false
 	add := func(tokens int64, price money.Amount) {

@@ -415,3 +415,20 @@ func BenchmarkQuote(b *testing.B) {
 		}
 	}
 }
+
+// Counts so large that a careless subtraction would wrap are refused, not priced.
+func TestQuoteModalityNoWrap(t *testing.T) {
+	const max = int64(^uint64(0) >> 1)
+	for _, u := range []Usage{
+		{Input: max, CachedInput: max, AudioInput: max, ImageInput: max},
+		{Input: max, AudioInput: max, ImageInput: max},
+		{Output: max, AudioOutput: max, ImageOutput: max},
+	} {
+		if _, err := (Price{Input: 1, Output: 1}).Quote(u); !errs.Is(err, "modality_exceeds_input") && !errs.Is(err, "modality_exceeds_output") {
+			t.Errorf("%+v: %v", u, err)
+		}
+		if err := u.Validate(); !errs.Is(err, "modality_exceeds_input") && !errs.Is(err, "modality_exceeds_output") {
+			t.Errorf("validate %+v: %v", u, err)
+		}
+	}
+}
