@@ -171,16 +171,17 @@ func imageUnit(size, quality string) string {
 }
 
 // serviceTier is the service tier an answer reports, in the form the gateway keeps
-// until the event is built (Gateway.event): "" when the answer names none (the request's
-// own service_tier then applies), "default" for the default tier ("default", "auto",
-// Anthropic's "standard") and for a name Spectra cannot record
-// (pricing.ValidServiceTier: billed at the default prices), else the name lower-cased.
+// until the event is built (Gateway.event): "" when the answer names none, or "auto" (an
+// answer's echo of the request, as OpenAI's response.created is: the request's own
+// service_tier then applies), "default" for the default tier ("default", Anthropic's
+// "standard") and for a name Spectra cannot record (pricing.ValidServiceTier: billed at
+// the default prices), else the name lower-cased.
 func serviceTier(reported string) string {
 	t := strings.ToLower(strings.TrimSpace(reported))
 	switch {
-	case t == "":
+	case t == "" || t == "auto":
 		return ""
-	case t == "standard" || t == "auto" || !pricing.ValidServiceTier(t):
+	case t == "standard" || !pricing.ValidServiceTier(t):
 		return pricing.DefaultServiceTier
 	}
 	return t

@@ -443,7 +443,7 @@ func TestWireUsageModalities(t *testing.T) {
 	if err != nil || !est || !sameUsage(u, pricing.Usage{Input: 9, WebSearchCalls: 1, Units: map[string]int64{"image_generation_call": 1}, ServiceTier: "priority"}) {
 		t.Fatalf("no usage: %+v %v %v", u, est, err)
 	}
-	for in, want := range map[string]string{"": "", "default": "default", "auto": "default", "standard": "default", "FLEX": "flex", "no such tier!": "default"} {
+	for in, want := range map[string]string{"": "", "default": "default", "auto": "", "standard": "default", "FLEX": "flex", "no such tier!": "default"} {
 		if got := serviceTier(in); got != want {
 			t.Fatalf("serviceTier(%q) = %q, want %q", in, got, want)
 		}
@@ -605,4 +605,41 @@ func TestSettleKeepsEventWithUnknownUnit(t *testing.T) {
 		}
 		e.verify()
 	})
+}
+
+// Streams: Anthropic's service tier comes in message_start's usage (message_delta's
+// leaves it), and a Responses stream that ends without response.completed still counts
+// the web searches of its output_item.done events; with response.completed, its output
+// is the count (never both).
+func TestStreamMetersTierAndItems(t *testing.T) {
+	a := &anthropicMeter{}
+	a.feed([]byte(`{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"output_tokens":1,"service_tier":"priority"}}}`))
+	a.feed([]byte(`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7,"server_tool_use":{"web_search_requests":2}}}`))
+	if u, est := a.result(99); est || !sameUsage(u, pricing.Usage{Input: 10, Output: 7, WebSearchCalls: 2, ServiceTier: "priority"}) {
+		t.Fatalf("anthropic stream: %+v %v", u, est)
+	}
+	item := func(seq int, typ string) []byte {
+		return []byte(`{"type":"response.output_item.done","sequence_number":` + string(rune('0'+seq)) + `,"item":{"type":"` + typ + `","id":"x"}}`)
+	}
+	m := &streamMeter{}
+	m.event([]byte(`{"type":"response.created","sequence_number":0,"response":{"id":"r","model":"gpt-4o","service_tier":"auto"}}`))
+	m.event(item(1, "web_search_call"))
+	m.event(item(2, "web_search_call"))
+	m.event(item(3, "message"))
+	if u, est := m.result(40); !est || !sameUsage(u, pricing.Usage{Input: 40, WebSearchCalls: 2}) { // "auto" states no tier
+		t.Fatalf("cut responses stream: %+v %v", u, est)
+	}
+	m.event([]byte(`{"type":"response.completed","sequence_number":4,"response":{"id":"r","service_tier":"flex","output":[{"type":"web_search_call"},{"type":"web_search_call"},{"type":"message"}],
+		"usage":{"input_tokens":20,"output_tokens":3}}}`))
+	for range 2 { // result may be asked twice (the settle, the closing chunk): the same answer
+		if u, est := m.result(40); est || !sameUsage(u, pricing.Usage{Input: 20, Output: 3, WebSearchCalls: 2, ServiceTier: "flex"}) {
+			t.Fatalf("completed responses stream: %+v %v", u, est)
+		}
+	}
+	c := &streamMeter{}
+	c.chunk([]byte(`{"id":"c","object":"chat.completion.chunk","service_tier":"priority","choices":[{"index":0,"delta":{"content":"hi"}}]}`))
+	c.chunk([]byte(`{"id":"c","object":"chat.completion.chunk","service_tier":"priority","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"completion_tokens_details":{"audio_tokens":1}}}`))
+	if u, est := c.result(40); est || !sameUsage(u, pricing.Usage{Input: 5, Output: 2, AudioOutput: 1, ServiceTier: "priority"}) {
+		t.Fatalf("chat stream: %+v %v", u, est)
+	}
 }
