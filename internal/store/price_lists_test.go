@@ -292,3 +292,40 @@ func TestPriceListAssignmentPricesLaterEvents(t *testing.T) {
 		e.Verify(t)
 	})
 }
+
+// TestPriceListCreateRace: two nodes making the same list at once make it once (the
+// other gets it back as a repeat); two making different lists under one name leave one
+// list, and the other is price_list_exists.
+func TestPriceListCreateRace(t *testing.T) {
+	coreEach(t, func(t *testing.T, e *coreEnv) {
+		ctx := context.Background()
+		other := metering.NewService(e.DB, e.DB, e.Clock.Now) // a second node
+		run := func(a, b pricing.PriceList) (errA, errB error, createdA, createdB bool) {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, createdB, errB = other.CreatePriceList(ctx, b)
+			}()
+			_, createdA, errA = e.Meter.CreatePriceList(ctx, a)
+			<-done
+			return
+		}
+		same := pricing.PriceList{Name: "same", AdjustBP: -1000}
+		errA, errB, ca, cb := run(same, same)
+		if errA != nil || errB != nil || ca == cb {
+			t.Fatalf("same list twice: %v %v created %v %v", errA, errB, ca, cb)
+		}
+		errA, errB, ca, cb = run(pricing.PriceList{Name: "clash", AdjustBP: -1000}, pricing.PriceList{Name: "clash", AdjustBP: 500})
+		if (errA == nil) == (errB == nil) || !(ca || cb) {
+			t.Fatalf("two lists under one name: %v %v created %v %v", errA, errB, ca, cb)
+		}
+		if errA != nil {
+			storetest.WantCode(t, errA, "price_list_exists")
+		} else {
+			storetest.WantCode(t, errB, "price_list_exists")
+		}
+		if ls, err := e.DB.PriceLists(ctx); err != nil || len(ls) != 2 {
+			t.Fatalf("lists: %+v %v", ls, err)
+		}
+	})
+}
