@@ -19,9 +19,9 @@ var listFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 func richVersion(model string, from time.Time) pricing.Price {
 	return pricing.Price{Model: model, Input: 2_000_000, CachedInput: 500_000, CacheWrite: 2_500_000, Output: 8_000_000, Request: 10,
 		AudioInput: 40_000_000, ImageOutput: 30_000_000, MaxOutputTokens: 4096,
-		Units:        map[string]money.Amount{"web_search_call": 10_000, "image_1024x1024_high": 167_000},
-		Tiers:        []pricing.Tier{{AboveInputTokens: 200_000, Rates: pricing.Rates{Input: 4_000_000, Output: 12_000_000}}},
-		ServiceTiers: map[string]pricing.ServiceTier{"flex": {Rates: pricing.Rates{Input: 1_000_000, Output: 4_000_000}}},
+		Units:         map[string]money.Amount{"web_search_call": 10_000, "image_1024x1024_high": 167_000},
+		Tiers:         []pricing.Tier{{AboveInputTokens: 200_000, Rates: pricing.Rates{Input: 4_000_000, Output: 12_000_000}}},
+		ServiceTiers:  map[string]pricing.ServiceTier{"flex": {Rates: pricing.Rates{Input: 1_000_000, Output: 4_000_000}}},
 		EffectiveFrom: from, CreatedAt: coreT0}
 }
 
@@ -213,7 +213,9 @@ func TestPriceListStaleCatalogRefused(t *testing.T) {
 				_, _, err := e.DB.CreatePriceList(ctx, pricing.PriceList{Name: "half", AdjustBP: -5000, CreatedAt: coreT0})
 				return err
 			},
-			func() error { return e.DB.UpdateWorkspace(ctx, ws, team.WorkspaceUpdate{PriceList: team.SetName("half")}) },
+			func() error {
+				return e.DB.UpdateWorkspace(ctx, ws, team.WorkspaceUpdate{PriceList: team.SetName("half")})
+			},
 			func() error {
 				_, err := e.DB.AddPriceListVersion(ctx, "half", pricing.Price{Model: "m", Output: 2_000_000, EffectiveFrom: listFrom, CreatedAt: coreT0})
 				return err
