@@ -62,9 +62,6 @@ var gapGrace = int64(time.Minute / time.Microsecond)
 // sortNumbers are the value orders' numbers in request_log_index.sort.
 var sortNumbers = map[metering.Sort]int{metering.SortCost: 1, metering.SortTokens: 2, metering.SortLatency: 3}
 
-// indexTagColumns are the index's tag columns, in tagDims' order.
-var indexTagColumns = [4]string{"model_tag", "key_tag", "project_tag", "member_tag"}
-
 // tag32 is a dimension value's tag in the index: the low half of its event key.
 func tag32(dim, value string) int32 { return int32(tagOf(dim, value)) }
 
@@ -400,96 +397,96 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64) error 
 	type row struct {
 		v, ts, block int64
 		id           string
+		tags         [4]int32
 	}
 	var cur *row
 	if c := q.after; c != nil {
 		cur = &row{v: c.Value, ts: micros(c.Time), id: c.ID}
 	}
-	got := 0
-	for round := 0; got < q.f.Limit; round++ {
-		chunk := q.f.Limit - got + 8<<min(round, 6)
-		var b strings.Builder
+	// The filter's tags, per dimension.
+	var want [4]map[int32]bool
+	for _, d := range q.dims {
+		want[d] = map[int32]bool{}
+		for _, v := range q.values[d] {
+			want[d][tag32(tagDims[d], v)] = true
+		}
+	}
+	// The rows are read in the index's order, by the key alone (so the database always
+	// walks the key from the cursor), and the period and filters checked here.
+	got, scan := 0, max(2*q.f.Limit, 64)
+	for got < q.f.Limit {
 		args := []any{q.f.WorkspaceID, sortNumbers[q.sort]}
-		b.WriteString(`SELECT v, ts, id, block FROM request_log_index WHERE workspace_id = ? AND sort = ?`)
+		query := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM request_log_index WHERE workspace_id = ? AND sort = ?`
 		if cur != nil {
-			b.WriteString(` AND (v, ts, id) < (?, ?, ?)`)
+			query += ` AND (v, ts, id) < (?, ?, ?)`
 			args = append(args, cur.v, cur.ts, cur.id)
 		}
-		if q.lo > -1<<62 {
-			b.WriteString(` AND ts >= ?`)
-			args = append(args, q.lo)
-		}
-		if q.hi < 1<<62 {
-			b.WriteString(` AND ts <= ?`)
-			args = append(args, q.hi)
-		}
-		for _, d := range q.dims {
-			tags := make([]int64, 0, len(q.values[d]))
-			for _, v := range q.values[d] {
-				tags = append(tags, int64(tag32(tagDims[d], v)))
-			}
-			slices.Sort(tags)
-			tags = slices.Compact(tags)
-			b.WriteString(` AND ` + indexTagColumns[d] + ` IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tags)), ",") + `)`)
-			for _, t := range tags {
-				args = append(args, t)
-			}
-		}
-		b.WriteString(` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`)
-		args = append(args, chunk)
-		rows, err := db.read.QueryContext(ctx, db.q(b.String()), args...)
-		found, err := collect(rows, err, func(s scanner) (row, error) {
+		query += ` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`
+		args = append(args, scan)
+		rows, err := db.read.QueryContext(ctx, db.q(query), args...)
+		var found []row
+		n := 0
+		err = eachRow(rows, err, func(s scanner) error {
 			var r row
-			err := s.Scan(&r.v, &r.ts, &r.id, &r.block)
-			return r, err
+			if err := s.Scan(&r.v, &r.ts, &r.id, &r.block, &r.tags[0], &r.tags[1], &r.tags[2], &r.tags[3]); err != nil {
+				return err
+			}
+			n++
+			cur = &r
+			if r.ts < q.lo || r.ts > q.hi || inTail[r.block] { // a tail block's events are in the page already
+				return nil
+			}
+			for _, d := range q.dims {
+				if !want[d][r.tags[d]] {
+					return nil
+				}
+			}
+			found = append(found, r)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if len(found) == 0 {
-			break
-		}
-		cur = &found[len(found)-1]
-		// The events the rows name, from their blocks.
-		want := map[int64]map[string]bool{}
-		var seqs []int64
-		for _, r := range found {
-			if inTail[r.block] {
-				continue // read whole above
+		// The events the rows name, from their blocks, a page at a time.
+		for start := 0; start < len(found) && got < q.f.Limit; {
+			part := found[start:min(len(found), start+q.f.Limit-got)]
+			start += len(part)
+			ids := map[int64]map[string]bool{}
+			var seqs []int64
+			for _, r := range part {
+				if ids[r.block] == nil {
+					ids[r.block] = map[string]bool{}
+					seqs = append(seqs, r.block)
+				}
+				ids[r.block][r.id] = true
 			}
-			if want[r.block] == nil {
-				want[r.block] = map[string]bool{}
-				seqs = append(seqs, r.block)
-			}
-			want[r.block][r.id] = true
-		}
-		data := map[int64]blockData{}
-		if len(seqs) > 0 {
+			data := map[int64]blockData{}
 			if err := db.readBlockData(ctx, seqs, data); err != nil {
 				return err
 			}
-		}
-		events := map[int64]map[string]metering.Event{}
-		for _, seq := range seqs {
-			if d, ok := data[seq]; ok { // a block is never deleted; if one were, it has no events to show
-				m, err := eventsByID(q.f.WorkspaceID, d.ingested, d.data, want[seq])
-				if err != nil {
-					return err
+			events := map[int64]map[string]metering.Event{}
+			for _, seq := range seqs {
+				if d, ok := data[seq]; ok { // a block is never deleted; if one were, it has no events to show
+					m, err := eventsByID(q.f.WorkspaceID, d.ingested, d.data, ids[seq])
+					if err != nil {
+						return err
+					}
+					events[seq] = m
 				}
-				events[seq] = m
+			}
+			for _, r := range part {
+				e, ok := events[r.block][r.id]
+				if !ok || q.sort.Key(&e) != r.v || micros(e.Timestamp) != r.ts || !q.keep(&e) {
+					continue // the row is stale (a repaired event), or a tag's hash matched another value
+				}
+				q.insert(e)
+				got++
 			}
 		}
-		for _, r := range found {
-			e, ok := events[r.block][r.id]
-			if !ok || q.sort.Key(&e) != r.v || micros(e.Timestamp) != r.ts || !q.keep(&e) {
-				continue // in the tail, or the row is stale (a repaired event), or a tag's hash matched another value
-			}
-			q.insert(e)
-			got++
-		}
-		if len(found) < chunk {
+		if n < scan {
 			break
 		}
+		scan = min(4*scan, 16384)
 	}
 	indexPages.Add(1)
 	return nil

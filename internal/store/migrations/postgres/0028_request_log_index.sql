@@ -20,7 +20,8 @@ CREATE TABLE request_log_index (
     key_tag      INTEGER NOT NULL,
     project_tag  INTEGER NOT NULL,
     member_tag   INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, sort, v, ts, id)
+    -- The rest of the row in the key's index too: a page is an index-only scan.
+    PRIMARY KEY (workspace_id, sort, v, ts, id) INCLUDE (block, model_tag, key_tag, project_tag, member_tag)
 );
 
 -- Block numbers below the high-water mark the indexer had not seen when it moved the
