@@ -57,12 +57,13 @@ func testVerify(t *testing.T, dsn string) {
 		"FAIL  wallet balances equal the sum of their entries (1 checked, 1 problem(s))",
 		"wallet:" + wsID + ": stored balance 9999400001, entries sum to 9999400000",
 		"FAIL  each wallet's last running balance is its balance",
+		"FAIL  each wallet's lots less its uncovered debt equal its balance",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}
 	}
-	if !regexp.MustCompile(`^verify: 2 of \d+ checks found differences$`).MatchString(err.Error()) {
+	if !regexp.MustCompile(`^verify: 3 of \d+ checks found differences$`).MatchString(err.Error()) {
 		t.Errorf("error: %v", err)
 	}
 
