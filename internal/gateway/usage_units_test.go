@@ -287,6 +287,9 @@ func TestResponsesWebSearchImagesAndTier(t *testing.T) {
 			}
 			e.flush()
 			ev := e.eventByID(resp.Header.Get("X-Request-Id"))
+			if listed := e.event(ev.ID); !reflect.DeepEqual(listed, ev) { // the request log's page reads the units too
+				t.Fatalf("listed %+v, by id %+v", listed, ev)
+			}
 			if !sameUsage(ev.Usage, want) || ev.BilledTier != "flex" || ev.Cost != cost || ev.Estimated {
 				t.Fatalf("stream %v: event %+v, want usage %+v cost %s", stream, ev, want, cost)
 			}

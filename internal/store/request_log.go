@@ -496,6 +496,8 @@ func (sc *headScanner) head() (e metering.Event, ok bool) {
 			case 5:
 				e.Model = v
 			}
+		case c == '{':
+			sc.units() // an event's units (the last element): skipped
 		case c == 'n':
 			sc.pos += 4 // null
 		default:
