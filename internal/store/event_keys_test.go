@@ -80,7 +80,8 @@ func (e keysEnv) checkStored(t *testing.T, ws string, events int, cost money.Amo
 	}
 }
 
-func eventCost(t *testing.T, e keysEnv, ev metering.Event) money.Amount {
+// eventCost is the exact cost of ev.
+func eventCost(t *testing.T, e keysEnv, ev metering.Event) pricing.Exact {
 	t.Helper()
 	cat, err := e.DB.Catalog(context.Background())
 	if err != nil {
@@ -90,11 +91,17 @@ func eventCost(t *testing.T, e keysEnv, ev metering.Event) money.Amount {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pricing.Cost(p, ev.Usage)
+	q, err := p.Quote(ev.Usage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return q.Cost
+}
+
+// times is what a wallet with no carry yet is charged for n events of exact cost x:
+// floor(n·x) (metering.Batch.Charge).
+func times(n int64, x pricing.Exact) money.Amount {
+	return money.Amount(n)*x.Micro + money.Amount(n*x.Frac/1_000_000)
 }
 
 func TestEventKeysAcrossHandles(t *testing.T) {
@@ -124,8 +131,8 @@ func TestEventKeysAcrossHandles(t *testing.T) {
 	a.ingestWant(t, "A and B again on handle 1", append(append([]metering.Event{}, batchA...), batchB...), 0, 20, 0)
 	a.ingestWant(t, "C on handle 1", batchC, 10, 0, 0)
 	b.ingestWant(t, "C again on handle 2", batchC, 0, 10, 0)
-	a.checkStored(t, ws, 30, 30*one)
-	b.checkStored(t, ws, 30, 30*one)
+	a.checkStored(t, ws, 30, times(30, one))
+	b.checkStored(t, ws, 30, times(30, one))
 }
 
 // TestEventKeysSweepCutShort: a sweep that stopped after some of its slices (a crash)
@@ -160,7 +167,7 @@ func TestEventKeysSweepCutShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ingestWant(t, "replayed on handle 1", batch, 0, 10, 0)
-	a.checkStored(t, ws, 10, 10*one)
+	a.checkStored(t, ws, 10, times(10, one))
 }
 
 // TestEventKeysBackgroundSweep: once enough keys are recent, the committer indexes them
@@ -190,7 +197,7 @@ func TestEventKeysBackgroundSweep(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	a.ingestWant(t, "everything again", all, 0, 30, 0)
-	a.checkStored(t, ws, 30, 30*eventCost(t, a, all[0]))
+	a.checkStored(t, ws, 30, times(30, eventCost(t, a, all[0])))
 }
 
 // TestEventKeyCollisionsInTheTail: with every id forced onto one key, the tail read by
@@ -221,8 +228,8 @@ func TestEventKeyCollisionsInTheTail(t *testing.T) {
 		t.Fatalf("%d events stored (%v); want 6", n, err)
 	}
 	bal, err := a.DB.Balance(context.Background(), ws)
-	if err != nil || bal.Balance != -6*one {
-		t.Fatalf("balance %s (%v); want %s", bal.Balance, err, -6*one)
+	if err != nil || bal.Balance != -times(6, one) {
+		t.Fatalf("balance %s (%v); want %s", bal.Balance, err, -times(6, one))
 	}
 }
 

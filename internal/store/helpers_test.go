@@ -26,6 +26,7 @@ func coreEach(t *testing.T, fn func(t *testing.T, e *coreEnv)) {
 func (e *coreEnv) addPrice(t testing.TB, model string, output money.Amount) {
 	t.Helper()
 	if err := e.DB.AddPrice(context.Background(), pricing.Price{Model: model, Input: output / 4, CachedInput: output / 8, CacheWrite: output / 2, Output: output,
+		WebSearchCall: output / 100, // a unit an event counts must be priced (unknown_unit)
 		EffectiveFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: e.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,14 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ type propModel struct {
 	unknown string
 	limit   map[string]money.Amount
 	balance map[string]money.Amount
+	carry   map[string]int64           // each wallet's sub-micro carry (metering.Batch.Charge)
 	grants  map[string]ledger.Transfer // ws + "/" + key
 	events  map[string]propEvent       // ws + "/" + id
 	holds   map[string]*propHold
@@ -145,7 +148,7 @@ func TestLedgerAndMeteringProperties(t *testing.T) {
 			if _, err := e.DB.ReleaseExpired(ctx, now.AddDate(1, 0, 0)); err != nil {
 				rt.Fatal(err)
 			}
-			m := &propModel{nonce: ids.Random(5), limit: map[string]money.Amount{}, balance: map[string]money.Amount{},
+			m := &propModel{nonce: ids.Random(5), limit: map[string]money.Amount{}, balance: map[string]money.Amount{}, carry: map[string]int64{},
 				grants: map[string]ledger.Transfer{}, events: map[string]propEvent{}, holds: map[string]*propHold{}, usage: map[string]map[propUsageKey]metering.Totals{},
 				stats: stats}
 			m.unknown = "ws_unknown_" + m.nonce
@@ -373,8 +376,8 @@ func (m *propModel) ingest(rt *rapid.T, batch []metering.Event, now time.Time) m
 		res.Rejected = append(res.Rejected, metering.Rejection{Index: i, ID: batch[i].ID, Code: code})
 	}
 	type applied struct {
-		i    int
-		cost money.Amount
+		i     int
+		exact pricing.Exact
 	}
 	var reached []applied // valid, priced events, in batch order
 	for i, ev := range batch {
@@ -389,12 +392,13 @@ func (m *propModel) ingest(rt *rapid.T, batch []metering.Event, now time.Time) m
 			m.stats.invalid++
 			continue
 		}
-		cost, err := pricing.Cost(p, ev.Usage)
+		q, err := p.Quote(ev.Usage)
 		if err != nil {
 			rt.Fatal(err)
 		}
-		reached = append(reached, applied{i, cost})
+		reached = append(reached, applied{i, q.Cost})
 	}
+	var accepted []applied // charged below, in (workspace, id) order
 	for _, a := range reached {
 		ev := batch[a.i]
 		k := ev.WorkspaceID + "/" + ev.ID
@@ -414,18 +418,33 @@ func (m *propModel) ingest(rt *rapid.T, batch []metering.Event, now time.Time) m
 		default:
 			res.Accepted++
 			m.stats.accepted++
-			ev.Cost = a.cost
 			m.events[k] = propEvent{content: content, Event: ev}
-			m.balance[ev.WorkspaceID] -= a.cost
-			hour := ev.Timestamp.UTC().Truncate(time.Hour).Unix()
-			for _, g := range []propUsageKey{{hour, ev.Model, ev.KeyID, ev.Project, ev.Member}} {
-				tot := m.usage[ev.WorkspaceID][g]
-				tot.Add(metering.TotalsOf(ev))
-				m.usage[ev.WorkspaceID][g] = tot
-			}
+			accepted = append(accepted, a)
 		}
 		if m.held(ev.WorkspaceID) > 0 {
 			m.stats.besideHolds++ // and the holds stay as they are
+		}
+	}
+	// Each accepted event is charged floor(carry + exact), in (workspace, id) order.
+	slices.SortFunc(accepted, func(a, b applied) int {
+		x, y := batch[a.i], batch[b.i]
+		return cmp.Or(strings.Compare(x.WorkspaceID, y.WorkspaceID), strings.Compare(x.ID, y.ID))
+	})
+	for _, a := range accepted {
+		ev := batch[a.i]
+		k := ev.WorkspaceID + "/" + ev.ID
+		sum := m.carry[ev.WorkspaceID] + a.exact.Frac
+		ev.Cost = a.exact.Micro + money.Amount(sum/1_000_000)
+		m.carry[ev.WorkspaceID] = sum % 1_000_000
+		stored := m.events[k]
+		stored.Event = ev
+		m.events[k] = stored
+		m.balance[ev.WorkspaceID] -= ev.Cost
+		hour := ev.Timestamp.UTC().Truncate(time.Hour).Unix()
+		for _, g := range []propUsageKey{{hour, ev.Model, ev.KeyID, ev.Project, ev.Member}} {
+			tot := m.usage[ev.WorkspaceID][g]
+			tot.Add(metering.TotalsOf(ev))
+			m.usage[ev.WorkspaceID][g] = tot
 		}
 	}
 	slices.SortStableFunc(res.Rejected, func(a, b metering.Rejection) int { return a.Index - b.Index })
