@@ -588,21 +588,25 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 	// unless the blocks to read are fewer, or the index is behind.
 	if q.sort != metering.SortTime && (q.after != nil || indexFirstPages) && !readTags {
 		tail, err := db.logTail(ctx, q.f.WorkspaceID)
-		use := err == nil
+		use, budget := err == nil, 0
 		if use {
-			use, err = db.preferIndex(ctx, q, drive)
+			use, budget, err = db.preferIndex(ctx, q, drive)
 		}
 		if err != nil && !errors.Is(err, errIndexBehind) {
 			return nil, err
 		}
 		if use {
-			if err := db.indexedPage(ctx, q, tail); err != nil {
+			switch err := db.indexedPage(ctx, q, tail, budget); {
+			case err == nil:
+				if q.out == nil {
+					q.out = []metering.Event{}
+				}
+				return q.out, nil
+			case errors.Is(err, errScanBudget):
+				q.out, q.read = nil, nil // the blocks answer it whole
+			default:
 				return nil, err
 			}
-			if q.out == nil {
-				q.out = []metering.Event{}
-			}
-			return q.out, nil
 		}
 	}
 	few := false

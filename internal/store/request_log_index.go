@@ -378,7 +378,7 @@ func (db *DB) logTail(ctx context.Context, ws string) ([]int64, error) {
 }
 
 // indexedPage answers a page in a value order from the index and its tail (logTail).
-func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64) error {
+func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64, budget int) error {
 	inTail := map[int64]bool{}
 	if len(tail) > 0 {
 		data := map[int64]blockData{}
@@ -413,8 +413,11 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64) error 
 	}
 	// The rows are read in the index's order, by the key alone (so the database always
 	// walks the key from the cursor), and the period and filters checked here.
-	got, scan := 0, max(2*q.f.Limit, 64)
+	got, scan, scanned := 0, max(2*q.f.Limit, 64), 0
 	for got < q.f.Limit {
+		if budget > 0 && scanned >= budget {
+			return errScanBudget
+		}
 		args := []any{q.f.WorkspaceID, sortNumbers[q.sort]}
 		query := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM request_log_index WHERE workspace_id = ? AND sort = ?`
 		if cur != nil {
@@ -483,6 +486,7 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64) error 
 				got++
 			}
 		}
+		scanned += n
 		if n < scan {
 			break
 		}
@@ -535,30 +539,42 @@ const blockCost = 500
 // with a filter, when the index rows it would scan to fill the page (the page's size
 // times the period's events over the filter's, from the daily rollups) cost less than
 // reading the blocks tagged with the filter's values.
-func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, error) {
+//
+// It also returns how many rows the index may scan for the page (0: no bound): a
+// filter's events can lie far from where the estimate puts them (the cheapest model's
+// near the top of the cost order), so past eight times the estimate (and at least
+// minScanBudget rows) the page is answered from the blocks instead.
+func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, int, error) {
 	if forceIndex {
-		return true, nil
+		return true, 0, nil
 	}
 	if drive < 0 {
 		if q.f.Start.IsZero() && q.f.End.IsZero() {
-			return true, nil
+			return true, 0, nil
 		}
 		n, err := db.countPeriod(ctx, q, readAllBlocks+1)
-		return n > readAllBlocks, err
+		return n > readAllBlocks, 0, err
 	}
 	total, err := db.periodRequests(ctx, q, metering.Filter{})
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	matched, err := db.periodRequests(ctx, q, q.f.Filter)
 	if err != nil || matched == 0 {
-		return false, err
+		return false, 0, err
 	}
 	rows := int64(q.f.Limit) * total / matched
 	limit := int(min(rows/blockCost, 1<<20)) + 1
 	tagged, err := db.countTagged(ctx, q, drive, limit)
-	return err == nil && tagged >= limit, err
+	return err == nil && tagged >= limit, int(max(8*rows, minScanBudget)), err
 }
+
+// minScanBudget is the fewest rows a filtered page may scan in the index before it
+// turns to the blocks.
+var minScanBudget = int64(20_000)
+
+// errScanBudget says a filtered page's rows were not where the estimate put them.
+var errScanBudget = errors.New("request log index: scan budget spent")
 
 // periodRequests counts the requests of the days around the period that match f, from
 // the daily rollups: those by one dimension (a few rows a day) unless f filters two or

@@ -42,3 +42,11 @@ func SetIndexFirstPages(on bool) (restore func()) {
 	indexFirstPages = on
 	return func() { indexFirstPages = old }
 }
+
+// SetMinScanBudget sets the fewest index rows a filtered page scans before it turns to
+// the blocks, until restore is called.
+func SetMinScanBudget(n int64) (restore func()) {
+	old := minScanBudget
+	minScanBudget = n
+	return func() { minScanBudget = old }
+}

@@ -115,12 +115,17 @@ func TestRequestLogIndexProperty(t *testing.T) {
 		}
 		indexLogCases(t, e, rng, ws, "indexed twice", all, 15)
 
-		// Unforced: each page chooses the index or the blocks by their cost.
+		// Unforced: each page chooses the index or the blocks by their cost; with a
+		// scan budget of one row, a filtered page the index starts turns to the blocks.
 		restore := store.SetForceIndex(false)
-		for range 15 {
-			f := randomLogFilter(rng, ws, all)
-			f.Limit = 1 + rng.IntN(40)
-			pageThrough(t, e, fmt.Sprintf("chosen %+v", f), all, f)
+		for _, budget := range []int64{20_000, 1} {
+			restoreBudget := store.SetMinScanBudget(budget)
+			for range 15 {
+				f := randomLogFilter(rng, ws, all)
+				f.Limit = 1 + rng.IntN(40)
+				pageThrough(t, e, fmt.Sprintf("chosen, budget %d, %+v", budget, f), all, f)
+			}
+			restoreBudget()
 		}
 		restore()
 	})
