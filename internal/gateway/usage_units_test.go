@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
+	"google.golang.org/genai"
 
 	"spectra/internal/gateway/upstream"
 	"spectra/internal/metering"
@@ -646,3 +648,69 @@ func TestStreamMetersTierAndItems(t *testing.T) {
 		t.Fatalf("chat stream: %+v %v", u, est)
 	}
 }
+
+// Through the gateway, with Google's official client: a Gemini answer's AUDIO prompt
+// tokens and IMAGE candidate tokens are recorded and priced at the modality rates, whole
+// and streamed (SSE, the cumulative usageMetadata of the last chunk).
+func TestGeminiModalitiesThroughGateway(t *testing.T) {
+	const model = "gemini-audio-test"
+	// Per 1M: $0.30 input, $1 audio input, $2.50 output, $30 image output.
+	price := pricing.Price{Model: model, Input: 300_000, AudioInput: 1_000_000, Output: 2_500_000, ImageOutput: 30_000_000, MaxOutputTokens: 8192}
+	usage := func(out, image int) string {
+		return `"usageMetadata":{"promptTokenCount":1000,"candidatesTokenCount":` + itoa(out) + `,"totalTokenCount":` + itoa(1000+out) + `,
+			"promptTokensDetails":[{"modality":"TEXT","tokenCount":400},{"modality":"AUDIO","tokenCount":600}],
+			"candidatesTokensDetails":[{"modality":"TEXT","tokenCount":10},{"modality":"IMAGE","tokenCount":` + itoa(image) + `}]}`
+	}
+	chunk := func(finish string, out, image int) string {
+		f := ""
+		if finish != "" {
+			f = `,"finishReason":"` + finish + `"`
+		}
+		c := `{"candidates":[{"content":{"role":"model","parts":[{"text":"x"}]},"index":0` + f + `}],` + usage(out, image) + `,"modelVersion":"` + model + `"}`
+		return strings.NewReplacer("\n", "", "\t", "").Replace(c) // one line: an SSE data line
+	}
+	// Input 1,000 (audio 600 → text 400), output 1,300 (image 1,290 → text 10):
+	// 400 × 0.30 + 600 × 1 + 10 × 2.50 + 1,290 × 30 = 120 + 600 + 25 + 38,700 = 39,445 µ.
+	want := pricing.Usage{Input: 1000, AudioInput: 600, Output: 1300, ImageOutput: 1290}
+	const cost = money.Amount(39_445)
+	eachStore(t, func(t *testing.T, db *store.DB, clk *clock) {
+		s := &standIn{}
+		e := newStandInEnv(t, db, clk, s, nil)
+		p := price
+		p.EffectiveFrom = clk.Now().Add(-time.Hour)
+		must(t, db.AddPrice(context.Background(), p))
+		e.metering.Invalidate()
+		rec := upstreamRecord(e.gw, "gemini", newHTTPServer(t, s), []string{model})
+		rec.API = upstream.Gemini
+		_, err := db.PutUpstream(context.Background(), rec)
+		must(t, err)
+		must(t, e.gw.reg.load(context.Background()))
+		g := &gemEnv{env: e, seen: map[string]bool{}}
+		c := g.genai(e.srv.URL)
+
+		s.set(func(string, []byte) (string, string) { return "application/json", chunk("STOP", 1300, 1290) })
+		r, err := c.Models.GenerateContent(t.Context(), model, genai.Text("draw it"), nil)
+		must(t, err)
+		if r.UsageMetadata.PromptTokenCount != 1000 {
+			t.Fatalf("answer %+v", r.UsageMetadata)
+		}
+		check := func(i int, stream bool) {
+			t.Helper()
+			ev := g.newEvent(i)
+			if !sameUsage(ev.Usage, want) || ev.Cost != cost || ev.Stream != stream || ev.Estimated {
+				t.Fatalf("stream %v: event %+v, want %+v at %s", stream, ev, want, cost)
+			}
+		}
+		check(0, false)
+		s.set(func(string, []byte) (string, string) {
+			return "text/event-stream", sse("data: "+chunk("", 5, 0), "data: "+chunk("STOP", 1300, 1290))
+		})
+		for _, err := range c.Models.GenerateContentStream(t.Context(), model, genai.Text("draw it"), nil) {
+			must(t, err)
+		}
+		check(1, true)
+		e.verify()
+	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
