@@ -575,11 +575,11 @@ func eventsByID(ws string, ingested int64, data string, ids map[string]bool) (ma
 // time (a block is about 230 events of text, decoded shallowly).
 const blockCost = 500
 
-// preferIndex reports whether a page past the first of a value order is cheaper from
-// the index than from the blocks: with no filter, unless the period holds few blocks;
-// with a filter, when the index rows it would scan to fill the page (the page's size
-// times the period's events over the filter's, from the daily rollups) cost less than
-// reading the blocks tagged with the filter's values.
+// preferIndex reports whether a page of a value order is cheaper from the index than
+// from the blocks: with no filter, unless the period holds few blocks; with a filter,
+// past the first page, when the index rows it would scan to fill the page (the page's
+// size times the workspace's events over those of the filter and period, from the daily
+// rollups) cost less than reading the blocks tagged with the filter's values.
 //
 // It also returns how many rows the index may scan for the page (0: no bound): a
 // filter's events can lie far from where the estimate puts them (the cheapest model's
@@ -596,7 +596,16 @@ func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, in
 		n, err := db.countPeriod(ctx, q, readAllBlocks+1)
 		return n > readAllBlocks, 0, err
 	}
-	total, err := db.periodRequests(ctx, q, metering.Filter{})
+	if q.after == nil {
+		// A filtered first page walks the blocks tagged with its values by their highest
+		// values (block-max top-k), which finds a filter's events wherever they are in
+		// the order, in a few blocks.
+		return false, 0, nil
+	}
+	// The index's rows are all the workspace's events, the period checked on each.
+	all := *q
+	all.lo, all.hi = -1<<62, 1<<62
+	total, err := db.periodRequests(ctx, &all, metering.Filter{})
 	if err != nil {
 		return false, 0, err
 	}
