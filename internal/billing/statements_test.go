@@ -156,9 +156,9 @@ func TestStatementIssuing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// 1M input + 100k output on gpt-4o = 2.50 + 1.00; 3 in + 7 out on mini = 0.00000045 + 0.0000042 → 0.000005 (rounded once);
-			// 1M output on gpt-4o = 10.00; 5M embed input = 0.10.
-			want := billingtest.Amount("13.600005")
+			// 1M input + 100k output on gpt-4o = 2.50 + 1.00; 3 in + 7 out on mini = 0.00000045 + 0.0000042 = 0.00000465,
+			// charged 0.000004 (the running total rounded down; 0.65 µ carried); 1M output on gpt-4o = 10.00; 5M embed input = 0.10.
+			want := billingtest.Amount("13.600004")
 			if st.Total != want || st.Tax != 0 || st.TaxRateBP != 0 || st.Number != "SPEC-2026-000002" || st.Period != "2026-03" ||
 				st.Buyer.Name != "NY Corp" || st.Seller.TaxID != "GB123456789" || st.Timezone != "America/New_York" {
 				t.Fatalf("statement = %+v", st)
@@ -173,8 +173,8 @@ func TestStatementIssuing(t *testing.T) {
 			wantLines := []string{
 				"model embed 1 5000000 0 0.100000",
 				"model gpt-4o 2 1000000 1100000 13.500000",
-				"model mini 1 3 7 0.000005",
-				"project (no project) 1 0 0 0.000005",
+				"model mini 1 3 7 0.000004",
+				"project (no project) 1 0 0 0.000004",
 				"project chat 1 0 0 10.000000",
 				"project search 2 0 0 3.600000",
 			}
@@ -215,7 +215,7 @@ func TestStatementIssuing(t *testing.T) {
 			if err != nil {
 				t.Fatalf("pdftotext: %v %s", err, out)
 			}
-			wantLine(t, string(out), `Total usage\s+USD 13\.600005\s*$`)
+			wantLine(t, string(out), `Total usage\s+USD 13\.600004\s*$`)
 			wantLine(t, string(out), `SPEC-2026-000002`)
 			e.Verify(t)
 		})

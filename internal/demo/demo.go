@@ -199,7 +199,7 @@ func (s *seeder) prices(ctx context.Context) error {
 
 // dailyCost generates every day once, in parallel, to learn what each day costs.
 func (s *seeder) dailyCost(ctx context.Context) ([]money.Amount, money.Amount, error) {
-	cost := make([]money.Amount, s.cal.days)
+	exact := make([]pricing.Exact, s.cal.days) // each day's exact cost
 	errsByDay := make([]error, s.cal.days)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -210,31 +210,41 @@ func (s *seeder) dailyCost(ctx context.Context) ([]money.Amount, money.Amount, e
 			defer func() { <-sem; wg.Done() }()
 			for _, g := range s.traffic.day(d) {
 				c, err := s.cost(g)
+				if err == nil {
+					exact[d], err = pricing.AddExact(exact[d], c)
+				}
 				if err != nil {
 					errsByDay[d] = err
 					return
 				}
-				cost[d] += c
 			}
 		}()
 	}
 	wg.Wait()
-	var total money.Amount
+	cost := make([]money.Amount, s.cal.days)
+	var total pricing.Exact
 	for d, err := range errsByDay {
 		if err != nil {
 			return nil, 0, err
 		}
-		total += cost[d]
+		cost[d] = exact[d].Round()
+		if total, err = pricing.AddExact(total, exact[d]); err != nil {
+			return nil, 0, err
+		}
 	}
-	return cost, total, ctx.Err()
+	// The wallet is charged the running total of the exact costs, rounded down
+	// (metering.Batch.Charge, from a carry of 0).
+	return cost, total.Micro, ctx.Err()
 }
 
-func (s *seeder) cost(g gen) (money.Amount, error) {
+// cost is the exact cost of g.
+func (s *seeder) cost(g gen) (pricing.Exact, error) {
 	p, err := s.catalog.At(catalog[g.model].model, g.ts)
 	if err != nil {
-		return 0, err
+		return pricing.Exact{}, err
 	}
-	return pricing.Cost(p, g.usage)
+	q, err := p.Quote(g.usage)
+	return q.Cost, err
 }
 
 // step is something that happens at a moment of the history: a member joins, a key is
