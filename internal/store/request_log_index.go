@@ -62,6 +62,9 @@ var gapGrace = int64(time.Minute / time.Microsecond)
 // sortNumbers are the value orders' numbers in request_log_index.sort.
 var sortNumbers = map[metering.Sort]int{metering.SortCost: 1, metering.SortTokens: 2, metering.SortLatency: 3}
 
+// indexTagColumns are the index's tag columns, in tagDims' order.
+var indexTagColumns = [4]string{"model_tag", "key_tag", "project_tag", "member_tag"}
+
 // tag32 is a dimension value's tag in the index: the low half of its event key.
 func tag32(dim, value string) int32 { return int32(tagOf(dim, value)) }
 
@@ -411,8 +414,33 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64, budget
 			want[d][tag32(tagDims[d], v)] = true
 		}
 	}
-	// The rows are read in the index's order, by the key alone (so the database always
-	// walks the key from the cursor), and the period and filters checked here.
+	// The rows are read in the index's order, scan at a time, by the key alone (the
+	// inner query: so the database always walks the key from the cursor, whatever it
+	// estimates of the filters), and the period and filters checked on them in the
+	// database; the last row read comes too (rn = scan), for the next scan to start
+	// after it. The period and filters are checked again here.
+	var cond strings.Builder
+	var condArgs []any
+	if q.lo > -1<<62 {
+		cond.WriteString(` OR ts < ?`)
+		condArgs = append(condArgs, q.lo)
+	}
+	if q.hi < 1<<62 {
+		cond.WriteString(` OR ts > ?`)
+		condArgs = append(condArgs, q.hi)
+	}
+	for _, d := range q.dims {
+		tags := make([]any, 0, len(want[d]))
+		for t := range want[d] {
+			tags = append(tags, int64(t))
+		}
+		cond.WriteString(` OR ` + indexTagColumns[d] + ` NOT IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tags)), ",") + `)`)
+		condArgs = append(condArgs, tags...)
+	}
+	miss := "false"
+	if cond.Len() > 0 {
+		miss = strings.TrimPrefix(cond.String(), " OR ")
+	}
 	got, scan, scanned := 0, max(2*q.f.Limit, 64), 0
 	if budget > 0 { // a filtered page: about the rows the estimate expects, at once
 		scan = min(max(scan, budget/4), 16384)
@@ -422,22 +450,28 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64, budget
 			return errScanBudget
 		}
 		args := []any{q.f.WorkspaceID, sortNumbers[q.sort]}
-		query := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM request_log_index WHERE workspace_id = ? AND sort = ?`
+		inner := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM request_log_index WHERE workspace_id = ? AND sort = ?`
 		if cur != nil {
-			query += ` AND (v, ts, id) < (?, ?, ?)`
+			inner += ` AND (v, ts, id) < (?, ?, ?)`
 			args = append(args, cur.v, cur.ts, cur.id)
 		}
-		query += ` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`
+		inner += ` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`
 		args = append(args, scan)
+		args = append(args, condArgs...)
+		args = append(args, scan)
+		query := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag, rn FROM (
+			SELECT i.*, ROW_NUMBER() OVER (ORDER BY v DESC, ts DESC, id DESC) AS rn FROM (` + inner + `) i) t
+			WHERE NOT (` + miss + `) OR rn = ? ORDER BY rn`
 		rows, err := db.read.QueryContext(ctx, db.q(query), args...)
 		var found []row
 		n := 0
 		err = eachRow(rows, err, func(s scanner) error {
 			var r row
-			if err := s.Scan(&r.v, &r.ts, &r.id, &r.block, &r.tags[0], &r.tags[1], &r.tags[2], &r.tags[3]); err != nil {
+			var rn int
+			if err := s.Scan(&r.v, &r.ts, &r.id, &r.block, &r.tags[0], &r.tags[1], &r.tags[2], &r.tags[3], &rn); err != nil {
 				return err
 			}
-			n++
+			n = rn
 			cur = &r
 			if r.ts < q.lo || r.ts > q.hi || inTail[r.block] { // a tail block's events are in the page already
 				return nil
