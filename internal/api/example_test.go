@@ -38,15 +38,16 @@ func TestWorkedExample(t *testing.T) {
 		at := t0.Add(-time.Hour)
 		e1 := ev("req-1", "gpt-4o-mini", at, 1000, 200, 500)
 		e1["reasoning_tokens"] = 100
-		e2 := ev("req-2", "gpt-4o-mini", at, 1, 0, 0) // 2.5 micro-units, rounded half-up to 3
+		e2 := ev("req-2", "gpt-4o-mini", at, 1, 0, 0) // 2.5 micro-units exactly
 		res := e.send(key.Key, e1, e2)
 		if res.Accepted != 2 || res.Duplicates != 0 || len(res.Rejected) != 0 {
 			t.Fatalf("ingest: %+v", res)
 		}
 
-		// 800×2.50 + 200×1.25 + 500×10.00 per million = 0.007250; plus 0.000003.
+		// 800×2.50 + 200×1.25 + 500×10.00 per million = 0.007250; plus 0.0000025 exactly: the
+		// wallet is charged the running total rounded down, 0.007252 (half a micro-unit carried).
 		b := e.balance(ws.ID)
-		if b.Balance != "24.992747" || b.Held != "0.000000" || b.Available != "24.992747" || b.Currency != "USD" {
+		if b.Balance != "24.992748" || b.Held != "0.000000" || b.Available != "24.992748" || b.Currency != "USD" {
 			t.Fatalf("balance: %+v", b)
 		}
 
@@ -61,7 +62,7 @@ func TestWorkedExample(t *testing.T) {
 		r := last.Results[0]
 		if *r.Model != "gpt-4o-mini" || *r.Project != "web" || *r.Member != "alice" || r.KeyID != nil ||
 			r.Requests != 2 || r.InputTokens != 1001 || r.CachedInputTokens != 200 || r.OutputTokens != 500 ||
-			r.ReasoningTokens != 100 || r.CacheWriteTokens != 0 || r.Cost != "0.007253" {
+			r.ReasoningTokens != 100 || r.CacheWriteTokens != 0 || r.Cost != "0.007252" {
 			t.Fatalf("usage: %+v", r)
 		}
 		for _, b := range u.Buckets[:len(u.Buckets)-1] {
