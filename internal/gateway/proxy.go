@@ -245,13 +245,12 @@ func (g *Gateway) whole(w http.ResponseWriter, c *call, resp *http.Response) {
 }
 
 // event builds the usage event of a finished request. Its service tier is the one the
-// answer stated (u.ServiceTier; "default" for the default tier), else the one the
-// request asked for (requestTier), "" for the default. Units the price does not know
-// are taken out of the usage into the metadata (unpriced).
+// answer stated (u.ServiceTier; "default" for the default tier), "" for the default.
+// An answer that states none is billed at the default tier, whatever the request asked
+// for: the client's service_tier is a wish the upstream may ignore, and billing it would
+// let a client that asks for a cheaper tier pay less than the upstream charges. Units
+// the price does not know are taken out of the usage into the metadata (unpriced).
 func (g *Gateway) event(c *call, u pricing.Usage, estimated bool, status int, stream bool) metering.Event {
-	if u.ServiceTier == "" {
-		u.ServiceTier = requestTier(c.req.ServiceTier)
-	}
 	if u.ServiceTier == pricing.DefaultServiceTier {
 		u.ServiceTier = ""
 	}

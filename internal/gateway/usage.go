@@ -187,17 +187,6 @@ func serviceTier(reported string) string {
 	return t
 }
 
-// requestTier is the service tier a request's service_tier field asks for: "" for none,
-// for "auto" (the provider decides), "default", and Anthropic's "standard_only" (the
-// default tier), else the name lower-cased ("" when it is not a valid tier name).
-func requestTier(asked string) string {
-	t := serviceTier(asked)
-	if t == pricing.DefaultServiceTier || t == "standard_only" {
-		return ""
-	}
-	return t
-}
-
 // textParts is generated text found in a choice, a message or a delta.
 type textParts struct {
 	Content          *string `json:"content"`
