@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"spectra/internal/metering"
 	"spectra/internal/money"
 	"spectra/internal/store"
+	"spectra/internal/store/storetest"
 )
 
 // pageThrough pages through f with cursors (through their text form) and compares
@@ -280,4 +283,75 @@ func TestVerifyRequestLogIndex(t *testing.T) {
 			t.Fatalf("%+v; want the problem %q", c.Problems, want)
 		}
 	})
+}
+
+// TestRequestLogIndexTwoNodes: two nodes on one database run the indexer at once while
+// events are ingested; every event ends up indexed once in each order, and every page
+// of the value orders equals the log by definition.
+func TestRequestLogIndexTwoNodes(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			opts := storetest.Options{Now: func() time.Time { return coreT0 }}
+			openNode := func(t *testing.T, dsn string) *store.DB {
+				db, err := store.Open(ctx, dsn, store.Options{Now: opts.Now, MaxConns: 8})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				if _, err := db.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			var one, two *store.DB
+			if dialect == "sqlite" {
+				path := filepath.Join(t.TempDir(), "nodes.db")
+				one, two = storetest.SQLiteAt(t, path, opts), storetest.SQLiteAt(t, path, opts)
+			} else {
+				dsn := storetest.PostgresDSN(t)
+				one, two = openNode(t, dsn), openNode(t, dsn)
+			}
+			e := &coreEnv{storetest.NewEnv(one, storetest.NewClock(coreT0))}
+			for i, m := range []string{"m1", "m2", "m3"} {
+				e.addPrice(t, m, money.Amount(1_000_000*(i+1)))
+			}
+			ws := e.Workspace(t, 0)
+			rng := rand.New(rand.NewPCG(17, 3))
+			stop := make(chan struct{})
+			errc := make(chan error, 2)
+			for _, db := range []*store.DB{one, two} {
+				go func() {
+					for {
+						if err := db.IndexRequestLog(ctx); err != nil {
+							errc <- err
+							return
+						}
+						select {
+						case <-stop:
+							errc <- db.IndexRequestLog(ctx)
+							return
+						default:
+						}
+					}
+				}()
+			}
+			all := logEvents(t, e, rng, ws, 320) // in batches, while both index
+			close(stop)
+			for range 2 {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows, err := one.RawInt(ctx, `SELECT COUNT(*) FROM request_log_index WHERE workspace_id = ?`, ws)
+			if err != nil || rows != int64(3*len(all)) {
+				t.Fatalf("%d index rows (%v); want %d", rows, err, 3*len(all))
+			}
+			defer store.SetForceIndex(true)()
+			defer store.SetReadAllBlocks(0)()
+			for _, s := range metering.Sorts[1:] {
+				pageThrough(t, e, "two nodes "+string(s), all, metering.EventFilter{WorkspaceID: ws, Sort: s, Limit: 9})
+			}
+		})
+	}
 }
