@@ -15,6 +15,7 @@ import (
 	"spectra/internal/browsertest"
 	"spectra/internal/demo"
 	"spectra/internal/money"
+	"spectra/internal/pricing"
 	"spectra/internal/requestlog"
 	"spectra/internal/team"
 )
@@ -150,10 +151,13 @@ func TestBrowserDrillDown(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector("td[data-cost]").dataset.cost`); got != costs[0].String() {
 		t.Errorf("the request's page says it cost %s, the log %s", got, costs[0])
 	}
-	// Its arithmetic gives that cost, and the JSON API says the same (GET
+	// Its arithmetic gives its exact cost, which it was charged rounded down or up (the
+	// wallet's running remainder decides), and the JSON API says the same (GET
 	// /api/v1/workspaces/{id}/requests/{request_id} answers requestlog's Detail as JSON).
-	if got := eval[string](t, ctx, `document.querySelector("[data-arith-total]").dataset.arithTotal`); got != costs[0].String() {
-		t.Errorf("the arithmetic adds up to %s, the request cost %s", got, costs[0])
+	total := eval[string](t, ctx, `document.querySelector("[data-arith-total]").dataset.arithTotal`)
+	if x, err := pricing.ParseExact(total); err != nil || (x.Micro != costs[0] && x.Ceil() != costs[0]) ||
+		total != eval[string](t, ctx, `document.querySelector("[data-cost-exact]").dataset.costExact`) {
+		t.Errorf("the arithmetic adds up to %s (%v), the request cost %s", total, err, costs[0])
 	}
 	det, err := requestlog.NewService(w.e.metering, nil, nil).Get(context.Background(), w.demo.WorkspaceID, id)
 	if err != nil {
