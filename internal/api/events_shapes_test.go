@@ -35,7 +35,7 @@ func TestEventsShapes(t *testing.T) {
 		// + 100 audio × 80 per million, plus 2 × 0.01: 0.0495.
 		audio := with(ev("audio", "gpt-audio", at, 1000, 0, 500), "audio_input_tokens", 400, "image_input_tokens", 100,
 			"audio_output_tokens", 100, "units", map[string]any{"web_search_call": 2})
-		flex := with(ev("flex", "gpt-audio", at, 1000, 0, 0), "service_tier", "flex")             // 1,000 × 1.25: 0.00125
+		flex := with(ev("flex", "gpt-audio", at, 1000, 0, 0), "service_tier", "flex")           // 1,000 × 1.25: 0.00125
 		priority := with(ev("priority", "gpt-audio", at, 10, 0, 0), "service_tier", "priority") // default's: 0.000025
 		batch := []any{
 			audio, flex, priority,

@@ -136,7 +136,7 @@ func (s *Service) AddPriceListVersion(ctx context.Context, name string, p pricin
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
-	if cur, ok := versionAt(l, p.Model, p.EffectiveFrom); ok && samePriceVersion(cur, p) && (fromNow || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
+	if cur, ok := l.VersionAt(p.Model, p.EffectiveFrom); ok && samePriceVersion(cur, p) && (fromNow || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
 		return cur, false, nil
 	}
 	created, err = ls.AddPriceListVersion(ctx, name, p)
@@ -145,18 +145,6 @@ func (s *Service) AddPriceListVersion(ctx context.Context, name string, p pricin
 	}
 	s.Invalidate()
 	return p, created, nil
-}
-
-// versionAt is list l's own version of model in effect at t.
-func versionAt(l pricing.PriceList, model string, t time.Time) (pricing.Price, bool) {
-	var out pricing.Price
-	found := false
-	for _, p := range l.Prices {
-		if p.Model == model && !p.EffectiveFrom.After(t) && (!found || p.EffectiveFrom.After(out.EffectiveFrom)) {
-			out, found = p, true
-		}
-	}
-	return out, found
 }
 
 // PriceLists returns every price list with its versions, by name.

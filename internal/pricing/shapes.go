@@ -689,6 +689,19 @@ func (l PriceList) Adjusted(p Price) Price {
 	return p
 }
 
+// VersionAt returns the list's own version of model in effect at t: the latest whose
+// EffectiveFrom is not after t.
+func (l PriceList) VersionAt(model string, t time.Time) (Price, bool) {
+	var out Price
+	found := false
+	for _, p := range l.Prices {
+		if p.Model == model && !p.EffectiveFrom.After(t) && (!found || p.EffectiveFrom.After(out.EffectiveFrom)) {
+			out, found = p, true
+		}
+	}
+	return out, found
+}
+
 // WithLists returns a copy of c that also knows the price lists and which workspace has
 // which (workspace id → list name).
 func (c *Catalog) WithLists(lists []PriceList, assigned map[string]string) *Catalog {

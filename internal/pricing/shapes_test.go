@@ -432,3 +432,34 @@ func TestQuoteModalityNoWrap(t *testing.T) {
 		}
 	}
 }
+
+// A list's own version in effect at t is its latest not after t, whatever the order the
+// versions are held in; another model's versions never answer.
+func TestPriceListVersionAt(t *testing.T) {
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mar := jan.AddDate(0, 2, 0)
+	l := PriceList{Name: "ent", Prices: []Price{
+		{Model: "m", Input: 3, EffectiveFrom: mar},
+		{Model: "m", Input: 1, EffectiveFrom: jan},
+		{Model: "other", Input: 9, EffectiveFrom: jan.AddDate(0, 1, 0)},
+	}}
+	for _, tc := range []struct {
+		at    time.Time
+		input money.Amount
+		ok    bool
+	}{
+		{jan.Add(-time.Nanosecond), 0, false},
+		{jan, 1, true},
+		{mar.Add(-time.Nanosecond), 1, true},
+		{mar, 3, true},
+		{mar.AddDate(1, 0, 0), 3, true},
+	} {
+		p, ok := l.VersionAt("m", tc.at)
+		if ok != tc.ok || p.Input != tc.input {
+			t.Fatalf("VersionAt(m, %s) = %v %v, want input %d %v", tc.at, p.Input, ok, tc.input, tc.ok)
+		}
+	}
+	if _, ok := l.VersionAt("none", mar); ok {
+		t.Fatal("a model without own versions has one")
+	}
+}

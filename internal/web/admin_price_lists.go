@@ -131,7 +131,7 @@ func (s *Server) renderPriceList(w http.ResponseWriter, r *http.Request, a *admi
 		st := "superseded"
 		if p.EffectiveFrom.After(a.Now) {
 			st = "scheduled"
-		} else if cur, ok := ownVersionAt(l, p.Model, a.Now); ok && cur.EffectiveFrom.Equal(p.EffectiveFrom) {
+		} else if cur, ok := l.VersionAt(p.Model, a.Now); ok && cur.EffectiveFrom.Equal(p.EffectiveFrom) {
 			st = "in effect"
 		}
 		d.Versions = append(d.Versions, versionRow{Price: p, State: st})
@@ -147,18 +147,6 @@ func (s *Server) renderPriceList(w http.ResponseWriter, r *http.Request, a *admi
 		d.Workspaces = append(d.Workspaces, ws)
 	}
 	return s.render(w, r, status, "admin_price_lists", d)
-}
-
-// ownVersionAt is list l's own version of model in effect at t.
-func ownVersionAt(l pricing.PriceList, model string, t time.Time) (pricing.Price, bool) {
-	var out pricing.Price
-	found := false
-	for _, p := range l.Prices {
-		if p.Model == model && !p.EffectiveFrom.After(t) && (!found || p.EffectiveFrom.After(out.EffectiveFrom)) {
-			out, found = p, true
-		}
-	}
-	return out, found
 }
 
 // versionOfForm reads an overriding version from the form's fields under prefix.
