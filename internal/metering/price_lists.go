@@ -2,7 +2,6 @@ package metering
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"spectra/internal/errs"
@@ -89,7 +88,7 @@ func sameRequest(stored pricing.PriceList, bp int64, asked []pricing.Price) bool
 	for _, a := range asked {
 		found := false
 		for i, p := range initial {
-			if !used[i] && p.Model == a.Model && samePriceVersion(p, a) && (a.EffectiveFrom.IsZero() || a.EffectiveFrom.Equal(p.EffectiveFrom)) {
+			if !used[i] && p.Model == a.Model && pricing.SameCharges(p, a) && (a.EffectiveFrom.IsZero() || a.EffectiveFrom.Equal(p.EffectiveFrom)) {
 				used[i], found = true, true
 				break
 			}
@@ -99,15 +98,6 @@ func sameRequest(stored pricing.PriceList, bp int64, asked []pricing.Price) bool
 		}
 	}
 	return true
-}
-
-// samePriceVersion reports whether two versions have the same prices and shapes (their
-// times aside).
-func samePriceVersion(a, b pricing.Price) bool {
-	a.EffectiveFrom, a.CreatedAt, b.EffectiveFrom, b.CreatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 // AddPriceListVersion adds version p to list name, immutable as the catalog's versions
@@ -121,22 +111,15 @@ func (s *Service) AddPriceListVersion(ctx context.Context, name string, p pricin
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now
-	}
-	fromNow := p.EffectiveFrom.IsZero()
-	if fromNow {
-		p.EffectiveFrom = p.CreatedAt
-	}
-	if err := p.Validate(); err != nil {
+	fromNow, err := s.stampVersion(&p)
+	if err != nil {
 		return pricing.Price{}, false, err
 	}
 	l, err := ls.PriceList(ctx, name)
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
-	if cur, ok := l.VersionAt(p.Model, p.EffectiveFrom); ok && samePriceVersion(cur, p) && (fromNow || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
+	if cur, ok := l.VersionAt(p.Model, p.EffectiveFrom); ok && pricing.SameCharges(cur, p) && (fromNow || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
 		return cur, false, nil
 	}
 	created, err = ls.AddPriceListVersion(ctx, name, p)

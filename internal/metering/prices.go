@@ -18,15 +18,8 @@ import (
 // different price at the same effective_from is refused (price_version_exists), as
 // versions are immutable; an invalid price is refused by pricing.Price.Validate.
 func (s *Service) PutPrice(ctx context.Context, p pricing.Price) (stored pricing.Price, created bool, err error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now
-	}
-	fromNow := p.EffectiveFrom.IsZero()
-	if fromNow {
-		p.EffectiveFrom = p.CreatedAt
-	}
-	if err := p.Validate(); err != nil {
+	fromNow, err := s.stampVersion(&p)
+	if err != nil {
 		return pricing.Price{}, false, err
 	}
 	// The store's catalog, not the cached one: another node may have added the version.
@@ -47,3 +40,16 @@ func (s *Service) PutPrice(ctx context.Context, p pricing.Price) (stored pricing
 // samePrices reports whether two versions charge the same and cap output the same
 // (pricing.SameCharges: the flat fields and the shapes).
 func samePrices(a, b pricing.Price) bool { return pricing.SameCharges(a, b) }
+
+// stampVersion completes a new price version: created now when it says no creation time,
+// effective from its creation when it says no effective_from (fromNow), and validated.
+func (s *Service) stampVersion(p *pricing.Price) (fromNow bool, err error) {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	}
+	fromNow = p.EffectiveFrom.IsZero()
+	if fromNow {
+		p.EffectiveFrom = p.CreatedAt
+	}
+	return fromNow, p.Validate()
+}
