@@ -11,10 +11,7 @@ import (
 // gap. Verify does not call it; `spectra verify` can add its checks to its report.
 func (db *DB) VerifyBilling(ctx context.Context) (_ []Check, err error) {
 	defer wrapErr(&err, "verify billing")
-	checks := []struct {
-		name, count, problems string
-		describe              func(v []any) string
-	}{
+	checks := []sqlCheck{
 		{
 			name:  "every payment has one receipt for its amount",
 			count: `SELECT COUNT(*) FROM transfers WHERE kind = 'payment'`,
@@ -52,29 +49,5 @@ func (db *DB) VerifyBilling(ctx context.Context) (_ []Check, err error) {
 			},
 		},
 	}
-	var out []Check
-	for _, c := range checks {
-		res := Check{Name: c.name, Problems: []string{}}
-		if err := db.read.QueryRowContext(ctx, c.count).Scan(&res.Checked); err != nil {
-			return out, fmt.Errorf("%s: %w", c.name, err)
-		}
-		rows, err := db.read.QueryContext(ctx, c.problems)
-		res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
-			v := make([]any, 4)
-			if err := row.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
-				return "", err
-			}
-			for i := range v {
-				if b, ok := v[i].([]byte); ok {
-					v[i] = string(b)
-				}
-			}
-			return c.describe(v), nil
-		})
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", c.name, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
+	return db.runChecks(ctx, checks)
 }

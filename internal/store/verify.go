@@ -51,12 +51,7 @@ const dimEvents = `
 func (db *DB) Verify(ctx context.Context) (_ VerifyReport, err error) {
 	defer wrapErr(&err, "verify")
 	var rep VerifyReport
-	type check struct {
-		name, count, problems string
-		describe              func(vals []any) string
-		cols                  int
-	}
-	checks := []check{
+	checks := []sqlCheck{
 		{
 			name:     "all entries sum to zero",
 			count:    `SELECT COUNT(*) FROM entries`,
@@ -187,15 +182,50 @@ func (db *DB) Verify(ctx context.Context) (_ VerifyReport, err error) {
 			describe: func(v []any) string { return fmt.Sprintf("workspace %v: event %q %v", v[0], v[1], v[2]) },
 		},
 	}
+	checked, err := db.runChecks(ctx, checks)
+	rep.Checks = append(rep.Checks, checked...)
+	if err != nil {
+		return rep, err
+	}
+	if err := db.addLotChecks(ctx, &rep); err != nil { // verify_lots.go
+		return rep, err
+	}
+	if err := db.addRequestLogIndexCheck(ctx, &rep); err != nil { // request_log_index.go
+		return rep, err
+	}
+	daily, err := db.verifyDaily(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("daily rollups: %w", err)
+	}
+	rep.Checks = append(rep.Checks, daily...)
+	return rep, nil
+}
+
+// sqlCheck is one check of the books in SQL: count counts what it checks, problems
+// selects a row per problem of cols columns (4 when 0), which describe words.
+type sqlCheck struct {
+	name, count, problems string
+	describe              func(vals []any) string
+	cols                  int
+}
+
+// runChecks runs the checks in order, each once, and returns their results; it stops at
+// the first that cannot run, with the results before it.
+func (db *DB) runChecks(ctx context.Context, checks []sqlCheck) ([]Check, error) {
+	var out []Check
 	for _, c := range checks {
 		res := Check{Name: c.name, Problems: []string{}}
 		if err := db.read.QueryRowContext(ctx, c.count).Scan(&res.Checked); err != nil {
-			return rep, fmt.Errorf("%s: %w", c.name, err)
+			return out, fmt.Errorf("%s: %w", c.name, err)
+		}
+		cols := c.cols
+		if cols == 0 {
+			cols = 4
 		}
 		rows, err := db.read.QueryContext(ctx, c.problems)
 		res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
-			vals := make([]any, c.cols)
-			ptrs := make([]any, c.cols)
+			vals := make([]any, cols)
+			ptrs := make([]any, cols)
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
@@ -210,20 +240,9 @@ func (db *DB) Verify(ctx context.Context) (_ VerifyReport, err error) {
 			return c.describe(vals), nil
 		})
 		if err != nil {
-			return rep, fmt.Errorf("%s: %w", c.name, err)
+			return out, fmt.Errorf("%s: %w", c.name, err)
 		}
-		rep.Checks = append(rep.Checks, res)
+		out = append(out, res)
 	}
-	if err := db.addLotChecks(ctx, &rep); err != nil { // verify_lots.go
-		return rep, err
-	}
-	if err := db.addRequestLogIndexCheck(ctx, &rep); err != nil { // request_log_index.go
-		return rep, err
-	}
-	daily, err := db.verifyDaily(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("daily rollups: %w", err)
-	}
-	rep.Checks = append(rep.Checks, daily...)
-	return rep, nil
+	return out, nil
 }

@@ -15,11 +15,7 @@ const lotsAfter = `COALESCE((SELECT MAX(CAST(value AS BIGINT)) FROM settings WHE
 // wallet since credit lots is drawn (or uncovered) for its amount; each credit created its
 // lot.
 func (db *DB) verifyLots(ctx context.Context) ([]Check, error) {
-	checks := []struct {
-		name, count, problems string
-		cols                  int
-		describe              func(v []any) string
-	}{
+	checks := []sqlCheck{
 		{
 			name:  "each credit lot's use, expiry and remaining add up to its amount",
 			count: `SELECT COUNT(*) FROM credit_lots`,
@@ -83,35 +79,7 @@ func (db *DB) verifyLots(ctx context.Context) ([]Check, error) {
 			},
 		},
 	}
-	var out []Check
-	for _, c := range checks {
-		res := Check{Name: c.name, Problems: []string{}}
-		if err := db.read.QueryRowContext(ctx, c.count).Scan(&res.Checked); err != nil {
-			return out, fmt.Errorf("%s: %w", c.name, err)
-		}
-		rows, err := db.read.QueryContext(ctx, c.problems)
-		res.Problems, err = collect(rows, err, func(row scanner) (string, error) {
-			vals := make([]any, c.cols)
-			ptrs := make([]any, c.cols)
-			for i := range ptrs {
-				ptrs[i] = &vals[i]
-			}
-			if err := row.Scan(ptrs...); err != nil {
-				return "", err
-			}
-			for i, v := range vals {
-				if b, ok := v.([]byte); ok {
-					vals[i] = string(b)
-				}
-			}
-			return c.describe(vals), nil
-		})
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", c.name, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
+	return db.runChecks(ctx, checks)
 }
 
 // addLotChecks appends the credit-lot checks to rep (Verify's hook).
