@@ -441,26 +441,44 @@ func contextTier(tiers []Tier, input int64) (Tier, bool) {
 	return Tier{}, false
 }
 
-// Quote prices u at p: the service tier's prices (the default's when the version has no
-// own prices for u.ServiceTier), the context tier whose threshold u.Input exceeds (the
-// highest), then Σ tokens × rate / 1e6 exactly plus the request fee plus Σ units × unit
-// price, with no rounding. u should be valid (Usage.Validate). Errors: unknown_unit (a unit
-// the applied prices do not know: never priced 0), cost_overflow, and the Usage's own
-// codes when its counts are inconsistent.
-func (p Price) Quote(u Usage) (Quote, error) {
+// Applied is what Quote prices a usage with: the service tier and context tier it picks,
+// their rates with the fallbacks resolved, and their unit prices.
+type Applied struct {
+	ServiceTier      string // "default" or a key of Price.ServiceTiers
+	AboveInputTokens int64  // the context tier's threshold; 0: the base rates
+	Rates            Rates  // effective: a rate left 0 is the one it falls back to
+	units            unitPrices
+}
+
+// UnitPrice returns the applied price of one unit called name; false: the prices do not
+// know it (unknown_unit).
+func (a Applied) UnitPrice(name string) (money.Amount, bool) { return a.units.get(name) }
+
+// PricesFor returns the prices that apply to u: the service tier's (the default's when the
+// version has no own prices for u.ServiceTier), with the context tier whose threshold
+// u.Input exceeds (the highest) laid over them.
+func (p Price) PricesFor(u Usage) Applied {
 	base, tiers, units, name := p.applied(u.ServiceTier)
-	q := Quote{ServiceTier: name}
-	rates := base
+	a := Applied{ServiceTier: name, Rates: base, units: units}
 	if t, ok := contextTier(tiers, u.Input); ok {
-		rates = base.over(t.Rates)
-		q.AboveInputTokens = t.AboveInputTokens
+		a.Rates = base.over(t.Rates)
+		a.AboveInputTokens = t.AboveInputTokens
 	}
-	c, err := exactCost(rates.effective(), units, u)
+	a.Rates = a.Rates.effective()
+	return a
+}
+
+// Quote prices u at p (PricesFor): Σ tokens × rate / 1e6 exactly plus the request fee plus
+// Σ units × unit price, with no rounding. u should be valid (Usage.Validate). Errors:
+// unknown_unit (a unit the applied prices do not know: never priced 0), cost_overflow,
+// and the Usage's own codes when its counts are inconsistent.
+func (p Price) Quote(u Usage) (Quote, error) {
+	a := p.PricesFor(u)
+	c, err := exactCost(a.Rates, a.units, u)
 	if err != nil {
 		return Quote{}, err
 	}
-	q.Cost = c
-	return q, nil
+	return Quote{Cost: c, ServiceTier: a.ServiceTier, AboveInputTokens: a.AboveInputTokens}, nil
 }
 
 // exactCost is Σ tokens × rate / 1e6 + request + Σ units × unit price, exactly. r is effective.

@@ -56,12 +56,9 @@ var million = big.NewInt(1_000_000)
 // pricing.Cost(p, u) (0 when that overflows, which ingestion refuses).
 func Explain(p pricing.Price, u pricing.Usage) Arithmetic {
 	var a Arithmetic
-	q, err := p.Quote(u)
-	if err != nil {
-		q.ServiceTier = pricing.DefaultServiceTier
-	}
-	a.ServiceTier, a.ContextTier = q.ServiceTier, q.AboveInputTokens
-	r, units := appliedRates(p, a.ServiceTier, a.ContextTier)
+	applied := p.PricesFor(u)
+	a.ServiceTier, a.ContextTier = applied.ServiceTier, applied.AboveInputTokens
+	r := applied.Rates
 	sum := new(big.Int) // in 10⁻¹² of the currency (micro-units × 10⁻⁶)
 	token := func(kind string, n int64, price money.Amount) {
 		if n == 0 {
@@ -102,68 +99,16 @@ func Explain(p pricing.Price, u pricing.Usage) Arithmetic {
 			}
 		}
 	}) {
-		v := new(big.Int).Mul(big.NewInt(counts[name]), big.NewInt(int64(units[name])))
+		price, _ := applied.UnitPrice(name) // unknown: 0 here; ingestion refuses such an event
+		v := new(big.Int).Mul(big.NewInt(counts[name]), big.NewInt(int64(price)))
 		total.Add(total, new(big.Int).Mul(v, million))
-		a.Lines = append(a.Lines, CostLine{Kind: "unit", Unit: name, Quantity: counts[name], Price: units[name], Exact: decimal(v, 6)})
+		a.Lines = append(a.Lines, CostLine{Kind: "unit", Unit: name, Quantity: counts[name], Price: price, Exact: decimal(v, 6)})
 	}
 	a.Exact = decimal12(total)
 	if cost, err := pricing.Cost(p, u); err == nil {
 		a.Total = cost
 	}
 	return a
-}
-
-// appliedRates returns the rates (fallbacks resolved) and unit prices of service tier
-// name (the version's own, or the base prices for "default") with the context tier whose
-// threshold is above (0: none), as pricing.Quote applies them.
-func appliedRates(p pricing.Price, name string, above int64) (pricing.Rates, map[string]money.Amount) {
-	r, tiers, units := p.Base(), p.Tiers, p.BaseUnits()
-	if st, ok := p.ServiceTiers[name]; ok && name != pricing.DefaultServiceTier {
-		r = st.Rates
-		if len(st.Tiers) > 0 {
-			tiers = st.Tiers
-		}
-		if len(st.Units) > 0 {
-			units = st.Units
-		}
-	}
-	if above > 0 {
-		for _, t := range tiers {
-			if t.AboveInputTokens == above {
-				r = over(r, t.Rates)
-			}
-		}
-	}
-	or := func(a, b money.Amount) money.Amount {
-		if a != 0 {
-			return a
-		}
-		return b
-	}
-	r.CacheWrite1h = or(r.CacheWrite1h, r.CacheWrite)
-	r.AudioInput, r.ImageInput = or(r.AudioInput, r.Input), or(r.ImageInput, r.Input)
-	r.AudioOutput, r.ImageOutput = or(r.AudioOutput, r.Output), or(r.ImageOutput, r.Output)
-	return r, units
-}
-
-// over returns base with each rate the tier sets (not 0) in its place.
-func over(base, tier pricing.Rates) pricing.Rates {
-	pick := func(b, t *money.Amount) {
-		if *t != 0 {
-			*b = *t
-		}
-	}
-	pick(&base.Input, &tier.Input)
-	pick(&base.CachedInput, &tier.CachedInput)
-	pick(&base.CacheWrite, &tier.CacheWrite)
-	pick(&base.CacheWrite1h, &tier.CacheWrite1h)
-	pick(&base.Output, &tier.Output)
-	pick(&base.AudioInput, &tier.AudioInput)
-	pick(&base.AudioOutput, &tier.AudioOutput)
-	pick(&base.ImageInput, &tier.ImageInput)
-	pick(&base.ImageOutput, &tier.ImageOutput)
-	pick(&base.Request, &tier.Request)
-	return base
 }
 
 // decimal writes v × 10^-scale with at least 6 decimals and no trailing zeros beyond.
