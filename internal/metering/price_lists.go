@@ -17,17 +17,6 @@ import (
 // a reassignment, so that every recorded price stays explainable by the list it names.
 // Its versions are immutable, as the catalog's: a later effective_from supersedes one.
 
-var errListsUnavailable = errs.E(errs.Unavailable, "feature_unavailable", "price lists are not available in this deployment")
-
-// listStore is the price store's lists, when it keeps them (internal/store does).
-func (s *Service) listStore() (pricing.ListStore, error) {
-	ls, ok := s.prices.(pricing.ListStore)
-	if !ok {
-		return nil, errListsUnavailable
-	}
-	return ls, nil
-}
-
 // CreatePriceList makes list l: its name, its adjustment (AdjustBP) and its overriding
 // versions (each with its model; a zero EffectiveFrom is from now). It returns the list
 // as stored and created true; a repeat of the request that made a list returns that list
@@ -36,10 +25,6 @@ func (s *Service) listStore() (pricing.ListStore, error) {
 // list under a taken name is errs.Conflict price_list_exists. Errors: pricing.PriceList's
 // Validate (invalid_price_list, invalid_adjust_percent, the versions' codes).
 func (s *Service) CreatePriceList(ctx context.Context, l pricing.PriceList) (stored pricing.PriceList, created bool, err error) {
-	ls, err := s.listStore()
-	if err != nil {
-		return pricing.PriceList{}, false, err
-	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	l.CreatedAt = now
 	asked := make([]pricing.Price, len(l.Prices)) // as given: a zero EffectiveFrom is "from now"
@@ -53,7 +38,7 @@ func (s *Service) CreatePriceList(ctx context.Context, l pricing.PriceList) (sto
 	if err := l.Validate(); err != nil {
 		return pricing.PriceList{}, false, err
 	}
-	stored, created, err = ls.CreatePriceList(ctx, l)
+	stored, created, err = s.prices.CreatePriceList(ctx, l)
 	if err != nil {
 		return pricing.PriceList{}, false, err
 	}
@@ -107,22 +92,18 @@ func sameRequest(stored pricing.PriceList, bp int64, asked []pricing.Price) bool
 // stored version and created false. Errors: p's Validate codes, errs.NotFound
 // price_list_not_found, errs.Conflict price_version_exists.
 func (s *Service) AddPriceListVersion(ctx context.Context, name string, p pricing.Price) (stored pricing.Price, created bool, err error) {
-	ls, err := s.listStore()
-	if err != nil {
-		return pricing.Price{}, false, err
-	}
 	fromNow, err := s.stampVersion(&p)
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
-	l, err := ls.PriceList(ctx, name)
+	l, err := s.prices.PriceList(ctx, name)
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
 	if cur, ok := l.VersionAt(p.Model, p.EffectiveFrom); ok && pricing.SameCharges(cur, p) && (fromNow || cur.EffectiveFrom.Equal(p.EffectiveFrom)) {
 		return cur, false, nil
 	}
-	created, err = ls.AddPriceListVersion(ctx, name, p)
+	created, err = s.prices.AddPriceListVersion(ctx, name, p)
 	if err != nil {
 		return pricing.Price{}, false, err
 	}
@@ -132,31 +113,19 @@ func (s *Service) AddPriceListVersion(ctx context.Context, name string, p pricin
 
 // PriceLists returns every price list with its versions, by name.
 func (s *Service) PriceLists(ctx context.Context) ([]pricing.PriceList, error) {
-	ls, err := s.listStore()
-	if err != nil {
-		return nil, err
-	}
-	return ls.PriceLists(ctx)
+	return s.prices.PriceLists(ctx)
 }
 
 // PriceList returns list name with its versions. Errors: invalid_price_list (a name no
 // list could have), errs.NotFound price_list_not_found.
 func (s *Service) PriceList(ctx context.Context, name string) (pricing.PriceList, error) {
-	ls, err := s.listStore()
-	if err != nil {
-		return pricing.PriceList{}, err
-	}
 	if !pricing.ValidPriceList(name) {
 		return pricing.PriceList{}, errs.E(errs.NotFound, "price_list_not_found", "no price list %q", name)
 	}
-	return ls.PriceList(ctx, name)
+	return s.prices.PriceList(ctx, name)
 }
 
 // PriceListWorkspaces returns the ids of the workspaces on list name, sorted.
 func (s *Service) PriceListWorkspaces(ctx context.Context, name string) ([]string, error) {
-	ls, err := s.listStore()
-	if err != nil {
-		return nil, err
-	}
-	return ls.PriceListWorkspaces(ctx, name)
+	return s.prices.PriceListWorkspaces(ctx, name)
 }

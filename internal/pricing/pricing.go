@@ -209,6 +209,7 @@ func (c *Catalog) All() []Price {
 
 // Store persists price versions. Implemented by internal/store.
 type Store interface {
+	ListStore // the price lists (liststore.go)
 	// AddPrice stores a new price version. Versions are never edited.
 	AddPrice(ctx context.Context, p Price) error
 	// Catalog returns a snapshot of every price version.
