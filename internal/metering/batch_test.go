@@ -122,3 +122,57 @@ func wallets(balances map[string]money.Amount) map[string]metering.Wallet {
 	}
 	return out
 }
+
+// TestBatchCharge: new events are charged floor(carry + exact) in (workspace, id) order,
+// the rest carried per wallet; a candidate not stored now (a duplicate or a conflict)
+// charges nothing and leaves the carry; a repeat within the batch counts once; Admit
+// counts each candidate's exact cost rounded up against the wallet's room.
+func TestBatchCharge(t *testing.T) {
+	x := func(ws, id string, micro money.Amount, frac int64) *metering.Event {
+		e := ev(ws, id, 0, "h-"+id)
+		e.CostExact = pricing.Exact{Micro: micro, Frac: frac}
+		return e
+	}
+	events := []*metering.Event{
+		x("w1", "c", 0, 400_000), // 0: third of w1
+		x("w1", "a", 1, 700_000), // 1: first of w1
+		x("w2", "a", 0, 200_000), // 2: w2, from its carry of 0.9
+		x("w1", "b", 0, 600_000), // 3: second of w1, a duplicate
+		x("w1", "a", 1, 700_000), // 4: repeat of 1
+		x("w1", "d", 2, 0),       // 5: a whole exact cost
+	}
+	b := metering.NewBatch(events)
+	b.Admit(map[string]metering.Wallet{"w1": {Carry: 500_000}, "w2": {Carry: 900_000}})
+	b.Charge([]bool{true, false, true, true, true}) // candidates: w1/a, w1/b, w1/c, w1/d, w2/a
+	b.Resolve([]bool{true, false, true, true, true}, func(*metering.Event) string { return "h-b" })
+	// w1: 0.5 + 1.7 = 2.2 → 2, carry 0.2; b charges nothing; 0.2 + 0.4 = 0.6 → 0, carry 0.6;
+	// 0.6 + 2 → 2, carry 0.6. w2: 0.9 + 0.2 = 1.1 → 1, carry 0.1.
+	for i, want := range []money.Amount{0, 2, 1, 0, 2, 2} {
+		if i != 3 && i != 4 && events[i].Cost != want {
+			t.Errorf("event %d (%s/%s) charged %s; want %s", i, events[i].WorkspaceID, events[i].ID, events[i].Cost, want)
+		}
+	}
+	if events[3].Cost != 1 { // the duplicate: its exact cost rounded half-up, not charged
+		t.Errorf("duplicate cost %s; want 0.6 rounded half-up, 1", events[3].Cost)
+	}
+	c := b.Charges()
+	if c.Debits["w1"] != 4 || c.Debits["w2"] != 1 || c.Carries["w1"] != 600_000 || c.Carries["w2"] != 100_000 ||
+		!c.CarryMoved["w1"] || !c.CarryMoved["w2"] {
+		t.Fatalf("charges: debits %v carries %v moved %v", c.Debits, c.Carries, c.CarryMoved)
+	}
+	// A carry that ends where it began (a batch of whole exact costs) has not moved.
+	b = metering.NewBatch([]*metering.Event{x("w1", "e", 3, 0)})
+	b.Admit(map[string]metering.Wallet{"w1": {Carry: 250_000}})
+	b.Charge([]bool{true})
+	b.Resolve([]bool{true}, nil)
+	if c := b.Charges(); c.Debits["w1"] != 3 || c.Carries["w1"] != 250_000 || c.CarryMoved["w1"] {
+		t.Fatalf("whole costs: %+v", c)
+	}
+	// Room: 0.1 µ counts as 1 against the floor.
+	floor := metering.MinBalance + 1
+	b = metering.NewBatch([]*metering.Event{x("w1", "f", 0, 100_000), x("w1", "g", 0, 100_000)})
+	b.Admit(map[string]metering.Wallet{"w1": {Balance: floor}})
+	if !slices.Equal(b.Candidates, []int{0}) || b.Outcomes[1] != metering.BalanceOutOfRange {
+		t.Fatalf("room: candidates %v outcomes %v", b.Candidates, b.Outcomes)
+	}
+}
