@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"spectra/internal/errs"
@@ -374,6 +375,9 @@ type logQuery struct {
 	// prefetch is how many blocks a walk reads at once: 2 at first, twice as many each
 	// time, up to 32.
 	prefetch int
+	// fromCursor: the walk of the driving dimension's tag rows starts at the cursor's
+	// value rather than at the top (singleTagged).
+	fromCursor bool
 }
 
 func newLogQuery(f metering.EventFilter) *logQuery {
@@ -584,9 +588,16 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		}
 	}
 	readTags := drive >= 0 && driveCount <= readAllBlocks
+	// A value each of whose tag rows stands for one event (a rare value, one event a
+	// block) is walked from the cursor, in about a page of blocks (singleTagged).
+	if q.sort != metering.SortTime && q.after != nil && drive >= 0 && !readTags {
+		if q.fromCursor, err = db.singleTagged(ctx, q, drive); err != nil {
+			return nil, err
+		}
+	}
 	// A page of a value order is answered from the value index (request_log_index.go)
 	// unless the blocks to read are fewer, or the index is behind.
-	if q.sort != metering.SortTime && (q.after != nil || indexFirstPages) && !readTags {
+	if q.sort != metering.SortTime && (q.after != nil || indexFirstPages) && !readTags && !q.fromCursor {
 		tail, err := db.logTail(ctx, q.f.WorkspaceID)
 		use, budget := err == nil, 0
 		if use {
@@ -610,7 +621,7 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 		}
 	}
 	few := false
-	if q.sort != metering.SortTime && q.after != nil && !readTags {
+	if q.sort != metering.SortTime && q.after != nil && !readTags && !q.fromCursor {
 		if few, err = db.fewBelow(ctx, q); err != nil {
 			return nil, err
 		}
@@ -730,6 +741,39 @@ func (db *DB) countTagged(ctx context.Context, q *logQuery, d, limit int) (int, 
 	var n int
 	err := db.read.QueryRowContext(ctx, db.q(b.String()), args...).Scan(&n)
 	return n, err
+}
+
+// fromCursorPages counts the pages walked from the cursor (tests read it).
+var fromCursorPages atomic.Int64
+
+// maxSingleEvents bounds the events of a value singleTagged counts the tag rows of.
+const maxSingleEvents = 100_000
+
+// singleTagged reports whether the filter's one value (a filter of one dimension) of dimension d has as many tag
+// rows in event_block_tags (over all time) as events in the daily rollups: each row then
+// stands for exactly one event of the value (each row holds at least one, and the value
+// has no event in a block tagged with the dimension's wildcard), so the row's highest
+// value is that event's, and a row above the cursor's value holds no event after it. A
+// page past a cursor then walks the value's rows from the cursor's value down and reads
+// about a page of blocks, where the walk from the top would read every block above the
+// cursor (one per event of a rare value spread thinly). Both counts are exact (the
+// rollups and the tags are written in the ingest transaction, for each accepted event
+// once); a value whose counts differ (two events in a block, a repair that moved an
+// event to another value) is walked from the top as before.
+func (db *DB) singleTagged(ctx context.Context, q *logQuery, d int) (bool, error) {
+	if len(q.dims) != 1 || len(q.values[d]) != 1 { // with another filter, most rows read could miss
+		return false, nil
+	}
+	var events int64
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT COALESCE(SUM(requests), 0) FROM rollups_daily_dim WHERE workspace_id = ? AND dim = ? AND value = ?`),
+		q.f.WorkspaceID, tagDims[d], q.values[d][0]).Scan(&events)
+	if err != nil || events == 0 || events > maxSingleEvents {
+		return false, err
+	}
+	var rows int64
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM event_block_tags WHERE workspace_id = ? AND tag = ? LIMIT ?) AS t`),
+		q.f.WorkspaceID, tagOf(tagDims[d], q.values[d][0]), events+1).Scan(&rows)
+	return err == nil && rows == events, err
 }
 
 // fewBelow reports whether few blocks of the period have a value in the sort not above
@@ -888,6 +932,10 @@ func (db *DB) walkValue(ctx context.Context, q *logQuery, d int) error {
 	cols := sortColumns[q.sort]
 	lo, hi := q.blockWindow()
 	curV, curTS, curSeq := int64(1<<62), int64(1<<62), int64(1<<62)
+	if d >= 0 && q.fromCursor {
+		curV = q.after.Value // the rows whose value is not above the cursor's
+		fromCursorPages.Add(1)
+	}
 	for round := 0; ; round++ {
 		chunk := walkChunks[min(round, len(walkChunks)-1)]
 		var b strings.Builder

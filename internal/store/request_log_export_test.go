@@ -23,3 +23,7 @@ func SetMaxValueWalk(n int) (restore func()) {
 	maxValueWalk = n
 	return func() { maxValueWalk = old }
 }
+
+// FromCursorPages returns how many request log pages walked a rare value's blocks from
+// the cursor (each of its tag rows one event).
+func FromCursorPages() int64 { return fromCursorPages.Load() }
