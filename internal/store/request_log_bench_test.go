@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +34,10 @@ import (
 // SPECTRA_BENCH_LOG_PG_SCHEMA (a schema of SPECTRA_TEST_POSTGRES_URL) keep the databases
 // between runs, seeded once. Each case reports its median and slowest page (ms-p50,
 // ms-max) besides ns/op, and the events of the page (-1: metering.ErrSortTooDeep).
+//
+// SPECTRA_BENCH_LOG_SPARSE (e.g. "150,1000,5000", opt-in) adds, once, a member with that
+// many events each in its own block, spread evenly over the period, and times its first,
+// second, middle and last pages in every order (logBenchSparse; cases sparse-member-N).
 func BenchmarkRequestLogScale(b *testing.B) {
 	if testing.Short() {
 		b.Skip("benchmarks are skipped under -short")
@@ -48,11 +53,14 @@ func BenchmarkRequestLogScale(b *testing.B) {
 		b.Run(s, func(b *testing.B) {
 			db := logBenchOpen(b, s)
 			ws := logBenchSeed(b, db, s, n)
+			sparse := logBenchSparse(b, db, n)
 			logBenchIndex(b, db, s)
 			if os.Getenv("SPECTRA_BENCH_LOG_FIRST_FROM_BLOCKS") == "1" {
 				defer store.SetIndexFirstPages(false)()
 			}
-			benchLogCases(b, metering.NewService(db, db, time.Now), ws, n)
+			meter := metering.NewService(db, db, time.Now)
+			benchLogSparseCases(b, meter, ws, sparse, n)
+			benchLogCases(b, meter, ws, n)
 		})
 	}
 }
@@ -333,6 +341,151 @@ func benchLogCases(b *testing.B, meter *metering.Service, ws string, n int) {
 							b.Fatal(err)
 						}
 						got = len(evs)
+					}
+					slices.Sort(times)
+					b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-p50")
+					b.ReportMetric(float64(times[len(times)-1].Microseconds())/1000, "ms-max")
+					b.ReportMetric(float64(got), "events")
+				})
+			}
+		}
+	}
+}
+
+// logBenchSparse seeds and times the case the benchmark's own data leaves out: a member
+// with k events (SPECTRA_BENCH_LOG_SPARSE, e.g. "150,1000,5000": one member
+// "member-sparse-<k>" per count) spread evenly over the seeded 30 days, each in its own
+// block among SPECTRA_BENCH_LOG_SPARSE_BLOCK-1 ordinary events (default 226: the seeded
+// blocks' average of 227), ingested through ApplyEvents one block per time point. Seeded
+// once per count (a setting marks it). Returns the counts, or nil when not asked for.
+func logBenchSparse(b *testing.B, db *store.DB, n int) []int {
+	spec := os.Getenv("SPECTRA_BENCH_LOG_SPARSE")
+	if spec == "" {
+		return nil
+	}
+	per := 227
+	if v := os.Getenv("SPECTRA_BENCH_LOG_SPARSE_BLOCK"); v != "" {
+		var err error
+		if per, err = strconv.Atoi(v); err != nil || per < 1 {
+			b.Fatalf("SPECTRA_BENCH_LOG_SPARSE_BLOCK=%q", v)
+		}
+	}
+	ctx := context.Background()
+	var ks []int
+	for _, f := range strings.Split(spec, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			b.Fatalf("SPECTRA_BENCH_LOG_SPARSE=%q", spec)
+		}
+		ks = append(ks, k)
+		mark := fmt.Sprint("bench_request_log_sparse_", k)
+		if got, err := db.RawInt(ctx, `SELECT COUNT(*) FROM settings WHERE name = ?`, mark); err == nil && got == 1 {
+			continue
+		}
+		cat, err := db.Catalog(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for j := range k {
+			batch := make([]metering.Event, 0, per)
+			for f := range per {
+				ev := logBenchSparseEvent(k, j, f, n)
+				if err := ev.Prepare(coreT0); err != nil {
+					b.Fatal(err)
+				}
+				p, err := cat.At(ev.Model, ev.Timestamp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if ev.Cost, err = pricing.Cost(p, ev.Usage); err != nil {
+					b.Fatal(err)
+				}
+				ev.Held = ev.Cost + 1000
+				batch = append(batch, ev)
+			}
+			// One call at a time: concurrent calls may share a transaction and a block.
+			if _, err := db.ApplyEvents(ctx, cat.Version, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := db.IndexEventKeys(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.RawExec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, mark, strconv.Itoa(per)); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("seeded member-sparse-%d: %d blocks of %d events in %s", k, k, per, time.Since(start).Round(time.Second))
+	}
+	return ks
+}
+
+// logBenchSparseEvent is the f-th event of the j-th block of the sparse member with k
+// events: f = 0 is the member's event, the others ordinary events (as logBenchEvent's),
+// all at the j-th of k even steps over the seeded period.
+func logBenchSparseEvent(k, j, f, n int) metering.Event {
+	span := 30 * 24 * time.Hour
+	x := benchMix(uint64(k)<<40 ^ uint64(j)<<16 ^ uint64(f))
+	ev := logBenchEvent(int(x%uint64(n)), n)
+	ev.ID = fmt.Sprintf("sparse-%d-%d-%d", k, j, f)
+	ev.Timestamp = coreT0.Add(-span + time.Duration(2*j+1)*(span/time.Duration(2*k)))
+	if f == 0 {
+		ev.Member = fmt.Sprint("member-sparse-", k)
+	} else if ev.Member == "member-rare" {
+		ev.Member = "member-0"
+	}
+	return ev
+}
+
+// benchLogSparseCases times the sparse members' pages in every order: the first, the
+// second, the middle and the last page (cursors from the member's events, made here).
+func benchLogSparseCases(b *testing.B, meter *metering.Service, ws string, ks []int, n int) {
+	ctx := context.Background()
+	for _, k := range ks {
+		evs := make([]metering.Event, k)
+		for j := range k {
+			evs[j] = logBenchSparseEvent(k, j, 0, n)
+			evs[j].Cost, _ = pricing.Cost(logBenchPrice(evs[j].Model), evs[j].Usage)
+		}
+		member := fmt.Sprint("member-sparse-", k)
+		for _, s := range metering.Sorts {
+			slices.SortFunc(evs, func(a, c metering.Event) int { return s.Compare(&a, &c) })
+			pageAt := func(p int) *metering.Cursor { // the cursor before page p (0-based)
+				if p <= 0 {
+					return nil
+				}
+				c := metering.CursorOf(s, evs[p*50-1])
+				return &c
+			}
+			pages := (k + 49) / 50
+			for _, p := range []struct {
+				name string
+				at   int
+			}{{"first", 0}, {"second", 1}, {"middle", pages / 2}, {"last", pages - 1}} {
+				if p.at >= pages || (p.at == 1 && pages < 2) {
+					continue
+				}
+				q := metering.EventFilter{WorkspaceID: ws, Filter: metering.Filter{Members: []string{member}},
+					Sort: s, Cursor: pageAt(p.at), Limit: 50}
+				want := min(50, k-p.at*50)
+				b.Run(fmt.Sprint("sparse-member-", k, "/", s, "/", p.name), func(b *testing.B) {
+					var times []time.Duration
+					var got int
+					for b.Loop() {
+						t0 := time.Now()
+						page, err := meter.Events(ctx, q)
+						times = append(times, time.Since(t0))
+						if errs.CodeOf(err) == metering.ErrSortTooDeep.Code {
+							got = -1
+							continue
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						got = len(page)
+						if got != want || page[0].ID != evs[p.at*50].ID {
+							b.Fatalf("page %d: %d events, first %s; want %d, first %s", p.at, got, page[0].ID, want, evs[p.at*50].ID)
+						}
 					}
 					slices.Sort(times)
 					b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-p50")
