@@ -302,7 +302,7 @@ func TestPriceListCreateRace(t *testing.T) {
 	coreEach(t, func(t *testing.T, e *coreEnv) {
 		ctx := context.Background()
 		other := metering.NewService(e.DB, e.DB, e.Clock.Now) // a second node
-		run := func(a, b pricing.PriceList) (errA, errB error, createdA, createdB bool) {
+		run := func(a, b pricing.PriceList) (createdA, createdB bool, errA, errB error) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -313,11 +313,11 @@ func TestPriceListCreateRace(t *testing.T) {
 			return
 		}
 		same := pricing.PriceList{Name: "same", AdjustBP: -1000}
-		errA, errB, ca, cb := run(same, same)
+		ca, cb, errA, errB := run(same, same)
 		if errA != nil || errB != nil || ca == cb {
 			t.Fatalf("same list twice: %v %v created %v %v", errA, errB, ca, cb)
 		}
-		errA, errB, ca, cb = run(pricing.PriceList{Name: "clash", AdjustBP: -1000}, pricing.PriceList{Name: "clash", AdjustBP: 500})
+		ca, cb, errA, errB = run(pricing.PriceList{Name: "clash", AdjustBP: -1000}, pricing.PriceList{Name: "clash", AdjustBP: 500})
 		if (errA == nil) == (errB == nil) || !(ca || cb) {
 			t.Fatalf("two lists under one name: %v %v created %v %v", errA, errB, ca, cb)
 		}
