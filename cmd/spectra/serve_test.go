@@ -89,12 +89,25 @@ func workedExample(t *testing.T, url, token string) {
 	if status != 200 && status != 201 {
 		t.Fatalf("set price: status %d: %v", status, body)
 	}
+	status, body = call(t, "PUT", url+"/api/v1/prices/gemini-2.5-pro", token, map[string]any{
+		"input": "1.25", "cached_input": "0.3125", "output": "10.00", "effective_from": "2026-01-01T00:00:00Z",
+		"tiers": []map[string]any{{"above_input_tokens": 200000, "input": "2.50", "cached_input": "0.625", "output": "15.00"}}})
+	if status != 200 && status != 201 {
+		t.Fatalf("set the tiered price: status %d: %v", status, body)
+	}
 
 	grant := map[string]any{"amount": "25.00", "idempotency_key": "welcome-credit", "note": "Welcome credit"}
 	status, body = call(t, "POST", wsURL+"/grants", token, grant)
 	expect("grant", status, 201, body)
 	status, body = call(t, "POST", wsURL+"/grants", token, grant)
 	expect("grant again", status, 200, body)
+	promo := map[string]any{"amount": "5.00", "kind": "promotional", "expires_at": "2027-01-31T00:00:00Z",
+		"idempotency_key": "launch-promo", "note": "Launch promotion"}
+	status, body = call(t, "POST", wsURL+"/grants", token, promo)
+	expect("promotional grant", status, 201, body)
+	if words(body["credit_kind"], body["expires_at"]) != "promotional 2027-01-31T00:00:00Z" {
+		t.Errorf("promotional grant: %v", body)
+	}
 
 	status, key := call(t, "POST", wsURL+"/keys", token, map[string]any{"name": "backend", "kind": "inference"})
 	expect("create key", status, 201, key)
@@ -109,10 +122,12 @@ func workedExample(t *testing.T, url, token string) {
 		{"id": "req-002", "timestamp": "2026-03-02T10:40:00Z", "model": "gpt-4.1", "input_tokens": 5000,
 			"output_tokens": 1000, "reasoning_tokens": 400, "project": "chatbot", "member": "bob"},
 		{"id": "req-003", "timestamp": "2026-03-02T11:05:00Z", "model": "gpt-9", "input_tokens": 10, "output_tokens": 10},
+		{"id": "req-004", "timestamp": "2026-03-02T11:30:00Z", "model": "gemini-2.5-pro", "input_tokens": 250000,
+			"output_tokens": 2000, "project": "research", "member": "alice"},
 	}}
 	status, res := call(t, "POST", url+"/api/v1/events", secret, events)
 	expect("events", status, 200, res)
-	if words(res["accepted"], res["duplicates"]) != "2 0" {
+	if words(res["accepted"], res["duplicates"]) != "3 0" {
 		t.Errorf("events: %v", res)
 	}
 	rejected, _ := res["rejected"].([]any)
@@ -121,15 +136,32 @@ func workedExample(t *testing.T, url, token string) {
 	}
 	status, res = call(t, "POST", url+"/api/v1/events", secret, events)
 	expect("events again", status, 200, res)
-	if words(res["accepted"], res["duplicates"]) != "0 2" {
+	if words(res["accepted"], res["duplicates"]) != "0 3" {
 		t.Errorf("events replayed: %v", res)
 	}
 
-	// 1000×2.00 + 200×0.50 + 300×8.00 = 4500 and 5000×2.00 + 1000×8.00 = 18000, per 1M.
+	// 1000×2.00 + 200×0.50 + 300×8.00 = 4500 and 5000×2.00 + 1000×8.00 = 18000, per 1M;
+	// req-004 is above the 200,000-token tier: 250,000×2.50 + 2,000×15.00 = 655000. The
+	// 0.677500 is drawn on the promotional lot first.
 	status, bal := call(t, "GET", wsURL+"/balance", token, nil)
 	expect("balance", status, 200, bal)
-	if words(bal["balance"], bal["held"], bal["available"], bal["currency"]) != "24.977500 0.000000 24.977500 USD" {
-		t.Errorf("balance: %v", bal)
+	if got := words(bal["balance"], bal["held"], bal["available"], bal["paid"], bal["promotional"], bal["currency"]); got != "29.322500 0.000000 29.322500 25.000000 4.322500 USD" {
+		t.Errorf("balance: %s", got)
+	}
+	status, credits := call(t, "GET", wsURL+"/credits", token, nil)
+	expect("credits", status, 200, credits)
+	lots, _ := credits["credits"].([]any)
+	if len(lots) != 2 {
+		t.Fatalf("credits: %v", credits)
+	}
+	first, second := lots[0].(map[string]any), lots[1].(map[string]any)
+	if got := words(first["kind"], first["remaining"], first["used"], second["kind"], second["remaining"]); got != "promotional 4.322500 0.677500 paid 25.000000" {
+		t.Errorf("credits: %s", got)
+	}
+	status, detail := call(t, "GET", wsURL+"/requests/req-004", token, nil)
+	expect("request detail", status, 200, detail)
+	if got := words(detail["cost"], detail["context_tier_above_input_tokens"], detail["billed_service_tier"]); got != "0.655000 200000 default" {
+		t.Errorf("req-004: %s", got)
 	}
 
 	status, usage := call(t, "GET", wsURL+"/usage?start=2026-03-01T00:00:00Z&end=2026-03-03T00:00:00Z&bucket=1d&group_by=model", token, nil)
@@ -139,12 +171,14 @@ func workedExample(t *testing.T, url, token string) {
 		t.Fatalf("usage buckets: %v", usage)
 	}
 	day2 := buckets[1].(map[string]any)["results"].([]any)
-	if len(day2) != 1 {
+	if len(day2) != 2 {
 		t.Fatalf("usage on 2026-03-02: %v", day2)
 	}
-	r := day2[0].(map[string]any)
-	if got := words(r["model"], r["requests"], r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["reasoning_tokens"], r["cost"]); got != "gpt-4.1 2 6200 200 1300 400 0.022500" {
-		t.Errorf("usage: %s", got)
+	for i, want := range []string{"gemini-2.5-pro 1 250000 0 2000 0 0.655000", "gpt-4.1 2 6200 200 1300 400 0.022500"} {
+		r := day2[i].(map[string]any)
+		if got := words(r["model"], r["requests"], r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["reasoning_tokens"], r["cost"]); got != want {
+			t.Errorf("usage: %s, want %s", got, want)
+		}
 	}
 
 	status, body = call(t, "GET", url+"/metrics", "", nil)
