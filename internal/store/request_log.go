@@ -30,7 +30,8 @@ import (
 //     maxBlockTags values of a dimension has the dimension's wildcard tag instead. A
 //     filtered page walks only the blocks tagged with one of its values (or the
 //     wildcard); a value no block holds reads no block at all.
-//   - When the filter's values or the period hold few blocks (at most readAllBlocks),
+//   - When the filter's values or the period hold few blocks (at most readAllBlocks;
+//     an unfiltered period on SQLite, periodBlocks),
 //     the page reads them all and sorts their events, in any order.
 //
 // Events within a block are matched exactly (matches, the period and the cursor); the
@@ -47,6 +48,23 @@ var maxBlockTags = 32
 // readAllBlocks is the most blocks a page reads whole, sorting their events, rather
 // than walk an index in its order.
 var readAllBlocks = 64
+
+// periodBlocks is the most blocks of an unfiltered period a page in a value order reads
+// whole rather than scan the value index (which reads about the page's size times the
+// workspace's events over the period's): on SQLite three times readAllBlocks, as the
+// two costs meet near 190 blocks (about 3 hours at 10 M events in 30 days: a 1-hour
+// period took 60–100 ms from the index, 13–30 ms read whole); on PostgreSQL, whose index
+// scan is cheaper and block reads dearer, readAllBlocks (docs/benchmarks.md, "Value
+// orders of a custom period").
+func (db *DB) periodBlocks() int {
+	if db.dialect == SQLite {
+		return sqlitePeriodFactor * readAllBlocks
+	}
+	return readAllBlocks
+}
+
+// sqlitePeriodFactor is periodBlocks over readAllBlocks on SQLite.
+var sqlitePeriodFactor = 3
 
 // maxValueWalk is the most blocks a page in a value order reads before it gives up with
 // metering.ErrSortTooDeep (about a quarter of a million events at a minute's events a
@@ -653,13 +671,13 @@ func (db *DB) Events(ctx context.Context, f metering.EventFilter) (_ []metering.
 	case drive >= 0:
 		err = db.walkValue(ctx, q, drive)
 	default:
-		n := readAllBlocks + 1
+		n := db.periodBlocks() + 1
 		if !f.Start.IsZero() || !f.End.IsZero() {
-			if n, err = db.countPeriod(ctx, q, readAllBlocks+1); err != nil {
+			if n, err = db.countPeriod(ctx, q, db.periodBlocks()+1); err != nil {
 				return nil, err
 			}
 		}
-		if n <= readAllBlocks {
+		if n <= db.periodBlocks() {
 			err = db.readPeriod(ctx, q)
 		} else {
 			err = db.walkValue(ctx, q, -1)

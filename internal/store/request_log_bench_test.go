@@ -302,6 +302,35 @@ func benchLogCases(b *testing.B, meter *metering.Service, ws string, n int) {
 		{"id", metering.EventFilter{WorkspaceID: ws, ID: someID}},
 		{"unknown-id", metering.EventFilter{WorkspaceID: ws, ID: "no-such-request"}},
 	}
+	// SPECTRA_BENCH_LOG_PERIODS=1 (opt-in) adds custom periods of 1, 2, 3, 6 and 24 hours
+	// starting 2, 15 and 28 days back (cases period-<h>h-<d>d-back), and
+	// SPECTRA_BENCH_LOG_READ_ALL=N reads up to N blocks whole instead of 64,
+	// SPECTRA_BENCH_LOG_PERIOD_FACTOR=1 a SQLite period's up to 64 (as before periodBlocks).
+	if os.Getenv("SPECTRA_BENCH_LOG_PERIODS") == "1" {
+		for _, h := range []int{1, 2, 3, 6, 24} {
+			for _, d := range []int{2, 15, 28} {
+				from := coreT0.Add(-time.Duration(d) * 24 * time.Hour)
+				cases = append(cases, struct {
+					name string
+					f    metering.EventFilter
+				}{fmt.Sprintf("period-%dh-%dd-back", h, d), period(from, from.Add(time.Duration(h)*time.Hour), metering.Filter{})})
+			}
+		}
+	}
+	if v := os.Getenv("SPECTRA_BENCH_LOG_READ_ALL"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.SetReadAllBlocks(k)()
+	}
+	if v := os.Getenv("SPECTRA_BENCH_LOG_PERIOD_FACTOR"); v != "" { // 1: as before the SQLite period limit
+		k, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.SetSQLitePeriodFactor(k)()
+	}
 	cursors := logBenchCursors(n)
 	for _, c := range cases {
 		for _, s := range metering.Sorts {

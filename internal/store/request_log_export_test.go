@@ -8,6 +8,15 @@ func SetReadAllBlocks(n int) (restore func()) {
 	return func() { readAllBlocks = old }
 }
 
+// SetSQLitePeriodFactor sets how many times readAllBlocks an unfiltered period's
+// blocks may be on SQLite for a value order's page to read them whole, until restore is
+// called (1: as before periodBlocks; the benchmark compares).
+func SetSQLitePeriodFactor(n int) (restore func()) {
+	old := sqlitePeriodFactor
+	sqlitePeriodFactor = n
+	return func() { sqlitePeriodFactor = old }
+}
+
 // SetMaxBlockTags sets how many distinct values of a dimension a block is tagged with
 // before it takes the wildcard, until restore is called.
 func SetMaxBlockTags(n int) (restore func()) {

@@ -627,8 +627,8 @@ func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, in
 		if q.f.Start.IsZero() && q.f.End.IsZero() {
 			return true, 0, nil
 		}
-		n, err := db.countPeriod(ctx, q, readAllBlocks+1)
-		return n > readAllBlocks, 0, err
+		n, err := db.countPeriod(ctx, q, db.periodBlocks()+1)
+		return n > db.periodBlocks(), 0, err
 	}
 	if q.after == nil {
 		// A filtered first page walks the blocks tagged with its values by their highest

@@ -130,6 +130,19 @@ func TestRequestLogIndexProperty(t *testing.T) {
 			}
 			restoreBudget()
 		}
+		// Unfiltered periods in a value order, with few blocks read whole: a period
+		// holding more than readAllBlocks but at most periodBlocks is read whole on SQLite
+		// and from the index on PostgreSQL; either way the same pages.
+		for _, readAll := range []int{1, 2, 4} {
+			restoreAll := store.SetReadAllBlocks(readAll)
+			for range 10 {
+				a := coreT0.Add(-time.Duration(rng.Int64N(int64(7 * time.Hour))))
+				f := metering.EventFilter{WorkspaceID: ws, Sort: metering.Sorts[1+rng.IntN(3)], Limit: 1 + rng.IntN(20),
+					Start: a, End: a.Add(time.Duration(1 + rng.Int64N(int64(3*time.Hour))))}
+				pageThrough(t, e, fmt.Sprintf("period, read all %d, %+v", readAll, f), all, f)
+			}
+			restoreAll()
+		}
 		restore()
 	})
 }

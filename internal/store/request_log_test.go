@@ -155,7 +155,7 @@ func TestRequestLogProperty(t *testing.T) {
 		all := logEvents(t, e, rng, ws, 900)
 		logEvents(t, e, rng, other, 100) // another workspace's events are never shown
 		restoreTags()
-		for _, readAll := range []int{0, 1_000_000, 64} {
+		for _, readAll := range []int{0, 1_000_000, 64, 2} {
 			restore := store.SetReadAllBlocks(readAll)
 			for range 35 {
 				f := randomLogFilter(rng, ws, all)
