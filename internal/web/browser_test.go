@@ -88,9 +88,19 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 }
 
 // do runs actions and fails the test on error.
+// do runs the actions of one step. Right after a page was replaced (a form posted and
+// answered), chromedp's copy of the DOM can still hold the old document for a moment
+// although a script already sees the new one: an action then finds its node in the old
+// copy and fails with "No node with given id found" without touching the page. Such a
+// step runs again, up to three times, once the copy has caught up.
 func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	err := chromedp.Do(ctx, actions...)
+	for try := 0; try < 3 && err != nil && strings.Contains(err.Error(), "No node with given id found"); try++ {
+		time.Sleep(100 * time.Millisecond)
+		err = chromedp.Do(ctx, actions...)
+	}
+	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
