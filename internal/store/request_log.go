@@ -396,6 +396,9 @@ type logQuery struct {
 	// fromCursor: the walk of the driving dimension's tag rows starts at the cursor's
 	// value rather than at the top (singleTagged).
 	fromCursor bool
+	// byTime: the index page reads the period's rows by time (request_log_index_time)
+	// and sorts them, rather than scanning the value order for them (preferIndex).
+	byTime bool
 }
 
 func newLogQuery(f metering.EventFilter) *logQuery {

@@ -327,6 +327,15 @@ var indexFirstPages = true
 // forceIndex makes every page past the first of a value order try the index (tests).
 var forceIndex bool
 
+// forceTimeIndex makes a forced index page of a period read the period by time (tests).
+var forceTimeIndex bool
+
+// timeIndexBlocks is the most blocks of a custom period whose value-ordered page reads
+// the period's index rows by time and sorts them (about 230 rows a block), rather than
+// scanning the value order for the period's rows: the sort grows with the period, the
+// scan shrinks (docs/benchmarks.md, "Request log: a period's value order by time").
+var timeIndexBlocks = map[Dialect]int{SQLite: 256, Postgres: 160}
+
 // errIndexBehind says the index cannot answer a page: its tail is too long to read.
 var errIndexBehind = errors.New("request log index behind")
 
@@ -438,8 +447,23 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64, budget
 		condArgs = append(condArgs, tags...)
 	}
 	miss := "false"
-	if cond.Len() > 0 {
+	if cond.Len() > 0 && !q.byTime {
 		miss = strings.TrimPrefix(cond.String(), " OR ")
+	}
+	// By time: the period and filters in the inner query, which reads the period's rows
+	// by time (the value order's column as an expression, so no plan walks the key) and
+	// sorts them.
+	var timeCond strings.Builder
+	var timeArgs []any
+	if q.byTime {
+		timeCond.WriteString(` AND ts >= ? AND ts <= ?`)
+		timeArgs = append(timeArgs, q.lo, q.hi)
+		for _, d := range q.dims {
+			timeCond.WriteString(` AND ` + indexTagColumns[d] + ` IN (` + strings.TrimSuffix(strings.Repeat("?,", len(want[d])), ",") + `)`)
+			for t := range want[d] {
+				timeArgs = append(timeArgs, int64(t))
+			}
+		}
 	}
 	got, scan, scanned := 0, max(2*q.f.Limit, 64), 0
 	if budget > 0 { // a filtered page: about the rows the estimate expects, at once
@@ -450,14 +474,27 @@ func (db *DB) indexedPage(ctx context.Context, q *logQuery, tail []int64, budget
 			return errScanBudget
 		}
 		args := []any{q.f.WorkspaceID, sortNumbers[q.sort]}
-		inner := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM request_log_index WHERE workspace_id = ? AND sort = ?`
+		from, order := `request_log_index`, `v DESC`
+		if q.byTime {
+			order = `v + 0 DESC`
+			if db.dialect == SQLite {
+				from += ` INDEXED BY request_log_index_time`
+			}
+		}
+		inner := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag FROM ` + from + ` WHERE workspace_id = ? AND sort = ?`
+		if q.byTime {
+			inner += timeCond.String()
+			args = append(args, timeArgs...)
+		}
 		if cur != nil {
 			inner += ` AND (v, ts, id) < (?, ?, ?)`
 			args = append(args, cur.v, cur.ts, cur.id)
 		}
-		inner += ` ORDER BY v DESC, ts DESC, id DESC LIMIT ?`
+		inner += ` ORDER BY ` + order + `, ts DESC, id DESC LIMIT ?`
 		args = append(args, scan)
-		args = append(args, condArgs...)
+		if !q.byTime {
+			args = append(args, condArgs...)
+		}
 		args = append(args, scan)
 		query := `SELECT v, ts, id, block, model_tag, key_tag, project_tag, member_tag, rn FROM (
 			SELECT i.*, ROW_NUMBER() OVER (ORDER BY v DESC, ts DESC, id DESC) AS rn FROM (` + inner + `) i) t
@@ -619,16 +656,31 @@ const blockCost = 500
 // filter's events can lie far from where the estimate puts them (the cheapest model's
 // near the top of the cost order), so past eight times the estimate (and at least
 // minScanBudget rows) the page is answered from the blocks instead.
+//
+// A custom period of at most timeIndexBlocks blocks (too many to read whole, when
+// unfiltered) is read from the index by time (q.byTime): its rows, sorted.
 func (db *DB) preferIndex(ctx context.Context, q *logQuery, drive int) (bool, int, error) {
+	period := !q.f.Start.IsZero() || !q.f.End.IsZero()
 	if forceIndex {
+		q.byTime = period && forceTimeIndex
 		return true, 0, nil
 	}
-	if drive < 0 {
-		if q.f.Start.IsZero() && q.f.End.IsZero() {
+	if period {
+		byTime := timeIndexBlocks[db.dialect]
+		n, err := db.countPeriod(ctx, q, max(byTime, db.periodBlocks())+1)
+		if err != nil {
+			return false, 0, err
+		}
+		if n <= byTime && (drive >= 0 || n > db.periodBlocks()) {
+			q.byTime = true
 			return true, 0, nil
 		}
-		n, err := db.countPeriod(ctx, q, db.periodBlocks()+1)
-		return n > db.periodBlocks(), 0, err
+		if drive < 0 {
+			return n > db.periodBlocks(), 0, nil
+		}
+	}
+	if drive < 0 {
+		return true, 0, nil
 	}
 	if q.after == nil {
 		// A filtered first page walks the blocks tagged with its values by their highest

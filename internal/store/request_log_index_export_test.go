@@ -50,3 +50,17 @@ func SetMinScanBudget(n int64) (restore func()) {
 	minScanBudget = n
 	return func() { minScanBudget = old }
 }
+
+// SetForceTimeIndex makes a forced index page of a period read the period by time.
+func SetForceTimeIndex(on bool) (restore func()) {
+	old := forceTimeIndex
+	forceTimeIndex = on
+	return func() { forceTimeIndex = old }
+}
+
+// SetTimeIndexBlocks sets the most blocks of a period read from the index by time.
+func SetTimeIndexBlocks(n int) (restore func()) {
+	old := timeIndexBlocks
+	timeIndexBlocks = map[Dialect]int{SQLite: n, Postgres: n}
+	return func() { timeIndexBlocks = old }
+}

@@ -143,6 +143,39 @@ func TestRequestLogIndexProperty(t *testing.T) {
 			}
 			restoreAll()
 		}
+		// Periods read from the index by time (request_log_index_time), filtered or
+		// not: forced, then chosen for a period of at most timeIndexBlocks blocks.
+		restoreForce, restoreTime := store.SetForceIndex(true), store.SetForceTimeIndex(true)
+		before := store.IndexPages()
+		for i := range 30 {
+			f := randomLogFilter(rng, ws, all)
+			f.ID = ""
+			a := coreT0.Add(-time.Duration(rng.Int64N(int64(7 * time.Hour))))
+			f.Start, f.End = a, a.Add(time.Duration(1+rng.Int64N(int64(3*time.Hour))))
+			if i%3 == 0 {
+				f.Start = time.Time{}
+			}
+			f.Sort = metering.Sorts[1+rng.IntN(3)]
+			f.Limit = 1 + rng.IntN(30)
+			pageThrough(t, e, fmt.Sprintf("period by time, forced, %+v", f), all, f)
+		}
+		if store.IndexPages() == before {
+			t.Fatal("period by time: the index answered no page")
+		}
+		restoreTime()
+		restoreForce()
+		restoreAll, restoreBlocks := store.SetReadAllBlocks(1), store.SetTimeIndexBlocks(1<<20)
+		for range 15 {
+			f := randomLogFilter(rng, ws, all)
+			f.ID = ""
+			a := coreT0.Add(-time.Duration(rng.Int64N(int64(7 * time.Hour))))
+			f.Start, f.End = a, a.Add(time.Duration(1+rng.Int64N(int64(3*time.Hour))))
+			f.Sort = metering.Sorts[1+rng.IntN(3)]
+			f.Limit = 1 + rng.IntN(30)
+			pageThrough(t, e, fmt.Sprintf("period by time, chosen, %+v", f), all, f)
+		}
+		restoreBlocks()
+		restoreAll()
 		restore()
 	})
 }
