@@ -158,6 +158,16 @@ func postgresDSN(t *testing.T) string {
 	return storetest.PostgresDSN(t)
 }
 
+// eachDSN runs fn once on a new SQLite database and once on a new PostgreSQL schema,
+// each as a subtest named for its dialect.
+func eachDSN(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		dsn, _ := sqliteDSN(t)
+		fn(t, dsn)
+	})
+	t.Run("postgres", func(t *testing.T) { fn(t, postgresDSN(t)) })
+}
+
 // rawDB opens the database behind dsn directly, for tampering.
 func rawDB(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
